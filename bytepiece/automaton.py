@@ -1,0 +1,78 @@
+"""The compiled vocabulary: pieces, ids, scores and the trie the kernels walk."""
+
+import math
+
+import numpy as np
+
+from .kernels import lattice
+from .kernels.trie import build_trie, trie_nbytes
+from .model import NUM_SPECIAL, canonical_order
+
+# Below this, exp(alpha * score) may underflow in the linear-space sampler
+# (with forward values down to 2**-100): use the log-space kernel instead.
+_MIN_LOG_WEIGHT = -600 * math.log(2)
+
+
+class PieceAutomaton:
+    """A vocabulary compiled into flat arrays for the lattice kernels.
+
+    ``pieces[i]`` is the bytes of token id ``i`` (``b''`` for the special ids
+    0..2), ``scores[i]`` its log probability ``log(count) - log(total)``.
+    """
+
+    def __init__(self, pieces, ids, counts):
+        n = len(pieces)
+        vocab_size = n + NUM_SPECIAL
+        self.vocab_size = vocab_size
+        self.pieces = [b''] * vocab_size
+        count_by_id = np.zeros(vocab_size, np.float64)
+        for piece, piece_id, count in zip(pieces, ids, counts):
+            self.pieces[piece_id] = piece
+            count_by_id[piece_id] = count
+        self.counts = count_by_id
+        self.scores = np.full(vocab_size, -np.inf)
+        self.scores[NUM_SPECIAL:] = np.log(count_by_id[NUM_SPECIAL:]) - np.log(sum(counts))
+
+        lengths = np.fromiter((len(p) for p in self.pieces), np.int64, vocab_size)
+        self.piece_offsets = np.zeros(vocab_size + 1, np.int64)
+        np.cumsum(lengths, out=self.piece_offsets[1:])
+        self.piece_data = np.frombuffer(b''.join(self.pieces), np.uint8)
+        self.max_piece_length = int(lengths.max())
+
+        by_bytes = np.array(sorted(range(NUM_SPECIAL, vocab_size), key=self.pieces.__getitem__), np.int32)
+        self.trie = build_trie([self.pieces[i] for i in by_bytes], by_bytes, self.scores[by_bytes])
+        self._weights = {}
+
+    @classmethod
+    def from_counts(cls, counts):
+        """Compile ``{piece bytes: count}``, ids in canonical (len, bytes) order."""
+        pieces = canonical_order(counts)
+        return cls(pieces, range(NUM_SPECIAL, len(pieces) + NUM_SPECIAL), [counts[p] for p in pieces])
+
+    @property
+    def nbytes(self):
+        """Memory held by the compiled arrays."""
+        return trie_nbytes(self.trie) + self.piece_data.nbytes + self.piece_offsets.nbytes + self.scores.nbytes
+
+    def sampling_params(self, alpha):
+        """``(mode, token_weight)`` for the lattice kernels at this alpha."""
+        if alpha < 0:
+            return lattice.MODE_VITERBI, self.scores
+        if alpha * self.scores[NUM_SPECIAL:].min() < _MIN_LOG_WEIGHT:
+            return lattice.MODE_SAMPLE_LOG, self.scores
+        weights = self._weights.get(alpha)
+        if weights is None:
+            if len(self._weights) >= 8:
+                self._weights.clear()
+            weights = self._weights[alpha] = np.exp(alpha * self.scores)
+        return lattice.MODE_SAMPLE, weights
+
+    def segment_spans(self, buf, bounds, alpha=-1.0, seed=0):
+        """Segment each span ``buf[bounds[i]:bounds[i+1]]`` on its own.
+
+        Returns ``(ids int32, token_ends int64, span_token_start int64)``.
+        ``alpha < 0`` is Viterbi; otherwise one exact random draw.
+        """
+        mode, weights = self.sampling_params(alpha)
+        return lattice.segment(buf, bounds, self.trie, mode, float(alpha), weights,
+                               self.max_piece_length, np.uint64(seed))

@@ -1,0 +1,1 @@
+"""Numba kernels: pure functions over numpy arrays, apart from the Python API."""

@@ -1,0 +1,375 @@
+"""Lattice kernels: Viterbi, exact sampling, n-best and forward statistics.
+
+All kernels take a byte buffer ``buf`` and span bounds ``bounds`` (span ``i``
+is ``buf[bounds[i]:bounds[i+1]]``); no token crosses a span. Lattice edges
+are enumerated by walking the trie forward from every start position, so the
+edges into an end position arrive in order of increasing start, i.e. longest
+piece first. Viterbi replaces the best path only on a strictly higher score,
+so on ties the longer last piece wins, as in BytePiece.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .rng import next_uniform, stream_seed
+from .trie import trie_child
+
+MODE_VITERBI = 0
+MODE_SAMPLE = 1  # linear-space weights with exact power-of-two rescaling
+MODE_SAMPLE_LOG = 2  # log-space weights: for alphas whose weights underflow
+
+# Forward values are kept within [2**-RESCALE_EXP, 2**RESCALE_EXP] by exact
+# power-of-two rescaling of the positions still in flight.
+RESCALE_EXP = 100
+
+
+@njit(cache=True, nogil=True)
+def chunk_bounds(buf):
+    """Chunk bounds of UTF-8 text: a chunk is a run of non-newline bytes plus
+    the newlines that follow it (SPEC section 1). Byte 0x0A never occurs inside
+    a multi-byte character, so this equals the character-level rule."""
+    n = buf.size
+    bounds = np.empty(n + 1, np.int64)
+    bounds[0] = 0
+    count = 1
+    i = 0
+    while i < n:
+        while i < n and buf[i] != 10:
+            i += 1
+        while i < n and buf[i] == 10:
+            i += 1
+        bounds[count] = i
+        count += 1
+    return bounds[:count]
+
+
+@njit(nogil=True, cache=True)
+def _viterbi_span(buf, a, b, trie, best, back, back_tok):
+    node_token = trie[5]
+    node_score = trie[6]
+    best[a] = 0.0
+    for e in range(a + 1, b + 1):
+        best[e] = -np.inf
+    for s in range(a, b):
+        base = best[s]
+        node = 0
+        for k in range(s, b):
+            node = trie_child(trie, node, buf[k])
+            if node < 0:
+                break
+            tok = node_token[node]
+            if tok >= 0:
+                score = base + node_score[node]
+                if score > best[k + 1]:
+                    best[k + 1] = score
+                    back[k + 1] = s
+                    back_tok[k + 1] = tok
+
+
+@njit(nogil=True, cache=True)
+def _sample_span(buf, a, b, trie, token_weight, window, z, back, back_tok, rng):
+    """Reservoir sampling over incoming edges (SPEC section 4) in linear space:
+    edge weight c = Z[s] * w(piece) replaces back[e] with probability c / Z[e]."""
+    node_token = trie[5]
+    z[a] = 1.0
+    for e in range(a + 1, b + 1):
+        z[e] = 0.0
+    hi = 2.0 ** RESCALE_EXP
+    lo = 2.0 ** -RESCALE_EXP
+    for s in range(a, b):
+        zs = z[s]
+        if zs > hi or zs < lo:
+            # Rescale every value still in flight by the same power of two:
+            # exact, and ratios between them (all that sampling uses) are kept.
+            factor = math.ldexp(1.0, -math.frexp(zs)[1])
+            for e in range(s, min(b, s + window) + 1):
+                z[e] *= factor
+            zs = z[s]
+        node = 0
+        for k in range(s, b):
+            node = trie_child(trie, node, buf[k])
+            if node < 0:
+                break
+            tok = node_token[node]
+            if tok >= 0:
+                c = zs * token_weight[tok]
+                total = z[k + 1] + c
+                z[k + 1] = total
+                if next_uniform(rng) * total < c:
+                    back[k + 1] = s
+                    back_tok[k + 1] = tok
+
+
+@njit(nogil=True, cache=True)
+def _sample_span_log(buf, a, b, trie, alpha, z, back, back_tok, rng):
+    """The same reservoir sampling in log space, for any alpha."""
+    node_token = trie[5]
+    node_score = trie[6]
+    z[a] = 0.0
+    for e in range(a + 1, b + 1):
+        z[e] = -np.inf
+    for s in range(a, b):
+        zs = z[s]
+        node = 0
+        for k in range(s, b):
+            node = trie_child(trie, node, buf[k])
+            if node < 0:
+                break
+            tok = node_token[node]
+            if tok >= 0:
+                w = zs + alpha * node_score[node]
+                old = z[k + 1]
+                if old == -np.inf:
+                    total = w
+                elif old >= w:
+                    total = old + math.log1p(math.exp(w - old))
+                else:
+                    total = w + math.log1p(math.exp(old - w))
+                z[k + 1] = total
+                if next_uniform(rng) < math.exp(w - total):
+                    back[k + 1] = s
+                    back_tok[k + 1] = tok
+
+
+@njit(nogil=True, cache=True)
+def _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok):
+    """Append the path ending at ``b`` (back to ``a``) to the outputs."""
+    m = 0
+    e = b
+    while e > a:
+        m += 1
+        e = back[e]
+    pos = ntok + m
+    e = b
+    while e > a:
+        pos -= 1
+        out_ids[pos] = back_tok[e]
+        out_ends[pos] = e
+        e = back[e]
+    return ntok + m
+
+
+@njit(nogil=True, cache=True)
+def _segment_into(buf, bounds, trie, mode, alpha, token_weight, window, seed,
+                  work, back, back_tok, out_ids, out_ends, span_tok_start, ntok):
+    rng = np.empty(1, np.uint64)
+    rng[0] = seed
+    n_spans = bounds.size - 1
+    for i in range(n_spans):
+        a = bounds[i]
+        b = bounds[i + 1]
+        span_tok_start[i] = ntok
+        if mode == MODE_VITERBI:
+            _viterbi_span(buf, a, b, trie, work, back, back_tok)
+        elif mode == MODE_SAMPLE:
+            _sample_span(buf, a, b, trie, token_weight, window, work, back, back_tok, rng)
+        else:
+            _sample_span_log(buf, a, b, trie, alpha, work, back, back_tok, rng)
+        ntok = _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok)
+    span_tok_start[n_spans] = ntok
+    return ntok
+
+
+@njit(cache=True, nogil=True)
+def segment(buf, bounds, trie, mode, alpha, token_weight, window, seed):
+    """Segment every span of ``buf``; returns ``(ids, token_ends, span_token_start)``.
+
+    ``mode``: MODE_VITERBI, MODE_SAMPLE (needs ``token_weight = exp(alpha *
+    score)`` per token id and ``window`` = the longest piece length) or
+    MODE_SAMPLE_LOG (needs ``alpha``). ``seed`` starts the random stream.
+    """
+    n = buf.size
+    work = np.empty(n + 1, np.float64)
+    back = np.empty(n + 1, np.int64)
+    back_tok = np.empty(n + 1, np.int32)
+    out_ids = np.empty(n, np.int32)
+    out_ends = np.empty(n, np.int64)
+    span_tok_start = np.empty(bounds.size, np.int64)
+    ntok = _segment_into(buf, bounds, trie, mode, alpha, token_weight, window, seed,
+                         work, back, back_tok, out_ids, out_ends, span_tok_start, 0)
+    return out_ids[:ntok], out_ends[:ntok], span_tok_start
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def segment_texts(buf, text_bounds, trie, mode, alpha, token_weight, window, seed):
+    """Segment many texts packed in ``buf`` (text ``t`` is
+    ``buf[text_bounds[t]:text_bounds[t+1]]``), in parallel over texts.
+
+    Each text is cut into chunks as by ``chunk_bounds``; text ``t`` draws from
+    its own random stream ``stream_seed(seed, t)``, so the result does not
+    depend on the number of threads. Token ``j`` of text ``t`` is at
+    ``ids[text_tok_start[t] + j]``; ``token_ends`` are offsets into ``buf``.
+    """
+    n_texts = text_bounds.size - 1
+    n = buf.size
+    out_ids = np.empty(n, np.int32)
+    out_ends = np.empty(n, np.int64)
+    text_ntok = np.zeros(n_texts, np.int64)
+    for t in prange(n_texts):
+        a = text_bounds[t]
+        b = text_bounds[t + 1]
+        piece = buf[a:b]
+        bounds = chunk_bounds(piece)
+        m = b - a
+        work = np.empty(m + 1, np.float64)
+        back = np.empty(m + 1, np.int64)
+        back_tok = np.empty(m + 1, np.int32)
+        span_tok_start = np.empty(bounds.size, np.int64)
+        # Text t's tokens are written in place: it has at most m tokens, and
+        # token ends are stored relative to the text, then shifted.
+        ntok = _segment_into(piece, bounds, trie, mode, alpha, token_weight, window,
+                             stream_seed(seed, t), work, back, back_tok,
+                             out_ids[a:b], out_ends[a:b], span_tok_start, 0)
+        for j in range(ntok):
+            out_ends[a + j] += a
+        text_ntok[t] = ntok
+    # Compact: move each text's tokens to follow the previous text's.
+    text_tok_start = np.zeros(n_texts + 1, np.int64)
+    for t in range(n_texts):
+        text_tok_start[t + 1] = text_tok_start[t] + text_ntok[t]
+    for t in range(n_texts):
+        src = text_bounds[t]
+        dst = text_tok_start[t]
+        for j in range(text_ntok[t]):
+            out_ids[dst + j] = out_ids[src + j]
+            out_ends[dst + j] = out_ends[src + j]
+    total = text_tok_start[n_texts]
+    return out_ids[:total], out_ends[:total], text_tok_start
+
+
+@njit(cache=True, nogil=True)
+def forward_stats(buf, bounds, trie, alpha):
+    """``(log Z, entropy)`` of the segmentation distribution
+    p(seg) = exp(alpha * score(seg)) / Z, summed over the independent spans."""
+    node_token = trie[5]
+    node_score = trie[6]
+    n = buf.size
+    logz = np.empty(n + 1, np.float64)
+    mean = np.empty(n + 1, np.float64)  # E[score of the path prefix] under p
+    total_logz = 0.0
+    total_entropy = 0.0
+    for i in range(bounds.size - 1):
+        a = bounds[i]
+        b = bounds[i + 1]
+        if a == b:
+            continue
+        logz[a] = 0.0
+        mean[a] = 0.0
+        for e in range(a + 1, b + 1):
+            logz[e] = -np.inf
+            mean[e] = 0.0
+        for s in range(a, b):
+            node = 0
+            for k in range(s, b):
+                node = trie_child(trie, node, buf[k])
+                if node < 0:
+                    break
+                if node_token[node] >= 0:
+                    score = node_score[node]
+                    w = logz[s] + alpha * score
+                    old = logz[k + 1]
+                    if old == -np.inf:
+                        new = w
+                    elif old >= w:
+                        new = old + math.log1p(math.exp(w - old))
+                    else:
+                        new = w + math.log1p(math.exp(old - w))
+                    mean[k + 1] = mean[k + 1] * math.exp(old - new) + math.exp(w - new) * (mean[s] + score)
+                    logz[k + 1] = new
+        total_logz += logz[b]
+        total_entropy += logz[b] - alpha * mean[b]
+    return total_logz, total_entropy
+
+
+@njit(cache=True, nogil=True)
+def nbest(buf, bounds, trie, n_best):
+    """The ``n_best`` highest-scoring segmentations of the whole buffer (spans
+    concatenated), best first. Returns ``(scores, ids, path_tok_start)``: path
+    ``r`` is ``ids[path_tok_start[r]:path_tok_start[r+1]]``."""
+    node_token = trie[5]
+    node_score = trie[6]
+    n = buf.size
+    k_max = n_best
+    score = np.full((n + 1, k_max), -np.inf)
+    prev_pos = np.zeros((n + 1, k_max), np.int64)
+    prev_rank = np.zeros((n + 1, k_max), np.int64)
+    tok_of = np.zeros((n + 1, k_max), np.int32)
+    count = np.zeros(n + 1, np.int64)
+    count[0] = 1
+    score[0, 0] = 0.0
+    for i in range(bounds.size - 1):
+        a = bounds[i]
+        b = bounds[i + 1]
+        for s in range(a, b):
+            node = 0
+            for k in range(s, b):
+                node = trie_child(trie, node, buf[k])
+                if node < 0:
+                    break
+                tok = node_token[node]
+                if tok < 0:
+                    continue
+                e = k + 1
+                for r in range(count[s]):
+                    cand = score[s, r] + node_score[node]
+                    m = count[e]
+                    if m == k_max and not cand > score[e, m - 1]:
+                        break  # later ranks of s score no higher
+                    # Insert after every entry scoring >= cand (earlier wins ties).
+                    pos = m if m < k_max else k_max - 1
+                    while pos > 0 and score[e, pos - 1] < cand:
+                        if pos < k_max:
+                            score[e, pos] = score[e, pos - 1]
+                            prev_pos[e, pos] = prev_pos[e, pos - 1]
+                            prev_rank[e, pos] = prev_rank[e, pos - 1]
+                            tok_of[e, pos] = tok_of[e, pos - 1]
+                        pos -= 1
+                    score[e, pos] = cand
+                    prev_pos[e, pos] = s
+                    prev_rank[e, pos] = r
+                    tok_of[e, pos] = tok
+                    if m < k_max:
+                        count[e] = m + 1
+    n_paths = count[n]
+    lengths = np.zeros(n_paths, np.int64)
+    for r in range(n_paths):
+        e = n
+        rank = r
+        while e > 0:
+            lengths[r] += 1
+            e, rank = prev_pos[e, rank], prev_rank[e, rank]
+    path_tok_start = np.zeros(n_paths + 1, np.int64)
+    for r in range(n_paths):
+        path_tok_start[r + 1] = path_tok_start[r] + lengths[r]
+    ids = np.empty(path_tok_start[n_paths], np.int32)
+    scores = np.empty(n_paths, np.float64)
+    for r in range(n_paths):
+        scores[r] = score[n, r]
+        pos = path_tok_start[r + 1]
+        e = n
+        rank = r
+        while e > 0:
+            pos -= 1
+            ids[pos] = tok_of[e, rank]
+            e, rank = prev_pos[e, rank], prev_rank[e, rank]
+    return scores, ids, path_tok_start
+
+
+@njit(cache=True, nogil=True)
+def gather_bytes(ids, piece_data, piece_offsets):
+    """Concatenate the bytes of the pieces ``ids`` (already range-checked)."""
+    total = 0
+    for i in range(ids.size):
+        t = ids[i]
+        total += piece_offsets[t + 1] - piece_offsets[t]
+    out = np.empty(total, np.uint8)
+    pos = 0
+    for i in range(ids.size):
+        t = ids[i]
+        a = piece_offsets[t]
+        b = piece_offsets[t + 1]
+        out[pos:pos + b - a] = piece_data[a:b]
+        pos += b - a
+    return out

@@ -1,0 +1,38 @@
+"""A small counter-based random stream (SplitMix64) usable inside kernels.
+
+Each text gets its own stream, derived from the call's seed and the text's
+position, so draws never depend on thread scheduling or on other texts.
+"""
+
+import numpy as np
+from numba import njit
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_INV_2_53 = 1.0 / 9007199254740992.0
+
+
+@njit(cache=True, nogil=True)
+def mix64(z):
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True, nogil=True)
+def next_uniform(state):
+    """Advance ``state`` (a uint64 array of length 1); return a float in [0, 1)."""
+    s = state[0] + _GOLDEN
+    state[0] = s
+    return (mix64(s) >> _S11) * _INV_2_53
+
+
+@njit(cache=True, nogil=True)
+def stream_seed(seed, index):
+    """The starting state of stream ``index`` under ``seed``."""
+    return mix64(np.uint64(seed) ^ mix64(np.uint64(index) * _GOLDEN + _MIX2))

@@ -1,0 +1,147 @@
+"""Model files: load, validate and save BytePiece vocabularies.
+
+A model is a JSON object ``{base64(piece): [id, piece as text, count], ...}``
+(SPEC section 2), optionally inside a ``.zip`` holding one such file.
+Pieces get ids ``3..`` in ``(len, bytes)`` order; ids 0, 1, 2 are
+``<pad>``, ``<bos>``, ``<eos>``.
+"""
+
+import base64
+import binascii
+import json
+import math
+import os
+import tempfile
+import zipfile
+from numbers import Integral, Real
+
+SPECIAL_PIECES = ('<pad>', '<bos>', '<eos>')
+NUM_SPECIAL = len(SPECIAL_PIECES)
+
+def canonical_order(pieces):
+    """The pieces sorted as ids are assigned: by (length, bytes)."""
+    return sorted(pieces, key=lambda p: (len(p), p))
+
+
+def model_dict(pieces):
+    """The JSON-able model dict for ``{piece bytes: count}``."""
+    return {
+        base64.b64encode(p).decode('ascii'): [i + NUM_SPECIAL, p.decode('utf-8', errors='ignore'), pieces[p]]
+        for i, p in enumerate(canonical_order(pieces))
+    }
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename, so an
+    interrupted write leaves any old file intact."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_model(pieces, path):
+    """Save ``{piece bytes: count}`` as a BytePiece model file, atomically."""
+    atomic_write_text(path, json.dumps(model_dict(pieces), indent=4, ensure_ascii=False))
+
+
+def _reject_duplicate_keys(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f'duplicate key {key!r} in model JSON')
+        seen[key] = value
+    return seen
+
+
+def read_model_json(path):
+    """Read the raw JSON object of a model file (plain JSON or a zip of one)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f'model file not found: {path!r}')
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if not m.endswith('/')]
+            if len(members) != 1:
+                raise ValueError(f'{path!r}: a model zip must hold exactly one file, found {members}')
+            raw = archive.read(members[0])
+    else:
+        with open(path, 'rb') as f:
+            raw = f.read()
+    try:
+        return json.loads(raw.decode('utf-8'), object_pairs_hook=_reject_duplicate_keys)
+    except UnicodeDecodeError as e:
+        raise ValueError(f'{path!r} is not UTF-8 JSON: {e}') from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f'{path!r} is not valid JSON: {e}') from None
+
+
+def parse_model(obj, source='model'):
+    """Validate a model dict and return ``(pieces, ids, counts)``.
+
+    ``pieces`` are bytes, ``ids`` ints and ``counts`` positive numbers, in file
+    order. Raises ValueError saying what is wrong and where.
+    """
+    if not isinstance(obj, dict):
+        raise ValueError(f'{source}: a model must be a JSON object, got {type(obj).__name__}')
+    pieces, ids, counts = [], [], []
+    seen_pieces = {}
+    for key, value in obj.items():
+        if not isinstance(key, str):
+            raise ValueError(f'{source}: piece key {key!r} is not a string')
+        try:
+            piece = base64.b64decode(key.encode('ascii'), validate=True)
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            raise ValueError(f'{source}: piece key {key!r} is not valid base64') from None
+        if not piece:
+            raise ValueError(f'{source}: piece key {key!r} decodes to an empty piece')
+        if not isinstance(value, (list, tuple)) or len(value) < 2:
+            raise ValueError(f'{source}: entry for {key!r} must be [id, text, count], got {value!r}')
+        piece_id, count = value[0], value[-1]
+        if isinstance(piece_id, bool) or not isinstance(piece_id, Integral):
+            raise ValueError(f'{source}: id of piece {piece!r} is not an int: {piece_id!r}')
+        if isinstance(count, bool) or not isinstance(count, Real) or not math.isfinite(count) or count <= 0:
+            raise ValueError(f'{source}: count of piece {piece!r} must be a positive number, got {count!r}')
+        if piece in seen_pieces:
+            raise ValueError(f'{source}: duplicate piece {piece!r} (keys {seen_pieces[piece]!r} and {key!r})')
+        seen_pieces[piece] = key
+        pieces.append(piece)
+        ids.append(int(piece_id))
+        counts.append(count)
+    n = len(pieces)
+    missing = [b for b in range(256) if bytes([b]) not in seen_pieces]
+    if missing:
+        shown = ', '.join(f'0x{b:02X}' for b in missing[:8]) + (' ...' if len(missing) > 8 else '')
+        raise ValueError(f'{source}: {len(missing)} single bytes missing from the vocabulary: {shown}')
+    id_set = set(ids)
+    if len(id_set) != n:
+        seen = set()
+        for p, i in zip(pieces, ids):
+            if i in seen:
+                raise ValueError(f'{source}: duplicate id {i} (piece {p!r})')
+            seen.add(i)
+    if min(ids) != NUM_SPECIAL or max(ids) != n + NUM_SPECIAL - 1:
+        bad = min(ids) if min(ids) != NUM_SPECIAL else max(ids)
+        raise ValueError(f'{source}: piece ids must be exactly {NUM_SPECIAL}..{n + NUM_SPECIAL - 1}, found id {bad}')
+    return pieces, ids, counts
+
+
+def load_model(path_or_dict):
+    """Load and validate a model from a path (JSON or zip) or an in-memory dict."""
+    if isinstance(path_or_dict, dict):
+        return parse_model(path_or_dict)
+    if isinstance(path_or_dict, (str, bytes, os.PathLike)):
+        path = os.fsdecode(path_or_dict)
+        return parse_model(read_model_json(path), source=repr(path))
+    raise TypeError(f'expected a model path or dict, got {type(path_or_dict).__name__}')

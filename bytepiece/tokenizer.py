@@ -1,0 +1,223 @@
+"""The Tokenizer: BytePiece-compatible encoding, decoding and sampling."""
+
+import math
+import secrets
+from numbers import Integral, Real
+
+import numpy as np
+
+from .automaton import PieceAutomaton
+from .kernels import lattice
+from .kernels.rng import mix64, stream_seed
+from .model import NUM_SPECIAL, SPECIAL_PIECES, load_model
+from .text import check_normalization, check_text, encode_utf8, normalize
+
+
+def check_alpha(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, Real):
+        raise TypeError(f'alpha must be a real number, got {type(alpha).__name__}')
+    if not math.isfinite(alpha):
+        raise ValueError(f'alpha must be finite, got {alpha!r}')
+    return float(alpha)
+
+
+def check_seed(seed):
+    """A seed is an int in [0, 2**64) or a numpy Generator (one draw is taken)."""
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**64, dtype=np.uint64))
+    if isinstance(seed, bool) or not isinstance(seed, Integral):
+        raise TypeError(f'seed must be an int or a numpy Generator, got {type(seed).__name__}')
+    if not 0 <= seed < 2**64:
+        raise ValueError(f'seed must be in [0, 2**64), got {seed}')
+    return int(seed)
+
+
+class Tokenizer:
+    """A byte-level unigram tokenizer over a BytePiece model.
+
+    Args:
+        path_or_dict: a model file (JSON, or a ``.zip`` holding one) or the
+            model dict itself (SPEC section 2).
+        seed: seeds the random draws of ``alpha >= 0``; None draws a seed from
+            the OS. The same seed gives the same sequence of draws.
+        normalization: Unicode normalization applied before encoding, ``'NFC'``
+            as in BytePiece, or None for a byte-exact round trip
+            (``decode(encode(s)) == s``).
+    """
+
+    def __init__(self, path_or_dict, seed=None, normalization='NFC'):
+        pieces, ids, counts = load_model(path_or_dict)
+        self.normalization = check_normalization(normalization)
+        self._automaton = PieceAutomaton(pieces, ids, counts)
+        self._pieces = self._automaton.pieces
+        self._piece_to_id = {p: i for i, p in enumerate(self._pieces) if i >= NUM_SPECIAL}
+        for i, name in enumerate(SPECIAL_PIECES):
+            self._piece_to_id[name] = i
+        self.set_seed(seed)
+
+    # --- vocabulary -------------------------------------------------------
+
+    @property
+    def vocab_size(self):
+        """Number of ids: the pieces plus ``<pad>``, ``<bos>``, ``<eos>``."""
+        return self._automaton.vocab_size
+
+    def piece_to_id(self, piece):
+        """Id of a piece (bytes), or of ``'<pad>'``, ``'<bos>'``, ``'<eos>'``."""
+        try:
+            return self._piece_to_id[piece]
+        except (KeyError, TypeError):
+            raise KeyError(f'{piece!r} is not in the vocabulary') from None
+
+    def id_to_piece(self, i):
+        """The piece (bytes) of an id; the name string for ids 0..2."""
+        i = self._check_id(i)
+        return SPECIAL_PIECES[i] if i < NUM_SPECIAL else self._pieces[i]
+
+    def pieces_to_ids(self, pieces):
+        return [self.piece_to_id(p) for p in pieces]
+
+    def ids_to_pieces(self, ids):
+        return [self.id_to_piece(i) for i in ids]
+
+    def _check_id(self, i):
+        if isinstance(i, bool) or not isinstance(i, Integral):
+            raise TypeError(f'token id must be an int, got {type(i).__name__} {i!r}')
+        if not 0 <= i < self.vocab_size:
+            raise ValueError(f'token id {i} out of range [0, {self.vocab_size})')
+        return int(i)
+
+    # --- seeds ------------------------------------------------------------
+
+    def set_seed(self, seed):
+        """Restart the random draws from ``seed`` (None: a fresh OS seed)."""
+        self._seed = secrets.randbits(64) if seed is None else check_seed(seed)
+        self._draws = 0
+
+    def _call_seed(self, seed):
+        """The seed of one sampling call: the per-call seed if given, else the
+        next value of this tokenizer's own sequence."""
+        if seed is not None:
+            return check_seed(seed)
+        self._draws += 1
+        return int(mix64(np.uint64(self._seed) ^ mix64(np.uint64(self._draws))))
+
+    # --- encoding ---------------------------------------------------------
+
+    def _to_buffer(self, text):
+        check_text(text)
+        return np.frombuffer(encode_utf8(normalize(text, self.normalization)), np.uint8)
+
+    def _segment(self, text, alpha, seed):
+        """Token ids (int32 array) and byte ends of ``text``."""
+        alpha = check_alpha(alpha)
+        buf = self._to_buffer(text)
+        bounds = lattice.chunk_bounds(buf)
+        text_seed = 0
+        if alpha >= 0:
+            text_seed = int(stream_seed(np.uint64(self._call_seed(seed)), 0))
+        ids, ends, _ = self._automaton.segment_spans(buf, bounds, alpha, text_seed)
+        return ids, ends
+
+    def tokenize(self, text, alpha=-1, iter=False, seed=None):
+        """Split ``text`` into pieces (bytes).
+
+        ``alpha < 0``: the most likely segmentation (Viterbi). ``alpha >= 0``:
+        a random segmentation drawn with probability proportional to
+        ``exp(alpha * score)``; ``seed`` (int or numpy Generator) makes this
+        call's draw reproducible, otherwise the tokenizer's own seed sequence
+        is used.
+        """
+        ids, _ = self._segment(text, alpha, seed)
+        pieces = self._pieces
+        result = [pieces[i] for i in ids.tolist()]
+        return (p for p in result) if iter else result
+
+    def encode(self, text, add_bos=False, add_eos=False, alpha=-1, iter=False, seed=None):
+        """Token ids of ``text``; see ``tokenize`` for ``alpha`` and ``seed``."""
+        ids, _ = self._segment(text, alpha, seed)
+        result = ids.tolist()
+        if add_bos:
+            result.insert(0, 1)
+        if add_eos:
+            result.append(2)
+        return (i for i in result) if iter else result
+
+    def encode_array(self, text, alpha=-1, seed=None):
+        """Token ids of ``text`` as an int32 numpy array."""
+        return self._segment(text, alpha, seed)[0]
+
+    # --- decoding ---------------------------------------------------------
+
+    def _check_ids(self, ids):
+        """``ids`` as an int64 array, range-checked, with a clear error."""
+        if isinstance(ids, np.ndarray):
+            arr = ids
+        else:
+            if isinstance(ids, (str, bytes)):
+                raise TypeError(f'ids must be a sequence of ints, got {type(ids).__name__}')
+            ids = list(ids)
+            try:
+                arr = np.array(ids)
+            except (ValueError, OverflowError):
+                arr = np.array(ids, dtype=object)
+        if arr.size == 0:
+            return np.zeros(0, np.int64)
+        if arr.ndim != 1:
+            raise ValueError(f'ids must be one-dimensional, got shape {arr.shape}')
+        if arr.dtype.kind not in 'iu':
+            for pos, i in enumerate(arr.tolist()):
+                if isinstance(i, bool) or not isinstance(i, Integral):
+                    raise TypeError(f'token id at position {pos} is not an int: {i!r}')
+                if not 0 <= i < self.vocab_size:
+                    raise ValueError(f'token id {i} at position {pos} out of range [0, {self.vocab_size})')
+            arr = arr.astype(np.int64)
+        bad = np.flatnonzero((arr < 0) | (arr >= self.vocab_size))
+        if bad.size:
+            pos = int(bad[0])
+            raise ValueError(f'token id {arr[pos]} at position {pos} out of range [0, {self.vocab_size})')
+        return arr.astype(np.int64, copy=False)
+
+    def decode_bytes(self, ids):
+        """The bytes of the pieces ``ids`` (ids 0..2 add nothing)."""
+        arr = self._check_ids(ids)
+        out = lattice.gather_bytes(arr, self._automaton.piece_data, self._automaton.piece_offsets)
+        return out.tobytes()
+
+    def decode(self, ids):
+        """Text of ``ids``: the pieces' bytes joined and decoded as UTF-8
+        (invalid sequences are dropped, as in BytePiece)."""
+        return self.decode_bytes(ids).decode('utf-8', errors='ignore')
+
+    # --- lattice statistics -------------------------------------------------
+
+    def nbest(self, text, n):
+        """The ``n`` best segmentations of ``text``, best first, as a list of
+        ``(ids, score)``; ``score`` is the sum of the pieces' log
+        probabilities. Fewer are returned if the text has fewer."""
+        if isinstance(n, bool) or not isinstance(n, Integral):
+            raise TypeError(f'n must be an int, got {type(n).__name__}')
+        if n <= 0:
+            raise ValueError(f'n must be positive, got {n}')
+        buf = self._to_buffer(text)
+        scores, ids, starts = lattice.nbest(buf, lattice.chunk_bounds(buf), self._automaton.trie, int(n))
+        ids = ids.tolist()
+        starts = starts.tolist()
+        return [(ids[starts[r]:starts[r + 1]], float(scores[r])) for r in range(len(scores))]
+
+    def _forward_stats(self, text, alpha):
+        alpha = check_alpha(alpha)
+        if alpha < 0:
+            raise ValueError(f'alpha must be >= 0 for lattice statistics, got {alpha}')
+        buf = self._to_buffer(text)
+        return lattice.forward_stats(buf, lattice.chunk_bounds(buf), self._automaton.trie, alpha)
+
+    def log_likelihood(self, text, alpha=1.0):
+        """log Z: the log of the sum over all segmentations of
+        ``exp(alpha * score)`` (with alpha = 1, the log marginal probability
+        of the text under the unigram model)."""
+        return float(self._forward_stats(text, alpha)[0])
+
+    def entropy(self, text, alpha=1.0):
+        """Entropy (nats) of the segmentation distribution at ``alpha``."""
+        return float(self._forward_stats(text, alpha)[1])
