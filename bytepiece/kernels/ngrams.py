@@ -1,0 +1,268 @@
+"""Byte n-gram counting kernels for the trainer (no Python object per n-gram).
+
+An n-gram of ``n <= 7`` bytes is packed into one uint64 key: its bytes,
+big-endian, in the low ``8 * n`` bits, and ``n`` in the top byte, so keys of
+different lengths never collide and 0 is never a key (it marks empty slots).
+
+Counting is apriori-style, one length per pass over the corpus buffer: an
+n-gram (n >= 3) is only counted where its (n-1)-byte prefix and suffix were
+both kept at the previous length. Every n-gram with a count >= min_count has
+both, so the kept counts are exact while the tables stay small.
+
+Hash tables are open-addressing arrays with a power-of-two capacity and
+linear probing: ``keys uint64[cap]`` (0 = empty) and ``vals`` alongside.
+All kernels are ``nogil`` so that shards can be counted on threads.
+"""
+
+import numpy as np
+from numba import njit
+
+MAX_ORDER = 7
+LEN_SHIFT = np.uint64(56)
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, inline='always')
+def _slot(key, mask):
+    h = key * np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(29)
+    return np.int64(h & mask)
+
+
+def capacity_for(n):
+    """A power-of-two table capacity keeping the load factor at most 1/2."""
+    cap = 16
+    while cap < 2 * n:
+        cap *= 2
+    return cap
+
+
+@njit(cache=True, nogil=True)
+def build_set(keys):
+    """A hash set (keys array) holding ``keys`` (none of them 0)."""
+    cap = 16
+    while cap < 2 * keys.shape[0]:
+        cap *= 2
+    table = np.zeros(cap, np.uint64)
+    mask = np.uint64(cap - 1)
+    for k in keys:
+        s = _slot(k, mask)
+        while table[s] != 0 and table[s] != k:
+            s = (s + 1) & (cap - 1)
+        table[s] = k
+    return table
+
+
+@njit(cache=True, nogil=True)
+def build_map(keys, vals):
+    """A hash map ``(table_keys, table_vals)`` from ``keys`` to float64 ``vals``."""
+    cap = 16
+    while cap < 2 * keys.shape[0]:
+        cap *= 2
+    tk = np.zeros(cap, np.uint64)
+    tv = np.full(cap, -np.inf)
+    mask = np.uint64(cap - 1)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        s = _slot(k, mask)
+        while tk[s] != 0 and tk[s] != k:
+            s = (s + 1) & (cap - 1)
+        tk[s] = k
+        tv[s] = vals[i]
+    return tk, tv
+
+
+@njit(cache=True, inline='always')
+def set_contains(table, key):
+    cap = table.shape[0]
+    s = _slot(key, np.uint64(cap - 1))
+    while True:
+        t = table[s]
+        if t == key:
+            return True
+        if t == 0:
+            return False
+        s = (s + 1) & (cap - 1)
+
+
+@njit(cache=True, inline='always')
+def map_get(tk, tv, key, default):
+    cap = tk.shape[0]
+    s = _slot(key, np.uint64(cap - 1))
+    while True:
+        t = tk[s]
+        if t == key:
+            return tv[s]
+        if t == 0:
+            return default
+        s = (s + 1) & (cap - 1)
+
+
+@njit(cache=True, nogil=True)
+def _grow(tk, tc):
+    cap = tk.shape[0] * 2
+    nk = np.zeros(cap, np.uint64)
+    nc = np.zeros(cap, np.int64)
+    mask = np.uint64(cap - 1)
+    for i in range(tk.shape[0]):
+        k = tk[i]
+        if k != 0:
+            s = _slot(k, mask)
+            while nk[s] != 0:
+                s = (s + 1) & (cap - 1)
+            nk[s] = k
+            nc[s] = tc[i]
+    return nk, nc
+
+
+@njit(cache=True, nogil=True)
+def counter_add(tk, tc, used, keys, counts):
+    """Add ``counts`` at ``keys`` to the counter table ``(tk, tc)`` holding
+    ``used`` keys; grows as needed. Returns ``(tk, tc, used)``."""
+    cap = tk.shape[0]
+    for i in range(keys.shape[0]):
+        if 2 * (used + 1) > cap:
+            tk, tc = _grow(tk, tc)
+            cap = tk.shape[0]
+        k = keys[i]
+        s = _slot(k, np.uint64(cap - 1))
+        while True:
+            t = tk[s]
+            if t == k:
+                tc[s] += counts[i]
+                break
+            if t == 0:
+                tk[s] = k
+                tc[s] = counts[i]
+                used += 1
+                break
+            s = (s + 1) & (cap - 1)
+    return tk, tc, used
+
+
+@njit(cache=True, nogil=True)
+def counter_items(tk, tc, min_count):
+    """The ``(keys, counts)`` of a counter table with count >= min_count, by key."""
+    n = 0
+    for i in range(tk.shape[0]):
+        if tk[i] != 0 and tc[i] >= min_count:
+            n += 1
+    keys = np.empty(n, np.uint64)
+    counts = np.empty(n, np.int64)
+    j = 0
+    for i in range(tk.shape[0]):
+        if tk[i] != 0 and tc[i] >= min_count:
+            keys[j] = tk[i]
+            counts[j] = tc[i]
+            j += 1
+    order = np.argsort(keys)
+    return keys[order], counts[order]
+
+
+@njit(cache=True, nogil=True)
+def count_short(buf, bounds):
+    """Counts of 1-grams (``int64[256]``) and 2-grams (``int64[65536]``, index
+    ``256 * first + second``) inside the chunks ``buf[bounds[i]:bounds[i+1]]``."""
+    c1 = np.zeros(256, np.int64)
+    c2 = np.zeros(65536, np.int64)
+    for c in range(bounds.shape[0] - 1):
+        start = bounds[c]
+        end = bounds[c + 1]
+        if end <= start:
+            continue
+        c1[buf[start]] += 1
+        for i in range(start + 1, end):
+            c1[buf[i]] += 1
+            c2[(np.int64(buf[i - 1]) << 8) | np.int64(buf[i])] += 1
+    return c1, c2
+
+
+@njit(cache=True, nogil=True)
+def count_level(buf, bounds, n, kept_prev):
+    """Count the n-grams (3 <= n <= 7) of the chunks whose (n-1)-byte prefix and
+    suffix are both in the hash set ``kept_prev``. Returns ``(keys, counts)``
+    (unique keys, unordered)."""
+    tk = np.zeros(1 << 12, np.uint64)
+    tc = np.zeros(1 << 12, np.int64)
+    cap = tk.shape[0]
+    used = 0
+    m = n - 1
+    mask_prev = (np.uint64(1) << np.uint64(8 * m)) - np.uint64(1)
+    mask_n = (np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)
+    tag_prev = np.uint64(m) << LEN_SHIFT
+    tag_n = np.uint64(n) << LEN_SHIFT
+    for c in range(bounds.shape[0] - 1):
+        start = bounds[c]
+        end = bounds[c + 1]
+        if end - start < n:
+            continue
+        w = np.uint64(0)
+        prev_ok = False
+        for i in range(start, end):
+            w = ((w << np.uint64(8)) | np.uint64(buf[i])) & mask_n
+            t = i - start + 1  # bytes seen in this chunk
+            if t < m:
+                continue
+            # (n-1)-gram ending at i: is it kept?
+            ok = set_contains(kept_prev, tag_prev | (w & mask_prev))
+            if t >= n and ok and prev_ok:
+                if 2 * (used + 1) > cap:
+                    tk, tc = _grow(tk, tc)
+                    cap = tk.shape[0]
+                k = tag_n | w
+                s = _slot(k, np.uint64(cap - 1))
+                while True:
+                    x = tk[s]
+                    if x == k:
+                        tc[s] += 1
+                        break
+                    if x == 0:
+                        tk[s] = k
+                        tc[s] = 1
+                        used += 1
+                        break
+                    s = (s + 1) & (cap - 1)
+            prev_ok = ok
+    keys = np.empty(used, np.uint64)
+    counts = np.empty(used, np.int64)
+    j = 0
+    for s in range(cap):
+        if tk[s] != 0:
+            keys[j] = tk[s]
+            counts[j] = tc[s]
+            j += 1
+    return keys, counts
+
+
+@njit(cache=True, nogil=True)
+def prefix_keys(keys):
+    """The key of each n-gram's (n-1)-byte prefix (n >= 2)."""
+    out = np.empty(keys.shape[0], np.uint64)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        n = k >> LEN_SHIFT
+        body = k & ((np.uint64(1) << LEN_SHIFT) - np.uint64(1))
+        out[i] = ((n - np.uint64(1)) << LEN_SHIFT) | (body >> np.uint64(8))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def lookup_counts(keys, sorted_keys, sorted_counts):
+    """``sorted_counts`` at each of ``keys`` (all present in ``sorted_keys``)."""
+    idx = np.searchsorted(sorted_keys, keys)
+    return sorted_counts[idx]
+
+
+def pack(ngram):
+    """The uint64 key of a bytes n-gram (1 <= n <= 7); for tests and tools."""
+    n = len(ngram)
+    if not 1 <= n <= MAX_ORDER:
+        raise ValueError(f'n-gram length must be 1..{MAX_ORDER}, got {n}')
+    return np.uint64((n << 56) | int.from_bytes(ngram, 'big'))
+
+
+def unpack(key):
+    """The bytes of a uint64 n-gram key."""
+    key = int(key)
+    n = key >> 56
+    return (key & ((1 << 56) - 1)).to_bytes(n, 'big')

@@ -1,0 +1,459 @@
+"""Training a vocabulary with the byte n-gram language model (SPEC section 5).
+
+Same vocabulary as BytePiece 0.6.3's ``Trainer`` (pieces and counts), with the
+work done by numba kernels over byte buffers:
+
+1. The corpus is read once, cut into chunks (``bytepiece.corpus``) and packed
+   into shards that are spilled to a temporary file, so the resident memory
+   does not grow with the corpus. 1- and 2-grams are counted densely on the way.
+2. n-grams of length 3..order are counted apriori-style, one length per pass
+   over the spilled shards: only where the (n-1)-byte prefix and suffix were
+   kept, which is exact for every n-gram that can pass ``min_count``.
+3. The BNLM Viterbi segments every chunk and counts its pieces by content.
+4. Pieces are pruned by re-tokenizing whole batches of pieces with the
+   compiled tokenizer (``PieceAutomaton.segment_spans``) and adding counts
+   with numpy.
+
+The counting phases (1-3) are maps from a shard ``(buf, bounds)`` to mergeable
+counts, run on ``executor`` (any ``concurrent.futures.Executor``), on a
+thread pool of ``workers`` threads by default (the kernels release the GIL,
+and threads avoid a second copy of the interpreter and the tables), or inline
+for ``workers=1``. The result does not depend on the executor or the number
+of workers.
+"""
+
+import math
+import os
+import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral, Real
+
+import numpy as np
+
+from .automaton import PieceAutomaton
+from .corpus import as_corpus, iter_shards
+from .kernels import bnlm, ngrams
+from .model import save_model
+
+__all__ = ['Trainer', 'convert_to_bytepiece']
+
+NUM_SPECIAL = 3
+MIN_VOCAB_SIZE = 256 + NUM_SPECIAL
+
+
+def _tqdm(progress, **kwargs):
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(ncols=0, **kwargs)
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix_str(self, s):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ---------------------------------------------------------------------------
+# map functions (top level, so that process pools can pickle them)
+
+def map_count_short(buf, bounds):
+    """Shard -> ``(c1 int64[256], c2 int64[65536])``."""
+    return ngrams.count_short(buf, bounds)
+
+
+def map_count_level(buf, bounds, n, kept_prev):
+    """Shard -> ``(keys, counts)`` of the n-grams whose (n-1)-grams are kept."""
+    return ngrams.count_level(buf, bounds, n, kept_prev)
+
+
+def map_count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
+    """Shard -> ``(data, bounds, counts)`` of its BNLM pieces."""
+    return bnlm.count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv)
+
+
+class _Spill:
+    """Shards of chunked text in a temporary file, read back one at a time."""
+
+    def __init__(self, directory=None):
+        self._data = tempfile.TemporaryFile(dir=directory)
+        self._bounds = tempfile.TemporaryFile(dir=directory)
+        self.shards = []  # (data offset, nbytes, bounds offset, len(bounds))
+        self.nbytes = 0
+
+    def write(self, buf, bounds):
+        self.shards.append((self._data.tell(), buf.nbytes, self._bounds.tell(), bounds.shape[0]))
+        self._data.write(buf.tobytes())
+        self._bounds.write(bounds.tobytes())
+        self.nbytes += buf.nbytes
+
+    def read(self, i):
+        doff, nbytes, boff, nb = self.shards[i]
+        self._data.seek(doff)
+        buf = np.frombuffer(self._data.read(nbytes), np.uint8)
+        self._bounds.seek(boff)
+        bounds = np.frombuffer(self._bounds.read(nb * 8), np.int64)
+        return buf, bounds
+
+    def __len__(self):
+        return len(self.shards)
+
+    def close(self):
+        self._data.close()
+        self._bounds.close()
+
+
+class _Engine:
+    """Runs map functions inline, on an executor, or on a private thread pool;
+    at most ``2 * workers`` tasks are in flight, results come back in order."""
+
+    def __init__(self, executor, workers):
+        self.workers = workers
+        self._own = None
+        if executor is None and workers > 1:
+            executor = self._own = ThreadPoolExecutor(workers, thread_name_prefix='bytepiece-train')
+        self.executor = executor
+
+    def imap(self, fn, arg_iter):
+        if self.executor is None:
+            for args in arg_iter:
+                yield fn(*args)
+            return
+        pending = deque()
+        limit = 2 * max(self.workers, 1)
+        for args in arg_iter:
+            pending.append(self.executor.submit(fn, *args))
+            if len(pending) >= limit:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def close(self):
+        if self._own is not None:
+            self._own.shutdown()
+            self._own = None
+
+
+def _check_int(name, value, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f'{name} must be an int, got {type(value).__name__}')
+    if value < low or (high is not None and value > high):
+        limit = f'>= {low}' if high is None else f'in {low}..{high}'
+        raise ValueError(f'{name} must be {limit}, got {value}')
+    return int(value)
+
+
+class Trainer:
+    """A vocabulary trainer (BytePiece's BNLM algorithm, SPEC section 5).
+
+    ``order``: n-gram order of the byte language model, 1..7.
+    ``max_vocab_size``: an int >= 259, or a list of them (one model each).
+    ``max_piece_length``: longest piece kept, >= 1.
+    ``min_count``: least count of a kept n-gram (n >= 2) and piece, >= 1.
+    ``isolate_digits``: every digit is its own chunk.
+    ``ensure_unicode``: no piece starts with a UTF-8 continuation byte.
+    """
+
+    def __init__(self, order=6, max_vocab_size=10000, max_piece_length=36, min_count=2,
+                 isolate_digits=False, ensure_unicode=True):
+        self.order = _check_int('order', order, 1, ngrams.MAX_ORDER)
+        if isinstance(max_vocab_size, (list, tuple)):
+            if not max_vocab_size:
+                raise ValueError('max_vocab_size must not be an empty list')
+            sizes = [_check_int('max_vocab_size', s, MIN_VOCAB_SIZE) for s in max_vocab_size]
+            self.max_vocab_size = sorted(sizes)[::-1]
+        else:
+            self.max_vocab_size = [_check_int('max_vocab_size', max_vocab_size, MIN_VOCAB_SIZE)]
+        if isinstance(max_piece_length, Real) and not isinstance(max_piece_length, Integral) \
+                and max_piece_length == math.inf:
+            self.max_piece_length = math.inf
+        else:
+            self.max_piece_length = _check_int('max_piece_length', max_piece_length, 1)
+        self.min_count = _check_int('min_count', min_count, 1)
+        self.isolate_digits = bool(isolate_digits)
+        self.ensure_unicode = bool(ensure_unicode)
+        self.pieces = None
+
+    # ------------------------------------------------------------------ train
+    def train(self, texts, workers=1, batch_size=1000, executor=None, progress=True,
+              field='text', tmpdir=None):
+        """Train on ``texts`` (a re-iterable of str, a file path, or a corpus
+        from ``bytepiece.corpus``; ``field`` names the text of ``.jsonl``
+        files). Sets ``self.pieces``: one ``{piece: count}`` dict per size,
+        largest size first. ``tmpdir``: where the chunked corpus is spilled.
+        """
+        workers = _check_int('workers', workers, 1)
+        batch_size = _check_int('batch_size', batch_size, 1)
+        corpus = as_corpus(texts, field=field)
+        engine = _Engine(executor, workers)
+        spill = _Spill(tmpdir)
+        try:
+            tables = self._count_ngrams(corpus, engine, spill, batch_size, progress)
+            data, bounds, counts = self._count_pieces(tables, engine, spill, progress)
+        finally:
+            spill.close()
+            engine.close()
+        self.pieces = _prune_pieces(data, bounds, counts, self.max_vocab_size, self.max_piece_length,
+                                    self.min_count, progress)
+        return self
+
+    def _count_ngrams(self, corpus, engine, spill, batch_size, progress):
+        order, min_count = self.order, self.min_count
+        c1 = np.zeros(256, np.int64)
+        c2 = np.zeros(65536, np.int64)
+        ntexts = [0]
+        bar = _tqdm(progress, desc='Count Ngrams', unit=' texts')
+
+        def shards():
+            for buf, bounds, n in iter_shards(corpus, self.isolate_digits, batch_size):
+                spill.write(buf, bounds)
+                ntexts[0] += n
+                bar.update(n)
+                yield buf, bounds
+
+        try:
+            for a, b in engine.imap(map_count_short, shards()):
+                c1 += a
+                c2 += b
+        finally:
+            bar.close()
+        if ntexts[0] == 0:
+            raise ValueError('the corpus is empty')
+        c0 = int(c1.sum())
+        if c0 == 0:
+            raise ValueError('the corpus holds no text (every text is empty)')
+        # every byte counts at least once (and once more in the 0-gram)
+        missing = c1 == 0
+        c0 += int(missing.sum())
+        c1[missing] = 1
+        with np.errstate(divide='ignore'):
+            l1 = np.log(c1.astype(np.float64)) - np.log(np.float64(c0))
+            kept2 = c2 >= min_count
+            first = np.repeat(np.arange(256), 256)
+            l2 = np.full(65536, -np.inf)
+            l2[kept2] = np.log(c2[kept2].astype(np.float64)) - np.log(c1[first[kept2]].astype(np.float64))
+        keys_all, vals_all = [], []
+        idx2 = np.flatnonzero(kept2).astype(np.uint64)
+        prev_keys = (np.uint64(2) << ngrams.LEN_SHIFT) | idx2  # sorted
+        prev_counts = c2[kept2]
+        self.ngram_counts = {1: int(256), 2: int(kept2.sum())}
+        for n in range(3, order + 1):
+            if prev_keys.shape[0] == 0:
+                break
+            kept_prev = ngrams.build_set(prev_keys)
+            tk = np.zeros(1 << 12, np.uint64)
+            tc = np.zeros(1 << 12, np.int64)
+            used = 0
+            bar = _tqdm(progress, desc=f'Count {n}-grams', total=len(spill), unit=' shards')
+            try:
+                args = ((*spill.read(i), n, kept_prev) for i in range(len(spill)))
+                for keys, counts in engine.imap(map_count_level, args):
+                    tk, tc, used = ngrams.counter_add(tk, tc, used, keys, counts)
+                    bar.update(1)
+            finally:
+                bar.close()
+            keys, counts = ngrams.counter_items(tk, tc, min_count)
+            del tk, tc
+            prefix_counts = ngrams.lookup_counts(ngrams.prefix_keys(keys), prev_keys, prev_counts)
+            vals = np.log(counts.astype(np.float64)) - np.log(prefix_counts.astype(np.float64))
+            keys_all.append(keys)
+            vals_all.append(vals)
+            self.ngram_counts[n] = int(keys.shape[0])
+            prev_keys, prev_counts = keys, counts
+        if keys_all:
+            tk, tv = ngrams.build_map(np.concatenate(keys_all), np.concatenate(vals_all))
+        else:
+            tk, tv = ngrams.build_map(np.zeros(0, np.uint64), np.zeros(0, np.float64))
+        return l1, l2, tk, tv
+
+    def _count_pieces(self, tables, engine, spill, progress):
+        l1, l2, tk, tv = tables
+        tab = bnlm.strtab_new(1 << 16, 1 << 20)
+        bar = _tqdm(progress, desc='Count Pieces', total=spill.nbytes, unit='B', unit_scale=True)
+        try:
+            def args():
+                for i in range(len(spill)):
+                    buf, bounds = spill.read(i)
+                    yield buf, bounds, self.order, self.ensure_unicode, l1, l2, tk, tv
+            sizes = (spill.shards[i][1] for i in range(len(spill)))
+            for (data, pbounds, counts), size in zip(engine.imap(map_count_pieces, args()), sizes):
+                tab = bnlm.strtab_add(*tab, data, pbounds[:-1], pbounds[1:], counts)
+                bar.update(size)
+        finally:
+            bar.close()
+        return bnlm.strtab_compact(tab[2], tab[3], tab[4], tab[5], tab[6])
+
+    # ------------------------------------------------------------------- save
+    def save(self, path):
+        """Save the model(s): ``path`` for one size, else ``path.<size>`` each."""
+        if self.pieces is None:
+            raise RuntimeError('nothing to save: call train() first')
+        path = os.fspath(path)
+        if len(self.pieces) == 1:
+            paths = [path]
+        else:
+            paths = ['%s.%s' % (path, size) for size in self.max_vocab_size]
+        for pieces, p in zip(self.pieces, paths):
+            save_model(pieces, p)
+        return paths
+
+
+# ---------------------------------------------------------------------------
+# pruning pieces (SPEC 5.4)
+
+def _canonical(pieces, counts):
+    """Sort pieces (list of bytes) and counts by (len, bytes)."""
+    order = sorted(range(len(pieces)), key=lambda i: (len(pieces[i]), pieces[i]))
+    return [pieces[i] for i in order], counts[np.asarray(order, np.int64)]
+
+
+def _pack(pieces):
+    bounds = np.zeros(len(pieces) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)), out=bounds[1:])
+    return np.frombuffer(b''.join(pieces), np.uint8), bounds
+
+
+def _split_into(pieces, counts, data, bounds, weights):
+    """Tokenize the spans ``data[bounds[i]:bounds[i+1]]`` with the vocabulary
+    ``pieces`` (canonical order, ``counts``) and add ``weights[i]`` to every
+    piece of span i's tokenization, once per occurrence.
+
+    Returns ``(sums, hits)`` indexed like ``pieces``; ``hits`` counts tokens."""
+    k = len(pieces)
+    automaton = PieceAutomaton.from_counts(dict(zip(pieces, counts.tolist())))
+    ids, _, span_start = automaton.segment_spans(data, bounds)
+    idx = ids.astype(np.int64) - NUM_SPECIAL
+    per_token = np.repeat(weights, np.diff(span_start))
+    if weights.dtype.kind == 'i':
+        sums = np.zeros(k, np.int64)
+        np.add.at(sums, idx, per_token)
+    else:
+        sums = np.bincount(idx, weights=per_token, minlength=k)
+    hits = np.bincount(idx, minlength=k)
+    return sums, hits
+
+
+def _prune_wasted(pieces, counts, bar):
+    """SPEC 5.4c: re-tokenize the pieces with themselves until stable."""
+    while True:
+        data, bounds = _pack(pieces)
+        sums, hits = _split_into(pieces, counts, data, bounds, counts)
+        keep = hits > 0
+        n_before = len(pieces)
+        pieces = [p for p, kept in zip(pieces, keep.tolist()) if kept]
+        counts = sums[keep]
+        bar.update(1)
+        bar.set_postfix_str(f'{len(pieces)} pieces')
+        if len(pieces) == n_before:
+            return pieces, counts
+
+
+def _redistribute(keep_pieces, keep_counts, drop_data, drop_bounds, drop_counts):
+    """SPEC 5.4b: tokenize the dropped pieces with the kept ones and add."""
+    if drop_counts.shape[0] == 0:
+        return keep_counts
+    sums, _ = _split_into(keep_pieces, keep_counts, drop_data, drop_bounds, drop_counts)
+    return keep_counts + sums
+
+
+def _select(data, bounds, mask):
+    lens = np.diff(bounds)
+    sel = data[np.repeat(mask, lens)]
+    sel_bounds = np.zeros(int(mask.sum()) + 1, np.int64)
+    np.cumsum(lens[mask], out=sel_bounds[1:])
+    return sel, sel_bounds
+
+
+def _prune_pieces(data, bounds, counts, sizes, max_piece_length, min_count, progress):
+    """Prune counted pieces ``data[bounds[i]:bounds[i+1]]`` with ``counts``.
+
+    Returns one ``{piece: count}`` dict per size in ``sizes`` (largest first)."""
+    lens = np.diff(bounds)
+    # a. every single byte, with count 1 if missing
+    single = lens == 1
+    present = np.zeros(256, bool)
+    present[data[bounds[:-1][single]]] = True
+    missing = np.flatnonzero(~present).astype(np.uint8)
+    if missing.shape[0]:
+        data = np.concatenate([data, missing])
+        bounds = np.concatenate([bounds, bounds[-1] + 1 + np.arange(missing.shape[0], dtype=np.int64)])
+        counts = np.concatenate([counts, np.ones(missing.shape[0], counts.dtype)])
+        lens = np.diff(bounds)
+    # b. keep by length and count, split the rest into the kept pieces
+    keep = (lens == 1) | ((lens <= max_piece_length) & (counts >= min_count))
+    starts = bounds[:-1][keep].tolist()
+    ends = bounds[1:][keep].tolist()
+    raw = data.tobytes()
+    pieces, kcounts = _canonical([raw[s:e] for s, e in zip(starts, ends)], counts[keep])
+    del raw
+    bar = _tqdm(progress, desc='Prune Pieces', unit=' rounds')
+    try:
+        drop_data, drop_bounds = _select(data, bounds, ~keep)
+        kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, counts[~keep])
+        del drop_data, drop_bounds
+        bar.update(1)
+        pieces, kcounts = _prune_wasted(pieces, kcounts, bar)
+        results = []
+        for size in sizes:
+            limit = size - NUM_SPECIAL
+            if len(pieces) > limit:
+                k = len(pieces)
+                plens = np.fromiter(map(len, pieces), np.int64, k)
+                # (len > 1, -count, -len, bytes); canonical index orders bytes within a length
+                order = np.lexsort((np.arange(k), -plens, -kcounts, plens > 1))
+                kept_idx = np.sort(order[:limit])
+                drop_idx = order[limit:]
+                drop_pieces = [pieces[i] for i in drop_idx.tolist()]
+                drop_data, drop_bounds = _pack(drop_pieces)
+                drop_counts = kcounts[drop_idx]
+                pieces = [pieces[i] for i in kept_idx.tolist()]
+                kcounts = kcounts[kept_idx]
+                kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, drop_counts)
+                bar.update(1)
+                pieces, kcounts = _prune_wasted(pieces, kcounts, bar)
+            results.append(dict(zip(pieces, kcounts.tolist())))
+    finally:
+        bar.close()
+    return results
+
+
+def convert_to_bytepiece(pieces, path, progress=False):
+    """Build a BytePiece model file at ``path`` from an external vocabulary
+    ``{piece (str or bytes): count}``: all 256 bytes are added (count 1 when
+    missing), pieces with a count below 1 are split into the others, and
+    wasted pieces are pruned (SPEC sections 3 and 5.4)."""
+    if not isinstance(pieces, dict):
+        raise TypeError(f'pieces must be a dict of piece -> count, got {type(pieces).__name__}')
+    items = {}
+    all_int = True
+    for k, v in pieces.items():
+        if isinstance(k, str):
+            kb = k.encode('utf-8')
+        elif isinstance(k, bytes):
+            kb = k
+        else:
+            raise TypeError(f'piece {k!r} must be str or bytes, got {type(k).__name__}')
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v <= 0:
+            raise ValueError(f'count of piece {k!r} must be a positive finite number, got {v!r}')
+        if not kb:
+            continue  # an empty piece never survives pruning
+        all_int &= isinstance(v, Integral)
+        items[kb] = v
+    plist = list(items)
+    counts = np.array([items[p] for p in plist], np.int64 if all_int else np.float64)
+    data, bounds = _pack(plist) if plist else (np.zeros(0, np.uint8), np.zeros(1, np.int64))
+    result = _prune_pieces(data, bounds, counts, [len(plist) + MIN_VOCAB_SIZE], math.inf, 1, progress)
+    save_model(result[0], path)
+    return result[0]
