@@ -224,5 +224,5 @@ def iter_shards(corpus, isolate_digits=False, batch_size=1000, shard_bytes=1 << 
 def _pack(chunks):
     bounds = np.zeros(len(chunks) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, chunks), np.int64, len(chunks)), out=bounds[1:])
-    buf = np.frombuffer(b''.join(chunks), np.uint8)
+    buf = np.frombuffer(b''.join(chunks), np.uint8).copy()  # writable: one kernel signature
     return buf, bounds

@@ -74,14 +74,25 @@ def map_count_short(buf, bounds):
     return ngrams.count_short(buf, bounds)
 
 
-def map_count_level(buf, bounds, n, kept_prev):
-    """Shard -> ``(keys, counts)`` of the n-grams whose (n-1)-grams are kept."""
-    return ngrams.count_level(buf, bounds, n, kept_prev)
+def map_count_level(buf, bounds, n, kept_prev, part, nparts):
+    """Shard -> ``(keys, counts)`` of the n-grams whose (n-1)-grams are kept,
+    in hash partition ``part`` of ``nparts``."""
+    return ngrams.count_level(buf, bounds, n, kept_prev, part, nparts)
 
 
 def map_count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
     """Shard -> ``(data, bounds, counts)`` of its BNLM pieces."""
     return bnlm.count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv)
+
+
+def _release_memory():
+    """Give freed heap pages back to the OS (glibc), so that the resident size
+    follows what is really in use between phases."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class _Spill:
@@ -102,9 +113,9 @@ class _Spill:
     def read(self, i):
         doff, nbytes, boff, nb = self.shards[i]
         self._data.seek(doff)
-        buf = np.frombuffer(self._data.read(nbytes), np.uint8)
+        buf = np.fromfile(self._data, np.uint8, nbytes)
         self._bounds.seek(boff)
-        bounds = np.frombuffer(self._bounds.read(nb * 8), np.int64)
+        bounds = np.fromfile(self._bounds, np.int64, nb)
         return buf, bounds
 
     def __len__(self):
@@ -185,6 +196,9 @@ class Trainer:
         self.isolate_digits = bool(isolate_digits)
         self.ensure_unicode = bool(ensure_unicode)
         self.pieces = None
+        # at most about this many keys in one n-gram count table (a pass is
+        # split into hash partitions beyond it); bounds memory, not results
+        self.table_entries = 1 << 18
 
     # ------------------------------------------------------------------ train
     def train(self, texts, workers=1, batch_size=1000, executor=None, progress=True,
@@ -200,13 +214,15 @@ class Trainer:
         engine = _Engine(executor, workers)
         spill = _Spill(tmpdir)
         try:
-            tables = self._count_ngrams(corpus, engine, spill, batch_size, progress)
-            data, bounds, counts = self._count_pieces(tables, engine, spill, progress)
+            try:
+                tables = self._count_ngrams(corpus, engine, spill, batch_size, progress)
+                data, bounds, counts = self._count_pieces(tables, engine, spill, progress)
+            finally:
+                spill.close()
+            self.pieces = _prune_pieces(data, bounds, counts, self.max_vocab_size, self.max_piece_length,
+                                        self.min_count, progress, engine)
         finally:
-            spill.close()
             engine.close()
-        self.pieces = _prune_pieces(data, bounds, counts, self.max_vocab_size, self.max_piece_length,
-                                    self.min_count, progress)
         return self
 
     def _count_ngrams(self, corpus, engine, spill, batch_size, progress):
@@ -249,33 +265,61 @@ class Trainer:
         prev_keys = (np.uint64(2) << ngrams.LEN_SHIFT) | idx2  # sorted
         prev_counts = c2[kept2]
         self.ngram_counts = {1: int(256), 2: int(kept2.sum())}
+        ratio = 16.0  # first guess of candidates per kept (n-1)-gram
         for n in range(3, order + 1):
             if prev_keys.shape[0] == 0:
                 break
             kept_prev = ngrams.build_set(prev_keys)
-            tk = np.zeros(1 << 12, np.uint64)
-            tc = np.zeros(1 << 12, np.int64)
-            used = 0
-            bar = _tqdm(progress, desc=f'Count {n}-grams', total=len(spill), unit=' shards')
+            # bound the count tables: split the pass into hash partitions
+            expected = ratio * prev_keys.shape[0]
+            nparts = max(1, int(math.ceil(expected / self.table_entries)))
+            part_keys, part_counts = [], []
+            n_candidates = 0
+            bar = _tqdm(progress, desc=f'Count {n}-grams', total=len(spill) * nparts, unit=' shards')
             try:
-                args = ((*spill.read(i), n, kept_prev) for i in range(len(spill)))
-                for keys, counts in engine.imap(map_count_level, args):
-                    tk, tc, used = ngrams.counter_add(tk, tc, used, keys, counts)
-                    bar.update(1)
+                for part in range(nparts):
+                    tk, tc = ngrams.counter_new(min(expected / nparts, self.table_entries))
+                    used = 0
+                    args = ((*spill.read(i), n, kept_prev, part, nparts) for i in range(len(spill)))
+                    for keys, counts in engine.imap(map_count_level, args):
+                        tk, tc, used = ngrams.counter_add(tk, tc, used, keys, counts)
+                        bar.update(1)
+                    n_candidates += used
+                    keys, counts = ngrams.counter_items(tk, tc, min_count)
+                    del tk, tc
+                    part_keys.append(keys)
+                    part_counts.append(counts)
             finally:
                 bar.close()
-            keys, counts = ngrams.counter_items(tk, tc, min_count)
-            del tk, tc
+            del kept_prev
+            _release_memory()
+            if nparts == 1:
+                keys, counts = part_keys[0], part_counts[0]
+            else:
+                keys = np.concatenate(part_keys)
+                order_ = np.argsort(keys)
+                keys, counts = keys[order_], np.concatenate(part_counts)[order_]
+                del order_
+            del part_keys, part_counts
+            ratio = max(n_candidates / max(prev_keys.shape[0], 1), 1.0)
             prefix_counts = ngrams.lookup_counts(ngrams.prefix_keys(keys), prev_keys, prev_counts)
             vals = np.log(counts.astype(np.float64)) - np.log(prefix_counts.astype(np.float64))
+            del prefix_counts
             keys_all.append(keys)
             vals_all.append(vals)
             self.ngram_counts[n] = int(keys.shape[0])
             prev_keys, prev_counts = keys, counts
+        del prev_keys, prev_counts
         if keys_all:
-            tk, tv = ngrams.build_map(np.concatenate(keys_all), np.concatenate(vals_all))
+            all_keys = np.concatenate(keys_all)
+            del keys_all
+            all_vals = np.concatenate(vals_all)
+            del vals_all
+            tk, tv = ngrams.build_map(all_keys, all_vals)
+            del all_keys, all_vals
         else:
             tk, tv = ngrams.build_map(np.zeros(0, np.uint64), np.zeros(0, np.float64))
+        _release_memory()
         return l1, l2, tk, tv
 
     def _count_pieces(self, tables, engine, spill, progress):
@@ -293,7 +337,12 @@ class Trainer:
                 bar.update(size)
         finally:
             bar.close()
-        return bnlm.strtab_compact(tab[2], tab[3], tab[4], tab[5], tab[6])
+        del tables, l1, l2, tk, tv
+        _release_memory()
+        out = bnlm.strtab_compact(tab[1], tab[2], tab[3], tab[4], tab[5])
+        del tab
+        _release_memory()
+        return out
 
     # ------------------------------------------------------------------- save
     def save(self, path):
@@ -322,10 +371,19 @@ def _canonical(pieces, counts):
 def _pack(pieces):
     bounds = np.zeros(len(pieces) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)), out=bounds[1:])
-    return np.frombuffer(b''.join(pieces), np.uint8), bounds
+    return np.frombuffer(b''.join(pieces), np.uint8).copy(), bounds
 
 
-def _split_into(pieces, counts, data, bounds, weights):
+def map_segment(automaton, data, bounds):
+    """Tokenize spans with a compiled vocabulary -> ``(ids, tokens per span)``."""
+    ids, _, span_start = automaton.segment_spans(data, bounds)
+    return ids, np.diff(span_start)
+
+
+SPLIT_BATCH_BYTES = 1 << 19
+
+
+def _split_into(pieces, counts, data, bounds, weights, engine=None):
     """Tokenize the spans ``data[bounds[i]:bounds[i+1]]`` with the vocabulary
     ``pieces`` (canonical order, ``counts``) and add ``weights[i]`` to every
     piece of span i's tokenization, once per occurrence.
@@ -333,23 +391,37 @@ def _split_into(pieces, counts, data, bounds, weights):
     Returns ``(sums, hits)`` indexed like ``pieces``; ``hits`` counts tokens."""
     k = len(pieces)
     automaton = PieceAutomaton.from_counts(dict(zip(pieces, counts.tolist())))
-    ids, _, span_start = automaton.segment_spans(data, bounds)
-    idx = ids.astype(np.int64) - NUM_SPECIAL
-    per_token = np.repeat(weights, np.diff(span_start))
-    if weights.dtype.kind == 'i':
-        sums = np.zeros(k, np.int64)
-        np.add.at(sums, idx, per_token)
-    else:
-        sums = np.bincount(idx, weights=per_token, minlength=k)
-    hits = np.bincount(idx, minlength=k)
+    sums = np.zeros(k, np.int64 if weights.dtype.kind == 'i' else np.float64)
+    hits = np.zeros(k, np.int64)
+    nspans = bounds.shape[0] - 1
+    # batches of whole spans of about SPLIT_BATCH_BYTES (bounded work memory)
+    cuts = np.unique(np.concatenate([
+        [0], np.searchsorted(bounds, np.arange(SPLIT_BATCH_BYTES, bounds[-1], SPLIT_BATCH_BYTES)), [nspans]]))
+
+    spans = [(i0, i1) for i0, i1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()) if i1 > i0]
+
+    def batches():
+        for i0, i1 in spans:
+            b = bounds[i0:i1 + 1]
+            yield automaton, data[b[0]:b[-1]], b - b[0]
+
+    run = engine.imap if engine is not None else (lambda fn, it: (fn(*args) for args in it))
+    for (i0, i1), (ids, ntok) in zip(spans, run(map_segment, batches())):
+        idx = ids.astype(np.int64) - NUM_SPECIAL
+        per_token = np.repeat(weights[i0:i1], ntok)
+        if sums.dtype.kind == 'i':
+            np.add.at(sums, idx, per_token)
+        else:
+            sums += np.bincount(idx, weights=per_token, minlength=k)
+        hits += np.bincount(idx, minlength=k)
     return sums, hits
 
 
-def _prune_wasted(pieces, counts, bar):
+def _prune_wasted(pieces, counts, bar, engine):
     """SPEC 5.4c: re-tokenize the pieces with themselves until stable."""
     while True:
         data, bounds = _pack(pieces)
-        sums, hits = _split_into(pieces, counts, data, bounds, counts)
+        sums, hits = _split_into(pieces, counts, data, bounds, counts, engine)
         keep = hits > 0
         n_before = len(pieces)
         pieces = [p for p, kept in zip(pieces, keep.tolist()) if kept]
@@ -360,11 +432,11 @@ def _prune_wasted(pieces, counts, bar):
             return pieces, counts
 
 
-def _redistribute(keep_pieces, keep_counts, drop_data, drop_bounds, drop_counts):
+def _redistribute(keep_pieces, keep_counts, drop_data, drop_bounds, drop_counts, engine):
     """SPEC 5.4b: tokenize the dropped pieces with the kept ones and add."""
     if drop_counts.shape[0] == 0:
         return keep_counts
-    sums, _ = _split_into(keep_pieces, keep_counts, drop_data, drop_bounds, drop_counts)
+    sums, _ = _split_into(keep_pieces, keep_counts, drop_data, drop_bounds, drop_counts, engine)
     return keep_counts + sums
 
 
@@ -376,7 +448,7 @@ def _select(data, bounds, mask):
     return sel, sel_bounds
 
 
-def _prune_pieces(data, bounds, counts, sizes, max_piece_length, min_count, progress):
+def _prune_pieces(data, bounds, counts, sizes, max_piece_length, min_count, progress, engine=None):
     """Prune counted pieces ``data[bounds[i]:bounds[i+1]]`` with ``counts``.
 
     Returns one ``{piece: count}`` dict per size in ``sizes`` (largest first)."""
@@ -401,10 +473,10 @@ def _prune_pieces(data, bounds, counts, sizes, max_piece_length, min_count, prog
     bar = _tqdm(progress, desc='Prune Pieces', unit=' rounds')
     try:
         drop_data, drop_bounds = _select(data, bounds, ~keep)
-        kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, counts[~keep])
+        kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, counts[~keep], engine)
         del drop_data, drop_bounds
         bar.update(1)
-        pieces, kcounts = _prune_wasted(pieces, kcounts, bar)
+        pieces, kcounts = _prune_wasted(pieces, kcounts, bar, engine)
         results = []
         for size in sizes:
             limit = size - NUM_SPECIAL
@@ -420,9 +492,9 @@ def _prune_pieces(data, bounds, counts, sizes, max_piece_length, min_count, prog
                 drop_counts = kcounts[drop_idx]
                 pieces = [pieces[i] for i in kept_idx.tolist()]
                 kcounts = kcounts[kept_idx]
-                kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, drop_counts)
+                kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, drop_counts, engine)
                 bar.update(1)
-                pieces, kcounts = _prune_wasted(pieces, kcounts, bar)
+                pieces, kcounts = _prune_wasted(pieces, kcounts, bar, engine)
             results.append(dict(zip(pieces, kcounts.tolist())))
     finally:
         bar.close()

@@ -7,11 +7,14 @@ different lengths never collide and 0 is never a key (it marks empty slots).
 Counting is apriori-style, one length per pass over the corpus buffer: an
 n-gram (n >= 3) is only counted where its (n-1)-byte prefix and suffix were
 both kept at the previous length. Every n-gram with a count >= min_count has
-both, so the kept counts are exact while the tables stay small.
+both, so the kept counts are exact while the tables stay small. A pass can
+further be split into ``nparts`` hash partitions (each counts only the keys
+whose partition hash matches) to bound the size of the count tables.
 
-Hash tables are open-addressing arrays with a power-of-two capacity and
-linear probing: ``keys uint64[cap]`` (0 = empty) and ``vals`` alongside.
-All kernels are ``nogil`` so that shards can be counted on threads.
+Hash tables are open-addressing arrays with linear probing and any capacity
+(the slot is ``hi32(key * C) * cap >> 32``): ``keys uint64[cap]`` (0 = empty)
+and a values array alongside. All kernels are ``nogil``, so shards can be
+counted on threads.
 """
 
 import numpy as np
@@ -19,36 +22,39 @@ from numba import njit
 
 MAX_ORDER = 7
 LEN_SHIFT = np.uint64(56)
-_MULT = np.uint64(0x9E3779B97F4A7C15)
+MAX_LOAD = 0.7
 
 
 @njit(cache=True, inline='always')
-def _slot(key, mask):
-    h = key * np.uint64(0x9E3779B97F4A7C15)
-    h ^= h >> np.uint64(29)
-    return np.int64(h & mask)
+def _slot(key, cap):
+    h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+    return np.int64((h * np.uint64(cap)) >> np.uint64(32))
 
 
-def capacity_for(n):
-    """A power-of-two table capacity keeping the load factor at most 1/2."""
-    cap = 16
-    while cap < 2 * n:
-        cap *= 2
-    return cap
+@njit(cache=True, inline='always')
+def _part(key, nparts):
+    # an independent hash (another multiplier, other bits) picks the partition
+    h = (key * np.uint64(0xD6E8FEB86659FD93)) >> np.uint64(40)
+    return np.int64(h % np.uint64(nparts))
+
+
+@njit(cache=True)
+def table_capacity(n):
+    """Capacity for ``n`` keys at a load factor of at most ``MAX_LOAD``."""
+    return max(np.int64(n / MAX_LOAD) + 1, 16)
 
 
 @njit(cache=True, nogil=True)
 def build_set(keys):
     """A hash set (keys array) holding ``keys`` (none of them 0)."""
-    cap = 16
-    while cap < 2 * keys.shape[0]:
-        cap *= 2
+    cap = table_capacity(keys.shape[0])
     table = np.zeros(cap, np.uint64)
-    mask = np.uint64(cap - 1)
     for k in keys:
-        s = _slot(k, mask)
+        s = _slot(k, cap)
         while table[s] != 0 and table[s] != k:
-            s = (s + 1) & (cap - 1)
+            s += 1
+            if s == cap:
+                s = 0
         table[s] = k
     return table
 
@@ -56,17 +62,16 @@ def build_set(keys):
 @njit(cache=True, nogil=True)
 def build_map(keys, vals):
     """A hash map ``(table_keys, table_vals)`` from ``keys`` to float64 ``vals``."""
-    cap = 16
-    while cap < 2 * keys.shape[0]:
-        cap *= 2
+    cap = table_capacity(keys.shape[0])
     tk = np.zeros(cap, np.uint64)
     tv = np.full(cap, -np.inf)
-    mask = np.uint64(cap - 1)
     for i in range(keys.shape[0]):
         k = keys[i]
-        s = _slot(k, mask)
+        s = _slot(k, cap)
         while tk[s] != 0 and tk[s] != k:
-            s = (s + 1) & (cap - 1)
+            s += 1
+            if s == cap:
+                s = 0
         tk[s] = k
         tv[s] = vals[i]
     return tk, tv
@@ -75,44 +80,61 @@ def build_map(keys, vals):
 @njit(cache=True, inline='always')
 def set_contains(table, key):
     cap = table.shape[0]
-    s = _slot(key, np.uint64(cap - 1))
+    s = _slot(key, cap)
     while True:
         t = table[s]
         if t == key:
             return True
         if t == 0:
             return False
-        s = (s + 1) & (cap - 1)
+        s += 1
+        if s == cap:
+            s = 0
 
 
 @njit(cache=True, inline='always')
 def map_get(tk, tv, key, default):
     cap = tk.shape[0]
-    s = _slot(key, np.uint64(cap - 1))
+    s = _slot(key, cap)
     while True:
         t = tk[s]
         if t == key:
             return tv[s]
         if t == 0:
             return default
-        s = (s + 1) & (cap - 1)
+        s += 1
+        if s == cap:
+            s = 0
 
 
 @njit(cache=True, nogil=True)
-def _grow(tk, tc):
-    cap = tk.shape[0] * 2
+def _grow(tk, tc, used):
+    cap = table_capacity(2 * used)
     nk = np.zeros(cap, np.uint64)
     nc = np.zeros(cap, np.int64)
-    mask = np.uint64(cap - 1)
     for i in range(tk.shape[0]):
         k = tk[i]
         if k != 0:
-            s = _slot(k, mask)
+            s = _slot(k, cap)
             while nk[s] != 0:
-                s = (s + 1) & (cap - 1)
+                s += 1
+                if s == cap:
+                    s = 0
             nk[s] = k
             nc[s] = tc[i]
     return nk, nc
+
+
+@njit(cache=True, inline='always')
+def _full(used, cap):
+    return used + 1 > MAX_LOAD * cap
+
+
+@njit(cache=True, nogil=True)
+def counter_new(n):
+    """An empty counter table ``(keys, counts)`` for about ``n`` keys."""
+    cap = table_capacity(n)
+    return np.zeros(cap, np.uint64), np.zeros(cap, np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -121,11 +143,11 @@ def counter_add(tk, tc, used, keys, counts):
     ``used`` keys; grows as needed. Returns ``(tk, tc, used)``."""
     cap = tk.shape[0]
     for i in range(keys.shape[0]):
-        if 2 * (used + 1) > cap:
-            tk, tc = _grow(tk, tc)
+        if _full(used, cap):
+            tk, tc = _grow(tk, tc, used)
             cap = tk.shape[0]
         k = keys[i]
-        s = _slot(k, np.uint64(cap - 1))
+        s = _slot(k, cap)
         while True:
             t = tk[s]
             if t == k:
@@ -136,7 +158,9 @@ def counter_add(tk, tc, used, keys, counts):
                 tc[s] = counts[i]
                 used += 1
                 break
-            s = (s + 1) & (cap - 1)
+            s += 1
+            if s == cap:
+                s = 0
     return tk, tc, used
 
 
@@ -178,12 +202,12 @@ def count_short(buf, bounds):
 
 
 @njit(cache=True, nogil=True)
-def count_level(buf, bounds, n, kept_prev):
+def count_level(buf, bounds, n, kept_prev, part, nparts):
     """Count the n-grams (3 <= n <= 7) of the chunks whose (n-1)-byte prefix and
-    suffix are both in the hash set ``kept_prev``. Returns ``(keys, counts)``
-    (unique keys, unordered)."""
-    tk = np.zeros(1 << 12, np.uint64)
-    tc = np.zeros(1 << 12, np.int64)
+    suffix are both in the hash set ``kept_prev``, among the keys of hash
+    partition ``part`` of ``nparts``. Returns ``(keys, counts)`` (unique keys,
+    unordered)."""
+    tk, tc = counter_new(1 << 10)
     cap = tk.shape[0]
     used = 0
     m = n - 1
@@ -197,20 +221,26 @@ def count_level(buf, bounds, n, kept_prev):
         if end - start < n:
             continue
         w = np.uint64(0)
-        prev_ok = False
-        for i in range(start, end):
+        for i in range(start, start + m - 1):
+            w = (w << np.uint64(8)) | np.uint64(buf[i])
+        prev_ok = -1  # unknown
+        for i in range(start + m - 1, end):
             w = ((w << np.uint64(8)) | np.uint64(buf[i])) & mask_n
-            t = i - start + 1  # bytes seen in this chunk
-            if t < m:
+            if i - start + 1 < n:
                 continue
-            # (n-1)-gram ending at i: is it kept?
-            ok = set_contains(kept_prev, tag_prev | (w & mask_prev))
-            if t >= n and ok and prev_ok:
-                if 2 * (used + 1) > cap:
-                    tk, tc = _grow(tk, tc)
+            k = tag_n | w
+            if nparts > 1 and _part(k, nparts) != part:
+                prev_ok = -1
+                continue
+            # the n-gram ending at i: prefix ends at i-1, suffix ends at i
+            if prev_ok < 0:
+                prev_ok = 1 if set_contains(kept_prev, tag_prev | ((w >> np.uint64(8)) & mask_prev)) else 0
+            ok = 1 if set_contains(kept_prev, tag_prev | (w & mask_prev)) else 0
+            if ok == 1 and prev_ok == 1:
+                if _full(used, cap):
+                    tk, tc = _grow(tk, tc, used)
                     cap = tk.shape[0]
-                k = tag_n | w
-                s = _slot(k, np.uint64(cap - 1))
+                s = _slot(k, cap)
                 while True:
                     x = tk[s]
                     if x == k:
@@ -221,7 +251,9 @@ def count_level(buf, bounds, n, kept_prev):
                         tc[s] = 1
                         used += 1
                         break
-                    s = (s + 1) & (cap - 1)
+                    s += 1
+                    if s == cap:
+                        s = 0
             prev_ok = ok
     keys = np.empty(used, np.uint64)
     counts = np.empty(used, np.int64)

@@ -1,0 +1,256 @@
+"""Trainer: same pieces and counts as BytePiece 0.6.3 (fixtures), inputs, saving, bad input."""
+
+import base64
+import gzip
+import json
+import multiprocessing
+import os
+import random
+import sys
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from bytepiece.corpus import JsonlFile, TextFile, as_corpus, iter_shards
+from bytepiece.kernels import ngrams
+from bytepiece.model import load_model
+from bytepiece.trainer import Trainer, convert_to_bytepiece
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'train')
+with open(os.path.join(HERE, 'expected.json')) as _f:
+    EXPECTED = json.load(_f)
+
+
+def expected_models(name):
+    return [{base64.b64decode(k): v for k, v in m.items()} for m in EXPECTED[name]['models']]
+
+
+def fixture_corpus(name):
+    """The corpus of a case as the reference saw it: a list of str."""
+    path = os.path.join(HERE, EXPECTED[name]['corpus'])
+    if path.endswith('.txt'):
+        with open(path, encoding='utf-8', newline='') as f:
+            return [f.read()]
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'rt', encoding='utf-8') as f:
+        return [next(iter(json.loads(line).values())) for line in f if line.strip()]
+
+
+def train(name, texts=None, **kwargs):
+    trainer = Trainer(**EXPECTED[name]['params'])
+    trainer.train(fixture_corpus(name) if texts is None else texts, progress=False, **kwargs)
+    return trainer
+
+
+# ---------------------------------------------------------------- parity
+
+@pytest.mark.parametrize('name', ['tang6', 'tutorial4', 'mixed5', 'mixed7'])
+def test_same_pieces_and_counts_as_reference(name):
+    trainer = train(name)
+    expected = expected_models(name)
+    assert len(trainer.pieces) == len(expected)
+    for ours, ref in zip(trainer.pieces, expected):
+        assert ours == ref
+
+
+def test_file_inputs_equal_lists():
+    # a plain text file is one document; .jsonl(.gz) reads a field
+    tang = train('tang6', os.path.join(HERE, 'tang300.txt'))
+    assert tang.pieces == expected_models('tang6')
+    tut = train('tutorial4', os.path.join(HERE, 'tutorial.jsonl.gz'))
+    assert tut.pieces == expected_models('tutorial4')
+    mixed = Trainer(**EXPECTED['mixed5']['params'])
+    mixed.train(os.path.join(HERE, 'mixed.jsonl'), field='body', progress=False)
+    assert mixed.pieces == expected_models('mixed5')
+
+
+def test_workers_and_executors_give_identical_results():
+    ref = expected_models('mixed5')
+    assert train('mixed5', workers=2, batch_size=7).pieces == ref
+    with ThreadPoolExecutor(3) as ex:
+        assert train('mixed5', executor=ex, batch_size=5).pieces == ref
+    if sys.platform.startswith('linux'):
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('fork')) as ex:
+            assert train('mixed5', executor=ex, workers=2).pieces == ref
+
+
+def test_partitioned_ngram_counting_is_exact():
+    trainer = Trainer(**EXPECTED['tang6']['params'])
+    trainer.table_entries = 500  # force several hash partitions per n-gram pass
+    trainer.train(fixture_corpus('tang6'), progress=False)
+    assert trainer.pieces == expected_models('tang6')
+
+
+def test_convert_to_bytepiece(tmp_path):
+    vocab = {base64.b64decode(k): v for k, v in EXPECTED['convert']['vocab'].items()}
+    # str keys are accepted too
+    vocab = {(k.decode() if k.isascii() else k): v for k, v in vocab.items()}
+    path = tmp_path / 'conv.model'
+    pieces = convert_to_bytepiece(vocab, path)
+    assert pieces == expected_models('convert')[0]
+    loaded, ids, counts = load_model(path)
+    assert dict(zip(loaded, counts)) == pieces
+
+
+# ---------------------------------------------------------------- saving
+
+def test_save_names_and_format(tmp_path):
+    trainer = train('tang6')
+    paths = trainer.save(tmp_path / 'm')
+    assert paths == [str(tmp_path / 'm.1500'), str(tmp_path / 'm.600')]
+    for path, ref in zip(paths, expected_models('tang6')):
+        raw = json.load(open(path, encoding='utf-8'))
+        ordered = sorted(ref, key=lambda p: (len(p), p))
+        assert list(raw) == [base64.b64encode(p).decode() for p in ordered]
+        assert [v[0] for v in raw.values()] == list(range(3, len(ordered) + 3))
+        assert [v[2] for v in raw.values()] == [ref[p] for p in ordered]
+    # one size (even in a list): saved at the path itself
+    one = Trainer(order=4, max_vocab_size=[300], min_count=2)
+    one.train(fixture_corpus('tang6'), progress=False)
+    assert one.save(tmp_path / 'one') == [str(tmp_path / 'one')]
+    assert os.path.exists(tmp_path / 'one')
+
+
+def test_save_to_unwritable_path_leaves_nothing(tmp_path, monkeypatch):
+    trainer = Trainer(order=3, max_vocab_size=300, min_count=2)
+    trainer.train(['hello world\n' * 20], progress=False)
+    with pytest.raises(OSError):
+        trainer.save(tmp_path / 'missing-dir' / 'm.model')
+    # a failure at the last step (the rename) leaves neither the file nor a temporary
+    import bytepiece.model as model_module
+    target = tmp_path / 'ro'
+    target.mkdir()
+
+    def failing_replace(src, dst):
+        raise PermissionError(13, 'Permission denied', str(dst))
+
+    monkeypatch.setattr(model_module.os, 'replace', failing_replace)
+    with pytest.raises(OSError):
+        trainer.save(target / 'm.model')
+    assert list(target.iterdir()) == []
+
+
+def test_save_before_train():
+    with pytest.raises(RuntimeError):
+        Trainer().save('x')
+
+
+def test_trained_model_loads_in_tokenizer(tmp_path):
+    from bytepiece import Tokenizer
+    trainer = train('mixed5')
+    path = trainer.save(tmp_path / 'm.model')[0]
+    tok = Tokenizer(path)
+    text = fixture_corpus('mixed5')[3]
+    assert tok.decode(tok.encode(text)) == text
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize('kwargs, limit', [
+    (dict(order=0), '1..7'), (dict(order=8), '1..7'),
+    (dict(max_vocab_size=258), '259'), (dict(max_vocab_size=[1000, 100]), '259'),
+    (dict(max_vocab_size=[]), 'empty'),
+    (dict(min_count=0), '>= 1'), (dict(max_piece_length=0), '>= 1'),
+])
+def test_bad_parameters(kwargs, limit):
+    with pytest.raises(ValueError, match=limit):
+        Trainer(**kwargs)
+
+
+def test_bad_parameter_types():
+    with pytest.raises(TypeError):
+        Trainer(order=2.5)
+    with pytest.raises(TypeError):
+        Trainer(min_count='2')
+
+
+@pytest.mark.parametrize('texts, error, match', [
+    ([], ValueError, 'empty'),
+    (['', ''], ValueError, 'no text'),
+    (['ok', 3], TypeError, 'item 1'),
+    ([b'bytes'], TypeError, 'item 0'),
+    ((t for t in ['a', 'b']), TypeError, 'one-shot'),
+    (iter(['a', 'b']), TypeError, 'one-shot'),
+    (b'abc', TypeError, 'bytes'),
+    (42, TypeError, 'int'),
+    (['\ud800 lone surrogate'], ValueError, 'surrogate'),
+])
+def test_bad_corpus(texts, error, match):
+    with pytest.raises(error, match=match):
+        Trainer(order=3, max_vocab_size=300).train(texts, progress=False)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        Trainer().train(str(tmp_path / 'nope.txt'), progress=False)
+    bad = tmp_path / 'bad.jsonl'
+    bad.write_text('{"text": "a"}\n{"other": "b"}\n')
+    with pytest.raises(ValueError, match='bad.jsonl:2'):
+        Trainer(order=3, max_vocab_size=300).train(bad, progress=False)
+    bad.write_text('{"text": 5}\n')
+    with pytest.raises(TypeError, match='bad.jsonl:1'):
+        Trainer(order=3, max_vocab_size=300).train(bad, progress=False)
+    bad.write_text('not json\n')
+    with pytest.raises(ValueError, match='invalid JSON'):
+        Trainer(order=3, max_vocab_size=300).train(bad, progress=False)
+    with pytest.raises(ValueError):
+        convert_to_bytepiece({'a': 0}, tmp_path / 'x')
+    with pytest.raises(TypeError):
+        convert_to_bytepiece({1: 2}, tmp_path / 'x')
+
+
+# ---------------------------------------------------------------- corpus and kernels
+
+def _shards(corpus, isolate_digits=False):
+    out = []
+    for buf, bounds, _ in iter_shards(as_corpus(corpus), isolate_digits, batch_size=1000, shard_bytes=1 << 30):
+        out += [buf[a:b].tobytes() for a, b in zip(bounds[:-1], bounds[1:])]
+    return out
+
+
+@pytest.mark.parametrize('isolate_digits', [False, True])
+def test_text_file_blocks_give_the_chunks_of_the_whole_file(tmp_path, isolate_digits):
+    rng = random.Random(5)
+    alphabet = ['a', 'b', ' ', '\n', '\r', '\r\n', '7', '\u0661', 'e\u0301', '\u4e2d', '\n' * 150]
+    text = ''.join(rng.choice(alphabet) for _ in range(4000)) + 'x' * 12000 + '\n'
+    path = tmp_path / 'doc.txt'
+    path.write_bytes(text.encode('utf-8'))
+    gz = tmp_path / 'doc.txt.gz'
+    with gzip.open(gz, 'wb') as f:
+        f.write(text.encode('utf-8'))
+    whole = _shards([text], isolate_digits)
+    assert _shards(TextFile(path, block_chars=50), isolate_digits) == whole
+    assert _shards(TextFile(gz, block_chars=7), isolate_digits) == whole
+    assert max(map(len, whole)) <= 10000 + 100
+
+
+def test_chunking_rules():
+    assert _shards(['ab\n\ncd']) == [b'ab\n\n', b'cd']
+    assert _shards(['a12b\n'], isolate_digits=True) == [b'a', b'1', b'2', b'b\n']
+    assert _shards(['\n' * 250]) == [b'\n' * 100, b'\n' * 100, b'\n' * 50]
+    assert _shards(['e\u0301']) == ['\u00e9'.encode()]  # NFC
+
+
+def test_ngram_level_counts_match_brute_force():
+    rng = random.Random(1)
+    chunks = [bytes(rng.choice(b'abcab\xe4\xb8') for _ in range(rng.randrange(0, 40))) for _ in range(60)]
+    buf = np.frombuffer(b''.join(chunks), np.uint8).copy()
+    bounds = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
+    for n in (3, 4, 5):
+        def grams(k):
+            out = {}
+            for c in chunks:
+                for i in range(len(c) - k + 1):
+                    out[c[i:i + k]] = out.get(c[i:i + k], 0) + 1
+            return out
+        prev = grams(n - 1)
+        kept = [g for g, c in prev.items() if c >= 2]
+        kept_set = ngrams.build_set(np.array(sorted(ngrams.pack(g) for g in kept), np.uint64))
+        want = {g: c for g, c in grams(n).items() if g[:-1] in set(kept) and g[1:] in set(kept)}
+        for nparts in (1, 3):
+            got = {}
+            for part in range(nparts):
+                keys, counts = ngrams.count_level(buf, bounds, n, kept_set, part, nparts)
+                got.update({ngrams.unpack(k): int(c) for k, c in zip(keys, counts)})
+            assert got == want
