@@ -39,8 +39,7 @@ class PieceAutomaton:
         self.piece_data = np.frombuffer(b''.join(self.pieces), np.uint8)
         self.max_piece_length = int(lengths.max())
 
-        by_bytes = np.array(sorted(range(NUM_SPECIAL, vocab_size), key=self.pieces.__getitem__), np.int32)
-        self.trie = build_trie([self.pieces[i] for i in by_bytes], by_bytes, self.scores[by_bytes])
+        self.trie = build_trie(self.pieces[NUM_SPECIAL:], np.arange(NUM_SPECIAL, vocab_size), self.scores)
         self._weights = {}
 
     @classmethod
@@ -55,7 +54,8 @@ class PieceAutomaton:
         return trie_nbytes(self.trie) + self.piece_data.nbytes + self.piece_offsets.nbytes + self.scores.nbytes
 
     def sampling_params(self, alpha):
-        """``(mode, token_weight)`` for the lattice kernels at this alpha."""
+        """``(mode, unit_weight)`` for the lattice kernels at this alpha:
+        ``unit_weight = exp(alpha * unit_score)`` for the linear-space sampler."""
         if alpha < 0:
             return lattice.MODE_VITERBI, self.scores
         if alpha * self.scores[NUM_SPECIAL:].min() < _MIN_LOG_WEIGHT:
@@ -64,7 +64,10 @@ class PieceAutomaton:
         if weights is None:
             if len(self._weights) >= 8:
                 self._weights.clear()
-            weights = self._weights[alpha] = np.exp(alpha * self.scores)
+            weights = np.zeros_like(self.trie[1])
+            ends_piece = self.trie[2] >= 0
+            weights[ends_piece] = np.exp(alpha * self.trie[1][ends_piece])
+            self._weights[alpha] = weights
         return lattice.MODE_SAMPLE, weights
 
     def segment_spans(self, buf, bounds, alpha=-1.0, seed=0):

@@ -13,7 +13,13 @@ import math
 import os
 import tempfile
 import zipfile
-from numbers import Integral, Real
+from numbers import Real
+
+import numpy as np
+
+from .kernels.jsonscan import count_top_level_keys
+
+a2b_base64 = binascii.a2b_base64
 
 SPECIAL_PIECES = ('<pad>', '<bos>', '<eos>')
 NUM_SPECIAL = len(SPECIAL_PIECES)
@@ -31,15 +37,17 @@ def model_dict(pieces):
     }
 
 
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename, so an
-    interrupted write leaves any old file intact."""
+def atomic_write(path, data):
+    """Write ``data`` (str as UTF-8, or bytes) to ``path`` through a temporary
+    file and a rename, so an interrupted write leaves any old file intact."""
     path = os.fspath(path)
+    if isinstance(data, str):
+        data = data.encode('utf-8')
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
     try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -53,16 +61,18 @@ def atomic_write_text(path, text):
 
 def save_model(pieces, path):
     """Save ``{piece bytes: count}`` as a BytePiece model file, atomically."""
-    atomic_write_text(path, json.dumps(model_dict(pieces), indent=4, ensure_ascii=False))
+    atomic_write(path, json.dumps(model_dict(pieces), indent=4, ensure_ascii=False))
 
 
 def _reject_duplicate_keys(pairs):
-    seen = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f'duplicate key {key!r} in model JSON')
-        seen[key] = value
-    return seen
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f'duplicate key {key!r} in model JSON')
+            seen.add(key)
+    return obj
 
 
 def read_model_json(path):
@@ -80,11 +90,42 @@ def read_model_json(path):
         with open(path, 'rb') as f:
             raw = f.read()
     try:
-        return json.loads(raw.decode('utf-8'), object_pairs_hook=_reject_duplicate_keys)
+        obj = json.loads(raw.decode('utf-8'))
     except UnicodeDecodeError as e:
         raise ValueError(f'{path!r} is not UTF-8 JSON: {e}') from None
     except json.JSONDecodeError as e:
         raise ValueError(f'{path!r} is not valid JSON: {e}') from None
+    if isinstance(obj, dict) and count_top_level_keys(np.frombuffer(raw, np.uint8)) != len(obj):
+        try:
+            json.loads(raw.decode('utf-8'), object_pairs_hook=_reject_duplicate_keys)
+        except ValueError as e:
+            raise ValueError(f'{path!r}: {e}') from None
+    return obj
+
+
+def _decode_piece(key):
+    if not isinstance(key, str):
+        raise ValueError(f'piece key {key!r} is not a string')
+    try:
+        piece = binascii.a2b_base64(key.encode('ascii'), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ValueError(f'piece key {key!r} is not valid base64') from None
+    if not piece:
+        raise ValueError(f'piece key {key!r} decodes to an empty piece')
+    return piece
+
+
+def _first_bad_entry(keys, values):
+    """The message for the first malformed ``[id, text, count]`` entry."""
+    for key, value in zip(keys, values):
+        if not isinstance(value, (list, tuple)) or len(value) < 2:
+            return f'entry for {key!r} must be [id, text, count], got {value!r}'
+        piece_id, count = value[0], value[-1]
+        if type(piece_id) is not int:
+            return f'id of piece {key!r} is not an int: {piece_id!r}'
+        if isinstance(count, bool) or not isinstance(count, Real) or not math.isfinite(count) or count <= 0:
+            return f'count of piece {key!r} must be a positive number, got {count!r}'
+    return None
 
 
 def parse_model(obj, source='model'):
@@ -95,37 +136,43 @@ def parse_model(obj, source='model'):
     """
     if not isinstance(obj, dict):
         raise ValueError(f'{source}: a model must be a JSON object, got {type(obj).__name__}')
-    pieces, ids, counts = [], [], []
-    seen_pieces = {}
-    for key, value in obj.items():
-        if not isinstance(key, str):
-            raise ValueError(f'{source}: piece key {key!r} is not a string')
-        try:
-            piece = base64.b64decode(key.encode('ascii'), validate=True)
-        except (binascii.Error, UnicodeEncodeError, ValueError):
-            raise ValueError(f'{source}: piece key {key!r} is not valid base64') from None
-        if not piece:
-            raise ValueError(f'{source}: piece key {key!r} decodes to an empty piece')
-        if not isinstance(value, (list, tuple)) or len(value) < 2:
-            raise ValueError(f'{source}: entry for {key!r} must be [id, text, count], got {value!r}')
-        piece_id, count = value[0], value[-1]
-        if isinstance(piece_id, bool) or not isinstance(piece_id, Integral):
-            raise ValueError(f'{source}: id of piece {piece!r} is not an int: {piece_id!r}')
-        if isinstance(count, bool) or not isinstance(count, Real) or not math.isfinite(count) or count <= 0:
-            raise ValueError(f'{source}: count of piece {piece!r} must be a positive number, got {count!r}')
-        if piece in seen_pieces:
-            raise ValueError(f'{source}: duplicate piece {piece!r} (keys {seen_pieces[piece]!r} and {key!r})')
-        seen_pieces[piece] = key
-        pieces.append(piece)
-        ids.append(int(piece_id))
-        counts.append(count)
+    keys = list(obj)
+    values = list(obj.values())
+    try:
+        pieces = [a2b_base64(k, strict_mode=True) for k in keys]
+        if not all(pieces):
+            raise ValueError
+    except (binascii.Error, ValueError, TypeError):
+        for k in keys:  # find the culprit for the message
+            try:
+                _decode_piece(k)
+            except ValueError as e:
+                raise ValueError(f'{source}: {e}') from None
+        raise
+    try:
+        ids = [v[0] for v in values]
+        counts = [v[-1] for v in values]
+        ok = (set(map(type, values)) <= {list} and min(map(len, values), default=2) >= 2
+              and set(map(type, ids)) <= {int} and set(map(type, counts)) <= {int, float})
+        count_array = np.array(counts, dtype=np.float64)
+        ok = ok and bool(np.all(count_array > 0) and np.all(np.isfinite(count_array)))
+    except (TypeError, KeyError, IndexError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f'{source}: {_first_bad_entry(keys, values)}')
     n = len(pieces)
-    missing = [b for b in range(256) if bytes([b]) not in seen_pieces]
-    if missing:
+    if len(set(pieces)) != n:
+        first_key = {}
+        for key, piece in zip(keys, pieces):
+            if piece in first_key:
+                raise ValueError(f'{source}: duplicate piece {piece!r} (keys {first_key[piece]!r} and {key!r})')
+            first_key[piece] = key
+    single = {p[0] for p in pieces if len(p) == 1}
+    if len(single) != 256:
+        missing = [b for b in range(256) if b not in single]
         shown = ', '.join(f'0x{b:02X}' for b in missing[:8]) + (' ...' if len(missing) > 8 else '')
         raise ValueError(f'{source}: {len(missing)} single bytes missing from the vocabulary: {shown}')
-    id_set = set(ids)
-    if len(id_set) != n:
+    if len(set(ids)) != n:
         seen = set()
         for p, i in zip(pieces, ids):
             if i in seen:

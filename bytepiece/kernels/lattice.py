@@ -1,11 +1,23 @@
 """Lattice kernels: Viterbi, exact sampling, n-best and forward statistics.
 
 All kernels take a byte buffer ``buf`` and span bounds ``bounds`` (span ``i``
-is ``buf[bounds[i]:bounds[i+1]]``); no token crosses a span. Lattice edges
-are enumerated by walking the trie forward from every start position, so the
-edges into an end position arrive in order of increasing start, i.e. longest
-piece first. Viterbi replaces the best path only on a strictly higher score,
-so on ties the longer last piece wins, as in BytePiece.
+is ``buf[bounds[i]:bounds[i+1]]``); no token crosses a span. They go end
+position by end position ``e`` and walk the reversed-piece trie
+(``kernels.trie``) over ``buf[e-1], buf[e-2], ...``, which meets the pieces
+ending at ``e`` shortest first. A dynamic-programming value is therefore
+final when it is read, and each end's best is kept in registers.
+
+Ties: BytePiece scans the pieces ending at ``e`` longest first and keeps
+the first best (strict ``>``); we scan shortest first and keep the last best
+(``>=``): the same choice, so ids equal BytePiece's.
+
+The walk is written out in every kernel, being their innermost loop::
+
+    node = root_base + buf[e - 1]       # always valid: all bytes are pieces
+    for k in range(e - 2, a - 1, -1):   # extend the piece one byte leftward
+        child = units[node, 0] + buf[k]
+        if units[child, 1] != node: break
+        node = child
 """
 
 import math
@@ -14,14 +26,12 @@ import numpy as np
 from numba import njit, prange
 
 from .rng import next_uniform, stream_seed
-from .trie import trie_child
 
 MODE_VITERBI = 0
 MODE_SAMPLE = 1  # linear-space weights with exact power-of-two rescaling
 MODE_SAMPLE_LOG = 2  # log-space weights: for alphas whose weights underflow
 
-# Forward values are kept within [2**-RESCALE_EXP, 2**RESCALE_EXP] by exact
-# power-of-two rescaling of the positions still in flight.
+# Linear-space forward values are kept within [2**-RESCALE_EXP, 2**RESCALE_EXP].
 RESCALE_EXP = 100
 
 
@@ -47,90 +57,103 @@ def chunk_bounds(buf):
 
 @njit(nogil=True, cache=True)
 def _viterbi_span(buf, a, b, trie, best, back, back_tok):
-    node_token = trie[5]
-    node_score = trie[6]
+    units, unit_score, unit_token = trie
+    root_base = units[0, 0]
     best[a] = 0.0
     for e in range(a + 1, b + 1):
-        best[e] = -np.inf
-    for s in range(a, b):
-        base = best[s]
-        node = 0
-        for k in range(s, b):
-            node = trie_child(trie, node, buf[k])
-            if node < 0:
+        node = root_base + buf[e - 1]
+        top = best[e - 1] + unit_score[node]
+        top_start = e - 1
+        top_node = node
+        for k in range(e - 2, a - 1, -1):
+            child = units[node, 0] + buf[k]
+            if units[child, 1] != node:
                 break
-            tok = node_token[node]
-            if tok >= 0:
-                score = base + node_score[node]
-                if score > best[k + 1]:
-                    best[k + 1] = score
-                    back[k + 1] = s
-                    back_tok[k + 1] = tok
+            node = child
+            score = best[k] + unit_score[node]
+            if score >= top:
+                top = score
+                top_start = k
+                top_node = node
+        best[e] = top
+        back[e] = top_start
+        back_tok[e] = unit_token[top_node]
 
 
 @njit(nogil=True, cache=True)
-def _sample_span(buf, a, b, trie, token_weight, window, z, back, back_tok, rng):
-    """Reservoir sampling over incoming edges (SPEC section 4) in linear space:
-    edge weight c = Z[s] * w(piece) replaces back[e] with probability c / Z[e]."""
-    node_token = trie[5]
-    z[a] = 1.0
-    for e in range(a + 1, b + 1):
-        z[e] = 0.0
+def _sample_span(buf, a, b, trie, unit_weight, window, z, back, back_tok, rng):
+    """Reservoir sampling over the edges into each end (SPEC section 4), in
+    linear space: edge weight c = Z[k] * w(piece) replaces back[e] with
+    probability c / (Z[e] so far)."""
+    units, _, unit_token = trie
+    root_base = units[0, 0]
     hi = 2.0 ** RESCALE_EXP
     lo = 2.0 ** -RESCALE_EXP
-    for s in range(a, b):
-        zs = z[s]
-        if zs > hi or zs < lo:
-            # Rescale every value still in flight by the same power of two:
-            # exact, and ratios between them (all that sampling uses) are kept.
-            factor = math.ldexp(1.0, -math.frexp(zs)[1])
-            for e in range(s, min(b, s + window) + 1):
-                z[e] *= factor
-            zs = z[s]
-        node = 0
-        for k in range(s, b):
-            node = trie_child(trie, node, buf[k])
-            if node < 0:
+    z[a] = 1.0
+    for e in range(a + 1, b + 1):
+        node = root_base + buf[e - 1]
+        total = z[e - 1] * unit_weight[node]
+        chosen_start = e - 1
+        chosen_node = node
+        for k in range(e - 2, a - 1, -1):
+            child = units[node, 0] + buf[k]
+            if units[child, 1] != node:
                 break
-            tok = node_token[node]
-            if tok >= 0:
-                c = zs * token_weight[tok]
-                total = z[k + 1] + c
-                z[k + 1] = total
+            node = child
+            c = z[k] * unit_weight[node]
+            if c > 0.0:
+                total += c
                 if next_uniform(rng) * total < c:
-                    back[k + 1] = s
-                    back_tok[k + 1] = tok
+                    chosen_start = k
+                    chosen_node = node
+        z[e] = total
+        back[e] = chosen_start
+        back_tok[e] = unit_token[chosen_node]
+        if total > hi or total < lo:
+            # Scale every value a later end may read by one power of two:
+            # exact, and sampling only uses their ratios.
+            factor = math.ldexp(1.0, -math.frexp(total)[1])
+            for k in range(max(a, e - window), e + 1):
+                z[k] *= factor
 
 
 @njit(nogil=True, cache=True)
 def _sample_span_log(buf, a, b, trie, alpha, z, back, back_tok, rng):
     """The same reservoir sampling in log space, for any alpha."""
-    node_token = trie[5]
-    node_score = trie[6]
+    units, unit_score, unit_token = trie
+    root_base = units[0, 0]
     z[a] = 0.0
     for e in range(a + 1, b + 1):
-        z[e] = -np.inf
-    for s in range(a, b):
-        zs = z[s]
-        node = 0
-        for k in range(s, b):
-            node = trie_child(trie, node, buf[k])
-            if node < 0:
+        node = root_base + buf[e - 1]
+        total = z[e - 1] + alpha * unit_score[node]
+        chosen_start = e - 1
+        chosen_node = node
+        for k in range(e - 2, a - 1, -1):
+            child = units[node, 0] + buf[k]
+            if units[child, 1] != node:
                 break
-            tok = node_token[node]
-            if tok >= 0:
-                w = zs + alpha * node_score[node]
-                old = z[k + 1]
-                if old == -np.inf:
-                    total = w
-                elif old >= w:
-                    total = old + math.log1p(math.exp(w - old))
-                else:
-                    total = w + math.log1p(math.exp(old - w))
-                z[k + 1] = total
-                if next_uniform(rng) < math.exp(w - total):
-                    back[k + 1] = s
-                    back_tok[k + 1] = tok
+            node = child
+            if unit_token[node] < 0:
+                continue
+            w = z[k] + alpha * unit_score[node]
+            total = _logaddexp(total, w)
+            if next_uniform(rng) < math.exp(w - total):
+                chosen_start = k
+                chosen_node = node
+        z[e] = total
+        back[e] = chosen_start
+        back_tok[e] = unit_token[chosen_node]
+
+
+@njit(nogil=True, cache=True)
+def _logaddexp(x, y):
+    if x == -np.inf:
+        return y
+    if y == -np.inf:
+        return x
+    if x >= y:
+        return x + math.log1p(math.exp(y - x))
+    return y + math.log1p(math.exp(x - y))
 
 
 @njit(nogil=True, cache=True)
@@ -152,7 +175,7 @@ def _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok):
 
 
 @njit(nogil=True, cache=True)
-def _segment_into(buf, bounds, trie, mode, alpha, token_weight, window, seed,
+def _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
                   work, back, back_tok, out_ids, out_ends, span_tok_start, ntok):
     rng = np.empty(1, np.uint64)
     rng[0] = seed
@@ -164,7 +187,7 @@ def _segment_into(buf, bounds, trie, mode, alpha, token_weight, window, seed,
         if mode == MODE_VITERBI:
             _viterbi_span(buf, a, b, trie, work, back, back_tok)
         elif mode == MODE_SAMPLE:
-            _sample_span(buf, a, b, trie, token_weight, window, work, back, back_tok, rng)
+            _sample_span(buf, a, b, trie, unit_weight, window, work, back, back_tok, rng)
         else:
             _sample_span_log(buf, a, b, trie, alpha, work, back, back_tok, rng)
         ntok = _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok)
@@ -173,12 +196,13 @@ def _segment_into(buf, bounds, trie, mode, alpha, token_weight, window, seed,
 
 
 @njit(cache=True, nogil=True)
-def segment(buf, bounds, trie, mode, alpha, token_weight, window, seed):
+def segment(buf, bounds, trie, mode, alpha, unit_weight, window, seed):
     """Segment every span of ``buf``; returns ``(ids, token_ends, span_token_start)``.
 
-    ``mode``: MODE_VITERBI, MODE_SAMPLE (needs ``token_weight = exp(alpha *
-    score)`` per token id and ``window`` = the longest piece length) or
-    MODE_SAMPLE_LOG (needs ``alpha``). ``seed`` starts the random stream.
+    ``mode``: MODE_VITERBI, MODE_SAMPLE (needs ``unit_weight = exp(alpha *
+    unit_score)``, 0 where no piece ends, and ``window`` = the longest piece
+    length) or MODE_SAMPLE_LOG (needs ``alpha``). ``seed`` starts the random
+    stream.
     """
     n = buf.size
     work = np.empty(n + 1, np.float64)
@@ -187,13 +211,13 @@ def segment(buf, bounds, trie, mode, alpha, token_weight, window, seed):
     out_ids = np.empty(n, np.int32)
     out_ends = np.empty(n, np.int64)
     span_tok_start = np.empty(bounds.size, np.int64)
-    ntok = _segment_into(buf, bounds, trie, mode, alpha, token_weight, window, seed,
+    ntok = _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
                          work, back, back_tok, out_ids, out_ends, span_tok_start, 0)
     return out_ids[:ntok], out_ends[:ntok], span_tok_start
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def segment_texts(buf, text_bounds, trie, mode, alpha, token_weight, window, seed):
+def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed):
     """Segment many texts packed in ``buf`` (text ``t`` is
     ``buf[text_bounds[t]:text_bounds[t+1]]``), in parallel over texts.
 
@@ -210,22 +234,21 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, token_weight, window, see
     for t in prange(n_texts):
         a = text_bounds[t]
         b = text_bounds[t + 1]
-        piece = buf[a:b]
-        bounds = chunk_bounds(piece)
+        text = buf[a:b]
+        bounds = chunk_bounds(text)
         m = b - a
         work = np.empty(m + 1, np.float64)
         back = np.empty(m + 1, np.int64)
         back_tok = np.empty(m + 1, np.int32)
         span_tok_start = np.empty(bounds.size, np.int64)
-        # Text t's tokens are written in place: it has at most m tokens, and
-        # token ends are stored relative to the text, then shifted.
-        ntok = _segment_into(piece, bounds, trie, mode, alpha, token_weight, window,
+        # A text has at most as many tokens as bytes: write them in place.
+        ntok = _segment_into(text, bounds, trie, mode, alpha, unit_weight, window,
                              stream_seed(seed, t), work, back, back_tok,
                              out_ids[a:b], out_ends[a:b], span_tok_start, 0)
         for j in range(ntok):
             out_ends[a + j] += a
         text_ntok[t] = ntok
-    # Compact: move each text's tokens to follow the previous text's.
+    # Compact: each text's tokens move down to follow the previous text's.
     text_tok_start = np.zeros(n_texts + 1, np.int64)
     for t in range(n_texts):
         text_tok_start[t + 1] = text_tok_start[t] + text_ntok[t]
@@ -243,11 +266,11 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, token_weight, window, see
 def forward_stats(buf, bounds, trie, alpha):
     """``(log Z, entropy)`` of the segmentation distribution
     p(seg) = exp(alpha * score(seg)) / Z, summed over the independent spans."""
-    node_token = trie[5]
-    node_score = trie[6]
+    units, unit_score, unit_token = trie
+    root_base = units[0, 0]
     n = buf.size
     logz = np.empty(n + 1, np.float64)
-    mean = np.empty(n + 1, np.float64)  # E[score of the path prefix] under p
+    mean = np.empty(n + 1, np.float64)  # E[score of the path to e] under p
     total_logz = 0.0
     total_entropy = 0.0
     for i in range(bounds.size - 1):
@@ -258,26 +281,23 @@ def forward_stats(buf, bounds, trie, alpha):
         logz[a] = 0.0
         mean[a] = 0.0
         for e in range(a + 1, b + 1):
-            logz[e] = -np.inf
-            mean[e] = 0.0
-        for s in range(a, b):
-            node = 0
-            for k in range(s, b):
-                node = trie_child(trie, node, buf[k])
-                if node < 0:
+            node = root_base + buf[e - 1]
+            acc_logz = logz[e - 1] + alpha * unit_score[node]
+            acc_mean = mean[e - 1] + unit_score[node]
+            for k in range(e - 2, a - 1, -1):
+                child = units[node, 0] + buf[k]
+                if units[child, 1] != node:
                     break
-                if node_token[node] >= 0:
-                    score = node_score[node]
-                    w = logz[s] + alpha * score
-                    old = logz[k + 1]
-                    if old == -np.inf:
-                        new = w
-                    elif old >= w:
-                        new = old + math.log1p(math.exp(w - old))
-                    else:
-                        new = w + math.log1p(math.exp(old - w))
-                    mean[k + 1] = mean[k + 1] * math.exp(old - new) + math.exp(w - new) * (mean[s] + score)
-                    logz[k + 1] = new
+                node = child
+                if unit_token[node] < 0:
+                    continue
+                score = unit_score[node]
+                w = logz[k] + alpha * score
+                new = _logaddexp(acc_logz, w)
+                acc_mean = acc_mean * math.exp(acc_logz - new) + math.exp(w - new) * (mean[k] + score)
+                acc_logz = new
+            logz[e] = acc_logz
+            mean[e] = acc_mean
         total_logz += logz[b]
         total_entropy += logz[b] - alpha * mean[b]
     return total_logz, total_entropy
@@ -287,9 +307,14 @@ def forward_stats(buf, bounds, trie, alpha):
 def nbest(buf, bounds, trie, n_best):
     """The ``n_best`` highest-scoring segmentations of the whole buffer (spans
     concatenated), best first. Returns ``(scores, ids, path_tok_start)``: path
-    ``r`` is ``ids[path_tok_start[r]:path_tok_start[r+1]]``."""
-    node_token = trie[5]
-    node_score = trie[6]
+    ``r`` is ``ids[path_tok_start[r]:path_tok_start[r+1]]``.
+
+    Each end keeps its ``n_best`` best partial paths; a candidate goes before
+    entries it ties with, and candidates arrive shortest piece first (and,
+    for one start, worst rank first), so rank 0 is exactly the Viterbi path.
+    """
+    units, unit_score, unit_token = trie
+    root_base = units[0, 0]
     n = buf.size
     k_max = n_best
     score = np.full((n + 1, k_max), -np.inf)
@@ -302,47 +327,47 @@ def nbest(buf, bounds, trie, n_best):
     for i in range(bounds.size - 1):
         a = bounds[i]
         b = bounds[i + 1]
-        for s in range(a, b):
+        if a == b:
+            continue
+        for e in range(a + 1, b + 1):
             node = 0
-            for k in range(s, b):
-                node = trie_child(trie, node, buf[k])
-                if node < 0:
+            for k in range(e - 1, a - 1, -1):
+                child = units[node, 0] + buf[k]
+                if units[child, 1] != node:
                     break
-                tok = node_token[node]
+                node = child
+                tok = unit_token[node]
                 if tok < 0:
                     continue
-                e = k + 1
-                for r in range(count[s]):
-                    cand = score[s, r] + node_score[node]
+                for r in range(count[k] - 1, -1, -1):
+                    cand = score[k, r] + unit_score[node]
                     m = count[e]
-                    if m == k_max and not cand > score[e, m - 1]:
-                        break  # later ranks of s score no higher
-                    # Insert after every entry scoring >= cand (earlier wins ties).
+                    if m == k_max and cand < score[e, m - 1]:
+                        continue
+                    # Shift down the entries scoring <= cand, drop the last if full.
                     pos = m if m < k_max else k_max - 1
-                    while pos > 0 and score[e, pos - 1] < cand:
-                        if pos < k_max:
-                            score[e, pos] = score[e, pos - 1]
-                            prev_pos[e, pos] = prev_pos[e, pos - 1]
-                            prev_rank[e, pos] = prev_rank[e, pos - 1]
-                            tok_of[e, pos] = tok_of[e, pos - 1]
+                    while pos > 0 and score[e, pos - 1] <= cand:
+                        score[e, pos] = score[e, pos - 1]
+                        prev_pos[e, pos] = prev_pos[e, pos - 1]
+                        prev_rank[e, pos] = prev_rank[e, pos - 1]
+                        tok_of[e, pos] = tok_of[e, pos - 1]
                         pos -= 1
                     score[e, pos] = cand
-                    prev_pos[e, pos] = s
+                    prev_pos[e, pos] = k
                     prev_rank[e, pos] = r
                     tok_of[e, pos] = tok
                     if m < k_max:
                         count[e] = m + 1
     n_paths = count[n]
-    lengths = np.zeros(n_paths, np.int64)
+    path_tok_start = np.zeros(n_paths + 1, np.int64)
     for r in range(n_paths):
+        length = 0
         e = n
         rank = r
         while e > 0:
-            lengths[r] += 1
+            length += 1
             e, rank = prev_pos[e, rank], prev_rank[e, rank]
-    path_tok_start = np.zeros(n_paths + 1, np.int64)
-    for r in range(n_paths):
-        path_tok_start[r + 1] = path_tok_start[r] + lengths[r]
+        path_tok_start[r + 1] = path_tok_start[r] + length
     ids = np.empty(path_tok_start[n_paths], np.int32)
     scores = np.empty(n_paths, np.float64)
     for r in range(n_paths):

@@ -1,23 +1,24 @@
-"""Byte trie over the vocabulary, as flat numpy arrays.
+"""Trie of the reversed pieces as a double array (flat numpy arrays).
 
-Layout (the ``trie`` tuple every lattice kernel takes):
+The lattice kernels work end position by end position: for an end ``e`` they
+walk the bytes ``buf[e-1], buf[e-2], ...`` down this trie, meeting every
+piece that ends at ``e``, shortest first. The ``trie`` tuple they take is
+``(units, unit_score, unit_token)``:
 
-- ``first_child[node] .. first_child[node + 1]``: the node's outgoing edges in
-  ``edge_byte`` / ``edge_child``, sorted by byte (scanned linearly: most nodes
-  have a handful of children).
-- ``dense_row[node]``: for nodes with many children, a row of ``dense``
-  (256 child ids, -1 for none), so a wide node costs one load, not a scan.
-- ``node_token[node]``: the token id of the piece ending here, or -1.
-- ``node_score[node]``: that piece's score (log probability).
+- ``units[u] = (base, check)``: the child of unit ``u`` along byte ``c`` is
+  unit ``v = base[u] + c``, valid iff ``check[v] == u``: one dependent load
+  per step. Units are placed breadth first, so the hot, shallow part of the
+  trie is compact in cache.
+- ``unit_score[u]``: score (log probability) of the piece ending at ``u``,
+  -inf where no piece ends.
+- ``unit_token[u]``: that piece's token id, or -1.
 
-Node 0 is the root. Nodes are numbered in lexicographic preorder.
+Unit 0 is the root. Every single byte is a piece, so the root's children
+always exist.
 """
 
 import numpy as np
 from numba import njit
-
-# Nodes with at least this many children get a dense 256-wide row.
-DENSE_MIN_CHILDREN = 12
 
 
 @njit(cache=True, nogil=True)
@@ -58,9 +59,102 @@ def build_preorder_nodes(data, offsets):
     return parent[:n_nodes], node_byte[:n_nodes], terminal_node
 
 
-def build_trie(pieces_sorted, token_ids, scores):
-    """Compile lexicographically sorted, distinct, non-empty pieces into the trie tuple."""
-    lengths = np.fromiter((len(p) for p in pieces_sorted), np.int64, len(pieces_sorted))
+@njit(cache=True, nogil=True)
+def _grow(units, unit_token, next_free, prev_free, new_size):
+    size = units.shape[0]
+    new_units = np.full((new_size, 2), -1, np.int32)
+    new_units[:size] = units
+    new_token = np.full(new_size, -1, np.int32)
+    new_token[:size] = unit_token
+    new_next = np.arange(1, new_size + 1, dtype=np.int64)
+    new_next[:size] = next_free
+    new_prev = np.arange(-1, new_size - 1, dtype=np.int64)
+    new_prev[:size] = prev_free
+    return new_units, new_token, new_next, new_prev
+
+
+@njit(cache=True, nogil=True)
+def build_double_array(first_child, edge_byte, edge_child, node_token):
+    """Place the trie (CSR children sorted by byte) into a double array,
+    breadth first. Free units form a doubly linked list; each node takes the
+    first base at which all its children's units are free."""
+    n_nodes = first_child.size - 1
+    size = 2 * n_nodes + 512
+    units = np.full((size, 2), -1, np.int32)
+    unit_token = np.full(size, -1, np.int32)
+    next_free = np.arange(1, size + 1, dtype=np.int64)
+    prev_free = np.arange(-1, size - 1, dtype=np.int64)
+    head = 1  # unit 0 is the root
+    units[0, 1] = -2  # no unit is the root's parent
+    unit_of = np.empty(n_nodes, np.int64)
+    unit_of[0] = 0
+    queue = np.empty(n_nodes, np.int64)
+    queue[0] = 0
+    q_head = 0
+    q_tail = 1
+    used_end = 1
+    while q_head < q_tail:
+        node = queue[q_head]
+        q_head += 1
+        lo = first_child[node]
+        hi = first_child[node + 1]
+        u = unit_of[node]
+        if lo == hi:
+            units[u, 0] = 0  # a leaf: base 0 leads to units whose check is never u
+            continue
+        first_byte = edge_byte[lo]
+        p = head
+        while True:
+            if p + 256 >= size:
+                size *= 2
+                units, unit_token, next_free, prev_free = _grow(units, unit_token, next_free, prev_free, size)
+            base = p - first_byte
+            fits = base >= 1
+            if fits:
+                for k in range(lo, hi):
+                    if units[base + edge_byte[k], 1] != -1:
+                        fits = False
+                        break
+            if fits:
+                break
+            p = next_free[p]
+        units[u, 0] = base
+        for k in range(lo, hi):
+            slot = base + edge_byte[k]
+            child = edge_child[k]
+            units[slot, 1] = u
+            unit_token[slot] = node_token[child]
+            before = prev_free[slot]
+            after = next_free[slot]
+            if before >= 0:
+                next_free[before] = after
+            if after < size:
+                prev_free[after] = before
+            if slot == head:
+                head = after
+            unit_of[child] = slot
+            queue[q_tail] = child
+            q_tail += 1
+            used_end = max(used_end, slot + 1)
+    # Keep 256 units past the last used one so base + byte is always in range.
+    end = 0
+    for u in range(size):
+        if units[u, 1] != -1 or units[u, 0] > 0:
+            end = max(end, u + 1, units[u, 0] + 256)
+    end = max(end, used_end + 256)
+    if end > size:
+        units, unit_token, next_free, prev_free = _grow(units, unit_token, next_free, prev_free, end)
+    return units[:end].copy(), unit_token[:end].copy()
+
+
+def build_trie(pieces, token_ids, token_scores):
+    """Compile distinct, non-empty ``pieces`` with their token ids, and the
+    per-token-id ``token_scores``, into the reversed-piece trie tuple."""
+    reversed_pieces = [p[::-1] for p in pieces]
+    order = sorted(range(len(pieces)), key=reversed_pieces.__getitem__)
+    pieces_sorted = [reversed_pieces[i] for i in order]
+    token_ids = np.asarray(token_ids, np.int32)[order]
+    lengths = np.fromiter(map(len, pieces_sorted), np.int64, len(pieces_sorted))
     offsets = np.zeros(len(pieces_sorted) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     data = np.frombuffer(b''.join(pieces_sorted), np.uint8)
@@ -69,43 +163,18 @@ def build_trie(pieces_sorted, token_ids, scores):
 
     node_token = np.full(n_nodes, -1, np.int32)
     node_token[terminal_node] = token_ids
-    node_score = np.zeros(n_nodes, np.float64)
-    node_score[terminal_node] = scores
 
-    # CSR edges grouped by parent; a stable sort keeps preorder = byte order.
-    children = np.arange(1, n_nodes, dtype=np.int32)
+    # CSR children grouped by parent; a stable sort keeps preorder = byte order.
     order = np.argsort(parent[1:], kind='stable')
-    edge_child = children[order]
+    edge_child = (order + 1).astype(np.int32)
     edge_byte = node_byte[edge_child]
-    n_children = np.bincount(parent[1:], minlength=n_nodes).astype(np.int32)
     first_child = np.zeros(n_nodes + 1, np.int32)
-    np.cumsum(n_children, out=first_child[1:])
+    np.cumsum(np.bincount(parent[1:], minlength=n_nodes), out=first_child[1:])
 
-    wide = np.flatnonzero(n_children >= DENSE_MIN_CHILDREN)
-    dense_row = np.full(n_nodes, -1, np.int32)
-    dense_row[wide] = np.arange(wide.size, dtype=np.int32)
-    dense = np.full((max(wide.size, 1), 256), -1, np.int32)
-    rows = dense_row[parent[edge_child]]
-    in_dense = rows >= 0
-    dense[rows[in_dense], edge_byte[in_dense]] = edge_child[in_dense]
-    return (first_child, edge_byte, edge_child, dense_row, dense, node_token, node_score)
+    units, unit_token = build_double_array(first_child, edge_byte, edge_child, node_token)
+    unit_score = np.where(unit_token >= 0, np.asarray(token_scores, np.float64)[np.maximum(unit_token, 0)], -np.inf)
+    return units, unit_score, unit_token
 
 
 def trie_nbytes(trie):
     return sum(a.nbytes for a in trie)
-
-
-@njit(inline='always')
-def trie_child(trie, node, byte):
-    """The child of ``node`` along ``byte``, or -1."""
-    first_child, edge_byte, edge_child, dense_row, dense, _, _ = trie
-    row = dense_row[node]
-    if row >= 0:
-        return dense[row, byte]
-    for k in range(first_child[node], first_child[node + 1]):
-        b = edge_byte[k]
-        if b == byte:
-            return edge_child[k]
-        if b > byte:
-            break
-    return -1

@@ -1,0 +1,78 @@
+"""Shared helpers for the benchmarks: corpus reading, timing, peers."""
+
+import json
+import lzma
+import os
+import statistics
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.normpath(os.path.join(HERE, '..', '..', 'shared'))
+DEFAULT_CORPUS = os.path.join(SHARED, 'corpus', 'dev.jsonl.xz')
+DEFAULT_MODEL = os.path.join(SHARED, 'models', 'bytepiece.eu.plus.80k.zip')
+
+
+def read_texts(path, limit=None, field='text'):
+    """Documents of a corpus: .jsonl(.xz) with a text field, or plain text (one doc per line)."""
+    opener = lzma.open if path.endswith('.xz') else open
+    texts = []
+    with opener(path, 'rt', encoding='utf-8') as f:
+        for line in f:
+            if '.jsonl' in path:
+                texts.append(json.loads(line)[field])
+            else:
+                texts.append(line)
+            if limit and len(texts) >= limit:
+                break
+    return texts
+
+
+def median_time(fn, runs):
+    """Median wall time of ``runs`` calls of ``fn`` (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), times
+
+
+def mb(texts):
+    return sum(len(t.encode('utf-8')) for t in texts) / 1e6
+
+
+def add_common_args(parser, corpus_mb=8.0):
+    parser.add_argument('--corpus', default=DEFAULT_CORPUS, help='.jsonl(.xz) with a "text" field, or plain text')
+    parser.add_argument('--model', default=DEFAULT_MODEL, help='BytePiece model (.zip or JSON)')
+    parser.add_argument('--mb', type=float, default=corpus_mb, help='use the first MB of the corpus')
+    parser.add_argument('--runs', type=int, default=5, help='timed runs; medians are reported')
+
+
+def load_texts_mb(path, limit_mb):
+    texts, total = [], 0
+    for text in read_texts(path):
+        texts.append(text)
+        total += len(text.encode('utf-8'))
+        if total >= limit_mb * 1e6:
+            break
+    return texts
+
+
+def sentencepiece_peer(tokenizer, tmpdir):
+    """The same vocabulary as a SentencePiece processor, or None if not installed."""
+    try:
+        import sentencepiece as spm
+    except ImportError:
+        return None
+    path = os.path.join(tmpdir, 'peer.sp.model')
+    tokenizer.convert_to_sentencepiece(path)
+    return spm.SentencePieceProcessor(model_file=path)
+
+
+def report(rows, baseline_name):
+    """Print a table of (name, MB/s) with each row's ratio to the baseline."""
+    base = dict(rows)[baseline_name]
+    width = max(len(name) for name, _ in rows)
+    for name, speed in rows:
+        print(f'  {name:<{width}}  {speed:8.2f} MB/s   x{speed / base:5.2f} vs {baseline_name}')
