@@ -1,6 +1,7 @@
 """bytepiece: a byte-level unigram tokenizer with BytePiece-compatible models."""
 
 from .tokenizer import Tokenizer
+from .trainer import Trainer, convert_to_bytepiece
 
 __version__ = '0.1.0'
-__all__ = ['Tokenizer']
+__all__ = ['Tokenizer', 'Trainer', 'convert_to_bytepiece']
