@@ -1,0 +1,308 @@
+"""The tokenizer (SPEC sections 1-3, issue 2): golden parity with BytePiece
+0.6.3, round trips, the reference API and bad input."""
+
+import re
+import unicodedata
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bytepiece import Tokenizer
+from bytepiece.model import model_dict
+
+from conftest import make_tokenizer, small_vocab
+
+# --- golden parity ---------------------------------------------------------------
+
+
+def test_golden_ids_and_pieces(golden):
+    name, tok, records = golden
+    assert len(records) == 213
+    bad = []
+    for index, record in enumerate(records):
+        ids = tok.encode(record['text'])
+        pieces = tok.tokenize(record['text'])
+        if ids != record['ids'] or pieces != record['pieces']:
+            bad.append(index)
+    assert not bad, f'{name}: {len(bad)}/{len(records)} texts differ from BytePiece 0.6.3, first {bad[:5]}'
+
+
+def test_golden_batch_equals_reference(golden):
+    name, tok, records = golden
+    texts = [r['text'] for r in records]
+    assert tok.encode_batch(texts) == [r['ids'] for r in records]
+    assert tok.tokenize_batch(texts, num_threads=1) == [r['pieces'] for r in records]
+
+
+def test_golden_decode(golden):
+    """decode() is the reference's: pieces joined, UTF-8 decoded with errors='ignore'."""
+    name, tok, records = golden
+    for record in records:
+        expected = b''.join(record['pieces']).decode('utf-8', errors='ignore')
+        assert tok.decode(record['ids']) == expected
+        assert tok.decode_bytes(record['ids']) == b''.join(record['pieces'])
+
+
+def test_golden_covers_edge_cases(golden80k):
+    texts = [r['text'] for r in golden80k]
+    assert '' in texts
+    assert any(t and set(t) == {'\n'} for t in texts)
+
+
+# --- round trips -------------------------------------------------------------------
+
+SPECIAL_TEXTS = [
+    '',
+    '\n',
+    '\n\n\n',
+    ' ',
+    '\t\r\n\x0b\x0c',
+    'e\u0301 a\u0308 n\u0303 \u1100\u1161\u11a8',  # combining marks / conjoining jamo (not NFC)
+    'Å Å Ω Ω ﬁ',  # composed / decomposed / compatibility forms
+    '😀 👍🏽 👨‍👩‍👧 🇫🇷 🏳️‍🌈',  # emoji, modifiers, ZWJ sequences, flags
+    '\x00\x01\x02\x7f\x80\x9f\u200b\u200d\ufeff',  # control and format characters
+    'abc\n\ndef\n',
+    '中文字节级分词，混合 English and ½ ² ٣ ๓ digits 12345',
+    '\U0010ffff\ue000\ufffd',
+]
+
+text_strategy = st.text(
+    alphabet=st.characters(blacklist_categories=('Cs',)), max_size=200
+) | st.text(alphabet=st.sampled_from('ab \n\u0301e\u00e9\u4e2d😀\x00\t'), max_size=100)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=text_strategy)
+def test_round_trip_nfc_property(tok80k, tok40k, text):
+    nfc = unicodedata.normalize('NFC', text)
+    assert tok80k.decode(tok80k.encode(text)) == nfc
+    assert tok40k.decode(tok40k.encode(text)) == nfc
+    assert b''.join(tok80k.tokenize(text)) == nfc.encode('utf-8')
+    assert tok80k.decode(tok80k.encode(text, alpha=0.1)) == nfc
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=text_strategy)
+def test_round_trip_without_normalization_property(tok80k_raw, text):
+    assert tok80k_raw.decode(tok80k_raw.encode(text)) == text
+    assert tok80k_raw.decode(tok80k_raw.encode(text, alpha=0.5)) == text
+    assert b''.join(tok80k_raw.tokenize(text)) == text.encode('utf-8')
+
+
+@pytest.mark.parametrize('text', SPECIAL_TEXTS)
+def test_round_trip_special_texts(tok80k, tok80k_raw, tok40k, text):
+    nfc = unicodedata.normalize('NFC', text)
+    assert tok80k.decode(tok80k.encode(text)) == nfc
+    assert tok40k.decode(tok40k.encode(text)) == nfc
+    assert tok80k_raw.decode(tok80k_raw.encode(text)) == text
+    assert tok80k_raw.decode(tok80k_raw.encode(text, alpha=0.1)) == text
+
+
+def test_non_nfc_text_needs_normalization_off(tok80k, tok80k_raw):
+    text = 'Cafe\u0301'
+    assert tok80k.decode(tok80k.encode(text)) == 'Café' != text
+    assert tok80k_raw.decode(tok80k_raw.encode(text)) == text
+    assert tok80k_raw.normalization is None and tok80k.normalization == 'NFC'
+
+
+def test_empty_and_newline_only(tok80k):
+    assert tok80k.encode('') == [] and tok80k.tokenize('') == []
+    assert tok80k.encode('', add_bos=True, add_eos=True) == [1, 2]
+    assert tok80k.decode([]) == ''
+    ids = tok80k.encode('\n\n\n\n')
+    assert tok80k.decode(ids) == '\n\n\n\n'
+    assert tok80k.encode_batch(['', '\n']) == [[], tok80k.encode('\n')]
+
+
+def test_one_megabyte_line(tok80k, tok80k_raw):
+    """A 1 MB text without a newline is a single chunk: no cut, exact round trip."""
+    unit = 'Lorem ipsum dolor sit amet, 字节 consectetur 😀 e\u0301 adipiscing elit; '
+    text = unit * ((1 << 20) // len(unit.encode('utf-8')) + 1)
+    assert '\n' not in text and len(text.encode('utf-8')) >= 1 << 20
+    ids = tok80k.encode(text)
+    assert tok80k.decode(ids) == unicodedata.normalize('NFC', text)
+    assert tok80k_raw.decode(tok80k_raw.encode(text)) == text
+    assert tok80k_raw.decode(tok80k_raw.encode(text, alpha=0.1, seed=1)) == text
+    assert tok80k.encode_batch([text], num_threads=1)[0] == ids
+
+
+def test_chunks_are_tokenized_independently(tok80k):
+    """No piece crosses a chunk: the tokens of a text are those of its chunks."""
+    text = 'first line\n\nsecond  line\nthird'
+    joined = tok80k.encode('first line\n\n') + tok80k.encode('second  line\n') + tok80k.encode('third')
+    assert tok80k.encode(text) == joined
+
+
+# --- API -------------------------------------------------------------------------------
+
+TEXT = 'BytePiece: 字节级的分词器 🙂\nwith two lines.\n'
+
+
+def test_vocab_size_and_special_ids(tok80k, tok40k):
+    # The public models hold 79,813 and 39,840 pieces (ids 3..).
+    assert tok80k.vocab_size == 79813 + 3
+    assert tok40k.vocab_size == 39840 + 3
+    for i, name in enumerate(['<pad>', '<bos>', '<eos>']):
+        assert tok80k.piece_to_id(name) == i
+        assert tok80k.id_to_piece(i) == name
+
+
+def test_ids_follow_canonical_order(tok80k):
+    pieces = [tok80k.id_to_piece(i) for i in range(3, tok80k.vocab_size)]
+    assert pieces == sorted(pieces, key=lambda p: (len(p), p))
+    assert pieces[:256] == [bytes([b]) for b in range(256)]
+
+
+def test_piece_id_round_trips(tok80k):
+    ids = tok80k.encode(TEXT)
+    pieces = tok80k.tokenize(TEXT)
+    assert tok80k.ids_to_pieces(ids) == pieces
+    assert tok80k.pieces_to_ids(pieces) == ids
+    for i in list(range(tok80k.vocab_size))[::997] + [tok80k.vocab_size - 1]:
+        assert tok80k.piece_to_id(tok80k.id_to_piece(i)) == i
+    assert tok80k.id_to_piece(np.int64(300)) == tok80k.id_to_piece(300)
+    with pytest.raises(KeyError):
+        tok80k.piece_to_id(b'\xff\xfe not a piece \x00')
+    with pytest.raises(KeyError):
+        tok80k.piece_to_id('a')  # pieces are bytes
+
+
+def test_iter_returns_an_iterator(tok80k):
+    ids = tok80k.encode(TEXT, iter=True)
+    pieces = tok80k.tokenize(TEXT, iter=True)
+    assert not isinstance(ids, list) and not isinstance(pieces, list)
+    assert iter(ids) is ids and iter(pieces) is pieces
+    assert list(ids) == tok80k.encode(TEXT)
+    assert list(pieces) == tok80k.tokenize(TEXT)
+    assert list(tok80k.encode(TEXT, add_bos=True, add_eos=True, iter=True)) == [1] + tok80k.encode(TEXT) + [2]
+
+
+def test_bos_eos(tok80k):
+    ids = tok80k.encode(TEXT)
+    assert tok80k.encode(TEXT, add_bos=True) == [1] + ids
+    assert tok80k.encode(TEXT, add_eos=True) == ids + [2]
+    assert tok80k.encode(TEXT, add_bos=True, add_eos=True) == [1] + ids + [2]
+    assert tok80k.decode([1] + ids + [2]) == TEXT
+    assert tok80k.decode([0, 0] + ids + [0]) == TEXT, 'ids 0..2 add nothing'
+    sampled = tok80k.encode(TEXT, add_bos=True, add_eos=True, alpha=0.1, seed=3)
+    assert sampled[0] == 1 and sampled[-1] == 2 and tok80k.decode(sampled) == TEXT
+
+
+def test_decode_accepts_arrays_and_generators(tok80k):
+    ids = tok80k.encode(TEXT)
+    assert tok80k.decode(np.array(ids, np.int32)) == TEXT
+    assert tok80k.decode(np.array(ids, np.uint16)) == TEXT
+    assert tok80k.decode(i for i in ids) == TEXT
+    assert tok80k.decode(tuple(ids)) == TEXT
+    assert tok80k.decode([np.int64(i) for i in ids]) == TEXT
+    assert tok80k.decode(tok80k.encode_array(TEXT)) == TEXT
+
+
+def test_decode_drops_partial_utf8_like_reference(tok40k):
+    """A partial-UTF-8 piece on its own decodes to nothing (errors='ignore')."""
+    partial = next(i for i in range(3, tok40k.vocab_size) if tok40k.id_to_piece(i) == b'\xe4')
+    assert tok40k.decode([partial]) == ''
+    assert tok40k.decode_bytes([partial]) == b'\xe4'
+
+
+def test_viterbi_ties_prefer_longer_last_piece():
+    """SPEC section 3: on an exact tie the path whose last piece is longer wins."""
+    vocab = small_vocab({b'ab': 4, b'bc': 4}, byte_count=lambda b: 2 if b in b'abc' else 1)
+    tok = make_tokenizer(vocab)
+    # a|bc and ab|c score log(2*4) each: the longer last piece (bc) wins.
+    assert tok.tokenize('abc') == [b'a', b'bc']
+
+
+def test_normalization_argument():
+    vocab = small_vocab({})
+    assert Tokenizer(model_dict(vocab)).normalization == 'NFC'
+    with pytest.raises(ValueError, match='normalization'):
+        make_tokenizer(vocab, normalization='nfc-ish')
+
+
+# --- bad input -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('value, type_name', [(b'abc', 'bytes'), (None, 'NoneType'), (3, 'int'),
+                                              (['a'], 'list'), (bytearray(b'a'), 'bytearray')])
+def test_non_str_text_is_type_error(tok80k, value, type_name):
+    for call in (tok80k.encode, tok80k.tokenize, tok80k.encode_array, lambda t: tok80k.nbest(t, 2),
+                 tok80k.log_likelihood, tok80k.entropy):
+        with pytest.raises(TypeError, match=type_name):
+            call(value)
+    with pytest.raises(TypeError, match=type_name):
+        tok80k.encode(value, alpha=0.1)
+
+
+def test_batch_with_non_str_is_type_error(tok80k):
+    with pytest.raises(TypeError, match=r'index 1.*int'):
+        tok80k.encode_batch(['a', 3])
+    with pytest.raises(TypeError, match='bytes'):
+        tok80k.tokenize_batch([b'a'])
+    with pytest.raises(TypeError, match='str'):
+        tok80k.encode_batch('a single string')
+
+
+@pytest.mark.parametrize('text', ['\ud800', 'abc\udfff', 'a\ud83d\ude00\ud83dz', '\udcff'])
+def test_lone_surrogates_are_value_errors(tok80k, tok80k_raw, text):
+    for tok in (tok80k, tok80k_raw):
+        for call in (tok.encode, tok.tokenize, lambda t: tok.encode(t, alpha=0.1), lambda t: tok.nbest(t, 1),
+                     tok.log_likelihood, lambda t: tok.encode_batch(['ok', t]), lambda t: tok.tokenize_batch([t])):
+            with pytest.raises(ValueError, match='surrogate'):
+                call(text)
+
+
+@pytest.mark.parametrize('bad', [79816, 10**6, 2**40, 2**70, -1, -(2**70)])
+def test_decode_out_of_range(tok80k, bad):
+    with pytest.raises(ValueError, match=str(bad)):
+        tok80k.decode([5, bad])
+    with pytest.raises(ValueError, match=str(bad)):
+        tok80k.id_to_piece(bad)
+    with pytest.raises(ValueError, match=str(bad)):
+        tok80k.ids_to_pieces([bad])
+
+
+def test_decode_out_of_range_arrays(tok80k):
+    with pytest.raises(ValueError, match='-1'):
+        tok80k.decode(np.array([3, -1]))
+    with pytest.raises(ValueError, match='79816'):
+        tok80k.decode(np.array([79816], np.uint32))
+    with pytest.raises(ValueError, match='-5'):
+        tok80k.decode_bytes(np.array([-5], np.int8))
+
+
+@pytest.mark.parametrize('bad', [1.5, 3.0, '3', None, b'x', 3j])
+def test_decode_non_int(tok80k, bad):
+    with pytest.raises(TypeError, match='int'):
+        tok80k.decode([5, bad])
+    with pytest.raises(TypeError, match=re.escape(repr(bad))):
+        tok80k.decode([bad])
+    with pytest.raises(TypeError, match='int'):
+        tok80k.id_to_piece(bad)
+
+
+def test_decode_bad_containers(tok80k):
+    with pytest.raises((TypeError, ValueError)):
+        tok80k.decode([[3]])
+    with pytest.raises(TypeError):
+        tok80k.decode('abc')
+    with pytest.raises(TypeError):
+        tok80k.decode(b'abc')
+    with pytest.raises(TypeError):
+        tok80k.decode(np.array([3.0, 4.0]))
+    with pytest.raises(ValueError):
+        tok80k.decode(np.array([[3, 4]]))
+
+
+def test_bad_num_threads(tok80k):
+    with pytest.raises(ValueError, match='num_threads'):
+        tok80k.encode_batch(['a'], num_threads=0)
+    with pytest.raises(TypeError, match='num_threads'):
+        tok80k.encode_batch(['a'], num_threads=1.5)
+
+
+def test_tokenizer_bad_model_argument():
+    with pytest.raises(TypeError, match='int'):
+        Tokenizer(42)
