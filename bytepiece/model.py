@@ -156,7 +156,7 @@ def parse_model(obj, source='model'):
               and set(map(type, ids)) <= {int} and set(map(type, counts)) <= {int, float})
         count_array = np.array(counts, dtype=np.float64)
         ok = ok and bool(np.all(count_array > 0) and np.all(np.isfinite(count_array)))
-    except (TypeError, KeyError, IndexError, OverflowError):
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError):
         ok = False
     if not ok:
         raise ValueError(f'{source}: {_first_bad_entry(keys, values)}')
