@@ -1,0 +1,243 @@
+"""Model files (SPEC section 2): loading, validation errors, saving."""
+
+import base64
+import json
+import os
+import zipfile
+
+import pytest
+
+from bytepiece import Tokenizer
+from bytepiece.model import atomic_write, load_model, model_dict, parse_model, save_model
+
+from conftest import model_path, small_vocab
+
+
+def b64(piece):
+    return base64.b64encode(piece).decode('ascii')
+
+
+def valid_dict(extra=None):
+    vocab = small_vocab({b'ab': 5, b'abc': 3, '中'.encode(): 7}, byte_count=2)
+    vocab.update(extra or {})
+    return model_dict(vocab)
+
+
+def write_json(tmp_path, obj, name='model.json'):
+    path = tmp_path / name
+    path.write_text(json.dumps(obj, indent=4, ensure_ascii=False), encoding='utf-8')
+    return str(path)
+
+
+# --- valid models --------------------------------------------------------------
+
+
+def test_model_dict_format():
+    d = valid_dict()
+    assert len(d) == 259
+    entries = sorted(d.values())
+    assert [e[0] for e in entries] == list(range(3, 262))
+    assert d[b64(b'ab')] == [3 + 256, 'ab', 5]
+    assert d[b64('中'.encode())] == [3 + 258, '中', 7]
+    assert d[b64(b'\xff')][1] == ''  # decoded with errors='ignore'
+
+
+def test_save_and_load_round_trip(tmp_path):
+    vocab = small_vocab({b'hello': 10, b' world': 4, '字节'.encode(): 3, b'\xe5\xad': 2}, byte_count=1)
+    path = tmp_path / 'm.model'
+    save_model(vocab, path)
+    raw = path.read_text(encoding='utf-8')
+    assert raw.startswith('{\n    "')  # indent=4 as BytePiece writes
+    assert '字节' in raw  # ensure_ascii=False
+    assert json.loads(raw) == model_dict(vocab)
+    pieces, ids, counts = load_model(str(path))
+    assert dict(zip(pieces, counts)) == vocab
+    assert sorted(ids) == list(range(3, len(vocab) + 3))
+    tok = Tokenizer(str(path))
+    assert tok.tokenize('hello world') == [b'hello', b' world']
+    assert Tokenizer(path).encode('hello world') == tok.encode('hello world'), 'PathLike paths work'
+
+
+def test_zip_and_json_load_the_same(tmp_path, tok40k):
+    with zipfile.ZipFile(model_path('bytepiece.plus.40k')) as archive:
+        (member,) = archive.namelist()
+        archive.extract(member, tmp_path)
+    tok = Tokenizer(str(tmp_path / member))
+    assert tok.vocab_size == tok40k.vocab_size
+    text = 'BytePiece 字节 tokenizer\n'
+    assert tok.encode(text) == tok40k.encode(text)
+    assert Tokenizer(json.loads((tmp_path / member).read_text('utf-8'))).encode(text) == tok40k.encode(text)
+
+
+def test_ids_in_any_file_order(tmp_path):
+    """The reader takes ids from the file, whatever the key order."""
+    d = valid_dict()
+    reordered = dict(reversed(list(d.items())))
+    assert Tokenizer(reordered).encode('abc') == Tokenizer(d).encode('abc')
+
+
+def test_float_counts_are_accepted():
+    d = valid_dict()
+    d[b64(b'ab')][2] = 2.5
+    assert Tokenizer(d).tokenize('ab') == [b'ab']
+
+
+# --- errors ---------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.model'):
+        Tokenizer(str(tmp_path / 'nope.model'))
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / 'nope.zip')
+
+
+@pytest.mark.parametrize('raw', ['{"YQ==": [3, "a", 1', 'not json at all', '', '{"YQ==": [3, "a", 1],}'])
+def test_bad_json(tmp_path, raw):
+    path = tmp_path / 'bad.json'
+    path.write_text(raw, encoding='utf-8')
+    with pytest.raises(ValueError, match='bad.json') as info:
+        Tokenizer(str(path))
+    assert 'JSON' in str(info.value)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / 'latin.json'
+    path.write_bytes(b'{"YQ==": [3, "\xe9", 1]}')
+    with pytest.raises(ValueError, match='latin.json'):
+        Tokenizer(str(path))
+
+
+@pytest.mark.parametrize('obj', [[], [1, 2], 'model', 3])
+def test_not_an_object(tmp_path, obj):
+    with pytest.raises(ValueError, match='JSON object'):
+        Tokenizer(write_json(tmp_path, obj))
+
+
+@pytest.mark.parametrize('key', ['!!!!', 'YQ=', 'YW Jj', '', 'Y', '中中中中'])
+def test_bad_base64(tmp_path, key):
+    d = valid_dict()
+    d[key] = [262, 'x', 1]
+    with pytest.raises(ValueError, match='base64|empty') as info:
+        Tokenizer(write_json(tmp_path, d))
+    assert repr(key) in str(info.value)
+    assert 'model.json' in str(info.value)
+
+
+def test_duplicate_ids(tmp_path):
+    d = valid_dict()
+    d[b64(b'abc')][0] = d[b64(b'ab')][0]
+    with pytest.raises(ValueError, match=r'duplicate id %d' % d[b64(b'ab')][0]):
+        Tokenizer(write_json(tmp_path, d))
+
+
+def test_ids_with_a_gap(tmp_path):
+    d = valid_dict()
+    d[b64(b'abc')][0] = 1000
+    with pytest.raises(ValueError, match='1000'):
+        Tokenizer(write_json(tmp_path, d))
+
+
+def test_duplicate_pieces_via_base64_aliases(tmp_path):
+    """'YR==' is a non-canonical base64 spelling of b'a' ('YQ==')."""
+    d = valid_dict()
+    d['YR=='] = [262, 'a', 1]
+    with pytest.raises(ValueError, match="duplicate piece b'a'") as info:
+        Tokenizer(write_json(tmp_path, d))
+    assert 'YR==' in str(info.value)
+
+
+def test_duplicate_json_keys(tmp_path):
+    """A key given twice in the file must not silently keep only the last entry."""
+    raw = json.dumps(valid_dict(), indent=4)
+    dup = '{\n    "%s": [262, "ab", 9],' % b64(b'ab')
+    path = tmp_path / 'dup.json'
+    path.write_text(dup + raw[1:], encoding='utf-8')
+    with pytest.raises(ValueError, match='duplicate key') as info:
+        Tokenizer(str(path))
+    assert b64(b'ab') in str(info.value) and 'dup.json' in str(info.value)
+
+
+def test_duplicate_json_keys_in_zip(tmp_path):
+    raw = json.dumps(valid_dict(), indent=4)
+    path = tmp_path / 'dup.zip'
+    with zipfile.ZipFile(path, 'w') as archive:
+        archive.writestr('dup.model', '{"%s": [262, "ab", 9],' % b64(b'ab') + raw[1:])
+    with pytest.raises(ValueError, match='duplicate key'):
+        Tokenizer(str(path))
+
+
+def test_nested_duplicate_looking_strings_are_fine(tmp_path):
+    """Piece texts equal to keys do not count as duplicate keys."""
+    d = valid_dict()
+    d[b64(b'ab')][1] = b64(b'abc')
+    assert Tokenizer(write_json(tmp_path, d)).tokenize('ab') == [b'ab']
+
+
+@pytest.mark.parametrize('missing', [0x00, 0x41, 0xFF])
+def test_missing_single_bytes(tmp_path, missing):
+    d = valid_dict()
+    del d[b64(bytes([missing]))]
+    # Keep the ids contiguous so the byte check is what fails.
+    for i, key in enumerate(sorted(d, key=lambda k: d[k][0])):
+        d[key][0] = i + 3
+    with pytest.raises(ValueError, match='0x%02X' % missing) as info:
+        Tokenizer(write_json(tmp_path, d))
+    assert 'single byte' in str(info.value)
+
+
+@pytest.mark.parametrize('count', [0, -1, -0.5, 'NaN', 'Infinity', '"7"', 'null', 'true'])
+def test_bad_counts(tmp_path, count):
+    raw = json.dumps(valid_dict(), indent=4)
+    key = b64(b'abc')
+    start = raw.index(f'"{key}"')
+    end = raw.index(']', start)
+    entry = raw[start:end]
+    prefix, _, _ = entry.rpartition(',')
+    path = tmp_path / 'counts.json'
+    path.write_text(raw[:start] + f'{prefix}, {count}' + raw[end:], encoding='utf-8')
+    with pytest.raises(ValueError, match='count') as info:
+        Tokenizer(str(path))
+    assert key in str(info.value) and 'counts.json' in str(info.value)
+
+
+@pytest.mark.parametrize('entry', [[262], 'x', 5, None, ['262', 'abc', 3], [262.0, 'abc', 3]])
+def test_malformed_entries(entry):
+    d = valid_dict()
+    del d[b64(b'abc')]
+    d[b64(b'xyz')] = entry
+    with pytest.raises(ValueError, match=repr(b64(b'xyz'))):
+        parse_model(d)
+
+
+def test_zip_with_several_files(tmp_path):
+    path = tmp_path / 'two.zip'
+    with zipfile.ZipFile(path, 'w') as archive:
+        archive.writestr('a.model', json.dumps(valid_dict()))
+        archive.writestr('b.model', json.dumps(valid_dict()))
+    with pytest.raises(ValueError, match='exactly one'):
+        Tokenizer(str(path))
+
+
+def test_empty_model():
+    with pytest.raises(ValueError, match='single bytes missing'):
+        Tokenizer({})
+
+
+# --- atomic writes -----------------------------------------------------------------
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / 'model.json'
+    path.write_text('old', encoding='utf-8')
+
+
+    with pytest.raises(TypeError):
+        atomic_write(path, 12345)  # not str or bytes: the write fails
+    assert path.read_text(encoding='utf-8') == 'old'
+    assert os.listdir(tmp_path) == ['model.json'], 'no temporary file is left behind'
+    atomic_write(path, 'new ✓')
+    assert path.read_text(encoding='utf-8') == 'new ✓'
+    atomic_write(str(path), b'bytes')
+    assert path.read_bytes() == b'bytes'
+    assert os.listdir(tmp_path) == ['model.json']
