@@ -50,3 +50,23 @@ def char_offsets(buf, starts, ends):
     if starts.size == 0:
         return starts.astype(np.int64), ends.astype(np.int64)
     return char_of_byte[starts], char_of_byte[ends - 1] + 1
+
+
+def token_char_spans(buf, tok_starts, tok_ends, seg_bounds, seg_char):
+    """Character spans of tokens, relative to the text each comes from.
+
+    ``buf`` packs the UTF-8 bytes of segments (segment ``j`` is
+    ``buf[seg_bounds[j]:seg_bounds[j+1]]`` and starts at character
+    ``seg_char[j]`` of its text); tokens are byte spans
+    ``[tok_starts, tok_ends)`` of ``buf``, none crossing a segment.
+    A token that begins or ends inside a multi-byte character (a partial-UTF-8
+    piece) is widened to that whole character, so consecutive tokens that
+    split one character both cover it. Returns ``(starts, ends)`` int64.
+    """
+    cum = np.zeros(buf.size + 1, np.int64)  # cum[p]: characters starting before byte p
+    np.cumsum((buf & 0xC0) != 0x80, out=cum[1:])
+    if tok_starts.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    seg = np.searchsorted(seg_bounds, tok_starts, side='right') - 1
+    shift = seg_char[seg] - cum[seg_bounds[seg]]
+    return cum[tok_starts + 1] - 1 + shift, cum[tok_ends] + shift

@@ -1,8 +1,10 @@
 """The Tokenizer: BytePiece-compatible encoding, decoding and sampling."""
 
 import contextlib
+import json
 import math
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numba
@@ -11,8 +13,20 @@ import numpy as np
 from .automaton import PieceAutomaton
 from .kernels import lattice
 from .kernels.rng import mix64, stream_seed
-from .model import NUM_SPECIAL, SPECIAL_PIECES, load_model
-from .text import check_normalization, check_text, encode_utf8, normalize
+from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write, load_model
+from .special import SpecialTokens, merge_specials
+from .text import check_normalization, check_text, encode_utf8, normalize, token_char_spans
+
+
+def check_threads(num_threads):
+    """``num_threads`` as an int (None: every core numba may use)."""
+    if num_threads is None:
+        return numba.config.NUMBA_NUM_THREADS
+    if isinstance(num_threads, bool) or not isinstance(num_threads, Integral):
+        raise TypeError(f'num_threads must be an int or None, got {type(num_threads).__name__}')
+    if not 1 <= num_threads <= numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f'num_threads must be in [1, {numba.config.NUMBA_NUM_THREADS}], got {num_threads}')
+    return int(num_threads)
 
 
 @contextlib.contextmanager
@@ -21,10 +35,7 @@ def thread_limit(num_threads):
     if num_threads is None:
         yield
         return
-    if isinstance(num_threads, bool) or not isinstance(num_threads, Integral):
-        raise TypeError(f'num_threads must be an int or None, got {type(num_threads).__name__}')
-    if not 1 <= num_threads <= numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f'num_threads must be in [1, {numba.config.NUMBA_NUM_THREADS}], got {num_threads}')
+    check_threads(num_threads)
     previous = numba.get_num_threads()
     numba.set_num_threads(int(num_threads))
     try:
@@ -49,6 +60,24 @@ def add_markers(ids, starts, add_bos, add_eos):
         body[new_starts[1:] - 1] = False
     out[body] = ids
     return out, new_starts
+
+
+def add_marker_spans(spans, new_starts, text_chars, add_bos, add_eos):
+    """Char spans after ``add_markers``: <bos> is (0, 0), <eos> (n, n) for a
+    text of n characters."""
+    total = int(new_starts[-1])
+    starts = np.empty(total, np.int64)
+    ends = np.empty(total, np.int64)
+    body = np.ones(total, bool)
+    if add_bos:
+        starts[new_starts[:-1]] = ends[new_starts[:-1]] = 0
+        body[new_starts[:-1]] = False
+    if add_eos:
+        starts[new_starts[1:] - 1] = ends[new_starts[1:] - 1] = text_chars
+        body[new_starts[1:] - 1] = False
+    starts[body] = spans[0]
+    ends[body] = spans[1]
+    return starts, ends
 
 
 def check_alpha(alpha):
@@ -81,9 +110,13 @@ class Tokenizer:
         normalization: Unicode normalization applied before encoding, ``'NFC'``
             as in BytePiece, or None for a byte-exact round trip
             (``decode(encode(s)) == s``).
+        special_tokens: user-defined special tokens (list of str), with ids
+            after the vocabulary; see ``add_special_tokens``. Special tokens
+            saved with the model (the sidecar ``<model>.special.json`` written
+            by ``save``) are loaded first.
     """
 
-    def __init__(self, path_or_dict, seed=None, normalization='NFC'):
+    def __init__(self, path_or_dict, seed=None, normalization='NFC', special_tokens=None):
         pieces, ids, counts = load_model(path_or_dict)
         self.normalization = check_normalization(normalization)
         self._automaton = PieceAutomaton(pieces, ids, counts)
@@ -91,26 +124,64 @@ class Tokenizer:
         self._piece_to_id = {p: i for i, p in enumerate(self._pieces) if i >= NUM_SPECIAL}
         for i, name in enumerate(SPECIAL_PIECES):
             self._piece_to_id[name] = i
+        self._special = SpecialTokens(self._automaton.vocab_size, reserved=SPECIAL_PIECES)
+        self._all_pieces = self._pieces
+        self._piece_data = self._automaton.piece_data
+        self._piece_offsets = self._automaton.piece_offsets
+        if not isinstance(path_or_dict, dict):
+            saved = SpecialTokens.read_sidecar(path_or_dict, self._automaton.vocab_size)
+            if saved:
+                self.add_special_tokens(saved)
+        if special_tokens is not None:
+            self.add_special_tokens(special_tokens)
         self.set_seed(seed)
 
     # --- vocabulary -------------------------------------------------------
 
     @property
     def vocab_size(self):
-        """Number of ids: the pieces plus ``<pad>``, ``<bos>``, ``<eos>``."""
-        return self._automaton.vocab_size
+        """Number of ids: the pieces plus ``<pad>``, ``<bos>``, ``<eos>``,
+        plus the user-defined special tokens (whose ids come last)."""
+        return self._automaton.vocab_size + len(self._special)
+
+    @property
+    def special_tokens(self):
+        """The user-defined special tokens, in id order (ids from
+        ``vocab_size - len(special_tokens)``)."""
+        return list(self._special.tokens)
+
+    def add_special_tokens(self, tokens):
+        """Register special tokens (list of str): each encodes to one id, after
+        the vocabulary, when a call allows it (``allowed_special``); by default
+        their text is plain text, so a document cannot inject them.
+        ``piece_to_id``/``id_to_piece`` know them and ``decode`` restores
+        their text. Already registered tokens are skipped; returns how many
+        were added."""
+        added = self._special.add(tokens)
+        if added:
+            special = self._special
+            encoded = [t.encode('utf-8') for t in special.tokens]
+            automaton = self._automaton
+            self._piece_data = np.concatenate([automaton.piece_data, np.frombuffer(b''.join(encoded), np.uint8)])
+            lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+            self._piece_offsets = np.concatenate([automaton.piece_offsets,
+                                                  automaton.piece_offsets[-1] + np.cumsum(lengths)])
+            self._all_pieces = self._pieces + special.tokens
+            self._piece_to_id.update(special.ids)
+        return added
 
     def piece_to_id(self, piece):
-        """Id of a piece (bytes), or of ``'<pad>'``, ``'<bos>'``, ``'<eos>'``."""
+        """Id of a piece (bytes), of ``'<pad>'``, ``'<bos>'``, ``'<eos>'``, or
+        of a special token (str)."""
         try:
             return self._piece_to_id[piece]
         except (KeyError, TypeError):
             raise KeyError(f'{piece!r} is not in the vocabulary') from None
 
     def id_to_piece(self, i):
-        """The piece (bytes) of an id; the name string for ids 0..2."""
+        """The piece (bytes) of an id; a str for ids 0..2 and special tokens."""
         i = self._check_id(i)
-        return SPECIAL_PIECES[i] if i < NUM_SPECIAL else self._pieces[i]
+        return SPECIAL_PIECES[i] if i < NUM_SPECIAL else self._all_pieces[i]
 
     def pieces_to_ids(self, pieces):
         return [self.piece_to_id(p) for p in pieces]
@@ -157,29 +228,141 @@ class Tokenizer:
         ids, ends, _ = self._automaton.segment_spans(buf, bounds, alpha, text_seed)
         return ids, ends
 
-    def tokenize(self, text, alpha=-1, iter=False, seed=None):
+    def _encode_texts(self, texts, alpha, seed, allowed_special, offsets, num_threads=None, single=False):
+        """Segment texts, with special tokens and character offsets.
+
+        Returns ``(ids, text_tok_start, spans, norm)``: flat int32 ids, where
+        each text's tokens begin (n + 1), ``(char starts, char ends)`` or None,
+        and the normalized texts.
+        """
+        alpha = check_alpha(alpha)
+        allowed = self._special.allowed_ids(allowed_special)
+        if single:
+            check_text(texts[0])
+        else:
+            if isinstance(texts, str):
+                raise TypeError('texts must be a list of str, not a single str')
+            texts = list(texts)
+            for index, text in enumerate(texts):
+                check_text(text, index)
+        norm = [normalize(t, self.normalization) for t in texts]
+        n_texts = len(norm)
+        if allowed:
+            segments, seg_text, seg_char, specials = self._special.split(norm, allowed)
+        else:
+            segments, seg_text = norm, np.arange(n_texts)
+            seg_char, specials = np.zeros(n_texts, np.int64), np.zeros((0, 5), np.int64)
+        try:
+            encoded = [s.encode('utf-8') for s in segments]
+        except UnicodeEncodeError:
+            for index, text in enumerate(norm):
+                encode_utf8(text, None if single else index)
+            raise
+        seg_bounds = np.zeros(len(encoded) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=seg_bounds[1:])
+        buf = np.frombuffer(b''.join(encoded), np.uint8)
+        first_seg = np.searchsorted(seg_text, np.arange(n_texts + 1))
+        call_seed = self._call_seed(seed) if alpha >= 0 else 0
+        if single or (alpha >= 0 and len(segments) > n_texts):
+            # text by text, each on its own random stream (issue 3's rule)
+            ids, ends, text_tok_start = self._segment_each(buf, seg_bounds, first_seg, alpha, call_seed, num_threads)
+        else:
+            mode, weights = self._automaton.sampling_params(alpha)
+            with thread_limit(num_threads):
+                ids, ends, seg_tok = lattice.segment_texts(
+                    buf, seg_bounds, self._automaton.trie, mode, alpha, weights,
+                    self._automaton.max_piece_length, np.uint64(call_seed))
+            text_tok_start = seg_tok[first_seg]
+        spans = None
+        if offsets:
+            starts = ends - np.diff(self._automaton.piece_offsets)[ids]
+            spans = token_char_spans(buf, starts, ends, seg_bounds, seg_char)
+        ids, text_tok_start, spans = merge_specials(ids, ends, text_tok_start, seg_bounds, specials, spans)
+        return ids, text_tok_start, spans, norm
+
+    def _segment_each(self, buf, seg_bounds, first_seg, alpha, call_seed, num_threads):
+        """Segment texts one kernel call each (on a thread pool: the kernel
+        releases the GIL); text ``t`` draws from ``stream_seed(seed, t)``."""
+        n_texts = first_seg.size - 1
+        automaton = self._automaton
+
+        def one(t):
+            s0, s1 = first_seg[t], first_seg[t + 1]
+            a, b = seg_bounds[s0], seg_bounds[s1]
+            sub = buf[a:b]
+            bounds = np.union1d(lattice.chunk_bounds(sub), seg_bounds[s0:s1 + 1] - a)
+            text_seed = int(stream_seed(np.uint64(call_seed), t)) if alpha >= 0 else 0
+            ids, ends, _ = automaton.segment_spans(sub, bounds, alpha, text_seed)
+            return ids, ends + a
+
+        threads = min(check_threads(num_threads), n_texts)
+        if threads <= 1:
+            results = [one(t) for t in range(n_texts)]
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                results = list(pool.map(one, range(n_texts)))
+        counts = np.fromiter((r[0].size for r in results), np.int64, n_texts)
+        text_tok_start = np.zeros(n_texts + 1, np.int64)
+        np.cumsum(counts, out=text_tok_start[1:])
+        if not results:
+            return np.zeros(0, np.int32), np.zeros(0, np.int64), text_tok_start
+        return (np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]),
+                text_tok_start)
+
+    def _wants_general(self, allowed_special, return_offsets):
+        return bool(return_offsets) or (bool(allowed_special) and bool(self._special))
+
+    def tokenize(self, text, alpha=-1, iter=False, seed=None, allowed_special=frozenset()):
         """Split ``text`` into pieces (bytes).
 
         ``alpha < 0``: the most likely segmentation (Viterbi). ``alpha >= 0``:
         a random segmentation drawn with probability proportional to
         ``exp(alpha * score)``; ``seed`` (int or numpy Generator) makes this
         call's draw reproducible, otherwise the tokenizer's own seed sequence
-        is used.
+        is used. ``allowed_special``: ``'all'`` or a set of registered special
+        tokens to match in the text (leftmost-longest); they come out as
+        ``str``. By default (empty set) special-token text is plain text.
         """
-        ids, _ = self._segment(text, alpha, seed)
-        pieces = self._pieces
+        if self._wants_general(allowed_special, False):
+            ids = self._encode_texts([text], alpha, seed, allowed_special, False, single=True)[0]
+        else:
+            ids, _ = self._segment(text, alpha, seed)
+        pieces = self._all_pieces
         result = [pieces[i] for i in ids.tolist()]
         return (p for p in result) if iter else result
 
-    def encode(self, text, add_bos=False, add_eos=False, alpha=-1, iter=False, seed=None):
-        """Token ids of ``text``; see ``tokenize`` for ``alpha`` and ``seed``."""
-        ids, _ = self._segment(text, alpha, seed)
+    def encode(self, text, add_bos=False, add_eos=False, alpha=-1, iter=False, seed=None,
+               allowed_special=frozenset(), return_offsets=False):
+        """Token ids of ``text``; see ``tokenize`` for ``alpha``, ``seed`` and
+        ``allowed_special``.
+
+        ``return_offsets=True`` returns ``(ids, offsets)``, ``offsets[k]`` being
+        token k's ``(start, end)`` in characters: of ``text`` itself when
+        normalization is off, of the *normalized* text (e.g.
+        ``unicodedata.normalize('NFC', text)``) when it is on. A token that
+        starts or ends inside a multi-byte character (a partial-UTF-8 piece,
+        possible in models trained without ``ensure_unicode``) covers that whole
+        character, so consecutive tokens splitting one character overlap on it.
+        ``<bos>`` is ``(0, 0)`` and ``<eos>`` ``(n, n)`` for n characters.
+        """
+        if self._wants_general(allowed_special, return_offsets):
+            ids, _, spans, norm = self._encode_texts([text], alpha, seed, allowed_special, return_offsets,
+                                                     single=True)
+        else:
+            ids, _ = self._segment(text, alpha, seed)
         result = ids.tolist()
         if add_bos:
             result.insert(0, 1)
         if add_eos:
             result.append(2)
-        return (i for i in result) if iter else result
+        if not return_offsets:
+            return (i for i in result) if iter else result
+        offsets = list(zip(spans[0].tolist(), spans[1].tolist()))
+        if add_bos:
+            offsets.insert(0, (0, 0))
+        if add_eos:
+            offsets.append((len(norm[0]), len(norm[0])))
+        return ((i for i in result), (o for o in offsets)) if iter else (result, offsets)
 
     def encode_array(self, text, alpha=-1, seed=None):
         """Token ids of ``text`` as an int32 numpy array."""
@@ -212,7 +395,7 @@ class Tokenizer:
         return ids, text_tok_start
 
     def encode_batch(self, texts, alpha=-1, add_bos=False, add_eos=False, num_threads=None, seed=None,
-                     return_arrays=False):
+                     return_arrays=False, return_offsets=False, allowed_special=frozenset()):
         """Encode many texts in one call, in parallel over texts (GIL released).
 
         Equals ``[encode(t, ...) for t in texts]`` for Viterbi. With ``alpha >= 0``
@@ -223,20 +406,44 @@ class Tokenizer:
         ``return_arrays=True`` returns ``(ids, offsets)``: one flat int32 array
         and int64 offsets, text ``i`` being ``ids[offsets[i]:offsets[i+1]]``
         (bos/eos included when asked), with no Python object per token.
+
+        ``return_offsets=True`` adds each token's character span (see
+        ``encode``): lists of ``(start, end)`` per text, i.e.
+        ``(ids_lists, spans_lists)``; with ``return_arrays`` a third item, an
+        int64 array of shape ``(n_tokens, 2)``. ``allowed_special`` as in
+        ``tokenize``.
         """
-        ids, starts = self._segment_batch(texts, alpha, num_threads, seed)
+        if self._wants_general(allowed_special, return_offsets):
+            ids, starts, spans, norm = self._encode_texts(texts, alpha, seed, allowed_special, return_offsets,
+                                                          num_threads)
+        else:
+            ids, starts = self._segment_batch(texts, alpha, num_threads, seed)
+            spans = None
         if add_bos or add_eos:
-            ids, starts = add_markers(ids, starts, add_bos, add_eos)
+            old_starts = starts
+            ids, starts = add_markers(ids, old_starts, add_bos, add_eos)
+            if spans is not None:
+                chars = np.fromiter(map(len, norm), np.int64, len(norm))
+                spans = add_marker_spans(spans, starts, chars, add_bos, add_eos)
         if return_arrays:
-            return ids, starts
+            if spans is None:
+                return ids, starts
+            return ids, starts, np.stack(spans, axis=1) if spans[0].size else np.zeros((0, 2), np.int64)
         flat = ids.tolist()
         bounds = starts.tolist()
-        return [flat[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
+        lists = [flat[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
+        if spans is None:
+            return lists
+        pairs = list(zip(spans[0].tolist(), spans[1].tolist()))
+        return lists, [pairs[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
 
-    def tokenize_batch(self, texts, alpha=-1, num_threads=None, seed=None):
-        """Pieces (bytes) of many texts; see ``encode_batch``."""
-        ids, starts = self._segment_batch(texts, alpha, num_threads, seed)
-        pieces = self._pieces
+    def tokenize_batch(self, texts, alpha=-1, num_threads=None, seed=None, allowed_special=frozenset()):
+        """Pieces (bytes; special tokens as str) of many texts; see ``encode_batch``."""
+        if self._wants_general(allowed_special, False):
+            ids, starts, _, _ = self._encode_texts(texts, alpha, seed, allowed_special, False, num_threads)
+        else:
+            ids, starts = self._segment_batch(texts, alpha, num_threads, seed)
+        pieces = self._all_pieces
         flat = [pieces[i] for i in ids.tolist()]
         bounds = starts.tolist()
         return [flat[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
@@ -273,9 +480,10 @@ class Tokenizer:
         return arr.astype(np.int64, copy=False)
 
     def decode_bytes(self, ids):
-        """The bytes of the pieces ``ids`` (ids 0..2 add nothing)."""
+        """The bytes of the pieces ``ids`` (ids 0..2 add nothing; a special
+        token adds its text)."""
         arr = self._check_ids(ids)
-        out = lattice.gather_bytes(arr, self._automaton.piece_data, self._automaton.piece_offsets)
+        out = lattice.gather_bytes(arr, self._piece_data, self._piece_offsets)
         return out.tobytes()
 
     def decode(self, ids):
@@ -316,7 +524,30 @@ class Tokenizer:
         """Entropy (nats) of the segmentation distribution at ``alpha``."""
         return float(self._forward_stats(text, alpha)[1])
 
-    # --- conversion ---------------------------------------------------------
+    # --- saving and conversion ------------------------------------------------
+
+    def save(self, path):
+        """Save the model as a BytePiece model file (readable by BytePiece
+        0.6.3, ids kept), atomically. Special tokens go to the sidecar
+        ``<path>.special.json``, which ``Tokenizer(path)`` loads again and
+        BytePiece 0.6.3 ignores; a stale sidecar is removed."""
+        import base64
+        automaton = self._automaton
+        counts = automaton.counts.tolist()
+        obj = {}
+        for i in range(NUM_SPECIAL, automaton.vocab_size):
+            piece, count = automaton.pieces[i], counts[i]
+            obj[base64.b64encode(piece).decode('ascii')] = [
+                i, piece.decode('utf-8', errors='ignore'), int(count) if count.is_integer() else count]
+        atomic_write(path, json.dumps(obj, indent=4, ensure_ascii=False))
+        self._special.save(path)
+
+    def convert_to_huggingface(self, path):
+        """Write a HF ``tokenizer.json`` giving the same ids; see
+        ``bytepiece.huggingface.convert_to_huggingface``."""
+        from .huggingface import convert_to_huggingface
+        convert_to_huggingface(self, path)
+
 
     def convert_to_sentencepiece(self, path):
         """Write a SentencePiece model of this vocabulary; see

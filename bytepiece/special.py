@@ -1,0 +1,231 @@
+"""User-defined special tokens: registry, matching and persistence.
+
+Special tokens (``<|endoftext|>``, ``<mask>``, ...) are strings that encode to
+one id each, after the model's vocabulary. They are found in a text with a
+pyahocorasick automaton, leftmost-longest: scanning left to right, the match
+that starts first wins, and among matches starting at the same character the
+longest; matched text is then skipped. Matching only happens when a call allows
+it (``allowed_special``): by default a special token's text is plain text.
+
+They are saved next to the model in a sidecar file ``<model>.special.json``,
+so the model file itself stays a plain BytePiece 0.6.3 model (which reads every
+top-level key of its JSON as a piece and would be corrupted by an extra key).
+"""
+
+import json
+import os
+from collections.abc import Iterable
+
+import numpy as np
+
+from .model import atomic_write
+
+SIDECAR_SUFFIX = '.special.json'
+SIDECAR_FORMAT = 'bytepiece-special-tokens'
+
+
+def sidecar_path(model_path):
+    """The special-token sidecar of a model file: ``<model>.special.json``."""
+    return os.fsdecode(model_path) + SIDECAR_SUFFIX
+
+
+class SpecialTokens:
+    """An ordered set of special tokens with ids ``base, base + 1, ...``.
+
+    ``base`` is the size of the model's vocabulary (pieces plus ``<pad>``,
+    ``<bos>``, ``<eos>``). ``reserved`` are names that are already ids
+    (``'<pad>'``, ...) and cannot be registered again.
+    """
+
+    def __init__(self, base, reserved=()):
+        self.base = int(base)
+        self.tokens = []  # id - base -> str
+        self.ids = {}  # str -> id
+        self._reserved = set(reserved)
+        self._automaton = None
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def __bool__(self):
+        return bool(self.tokens)
+
+    def add(self, tokens):
+        """Register ``tokens`` (an iterable of non-empty str); already
+        registered ones are skipped. Returns how many were added."""
+        if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Iterable):
+            raise TypeError(f'special tokens must be a list of str, got {type(tokens).__name__}')
+        tokens = list(tokens)
+        for pos, token in enumerate(tokens):
+            if not isinstance(token, str):
+                raise TypeError(f'special token at index {pos} must be str, got {type(token).__name__} {token!r}')
+            if not token:
+                raise ValueError(f'special token at index {pos} is empty')
+            if token in self._reserved:
+                raise ValueError(f'special token {token!r} is already a reserved id of the model')
+            try:
+                token.encode('utf-8')
+            except UnicodeEncodeError:
+                raise ValueError(f'special token {token!r} is not valid UTF-8 (a lone surrogate)') from None
+        added = 0
+        for token in tokens:
+            if token not in self.ids:
+                self.ids[token] = self.base + len(self.tokens)
+                self.tokens.append(token)
+                added += 1
+        if added:
+            self._automaton = None
+        return added
+
+    def token(self, token_id):
+        return self.tokens[token_id - self.base]
+
+    # --- matching -----------------------------------------------------------
+
+    def _get_automaton(self):
+        if self._automaton is None:
+            import ahocorasick
+            automaton = ahocorasick.Automaton()
+            for k, token in enumerate(self.tokens):
+                automaton.add_word(token, (k, len(token)))
+            automaton.make_automaton()
+            self._automaton = automaton
+        return self._automaton
+
+    def allowed_ids(self, allowed):
+        """The token indices (id - base) allowed by ``allowed_special``:
+        ``'all'``, or a set / list of registered special tokens. Returns None
+        when no token may match."""
+        if allowed is None:
+            return None
+        if isinstance(allowed, str):
+            if allowed != 'all':
+                raise ValueError(f"allowed_special must be 'all' or a set of special tokens, got {allowed!r}")
+            return frozenset(range(len(self.tokens))) if self.tokens else None
+        if not isinstance(allowed, Iterable):
+            raise TypeError(f"allowed_special must be 'all' or a set of special tokens, got {type(allowed).__name__}")
+        indices = set()
+        for token in allowed:
+            if token not in self.ids:
+                raise ValueError(f'allowed_special names {token!r}, which is not a registered special token')
+            indices.add(self.ids[token] - self.base)
+        return frozenset(indices) if indices else None
+
+    def find(self, text, allowed):
+        """Leftmost-longest matches of the allowed tokens in ``text``:
+        a list of ``(start, end, index)`` in characters, non-overlapping, in
+        order. ``allowed``: token indices, from ``allowed_ids``."""
+        hits = []
+        every = len(allowed) == len(self.tokens)
+        for end, (k, length) in self._get_automaton().iter(text):
+            if every or k in allowed:
+                hits.append((end + 1 - length, -length, k))
+        if not hits:
+            return hits
+        hits.sort()
+        out = []
+        pos = 0
+        for start, neg_length, k in hits:
+            if start >= pos:
+                pos = start - neg_length
+                out.append((start, pos, k))
+        return out
+
+    def split(self, texts, allowed):
+        """Cut each text at its special tokens.
+
+        Returns ``(segments, seg_text, seg_char, specials)``: ``segments``
+        are the plain pieces of text (every text gives ``m + 1`` segments for
+        ``m`` special tokens, some possibly empty), ``seg_text[j]`` the index
+        of the text segment ``j`` comes from, ``seg_char[j]`` the character
+        where it starts in that text, and ``specials`` an int64 array of rows
+        ``(text index, segment index it follows, id, char start, char end)``.
+        """
+        segments = []
+        seg_text = []
+        seg_char = []
+        rows = []
+        base = self.base
+        for t, text in enumerate(texts):
+            matches = self.find(text, allowed) if allowed else ()
+            pos = 0
+            for start, end, k in matches:
+                segments.append(text[pos:start])
+                seg_text.append(t)
+                seg_char.append(pos)
+                rows.append((t, len(segments) - 1, base + k, start, end))
+                pos = end
+            segments.append(text[pos:] if pos else text)
+            seg_text.append(t)
+            seg_char.append(pos)
+        specials = np.array(rows, np.int64).reshape(-1, 5)
+        return segments, np.array(seg_text, np.int64), np.array(seg_char, np.int64), specials
+
+    # --- persistence --------------------------------------------------------
+
+    def to_json(self):
+        return json.dumps({
+            'format': SIDECAR_FORMAT,
+            'version': 1,
+            'base_vocab_size': self.base,
+            'special_tokens': [{'id': self.base + k, 'content': token} for k, token in enumerate(self.tokens)],
+        }, indent=2, ensure_ascii=False)
+
+    def save(self, model_path):
+        """Write the sidecar of ``model_path`` atomically (nothing if empty;
+        an existing sidecar is then removed, so it cannot go stale)."""
+        path = sidecar_path(model_path)
+        if self.tokens:
+            atomic_write(path, self.to_json())
+        elif os.path.exists(path):
+            os.unlink(path)
+
+    @staticmethod
+    def read_sidecar(model_path, base):
+        """The special tokens saved next to ``model_path`` ([] if none)."""
+        path = sidecar_path(model_path)
+        if not os.path.exists(path):
+            return []
+        try:
+            with open(path, 'rb') as f:
+                obj = json.loads(f.read().decode('utf-8'))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f'{path!r} is not valid JSON: {e}') from None
+        if not isinstance(obj, dict) or obj.get('format') != SIDECAR_FORMAT:
+            raise ValueError(f'{path!r} is not a bytepiece special-token file (format {SIDECAR_FORMAT!r})')
+        if obj.get('base_vocab_size') != base:
+            raise ValueError(f'{path!r} was saved for a vocabulary of {obj.get("base_vocab_size")!r} ids, '
+                             f'but the model has {base}')
+        entries = obj.get('special_tokens')
+        if not isinstance(entries, list):
+            raise ValueError(f'{path!r}: "special_tokens" must be a list')
+        tokens = []
+        for k, entry in enumerate(entries):
+            if not isinstance(entry, dict) or entry.get('id') != base + k or not isinstance(entry.get('content'), str):
+                raise ValueError(f'{path!r}: entry {k} must be {{"id": {base + k}, "content": str}}, got {entry!r}')
+            tokens.append(entry['content'])
+        return tokens
+
+
+def merge_specials(ids, tok_ends, text_tok_start, seg_bounds, specials, spans=None):
+    """Insert special tokens among the plain tokens of segmented texts.
+
+    ``ids``/``tok_ends``: the plain tokens of all texts, in order, with byte
+    ends in the packed plain buffer where segment ``j`` is
+    ``seg_bounds[j]:seg_bounds[j+1]``; ``text_tok_start``: per text, where
+    its tokens begin (n_texts + 1 entries); ``specials``: rows from
+    ``SpecialTokens.split``; ``spans``: optional ``(char starts, char ends)``
+    of the plain tokens. Returns ``(ids, text_tok_start, spans)`` merged.
+    """
+    if specials.shape[0] == 0:
+        return ids, text_tok_start, spans
+    # a special token follows segment j: it sits at the byte where segment j ends
+    pos = seg_bounds[specials[:, 1] + 1]
+    idx = np.searchsorted(tok_ends, pos, side='right')
+    merged = np.insert(ids, idx, specials[:, 2].astype(ids.dtype))
+    per_text = np.bincount(specials[:, 0], minlength=text_tok_start.size - 1)
+    new_start = text_tok_start.copy()
+    new_start[1:] += np.cumsum(per_text)
+    if spans is not None:
+        spans = (np.insert(spans[0], idx, specials[:, 3]), np.insert(spans[1], idx, specials[:, 4]))
+    return merged, new_start, spans
