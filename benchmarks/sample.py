@@ -1,0 +1,134 @@
+"""Sampling throughput: bytepiece's exact sampling vs its Viterbi vs SentencePiece's sampling.
+
+In one run, on the same texts and the same vocabulary (the 80k public model,
+converted with ``convert_to_sentencepiece`` for SentencePiece):
+
+- ours, sampling: ``encode(text, alpha=0.1)`` (exact draw, SPEC section 4);
+- ours, Viterbi: ``encode(text)``;
+- SentencePiece, sampling: ``sp.encode(text, enable_sampling=True, alpha=0.1, nbest_size=-1)``
+  (and its Viterbi, for reference).
+
+Two settings, both single-threaded: a loop of per-text calls, and one call over
+all texts (``encode_batch(num_threads=1)`` vs ``sp.encode(list, num_threads=1)``).
+Medians of ``--runs`` runs. Bars (issue 3): our sampling >= 10x SentencePiece's
+sampling and >= 0.7x our own Viterbi. ``--markdown FILE`` writes the results
+as a markdown section.
+
+    python benchmarks/sample.py [--corpus PATH] [--model PATH] [--mb 2] [--runs 3] [--markdown FILE]
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from benchmarks.common import add_common_args, load_texts_mb, mb, median_time, report, sentencepiece_peer  # noqa: E402
+from bytepiece import Tokenizer  # noqa: E402
+
+ALPHA = 0.1
+SAMPLING_VS_SP_BAR = 10.0
+SAMPLING_VS_VITERBI_BAR = 0.7
+
+
+def machine():
+    try:
+        import psutil
+        memory = f', {psutil.virtual_memory().total / 2**30:.0f} GB RAM'
+    except ImportError:
+        memory = ''
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return f'{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(parser, corpus_mb=2.0)
+    parser.set_defaults(runs=3)
+    parser.add_argument('--markdown', help='also write the results as markdown to this file')
+    args = parser.parse_args()
+
+    texts = load_texts_mb(args.corpus, args.mb)
+    size = mb(texts)
+    tokenizer = Tokenizer(args.model, seed=0)
+    header = (f'{len(texts)} texts, {size:.2f} MB, model {os.path.basename(args.model)}, '
+              f'alpha {ALPHA}, runs {args.runs} (medians)')
+    print(header)
+    results = {}  # (setting, name) -> MB/s
+    with tempfile.TemporaryDirectory() as tmp:
+        sp = sentencepiece_peer(tokenizer, tmp)
+        if sp is None:
+            print('sentencepiece is not installed: only our own numbers')
+        settings = {
+            'per-text loop': {
+                'bytepiece sampling': lambda: [tokenizer.encode(t, alpha=ALPHA) for t in texts],
+                'bytepiece Viterbi': lambda: [tokenizer.encode(t) for t in texts],
+                'sentencepiece sampling': sp and (lambda: [
+                    sp.encode(t, enable_sampling=True, alpha=ALPHA, nbest_size=-1) for t in texts]),
+                'sentencepiece Viterbi': sp and (lambda: [sp.encode(t) for t in texts]),
+            },
+            'one call, 1 thread': {
+                'bytepiece sampling': lambda: tokenizer.encode_batch(texts, alpha=ALPHA, num_threads=1),
+                'bytepiece Viterbi': lambda: tokenizer.encode_batch(texts, num_threads=1),
+                'sentencepiece sampling': sp and (lambda: sp.encode(
+                    texts, enable_sampling=True, alpha=ALPHA, nbest_size=-1, num_threads=1)),
+                'sentencepiece Viterbi': sp and (lambda: sp.encode(texts, num_threads=1)),
+            },
+        }
+        for setting, fns in settings.items():
+            rows = []
+            for name, fn in fns.items():
+                if fn:
+                    seconds, _ = median_time(fn, args.runs)
+                    rows.append((name, size / seconds))
+                    results[setting, name] = size / seconds
+            print(f'{setting}:')
+            report(rows, 'sentencepiece sampling' if sp else 'bytepiece Viterbi')
+
+    checks = []
+    for setting in settings:
+        ours = results[setting, 'bytepiece sampling']
+        viterbi = results[setting, 'bytepiece Viterbi']
+        ratio_viterbi = ours / viterbi
+        checks.append((setting, 'sampling / our Viterbi', ratio_viterbi, SAMPLING_VS_VITERBI_BAR))
+        if (setting, 'sentencepiece sampling') in results:
+            ratio_sp = ours / results[setting, 'sentencepiece sampling']
+            checks.append((setting, 'sampling / SentencePiece sampling', ratio_sp, SAMPLING_VS_SP_BAR))
+    print('bars:')
+    for setting, what, ratio, bar in checks:
+        print(f'  {setting}: {what} = {ratio:.2f}x (bar {bar}x) {"PASS" if ratio >= bar else "FAIL"}')
+
+    if args.markdown:
+        command = 'python ' + ' '.join([os.path.relpath(__file__, os.getcwd())] + sys.argv[1:])
+        lines = [
+            '## Sampling (issue 3)', '',
+            f'- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC',
+            f'- Machine: {machine()} (shared with other jobs)',
+            f'- Command: `{command}`',
+            f'- Texts: {header}',
+            '- Single-threaded throughput in MB/s (UTF-8 bytes of input per second), medians.', '',
+            '| | ' + ' | '.join(settings) + ' |',
+            '|---|' + '---:|' * len(settings),
+        ]
+        names = ['bytepiece sampling', 'bytepiece Viterbi', 'sentencepiece sampling', 'sentencepiece Viterbi']
+        for name in names:
+            if any((s, name) in results for s in settings):
+                cells = [f'{results[s, name]:.2f}' if (s, name) in results else '-' for s in settings]
+                lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+        lines += ['', 'Bars: our sampling >= 10x SentencePiece sampling and >= 0.7x our Viterbi.', '']
+        for setting, what, ratio, bar in checks:
+            lines.append(f'- {setting}: {what} = **{ratio:.2f}x** (bar {bar}x): {"met" if ratio >= bar else "NOT met"}')
+        with open(args.markdown, 'w', encoding='utf-8') as f:
+            f.write('\n'.join(lines) + '\n')
+        print(f'wrote {args.markdown}')
+
+
+if __name__ == '__main__':
+    main()
