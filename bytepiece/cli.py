@@ -1,0 +1,476 @@
+"""The ``bytepiece`` command line: train, encode, decode, info, convert.
+
+Every subcommand reports errors (a missing file, a bad model, a bad flag,
+malformed input) as one line on stderr and exits with a non-zero status:
+1 for a failure, 2 for bad usage. Input is streamed: ``encode`` and ``decode``
+read a batch of lines at a time, so memory does not grow with the input.
+Output files are written to a temporary file and renamed at the end, so a
+failed run leaves no partial output. A progress bar is shown on a terminal.
+"""
+
+import argparse
+import bz2
+import gzip
+import json
+import lzma
+import os
+import sys
+import tempfile
+
+__all__ = ['main']
+
+PROG = 'bytepiece'
+BATCH_LINES = 20000
+BATCH_BYTES = 4 << 20
+SAMPLE_TEXT = ('BytePiece tokenizes bytes: 今天天气不错，我们去公园散步吧。\n'
+               'def f(x):\n    return x ** 2  # ünïcödé, emoji 🙂\n')
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and no usage dump."""
+
+    def error(self, message):
+        self.exit(2, f'{PROG}: error: {message} (see {self.prog} --help)\n')
+
+
+# --- input and output ---------------------------------------------------------
+
+
+def _open_binary(path):
+    if path == '-':
+        return sys.stdin.buffer
+    low = path.lower()
+    if low.endswith('.gz'):
+        return gzip.open(path, 'rb')
+    if low.endswith('.xz') or low.endswith('.lzma'):
+        return lzma.open(path, 'rb')
+    if low.endswith('.bz2'):
+        return bz2.open(path, 'rb')
+    if os.path.isdir(path):
+        raise IsADirectoryError(f'{path!r} is a directory, not an input file')
+    return open(path, 'rb')
+
+
+def _input_size(paths):
+    """Total size in bytes of the inputs when known (plain regular files)."""
+    total = 0
+    for path in paths:
+        if path == '-' or path.lower().endswith(('.gz', '.xz', '.lzma', '.bz2')) or not os.path.isfile(path):
+            return None
+        total += os.path.getsize(path)
+    return total
+
+
+def _check_inputs(paths):
+    for path in paths:
+        if path != '-' and not os.path.exists(path):
+            raise FileNotFoundError(f'input file not found: {path!r}')
+
+
+def read_lines(paths):
+    """Yield ``(name, line number, line bytes without the final newline)``."""
+    for path in paths:
+        name = '<stdin>' if path == '-' else path
+        f = _open_binary(path)
+        try:
+            for number, line in enumerate(f, 1):
+                yield name, number, line[:-1] if line.endswith(b'\n') else line
+        finally:
+            if f is not sys.stdin.buffer:
+                f.close()
+
+
+def read_batches(paths, progress=None):
+    """Batches of ``(name, line number, line bytes)`` bounded in lines and bytes."""
+    batch = []
+    size = 0
+    for item in read_lines(paths):
+        batch.append(item)
+        size += len(item[2]) + 1
+        if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
+            yield batch
+            if progress is not None:
+                progress.update(size)
+            batch, size = [], 0
+    if batch:
+        yield batch
+        if progress is not None:
+            progress.update(size)
+
+
+def _decode_line(name, number, line):
+    try:
+        return line.decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise ValueError(f'{name}:{number}: invalid UTF-8 at byte {e.start}') from None
+
+
+class Output:
+    """stdout, or a file written through a temporary file renamed on success."""
+
+    def __init__(self, path):
+        self.path = path
+        self.tmp = None
+        if path in (None, '-'):
+            self.stream = sys.stdout.buffer
+        else:
+            directory = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(directory):
+                raise FileNotFoundError(f'output directory not found: {directory!r}')
+            fd, self.tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)  # an ordinary file's mode, not mkstemp's 0600
+            self.stream = os.fdopen(fd, 'wb')
+
+    def write_lines(self, lines):
+        if lines:
+            self.stream.write(('\n'.join(lines) + '\n').encode('utf-8'))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.tmp is None:
+            self.stream.flush()
+            return False
+        self.stream.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            os.unlink(self.tmp)
+        return False
+
+
+def _progress(total, desc, enabled=True):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit='B', unit_scale=True, disable=not (enabled and sys.stderr.isatty()))
+
+
+# --- formatting ----------------------------------------------------------------
+
+_DISPLAY = {0xDC00 + b: f'\\x{b:02x}' for b in range(0x80, 0x100)}  # invalid bytes (surrogateescape)
+_DISPLAY.update({c: f'\\x{c:02x}' for c in list(range(0x20)) + [0x7F]})
+_DISPLAY.update({ord('\\'): '\\\\', ord(' '): '\u2581', ord('\n'): '\\n', ord('\t'): '\\t', ord('\r'): '\\r'})
+
+
+def display_piece(piece):
+    """A piece as a single whitespace-free word: bytes that are not valid
+    UTF-8 and control characters as ``\\xNN``, space as U+2581, newline, tab
+    and carriage return as ``\\n``, ``\\t``, ``\\r``, backslash doubled;
+    special tokens (str) as they are."""
+    if isinstance(piece, str):
+        return piece
+    return piece.decode('utf-8', errors='surrogateescape').translate(_DISPLAY)
+
+
+def _display_table(tokenizer):
+    """Display string of every id, computed once."""
+    table = [display_piece(tokenizer.id_to_piece(i)) for i in range(3, tokenizer.vocab_size)]
+    return ['<pad>', '<bos>', '<eos>'] + table
+
+
+# --- subcommands -----------------------------------------------------------------
+
+
+def _load_tokenizer(args, seed=None):
+    from .tokenizer import Tokenizer
+    normalization = None if args.normalization.lower() == 'none' else args.normalization.upper()
+    special = args.special_tokens if getattr(args, 'special_tokens', None) else None
+    return Tokenizer(args.model, seed=seed, normalization=normalization, special_tokens=special)
+
+
+def _allowed_special(args):
+    value = args.allowed_special
+    if value is None:
+        return frozenset()
+    if value == 'all':
+        return 'all'
+    return {token for token in value.split(',') if token}
+
+
+def cmd_encode(args):
+    _check_inputs(args.inputs)
+    if args.alpha is not None and args.alpha < 0:
+        raise UsageError(f'--alpha must be >= 0 (omit it for Viterbi), got {args.alpha}')
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f'--threads must be >= 1, got {args.threads}')
+    tokenizer = _load_tokenizer(args, seed=args.seed)
+    alpha = -1.0 if args.alpha is None else args.alpha
+    allowed = _allowed_special(args)
+    table = _display_table(tokenizer) if args.format == 'pieces' else None
+    bar = _progress(_input_size(args.inputs), 'encode', not args.quiet)
+    with bar, Output(args.output) as out:
+        for batch in read_batches(args.inputs, bar):
+            if args.format == 'jsonl':
+                texts = [_jsonl_text(name, number, line, args.field) for name, number, line in batch]
+                texts = [t for t in texts if t is not None]
+            else:
+                texts = [_decode_line(*item) for item in batch]
+            ids, starts = tokenizer.encode_batch(texts, alpha=alpha, add_bos=args.add_bos, add_eos=args.add_eos,
+                                                 num_threads=args.threads, return_arrays=True,
+                                                 allowed_special=allowed)
+            flat = ids.tolist()
+            bounds = starts.tolist()
+            rows = (flat[bounds[i]:bounds[i + 1]] for i in range(len(texts)))
+            if args.format == 'ids':
+                lines = [' '.join(map(str, row)) for row in rows]
+            elif args.format == 'pieces':
+                lines = [' '.join(map(table.__getitem__, row)) for row in rows]
+            else:
+                lines = [json.dumps({'ids': row}) for row in rows]
+            out.write_lines(lines)
+    return 0
+
+
+def _jsonl_text(name, number, line, field):
+    if not line.strip():
+        return None
+    try:
+        doc = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f'{name}:{number}: not a JSON line ({e})') from None
+    if not isinstance(doc, dict) or field not in doc:
+        raise ValueError(f'{name}:{number}: no field {field!r} in the JSON document')
+    text = doc[field]
+    if not isinstance(text, str):
+        raise ValueError(f'{name}:{number}: field {field!r} is {type(text).__name__}, not a string')
+    return text
+
+
+def _parse_ids(name, number, line, field, jsonl):
+    if jsonl:
+        if not line.strip():
+            return None
+        try:
+            doc = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f'{name}:{number}: not a JSON line ({e})') from None
+        if not isinstance(doc, dict) or not isinstance(doc.get(field), list):
+            raise ValueError(f'{name}:{number}: no list field {field!r} in the JSON document')
+        return doc[field]
+    try:
+        return [int(word) for word in line.split()]
+    except ValueError:
+        bad = next(w for w in line.split() if not w.lstrip(b'-').isdigit())
+        raise ValueError(f'{name}:{number}: {bad.decode("utf-8", "replace")!r} is not a token id') from None
+
+
+def cmd_decode(args):
+    _check_inputs(args.inputs)
+    tokenizer = _load_tokenizer(args)
+    jsonl = args.format == 'jsonl'
+    field = args.field or 'ids'
+    bar = _progress(_input_size(args.inputs), 'decode', not args.quiet)
+    with bar, Output(args.output) as out:
+        for batch in read_batches(args.inputs, bar):
+            lines = []
+            for name, number, line in batch:
+                ids = _parse_ids(name, number, line, field, jsonl)
+                if ids is None:
+                    continue
+                try:
+                    text = tokenizer.decode(ids)
+                except (ValueError, TypeError) as e:
+                    raise ValueError(f'{name}:{number}: {e}') from None
+                lines.append(json.dumps({'text': text}, ensure_ascii=False) if jsonl else text)
+            out.write_lines(lines)
+    return 0
+
+
+def cmd_info(args):
+    import numpy as np
+    tokenizer = _load_tokenizer(args)
+    automaton = tokenizer._automaton
+    pieces = automaton.pieces[3:]
+    lengths = np.diff(automaton.piece_offsets)[3:]
+    partial = sum(1 for p in pieces if not _is_utf8(p))
+    print(f'model: {args.model}')
+    print(f'vocab size: {tokenizer.vocab_size} ({len(pieces)} pieces + <pad> <bos> <eos>'
+          f'{f" + {len(tokenizer.special_tokens)} special tokens" if tokenizer.special_tokens else ""})')
+    print(f'normalization: {tokenizer.normalization}')
+    print(f'longest piece: {int(lengths.max())} bytes; pieces that are not whole UTF-8: {partial}')
+    if tokenizer.special_tokens:
+        base = tokenizer.vocab_size - len(tokenizer.special_tokens)
+        print('special tokens: ' + ', '.join(f'{t} ({base + k})' for k, t in enumerate(tokenizer.special_tokens)))
+    print('piece length histogram (bytes: pieces):')
+    hist = np.bincount(lengths)
+    width = max(1, int(hist.max()))
+    for n in range(1, hist.size):
+        if hist[n]:
+            print(f'  {n:3d}: {int(hist[n]):7d} {"#" * max(1, round(40 * int(hist[n]) / width))}')
+    text = args.text if args.text is not None else SAMPLE_TEXT
+    ids = tokenizer.encode(text, allowed_special='all')
+    table = [display_piece(tokenizer.id_to_piece(i)) for i in ids]
+    size = len(text.encode('utf-8'))
+    print(f'sample text: {size} bytes -> {len(ids)} tokens ({size / max(len(ids), 1):.2f} bytes/token)')
+    print('  ' + ' | '.join(table))
+    return 0
+
+
+def _is_utf8(piece):
+    try:
+        piece.decode('utf-8')
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def cmd_convert(args):
+    tokenizer = _load_tokenizer(args)
+    if args.to == 'sentencepiece':
+        tokenizer.convert_to_sentencepiece(args.out)
+    else:
+        tokenizer.convert_to_huggingface(args.out)
+    print(f'wrote {args.out}', file=sys.stderr)
+    return 0
+
+
+class _Inputs:
+    """Several training files as one re-iterable corpus of str."""
+
+    def __init__(self, paths, field):
+        from .corpus import as_corpus
+        self.parts = [as_corpus(p, field=field) for p in paths]
+
+    def __iter__(self):
+        for part in self.parts:
+            yield from part
+
+
+def cmd_train(args):
+    if '-' in args.inputs:
+        raise UsageError('train reads its input twice: give files, not -')
+    _check_inputs(args.inputs)
+    try:
+        from .trainer import Trainer
+    except ImportError as e:
+        raise RuntimeError(f'the trainer is not available: {e}') from None
+    sizes = args.vocab_size
+    trainer = Trainer(order=args.order, max_vocab_size=sizes if len(sizes) > 1 else sizes[0],
+                      max_piece_length=args.max_piece_length, min_count=args.min_count,
+                      isolate_digits=args.isolate_digits, ensure_unicode=not args.no_ensure_unicode)
+    corpus = args.inputs[0] if len(args.inputs) == 1 else _Inputs(args.inputs, args.field)
+    progress = not args.quiet and sys.stderr.isatty()
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise FileNotFoundError(f'output directory not found: {out_dir!r}')
+    trainer.train(corpus, workers=args.workers, batch_size=args.batch_size, progress=progress, field=args.field)
+    paths = trainer.save(args.output)
+    for path in paths or [args.output]:
+        print(f'wrote {path}', file=sys.stderr)
+    return 0
+
+
+# --- argument parsing --------------------------------------------------------------
+
+
+def build_parser():
+    parser = _Parser(prog=PROG, description='Byte-level unigram tokenizer (BytePiece-compatible models).')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sub.required = True
+
+    def model_args(p, specials=True):
+        p.add_argument('--model', '-m', required=True, help='model file (BytePiece JSON, or a .zip of one)')
+        p.add_argument('--normalization', default='NFC', choices=['NFC', 'NFKC', 'NFD', 'NFKD', 'none'],
+                       type=lambda s: s if s.lower() == 'none' else s.upper(),
+                       help='Unicode normalization before encoding (default NFC; none: byte-exact)')
+        if specials:
+            p.add_argument('--special-tokens', nargs='+', metavar='TOKEN', default=None,
+                           help='register special tokens (ids after the vocabulary)')
+
+    def stream_args(p):
+        p.add_argument('inputs', nargs='*', default=['-'], metavar='FILE',
+                       help='input files (default: stdin; - is stdin; .gz/.xz/.bz2 are decompressed)')
+        p.add_argument('-o', '--output', default=None, help='output file (default: stdout)')
+        p.add_argument('--quiet', '-q', action='store_true', help='no progress bar')
+
+    p = sub.add_parser('train', help='train a model on text files')
+    p.add_argument('inputs', nargs='+', metavar='FILE',
+                   help='training files: .jsonl (with --field) or plain text (one document per file); may be compressed')
+    p.add_argument('-o', '--output', required=True, help='model path (with several sizes: PATH.<size> each)')
+    p.add_argument('--vocab-size', type=int, nargs='+', default=[10000], metavar='N', help='one or more sizes')
+    p.add_argument('--order', type=int, default=6, help='n-gram order (default 6)')
+    p.add_argument('--min-count', type=int, default=2, help='least count of kept n-grams and pieces (default 2)')
+    p.add_argument('--max-piece-length', type=int, default=36, help='longest piece in bytes (default 36)')
+    p.add_argument('--workers', type=int, default=1, help='parallel workers (default 1)')
+    p.add_argument('--batch-size', type=int, default=1000, help='texts per work unit (default 1000)')
+    p.add_argument('--isolate-digits', action='store_true', help='every digit is its own chunk')
+    p.add_argument('--no-ensure-unicode', action='store_true', help='allow pieces that split UTF-8 characters')
+    p.add_argument('--field', default='text', help='text field of .jsonl inputs (default text)')
+    p.add_argument('--quiet', '-q', action='store_true', help='no progress bars')
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser('encode', help='encode text, one output line per input line')
+    model_args(p)
+    stream_args(p)
+    p.add_argument('--format', choices=['ids', 'pieces', 'jsonl'], default='ids',
+                   help='ids: space-separated ids; pieces: space-separated pieces; jsonl: input is JSON lines, '
+                        'output {"ids": [...]} per line')
+    p.add_argument('--field', default='text', help='text field of jsonl input (default text)')
+    p.add_argument('--alpha', type=float, default=None, help='sample a segmentation (alpha >= 0); default: Viterbi')
+    p.add_argument('--seed', type=int, default=None, help='seed of the samples (reproducible runs)')
+    p.add_argument('--threads', type=int, default=None, help='threads (default: all cores)')
+    p.add_argument('--add-bos', action='store_true', help='prepend <bos> (id 1)')
+    p.add_argument('--add-eos', action='store_true', help='append <eos> (id 2)')
+    p.add_argument('--allowed-special', default=None, metavar='all|TOKEN,...',
+                   help='match these special tokens in the text (default: none, their text is plain text)')
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser('decode', help='decode ids, one output line per input line')
+    model_args(p)
+    stream_args(p)
+    p.add_argument('--format', choices=['ids', 'jsonl'], default='ids',
+                   help='ids: space-separated ids per line; jsonl: {"ids": [...]} per line, output {"text": ...}')
+    p.add_argument('--field', default=None, help='ids field of jsonl input (default ids)')
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser('info', help='vocabulary size, piece lengths, how a sample text splits')
+    model_args(p)
+    p.add_argument('--text', default=None, help='sample text to split (default: a built-in one)')
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser('convert', help='convert a model to another library\'s format')
+    model_args(p)
+    p.add_argument('--to', required=True, choices=['sentencepiece', 'huggingface'])
+    p.add_argument('out', metavar='OUT', help='output file (huggingface: tokenizer.json, or a directory)')
+    p.set_defaults(func=cmd_convert)
+    return parser
+
+
+def _one_line(error):
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        message = f'{error.strerror}: {error.filename!r}'
+    else:
+        message = str(error) or type(error).__name__
+    return ' '.join(message.split())
+
+
+def main(argv=None):
+    """Run the CLI; returns the exit status (also used as the console entry point)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print(f'{PROG} {args.command}: error: {_one_line(e)}', file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, and keep Python
+        # from complaining when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print(f'{PROG}: interrupted', file=sys.stderr)
+        return 130
+    except (OSError, ValueError, TypeError, KeyError, ImportError, RuntimeError, MemoryError) as e:
+        print(f'{PROG} {args.command}: error: {_one_line(e)}', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
