@@ -309,26 +309,36 @@ def nbest(buf, bounds, trie, n_best):
     concatenated), best first. Returns ``(scores, ids, path_tok_start)``: path
     ``r`` is ``ids[path_tok_start[r]:path_tok_start[r+1]]``.
 
-    Each end keeps its ``n_best`` best partial paths; a candidate goes before
-    entries it ties with, and candidates arrive shortest piece first (and,
-    for one start, worst rank first), so rank 0 is exactly the Viterbi path.
+    Each span gets its own exact k-best lists, scored from 0.0 at the span
+    start as Viterbi does (so float sums, hence ties, are the same); then the
+    spans' lists are merged into the best sums. Within a span, a candidate goes
+    before entries it ties with, and candidates arrive shortest piece first
+    and, for one start, worst rank first; in the merge, ties keep the lower
+    (prefix rank, span rank). So rank 0 is exactly the Viterbi path.
     """
     units, unit_score, unit_token = trie
-    root_base = units[0, 0]
     n = buf.size
     k_max = n_best
+    n_spans = bounds.size - 1
     score = np.full((n + 1, k_max), -np.inf)
     prev_pos = np.zeros((n + 1, k_max), np.int64)
     prev_rank = np.zeros((n + 1, k_max), np.int64)
     tok_of = np.zeros((n + 1, k_max), np.int32)
     count = np.zeros(n + 1, np.int64)
-    count[0] = 1
-    score[0, 0] = 0.0
-    for i in range(bounds.size - 1):
+    # Merged lists after each span: entry j's score, its entry in the previous
+    # span's merged list, and its rank within this span.
+    merged_score = np.zeros(k_max)
+    merged_count = 1
+    link_prev = np.zeros((max(n_spans, 1), k_max), np.int64)
+    link_rank = np.zeros((max(n_spans, 1), k_max), np.int64)
+    new_score = np.empty(k_max)
+    new_prev = np.empty(k_max, np.int64)
+    new_rank = np.empty(k_max, np.int64)
+    for i in range(n_spans):
         a = bounds[i]
         b = bounds[i + 1]
-        if a == b:
-            continue
+        count[a] = 1
+        score[a, 0] = 0.0
         for e in range(a + 1, b + 1):
             node = 0
             for k in range(e - 1, a - 1, -1):
@@ -358,28 +368,65 @@ def nbest(buf, bounds, trie, n_best):
                     tok_of[e, pos] = tok
                     if m < k_max:
                         count[e] = m + 1
-    n_paths = count[n]
+        # Merge: the best sums (previous list x this span's list); candidates
+        # come in (prefix, rank) order and only a strictly better one passes a tie.
+        new_count = 0
+        for j in range(merged_count):
+            for r in range(count[b]):
+                cand = merged_score[j] + score[b, r]
+                if new_count == k_max and not cand > new_score[k_max - 1]:
+                    break  # later ranks of this span score no higher
+                pos = new_count if new_count < k_max else k_max - 1
+                while pos > 0 and new_score[pos - 1] < cand:
+                    new_score[pos] = new_score[pos - 1]
+                    new_prev[pos] = new_prev[pos - 1]
+                    new_rank[pos] = new_rank[pos - 1]
+                    pos -= 1
+                new_score[pos] = cand
+                new_prev[pos] = j
+                new_rank[pos] = r
+                if new_count < k_max:
+                    new_count += 1
+        merged_count = new_count
+        merged_score[:new_count] = new_score[:new_count]
+        link_prev[i, :new_count] = new_prev[:new_count]
+        link_rank[i, :new_count] = new_rank[:new_count]
+
+    n_paths = merged_count
     path_tok_start = np.zeros(n_paths + 1, np.int64)
-    for r in range(n_paths):
-        length = 0
-        e = n
-        rank = r
-        while e > 0:
-            length += 1
-            e, rank = prev_pos[e, rank], prev_rank[e, rank]
-        path_tok_start[r + 1] = path_tok_start[r] + length
-    ids = np.empty(path_tok_start[n_paths], np.int32)
-    scores = np.empty(n_paths, np.float64)
-    for r in range(n_paths):
-        scores[r] = score[n, r]
-        pos = path_tok_start[r + 1]
-        e = n
-        rank = r
-        while e > 0:
-            pos -= 1
-            ids[pos] = tok_of[e, rank]
-            e, rank = prev_pos[e, rank], prev_rank[e, rank]
-    return scores, ids, path_tok_start
+    span_rank = np.zeros(max(n_spans, 1), np.int64)
+    for pass_ in range(2):  # pass 0 counts tokens, pass 1 writes them
+        if pass_ == 1:
+            for r in range(n_paths):
+                path_tok_start[r + 1] += path_tok_start[r]
+            ids = np.empty(path_tok_start[n_paths], np.int32)
+        for r in range(n_paths):
+            j = r
+            for i in range(n_spans - 1, -1, -1):  # each span's rank on path r
+                span_rank[i] = link_rank[i, j]
+                j = link_prev[i, j]
+            pos = path_tok_start[r] if pass_ == 1 else 0
+            for i in range(n_spans):
+                a = bounds[i]
+                b = bounds[i + 1]
+                length = 0
+                e = b
+                rank = span_rank[i]
+                while e > a:
+                    length += 1
+                    e, rank = prev_pos[e, rank], prev_rank[e, rank]
+                if pass_ == 0:
+                    path_tok_start[r + 1] += length
+                else:
+                    e = b
+                    rank = span_rank[i]
+                    q = pos + length
+                    while e > a:
+                        q -= 1
+                        ids[q] = tok_of[e, rank]
+                        e, rank = prev_pos[e, rank], prev_rank[e, rank]
+                    pos += length
+    return merged_score[:n_paths].copy(), ids, path_tok_start
 
 
 @njit(cache=True, nogil=True)
