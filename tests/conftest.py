@@ -71,7 +71,8 @@ def tok80k_raw():
 def golden(request):
     """``(model name, tokenizer, records)`` for each bundled golden file."""
     name = request.param
-    return name, Tokenizer(model_path(name), seed=0), read_golden(name)
+    tok = request.getfixturevalue({'bytepiece.eu.plus.80k': 'tok80k', 'bytepiece.plus.40k': 'tok40k'}[name])
+    return name, tok, read_golden(name)
 
 
 @pytest.fixture(scope='session')
