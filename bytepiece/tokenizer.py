@@ -310,7 +310,10 @@ class Tokenizer:
                 text_tok_start)
 
     def _wants_general(self, allowed_special, return_offsets):
-        return bool(return_offsets) or (bool(allowed_special) and bool(self._special))
+        """Whether a call needs ``_encode_texts`` (checks ``allowed_special``)."""
+        if allowed_special and self._special.allowed_ids(allowed_special) is not None:
+            return True
+        return bool(return_offsets)
 
     def tokenize(self, text, alpha=-1, iter=False, seed=None, allowed_special=frozenset()):
         """Split ``text`` into pieces (bytes).

@@ -1,0 +1,105 @@
+"""Batch encoding: encode_batch / tokenize_batch, thread counts and the array form."""
+
+import threading
+
+import numpy as np
+import pytest
+from conftest import read_golden
+
+TEXTS = ['', '\n', '\n\n\n', 'a', 'hello world\n', '中文文本，还有 English words.\n\n下一段',
+         'x' * 5000, '🙂' * 50, 'tab\tand\r\nCRLF', 'e\u0301 combining']
+
+
+@pytest.fixture(scope='module')
+def golden_texts():
+    return [r['text'] for r in read_golden('bytepiece.eu.plus.80k')]
+
+
+@pytest.mark.parametrize('threads', [1, 2, None])
+def test_batch_equals_single(tok80k, golden_texts, threads):
+    texts = golden_texts + TEXTS
+    expected = [tok80k.encode(t) for t in texts]
+    assert tok80k.encode_batch(texts, num_threads=threads) == expected
+    assert tok80k.tokenize_batch(texts, num_threads=threads) == [tok80k.tokenize(t) for t in texts]
+
+
+def test_batch_40k_partial_pieces(tok40k):
+    texts = [r['text'] for r in read_golden('bytepiece.plus.40k')[:60]] + TEXTS
+    assert tok40k.encode_batch(texts, num_threads=2) == [tok40k.encode(t) for t in texts]
+
+
+def test_array_form(tok80k, golden_texts):
+    texts = golden_texts[:50] + TEXTS
+    ids, offsets = tok80k.encode_batch(texts, return_arrays=True)
+    assert isinstance(ids, np.ndarray) and ids.dtype == np.int32 and ids.ndim == 1
+    assert isinstance(offsets, np.ndarray) and offsets.dtype == np.int64
+    assert offsets.shape == (len(texts) + 1,) and offsets[0] == 0 and offsets[-1] == ids.size
+    for i, text in enumerate(texts):
+        assert ids[offsets[i]:offsets[i + 1]].tolist() == tok80k.encode(text)
+
+
+@pytest.mark.parametrize('bos, eos', [(True, False), (False, True), (True, True)])
+def test_bos_eos(tok80k, bos, eos):
+    lists = tok80k.encode_batch(TEXTS, add_bos=bos, add_eos=eos)
+    assert lists == [tok80k.encode(t, add_bos=bos, add_eos=eos) for t in TEXTS]
+    ids, offsets = tok80k.encode_batch(TEXTS, add_bos=bos, add_eos=eos, return_arrays=True)
+    assert [ids[offsets[i]:offsets[i + 1]].tolist() for i in range(len(TEXTS))] == lists
+
+
+def test_empty_batch(tok80k):
+    assert tok80k.encode_batch([]) == []
+    assert tok80k.tokenize_batch([]) == []
+    ids, offsets = tok80k.encode_batch([], return_arrays=True)
+    assert ids.size == 0 and offsets.tolist() == [0]
+    assert tok80k.encode_batch([], return_offsets=True) == ([], [])
+
+
+def test_accepts_any_iterable(tok80k):
+    assert tok80k.encode_batch(iter(TEXTS)) == tok80k.encode_batch(TEXTS)
+    assert tok80k.encode_batch(tuple(TEXTS)) == tok80k.encode_batch(TEXTS)
+
+
+def test_sampling_independent_of_threads(tok80k, golden_texts):
+    texts = golden_texts[:40]
+    one = tok80k.encode_batch(texts, alpha=0.2, seed=5, num_threads=1)
+    two = tok80k.encode_batch(texts, alpha=0.2, seed=5, num_threads=2)
+    assert one == two
+    assert one != tok80k.encode_batch(texts, alpha=0.2, seed=6)
+    assert [tok80k.decode(x) for x in one] == [tok80k.decode(tok80k.encode(t)) for t in texts]
+
+
+def test_gil_is_released(tok80k, golden_texts):
+    # two Python threads encoding at once give the same results as one
+    texts = golden_texts * 2
+    expected = tok80k.encode_batch(texts, num_threads=1)
+    results = [None, None]
+
+    def work(k):
+        results[k] = tok80k.encode_batch(texts, num_threads=1)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected, expected]
+
+
+@pytest.mark.parametrize('texts, error, match', [
+    ('a single string', TypeError, 'not a single str'),
+    (['ok', b'bytes'], TypeError, 'index 1 must be str, got bytes'),
+    (['ok', 'ok', None], TypeError, 'index 2 must be str, got NoneType'),
+    (['ok', 'bad \ud800'], ValueError, 'text 1'),
+])
+def test_bad_texts(tok80k, texts, error, match):
+    with pytest.raises(error, match=match):
+        tok80k.encode_batch(texts)
+    with pytest.raises(error, match=match):
+        tok80k.encode_batch(texts, return_offsets=True)
+
+
+@pytest.mark.parametrize('threads, error', [(0, ValueError), (-1, ValueError), (1.5, TypeError), ('2', TypeError),
+                                            (True, TypeError), (10 ** 6, ValueError)])
+def test_bad_threads(tok80k, threads, error):
+    with pytest.raises(error, match='num_threads'):
+        tok80k.encode_batch(['x'], num_threads=threads)

@@ -1,0 +1,238 @@
+"""Special tokens: registration, opt-in leftmost-longest matching, decoding, persistence."""
+
+import json
+import os
+import unicodedata
+
+import pytest
+from conftest import model_path, read_golden
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bytepiece import Tokenizer
+from bytepiece.model import load_model
+from bytepiece.special import SpecialTokens, sidecar_path
+
+SPECIALS = ['<|endoftext|>', '<|end|>', '<mask>', '<|中文|>']
+
+
+@pytest.fixture(scope='module')
+def tok():
+    return Tokenizer(model_path('bytepiece.eu.plus.80k'), seed=0, special_tokens=SPECIALS)
+
+
+@pytest.fixture(scope='module')
+def tok40():
+    return Tokenizer(model_path('bytepiece.plus.40k'), seed=0, special_tokens=SPECIALS)
+
+
+def test_ids_come_after_the_vocabulary(tok, tok80k):
+    base = tok80k.vocab_size
+    assert tok.vocab_size == base + len(SPECIALS)
+    assert tok.special_tokens == SPECIALS
+    for k, token in enumerate(SPECIALS):
+        assert tok.piece_to_id(token) == base + k
+        assert tok.id_to_piece(base + k) == token
+    assert tok.piece_to_id('<bos>') == 1 and tok.id_to_piece(2) == '<eos>'
+    assert tok.piece_to_id(b'a') == tok80k.piece_to_id(b'a')
+    with pytest.raises(ValueError, match=str(base + len(SPECIALS))):
+        tok.id_to_piece(base + len(SPECIALS))
+
+
+def test_add_special_tokens_skips_known_ones():
+    tok = Tokenizer(model_path('bytepiece.eu.plus.80k'))
+    base = tok.vocab_size
+    assert tok.add_special_tokens(['<a>', '<b>']) == 2
+    assert tok.add_special_tokens(['<b>', '<c>', '<a>']) == 1
+    assert tok.special_tokens == ['<a>', '<b>', '<c>']
+    assert [tok.piece_to_id(t) for t in ('<a>', '<b>', '<c>')] == [base, base + 1, base + 2]
+    assert tok.encode('x<c>y', allowed_special='all')[1] == base + 2
+
+
+@pytest.mark.parametrize('bad, error, match', [
+    ('<eot>', TypeError, 'list of str'),
+    ([b'<eot>'], TypeError, "index 0 must be str, got bytes b'<eot>'"),
+    (['ok', 3], TypeError, 'index 1 must be str, got int 3'),
+    (['ok', ''], ValueError, 'index 1 is empty'),
+    (['<pad>'], ValueError, "'<pad>' is already a reserved id"),
+    (['a\ud800'], ValueError, 'lone surrogate'),
+    (None, TypeError, 'NoneType'),
+])
+def test_bad_special_tokens(bad, error, match):
+    tok = Tokenizer(model_path('bytepiece.eu.plus.80k'))
+    with pytest.raises(error, match=match):
+        tok.add_special_tokens(bad)
+    assert tok.special_tokens == []
+
+
+def test_special_text_is_plain_text_by_default(tok, tok80k):
+    text = 'Hello<|endoftext|> world <mask>!'
+    assert tok.encode(text) == tok80k.encode(text)
+    assert tok.encode(text, allowed_special=set()) == tok80k.encode(text)
+    assert tok.tokenize(text) == tok80k.tokenize(text)
+    assert tok.encode_batch([text, text]) == tok80k.encode_batch([text, text])
+    assert max(tok.encode(text)) < tok80k.vocab_size
+
+
+def test_allowed_special_all(tok, tok80k):
+    text = 'Hello<|endoftext|>世界\n\n<|end|><|endoftext|>x<mask>'
+    eot, end, mask = (tok.piece_to_id(t) for t in ('<|endoftext|>', '<|end|>', '<mask>'))
+    expected = (tok80k.encode('Hello') + [eot] + tok80k.encode('世界\n\n') + [end, eot]
+                + tok80k.encode('x') + [mask])
+    assert tok.encode(text, allowed_special='all') == expected
+    pieces = tok.tokenize(text, allowed_special='all')
+    assert pieces[1] == '<|endoftext|>' and pieces[-1] == '<mask>'
+    assert tok.decode(expected) == text
+    assert tok.encode(text, allowed_special='all', add_bos=True, add_eos=True) == [1] + expected + [2]
+
+
+def test_segments_are_tokenized_separately(tok, tok80k):
+    # a special token splits the text: no piece spans across it
+    text = 'abc<mask>def'
+    mask = tok.piece_to_id('<mask>')
+    assert tok.encode(text, allowed_special='all') == tok80k.encode('abc') + [mask] + tok80k.encode('def')
+
+
+def test_allowed_subset(tok, tok80k):
+    text = 'a<|end|>b<mask>c'
+    mask = tok.piece_to_id('<mask>')
+    ids = tok.encode(text, allowed_special={'<mask>'})
+    assert ids == tok80k.encode('a<|end|>b') + [mask] + tok80k.encode('c')
+    assert tok.encode(text, allowed_special=['<mask>']) == ids
+
+
+@pytest.mark.parametrize('allowed, error, match', [
+    ('none', ValueError, "'all' or a set"),
+    ({'<nope>'}, ValueError, "'<nope>'"),
+    (3, TypeError, 'int'),
+])
+def test_bad_allowed_special(tok, allowed, error, match):
+    with pytest.raises(error, match=match):
+        tok.encode('x', allowed_special=allowed)
+    with pytest.raises(error, match=match):
+        tok.encode_batch(['x'], allowed_special=allowed)
+
+
+def test_allowed_all_without_specials_is_plain(tok80k):
+    assert tok80k.encode('a<mask>b', allowed_special='all') == tok80k.encode('a<mask>b')
+    with pytest.raises(ValueError, match='<mask>'):
+        tok80k.encode('a', allowed_special={'<mask>'})
+
+
+def test_leftmost_longest():
+    tok = Tokenizer(model_path('bytepiece.eu.plus.80k'), special_tokens=['<a>', '<a><b>', 'b><c', '<c>', 'xx'])
+    ids = {t: tok.piece_to_id(t) for t in tok.special_tokens}
+    plain = Tokenizer(model_path('bytepiece.eu.plus.80k'))
+    # '<a><b>' is longer than '<a>' at the same start; then 'b><c' overlaps
+    # nothing (it started inside the match), so '<c>' is found after it
+    assert tok.encode('<a><b><c>', allowed_special='all') == [ids['<a><b>'], ids['<c>']]
+    # leftmost wins over longest: '<a>' starts before the longer 'b><c'
+    assert tok.encode('<a>b><c>', allowed_special='all') == [ids['<a>'], ids['b><c']] + plain.encode('>')
+    assert tok.encode('<a><c>', allowed_special='all') == [ids['<a>'], ids['<c>']]
+    assert tok.encode('xxx', allowed_special='all') == [ids['xx']] + plain.encode('x')
+    assert tok.encode('<a><b>', allowed_special={'<a>'}) == [ids['<a>']] + plain.encode('<b>')
+
+
+def _reference_matches(text, tokens):
+    """Leftmost-longest by brute force."""
+    out, pos = [], 0
+    while pos < len(text):
+        best = None
+        for token in tokens:
+            if text.startswith(token, pos) and (best is None or len(token) > len(best)):
+                best = token
+        if best is None:
+            pos += 1
+        else:
+            out.append((pos, pos + len(best), tokens.index(best)))
+            pos += len(best)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text('ab<>', min_size=1, max_size=4), min_size=1, max_size=5, unique=True),
+       st.text('ab<>x', max_size=30))
+def test_matching_property(tokens, text):
+    special = SpecialTokens(1000)
+    special.add(tokens)
+    allowed = special.allowed_ids('all')
+    assert special.find(text, allowed) == _reference_matches(text, tokens)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(SPECIALS + ['plain', ' ', '\n', 'é', '中文', '🙂', '<', '|']), max_size=12))
+def test_round_trip_with_specials(tok, parts):
+    text = ''.join(parts)
+    assert tok.decode(tok.encode(text, allowed_special='all')) == unicodedata.normalize('NFC', text)
+    assert tok.decode(tok.encode(text)) == unicodedata.normalize('NFC', text)
+
+
+def test_batch_equals_single(tok, tok40):
+    texts = [r['text'] for r in read_golden('bytepiece.eu.plus.80k')[:40]]
+    texts = [t[:50] + '<|endoftext|>' + t[50:] + '<mask>' for t in texts] + ['', '<mask>', 'no special']
+    for t in (tok, tok40):
+        single = [t.encode(x, allowed_special='all') for x in texts]
+        assert t.encode_batch(texts, allowed_special='all', num_threads=1) == single
+        assert t.encode_batch(texts, allowed_special='all', num_threads=2) == single
+        assert t.tokenize_batch(texts, allowed_special='all') == [t.tokenize(x, allowed_special='all') for x in texts]
+        ids, starts = t.encode_batch(texts, allowed_special='all', return_arrays=True)
+        assert [ids[starts[i]:starts[i + 1]].tolist() for i in range(len(texts))] == single
+
+
+def test_batch_sampling_with_specials(tok):
+    texts = ['sampling <mask> text number %d, with <|end|> more words' % i for i in range(20)] + ['plain']
+    one = tok.encode_batch(texts, alpha=0.1, seed=7, num_threads=1, allowed_special='all')
+    two = tok.encode_batch(texts, alpha=0.1, seed=7, num_threads=2, allowed_special='all')
+    assert one == two
+    assert one[0] != one[1] or one[2] != one[3]  # actual draws
+    assert tok.encode_batch(texts[:1], alpha=0.1, seed=7, allowed_special='all')[0] == \
+        tok.encode(texts[0], alpha=0.1, seed=7, allowed_special='all')
+    mask = tok.piece_to_id('<mask>')
+    assert all(row.count(mask) == 1 for row in one[:-1])
+
+
+def test_save_and_load_sidecar(tmp_path, tok):
+    path = tmp_path / 'model.json'
+    tok.save(path)
+    side = sidecar_path(path)
+    assert os.path.exists(side)
+    loaded = Tokenizer(path)
+    assert loaded.special_tokens == SPECIALS
+    text = 'x<|endoftext|>y<mask>'
+    assert loaded.encode(text, allowed_special='all') == tok.encode(text, allowed_special='all')
+    # the model file is still a plain BytePiece model: every key is a piece
+    with open(path, encoding='utf-8') as f:
+        obj = json.load(f)
+    pieces, ids, _ = load_model(obj)
+    assert len(pieces) == tok.vocab_size - 3 - len(SPECIALS)
+    assert sorted(ids) == list(range(3, 3 + len(pieces)))
+    # more tokens from the constructor come after the saved ones
+    more = Tokenizer(path, special_tokens=['<new>', '<mask>'])
+    assert more.special_tokens == SPECIALS + ['<new>']
+
+
+def test_save_without_specials_removes_stale_sidecar(tmp_path, tok, tok80k):
+    path = tmp_path / 'model.json'
+    tok.save(path)
+    tok80k.save(path)
+    assert not os.path.exists(sidecar_path(path))
+    assert Tokenizer(path).special_tokens == []
+
+
+def test_bad_sidecar(tmp_path, tok, tok40):
+    path = tmp_path / 'model.json'
+    tok40.save(path)
+    side = sidecar_path(path)
+    tok.save(tmp_path / 'other.json')
+    os.replace(sidecar_path(tmp_path / 'other.json'), side)  # saved for another vocabulary
+    with pytest.raises(ValueError, match='vocabulary of'):
+        Tokenizer(path)
+    with open(side, 'w') as f:
+        f.write('{not json')
+    with pytest.raises(ValueError, match='not valid JSON'):
+        Tokenizer(path)
+    with open(side, 'w') as f:
+        json.dump({'format': 'bytepiece-special-tokens', 'base_vocab_size': tok40.vocab_size - len(SPECIALS),
+                   'special_tokens': [{'id': 5, 'content': 'x'}]}, f)
+    with pytest.raises(ValueError, match='entry 0'):
+        Tokenizer(path)
