@@ -80,9 +80,9 @@ def map_count_level(buf, bounds, n, kept_prev, part, nparts):
     return ngrams.count_level(buf, bounds, n, kept_prev, part, nparts)
 
 
-def map_count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
+def map_count_pieces(buf, bounds, order, ensure_unicode, l1, l2, table):
     """Shard -> ``(data, bounds, counts)`` of its BNLM pieces."""
-    return bnlm.count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv)
+    return bnlm.count_pieces(buf, bounds, order, ensure_unicode, l1, l2, table, table.view(np.float64))
 
 
 def _release_memory():
@@ -198,7 +198,7 @@ class Trainer:
         self.pieces = None
         # at most about this many keys in one n-gram count table (a pass is
         # split into hash partitions beyond it); bounds memory, not results
-        self.table_entries = 1 << 18
+        self.table_entries = 1 << 20
 
     # ------------------------------------------------------------------ train
     def train(self, texts, workers=1, batch_size=1000, executor=None, progress=True,
@@ -216,10 +216,12 @@ class Trainer:
         try:
             try:
                 tables = self._count_ngrams(corpus, engine, spill, batch_size, progress)
-                data, bounds, counts = self._count_pieces(tables, engine, spill, progress)
+                counted = list(self._count_pieces(tables, engine, spill, progress))
+                del tables
             finally:
                 spill.close()
-            self.pieces = _prune_pieces(data, bounds, counts, self.max_vocab_size, self.max_piece_length,
+            # the list hands the arrays over, so that pruning can free them early
+            self.pieces = _prune_pieces(counted, self.max_vocab_size, self.max_piece_length,
                                         self.min_count, progress, engine)
         finally:
             engine.close()
@@ -278,7 +280,7 @@ class Trainer:
             bar = _tqdm(progress, desc=f'Count {n}-grams', total=len(spill) * nparts, unit=' shards')
             try:
                 for part in range(nparts):
-                    tk, tc = ngrams.counter_new(min(expected / nparts, self.table_entries))
+                    tk, tc = ngrams.counter_new(int(min(expected / nparts, self.table_entries)))
                     used = 0
                     args = ((*spill.read(i), n, kept_prev, part, nparts) for i in range(len(spill)))
                     for keys, counts in engine.imap(map_count_level, args):
@@ -315,29 +317,30 @@ class Trainer:
             del keys_all
             all_vals = np.concatenate(vals_all)
             del vals_all
-            tk, tv = ngrams.build_map(all_keys, all_vals)
+            table = ngrams.build_map(all_keys, all_vals)
             del all_keys, all_vals
         else:
-            tk, tv = ngrams.build_map(np.zeros(0, np.uint64), np.zeros(0, np.float64))
+            table = ngrams.build_map(np.zeros(0, np.uint64), np.zeros(0, np.float64))
         _release_memory()
-        return l1, l2, tk, tv
+        return [l1, l2, table]
 
     def _count_pieces(self, tables, engine, spill, progress):
-        l1, l2, tk, tv = tables
+        l1, l2, table = tables
+        tables.clear()
         tab = bnlm.strtab_new(1 << 16, 1 << 20)
         bar = _tqdm(progress, desc='Count Pieces', total=spill.nbytes, unit='B', unit_scale=True)
         try:
             def args():
                 for i in range(len(spill)):
                     buf, bounds = spill.read(i)
-                    yield buf, bounds, self.order, self.ensure_unicode, l1, l2, tk, tv
+                    yield buf, bounds, self.order, self.ensure_unicode, l1, l2, table
             sizes = (spill.shards[i][1] for i in range(len(spill)))
             for (data, pbounds, counts), size in zip(engine.imap(map_count_pieces, args()), sizes):
                 tab = bnlm.strtab_add(*tab, data, pbounds[:-1], pbounds[1:], counts)
                 bar.update(size)
         finally:
             bar.close()
-        del tables, l1, l2, tk, tv
+        del tables, l1, l2, table
         _release_memory()
         out = bnlm.strtab_compact(tab[1], tab[2], tab[3], tab[4], tab[5])
         del tab
@@ -448,15 +451,19 @@ def _select(data, bounds, mask):
     return sel, sel_bounds
 
 
-def _prune_pieces(data, bounds, counts, sizes, max_piece_length, min_count, progress, engine=None):
-    """Prune counted pieces ``data[bounds[i]:bounds[i+1]]`` with ``counts``.
-
-    Returns one ``{piece: count}`` dict per size in ``sizes`` (largest first)."""
+def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=None):
+    """Prune the counted pieces ``counted = [data, bounds, counts]`` (piece i is
+    ``data[bounds[i]:bounds[i+1]]``; the list is emptied so that the arrays can
+    be freed early). Returns one ``{piece: count}`` dict per size in ``sizes``
+    (largest first)."""
+    data, bounds, counts = counted
+    counted.clear()
     lens = np.diff(bounds)
     # a. every single byte, with count 1 if missing
     single = lens == 1
     present = np.zeros(256, bool)
     present[data[bounds[:-1][single]]] = True
+    del single
     missing = np.flatnonzero(~present).astype(np.uint8)
     if missing.shape[0]:
         data = np.concatenate([data, missing])
@@ -465,16 +472,19 @@ def _prune_pieces(data, bounds, counts, sizes, max_piece_length, min_count, prog
         lens = np.diff(bounds)
     # b. keep by length and count, split the rest into the kept pieces
     keep = (lens == 1) | ((lens <= max_piece_length) & (counts >= min_count))
-    starts = bounds[:-1][keep].tolist()
-    ends = bounds[1:][keep].tolist()
-    raw = data.tobytes()
-    pieces, kcounts = _canonical([raw[s:e] for s, e in zip(starts, ends)], counts[keep])
-    del raw
+    del lens
+    pieces, kcounts = _canonical(
+        [data[s:e].tobytes() for s, e in zip(bounds[:-1][keep].tolist(), bounds[1:][keep].tolist())],
+        counts[keep])
+    drop_data, drop_bounds = _select(data, bounds, ~keep)
+    drop_counts = counts[~keep]
+    del data, bounds, counts, keep
+    _release_memory()
     bar = _tqdm(progress, desc='Prune Pieces', unit=' rounds')
     try:
-        drop_data, drop_bounds = _select(data, bounds, ~keep)
-        kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, counts[~keep], engine)
-        del drop_data, drop_bounds
+        kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, drop_counts, engine)
+        del drop_data, drop_bounds, drop_counts
+        _release_memory()
         bar.update(1)
         pieces, kcounts = _prune_wasted(pieces, kcounts, bar, engine)
         results = []
@@ -526,6 +536,6 @@ def convert_to_bytepiece(pieces, path, progress=False):
     plist = list(items)
     counts = np.array([items[p] for p in plist], np.int64 if all_int else np.float64)
     data, bounds = _pack(plist) if plist else (np.zeros(0, np.uint8), np.zeros(1, np.int64))
-    result = _prune_pieces(data, bounds, counts, [len(plist) + MIN_VOCAB_SIZE], math.inf, 1, progress)
+    result = _prune_pieces([data, bounds, counts], [len(plist) + MIN_VOCAB_SIZE], math.inf, 1, progress)
     save_model(result[0], path)
     return result[0]

@@ -17,7 +17,7 @@ Pieces are then counted by content in a byte-string hash table (``strtab``):
 import numpy as np
 from numba import njit
 
-from .ngrams import LEN_SHIFT, map_get
+from .ngrams import LEN_SHIFT, _slot, map_get_from
 
 NEG_INF = -np.inf
 
@@ -31,6 +31,10 @@ def _viterbi_chunk(buf, start, end, order, ensure_unicode, l1, l2, tk, tv,
     length = end - start
     last = order - 1
     low56 = (np.uint64(1) << LEN_SHIFT) - np.uint64(1)
+    tcap = tk.shape[0] // 2
+    qkey = np.empty(order + 1, np.uint64)
+    qslot = np.empty(order + 1, np.int64)
+    qfirst = np.empty(order + 1, np.uint64)
     w = np.uint64(0)
     for t in range(length):
         b = buf[start + t]
@@ -44,14 +48,30 @@ def _viterbi_chunk(buf, start, end, order, ensure_unicode, l1, l2, tk, tv,
         if order > 1 and t >= 1:
             v = l2[(np.int64(buf[start + t - 1]) << 8) | np.int64(b)]
             node[1] = v
-            if v != NEG_INF:
-                # a kept n-gram has a kept suffix: stop at the first miss
-                for j in range(2, order):
-                    if t < j:
-                        break
+            top = min(t, last)  # longest state to look up
+            if v != NEG_INF and top >= 2:
+                # first probes of all lengths at once (independent loads overlap
+                # their cache misses), then resolve in order: a kept n-gram has
+                # a kept suffix, so stop at the first miss
+                for j in range(2, top + 1):
                     n = j + 1
                     key = (np.uint64(n) << LEN_SHIFT) | (w & ((np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)))
-                    v = map_get(tk, tv, key, NEG_INF)
+                    qkey[j] = key
+                    q = _slot(key, tcap)
+                    qslot[j] = q
+                    qfirst[j] = tk[2 * q]
+                for j in range(2, top + 1):
+                    key = qkey[j]
+                    x = qfirst[j]
+                    if x == key:
+                        v = tv[2 * qslot[j] + 1]
+                    elif x == 0:
+                        v = NEG_INF
+                    else:
+                        q = qslot[j] + 1
+                        if q == tcap:
+                            q = 0
+                        v = map_get_from(tk, tv, key, q, NEG_INF)
                     node[j] = v
                     if v == NEG_INF:
                         break
@@ -126,7 +146,8 @@ def segment(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
     """Viterbi segmentation of each chunk ``buf[bounds[c]:bounds[c+1]]``.
 
     ``l1[b]``: L1 of byte b; ``l2[256*a+b]``: L2 of bytes ab (``-inf`` if
-    pruned); ``(tk, tv)``: hash map from n-gram key (n >= 3) to Ln.
+    pruned); ``tk``: ``ngrams.build_map`` table from n-gram key (n >= 3) to Ln,
+    ``tv`` its float64 view.
     Returns the sorted start offsets (into ``buf``) of all pieces; every chunk
     start is among them and a piece ends at the next start or chunk end.
     """
@@ -189,8 +210,10 @@ def _rehash(offsets, lengths, pool, used, cap):
     return slots
 
 
-@njit(cache=True, nogil=True)
-def _insert(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0, w):
+@njit(cache=True, inline='always')
+def _add(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0, w):
+    """Add ``w`` to the count of ``src[s0:e0]``; the caller guarantees room for
+    one more entry. Returns ``(used, pool_used)``."""
     cap = slots.shape[0]
     ln = e0 - s0
     p = _str_slot(_hash_bytes(src, s0, e0), cap)
@@ -207,12 +230,24 @@ def _insert(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0,
                     break
             if same:
                 counts[ent] += w
-                return slots, offsets, lengths, counts, pool, used, pool_used
+                return used, pool_used
         p += 1
         if p == cap:
             p = 0
-    if used == offsets.shape[0]:
-        m = used + used // 2 + 16
+    for k in range(ln):
+        pool[pool_used + k] = src[s0 + k]
+    offsets[used] = pool_used
+    lengths[used] = ln
+    counts[used] = w
+    slots[p] = used
+    return used + 1, pool_used + ln
+
+
+@njit(cache=True, nogil=True)
+def _reserve(slots, offsets, lengths, counts, pool, used, pool_used, n_new, n_bytes):
+    """Grow the table to take ``n_new`` more entries of ``n_bytes`` in all."""
+    if used + n_new > offsets.shape[0]:
+        m = max(offsets.shape[0] + offsets.shape[0] // 2, used + n_new)
         no = np.zeros(m, np.int64)
         no[:used] = offsets[:used]
         nl = np.zeros(m, np.int32)
@@ -220,22 +255,33 @@ def _insert(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0,
         nc = np.zeros(m, np.int64)
         nc[:used] = counts[:used]
         offsets, lengths, counts = no, nl, nc
-    if pool_used + ln > pool.shape[0]:
-        m = max(pool.shape[0] + pool.shape[0] // 2, pool_used + ln)
+    if pool_used + n_bytes > pool.shape[0]:
+        m = max(pool.shape[0] + pool.shape[0] // 2, pool_used + n_bytes)
         npool = np.zeros(m, np.uint8)
         npool[:pool_used] = pool[:pool_used]
         pool = npool
-    for k in range(ln):
-        pool[pool_used + k] = src[s0 + k]
-    offsets[used] = pool_used
-    lengths[used] = ln
-    counts[used] = w
-    slots[p] = used
-    used += 1
-    pool_used += ln
-    if used + 1 > MAX_LOAD * cap:
-        slots = _rehash(offsets, lengths, pool, used, np.int64(2 * used / MAX_LOAD) + 1)
-    return slots, offsets, lengths, counts, pool, used, pool_used
+    if used + n_new > MAX_LOAD * slots.shape[0]:
+        slots = _rehash(offsets, lengths, pool, used, np.int64(2 * (used + n_new) / MAX_LOAD) + 1)
+    return slots, offsets, lengths, counts, pool
+
+
+@njit(cache=True, inline='always')
+def _has_room(slots, offsets, pool, used, pool_used, n_new, n_bytes):
+    return (used + n_new <= offsets.shape[0] and pool_used + n_bytes <= pool.shape[0]
+            and used + n_new <= MAX_LOAD * slots.shape[0])
+
+
+@njit(cache=True, nogil=True)
+def _add_run(slots, offsets, lengths, counts, pool, used, pool_used, src, span_starts, span_ends, weights, i):
+    n = span_starts.shape[0]
+    while i < n:
+        s0 = span_starts[i]
+        e0 = span_ends[i]
+        if not _has_room(slots, offsets, pool, used, pool_used, 1, e0 - s0):
+            break
+        used, pool_used = _add(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0, weights[i])
+        i += 1
+    return i, used, pool_used
 
 
 @njit(cache=True, nogil=True)
@@ -244,11 +290,15 @@ def strtab_add(slots, offsets, lengths, counts, pool, used, pool_used,
     """Add ``weights[i]`` to the count of ``src[span_starts[i]:span_ends[i]]``.
 
     Returns the (possibly reallocated) table tuple."""
-    for i in range(span_starts.shape[0]):
-        slots, offsets, lengths, counts, pool, used, pool_used = _insert(
-            slots, offsets, lengths, counts, pool, used, pool_used,
-            src, span_starts[i], span_ends[i], weights[i])
-    return slots, offsets, lengths, counts, pool, used, pool_used
+    i = 0
+    n = span_starts.shape[0]
+    while True:
+        i, used, pool_used = _add_run(slots, offsets, lengths, counts, pool, used, pool_used,
+                                      src, span_starts, span_ends, weights, i)
+        if i >= n:
+            return slots, offsets, lengths, counts, pool, used, pool_used
+        slots, offsets, lengths, counts, pool = _reserve(
+            slots, offsets, lengths, counts, pool, used, pool_used, 1, span_ends[i] - span_starts[i])
 
 
 @njit(cache=True, nogil=True)
@@ -268,27 +318,48 @@ def strtab_compact(offsets, lengths, counts, pool, used):
 
 
 @njit(cache=True, nogil=True)
+def _pieces_run(buf, bounds, c, order, ensure_unicode, l1, l2, tk, tv,
+                routes, states, prev, cur, node, starts,
+                slots, offsets, lengths, counts, pool, used, pool_used):
+    nchunks = bounds.shape[0] - 1
+    while c < nchunks:
+        length = bounds[c + 1] - bounds[c]
+        if not _has_room(slots, offsets, pool, used, pool_used, length, length):
+            break
+        if length > 0:
+            n = _viterbi_chunk(buf, bounds[c], bounds[c + 1], order, ensure_unicode, l1, l2, tk, tv,
+                               routes, states, prev, cur, node, starts)
+            for i in range(n):
+                e = starts[i + 1] if i + 1 < n else bounds[c + 1]
+                used, pool_used = _add(slots, offsets, lengths, counts, pool, used, pool_used,
+                                       buf, starts[i], e, 1)
+        c += 1
+    return c, used, pool_used
+
+
+@njit(cache=True, nogil=True)
 def count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
     """Segment the chunks (see ``segment``) and count the pieces by content.
 
     Returns ``(data, piece_bounds, counts)`` as ``strtab_compact``."""
     nbytes = bounds[-1] - bounds[0]
-    tab = strtab_new(max(nbytes // 16, 16), max(nbytes // 4, 64))
-    slots, offsets, lengths, counts, pool, used, pool_used = tab
     maxlen = _max_chunk(bounds)
+    slots, offsets, lengths, counts, pool, used, pool_used = strtab_new(
+        max(nbytes // 16, 2 * maxlen), max(nbytes // 4, 2 * maxlen))
     starts = np.empty(maxlen, np.int64)
     routes = np.zeros((maxlen, order), np.int8)
     states = np.empty(maxlen, np.int8)
     prev = np.empty(order, np.float64)
     cur = np.empty(order, np.float64)
     node = np.empty(order, np.float64)
-    for c in range(bounds.shape[0] - 1):
-        if bounds[c + 1] <= bounds[c]:
-            continue
-        n = _viterbi_chunk(buf, bounds[c], bounds[c + 1], order, ensure_unicode, l1, l2, tk, tv,
-                           routes, states, prev, cur, node, starts)
-        for i in range(n):
-            e = starts[i + 1] if i + 1 < n else bounds[c + 1]
-            slots, offsets, lengths, counts, pool, used, pool_used = _insert(
-                slots, offsets, lengths, counts, pool, used, pool_used, buf, starts[i], e, 1)
+    c = 0
+    while True:
+        c, used, pool_used = _pieces_run(buf, bounds, c, order, ensure_unicode, l1, l2, tk, tv,
+                                         routes, states, prev, cur, node, starts,
+                                         slots, offsets, lengths, counts, pool, used, pool_used)
+        if c >= bounds.shape[0] - 1:
+            break
+        length = bounds[c + 1] - bounds[c]
+        slots, offsets, lengths, counts, pool = _reserve(
+            slots, offsets, lengths, counts, pool, used, pool_used, length, length)
     return strtab_compact(offsets, lengths, counts, pool, used)

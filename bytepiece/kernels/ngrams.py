@@ -61,20 +61,22 @@ def build_set(keys):
 
 @njit(cache=True, nogil=True)
 def build_map(keys, vals):
-    """A hash map ``(table_keys, table_vals)`` from ``keys`` to float64 ``vals``."""
+    """A hash map from ``keys`` to float64 ``vals``, as one uint64 array of
+    ``(key, value bits)`` pairs, so that a lookup touches one cache line.
+    Read it with ``map_get(table, table.view(np.float64), key, default)``."""
     cap = table_capacity(keys.shape[0])
-    tk = np.zeros(cap, np.uint64)
-    tv = np.full(cap, -np.inf)
+    table = np.zeros(2 * cap, np.uint64)
+    fview = table.view(np.float64)
     for i in range(keys.shape[0]):
         k = keys[i]
         s = _slot(k, cap)
-        while tk[s] != 0 and tk[s] != k:
+        while table[2 * s] != 0 and table[2 * s] != k:
             s += 1
             if s == cap:
                 s = 0
-        tk[s] = k
-        tv[s] = vals[i]
-    return tk, tv
+        table[2 * s] = k
+        fview[2 * s + 1] = vals[i]
+    return table
 
 
 @njit(cache=True, inline='always')
@@ -93,13 +95,29 @@ def set_contains(table, key):
 
 
 @njit(cache=True, inline='always')
-def map_get(tk, tv, key, default):
-    cap = tk.shape[0]
+def map_get(table, fview, key, default):
+    """The value of ``key`` in a ``build_map`` table (``fview`` is its float64 view)."""
+    cap = table.shape[0] // 2
     s = _slot(key, cap)
     while True:
-        t = tk[s]
+        t = table[2 * s]
         if t == key:
-            return tv[s]
+            return fview[2 * s + 1]
+        if t == 0:
+            return default
+        s += 1
+        if s == cap:
+            s = 0
+
+
+@njit(cache=True, inline='always')
+def map_get_from(table, fview, key, s, default):
+    """``map_get`` continuing the probe at slot ``s``."""
+    cap = table.shape[0] // 2
+    while True:
+        t = table[2 * s]
+        if t == key:
+            return fview[2 * s + 1]
         if t == 0:
             return default
         s += 1
@@ -138,14 +156,11 @@ def counter_new(n):
 
 
 @njit(cache=True, nogil=True)
-def counter_add(tk, tc, used, keys, counts):
-    """Add ``counts`` at ``keys`` to the counter table ``(tk, tc)`` holding
-    ``used`` keys; grows as needed. Returns ``(tk, tc, used)``."""
+def _add_run(tk, tc, used, keys, counts, i, limit):
+    # the hot loop never reassigns the table arrays (keeps numba's loop tight)
     cap = tk.shape[0]
-    for i in range(keys.shape[0]):
-        if _full(used, cap):
-            tk, tc = _grow(tk, tc, used)
-            cap = tk.shape[0]
+    n = keys.shape[0]
+    while i < n and used < limit:
         k = keys[i]
         s = _slot(k, cap)
         while True:
@@ -161,7 +176,20 @@ def counter_add(tk, tc, used, keys, counts):
             s += 1
             if s == cap:
                 s = 0
-    return tk, tc, used
+        i += 1
+    return i, used
+
+
+@njit(cache=True, nogil=True)
+def counter_add(tk, tc, used, keys, counts):
+    """Add ``counts`` at ``keys`` to the counter table ``(tk, tc)`` holding
+    ``used`` keys; grows as needed. Returns ``(tk, tc, used)``."""
+    i = 0
+    while True:
+        i, used = _add_run(tk, tc, used, keys, counts, i, np.int64(MAX_LOAD * tk.shape[0]))
+        if i >= keys.shape[0]:
+            return tk, tc, used
+        tk, tc = _grow(tk, tc, used)
 
 
 @njit(cache=True, nogil=True)
@@ -202,28 +230,29 @@ def count_short(buf, bounds):
 
 
 @njit(cache=True, nogil=True)
-def count_level(buf, bounds, n, kept_prev, part, nparts):
-    """Count the n-grams (3 <= n <= 7) of the chunks whose (n-1)-byte prefix and
-    suffix are both in the hash set ``kept_prev``, among the keys of hash
-    partition ``part`` of ``nparts``. Returns ``(keys, counts)`` (unique keys,
-    unordered)."""
-    tk, tc = counter_new(1 << 10)
+def _level_run(buf, bounds, c, n, kept_prev, part, nparts, tk, tc, used):
+    """Count from chunk ``c`` on while the table surely has room for a whole
+    chunk; returns ``(next chunk, used)``."""
     cap = tk.shape[0]
-    used = 0
+    limit = np.int64(MAX_LOAD * cap)
     m = n - 1
     mask_prev = (np.uint64(1) << np.uint64(8 * m)) - np.uint64(1)
     mask_n = (np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)
     tag_prev = np.uint64(m) << LEN_SHIFT
     tag_n = np.uint64(n) << LEN_SHIFT
-    for c in range(bounds.shape[0] - 1):
+    nchunks = bounds.shape[0] - 1
+    while c < nchunks:
         start = bounds[c]
         end = bounds[c + 1]
+        if used + (end - start) > limit:
+            break
+        c += 1
         if end - start < n:
             continue
         w = np.uint64(0)
         for i in range(start, start + m - 1):
             w = (w << np.uint64(8)) | np.uint64(buf[i])
-        prev_ok = -1  # unknown
+        prev_ok = -1  # is the (n-1)-gram ending at i-1 kept? (-1: unknown)
         for i in range(start + m - 1, end):
             w = ((w << np.uint64(8)) | np.uint64(buf[i])) & mask_n
             if i - start + 1 < n:
@@ -232,14 +261,11 @@ def count_level(buf, bounds, n, kept_prev, part, nparts):
             if nparts > 1 and _part(k, nparts) != part:
                 prev_ok = -1
                 continue
-            # the n-gram ending at i: prefix ends at i-1, suffix ends at i
+            # the n-gram ending at i: its prefix ends at i-1, its suffix at i
             if prev_ok < 0:
                 prev_ok = 1 if set_contains(kept_prev, tag_prev | ((w >> np.uint64(8)) & mask_prev)) else 0
             ok = 1 if set_contains(kept_prev, tag_prev | (w & mask_prev)) else 0
             if ok == 1 and prev_ok == 1:
-                if _full(used, cap):
-                    tk, tc = _grow(tk, tc, used)
-                    cap = tk.shape[0]
                 s = _slot(k, cap)
                 while True:
                     x = tk[s]
@@ -255,10 +281,31 @@ def count_level(buf, bounds, n, kept_prev, part, nparts):
                     if s == cap:
                         s = 0
             prev_ok = ok
+    return c, used
+
+
+@njit(cache=True, nogil=True)
+def count_level(buf, bounds, n, kept_prev, part, nparts):
+    """Count the n-grams (3 <= n <= 7) of the chunks whose (n-1)-byte prefix and
+    suffix are both in the hash set ``kept_prev``, among the keys of hash
+    partition ``part`` of ``nparts``. Returns ``(keys, counts)`` (unique keys,
+    unordered)."""
+    nbytes = bounds[-1] - bounds[0]
+    longest = 1
+    for c in range(bounds.shape[0] - 1):
+        longest = max(longest, bounds[c + 1] - bounds[c])
+    tk, tc = counter_new(max(nbytes // (8 * nparts), 2 * longest, 1 << 10))
+    used = 0
+    c = 0
+    while True:
+        c, used = _level_run(buf, bounds, c, n, kept_prev, part, nparts, tk, tc, used)
+        if c >= bounds.shape[0] - 1:
+            break
+        tk, tc = _grow(tk, tc, max(used, longest))
     keys = np.empty(used, np.uint64)
     counts = np.empty(used, np.int64)
     j = 0
-    for s in range(cap):
+    for s in range(tk.shape[0]):
         if tk[s] != 0:
             keys[j] = tk[s]
             counts[j] = tc[s]
