@@ -102,28 +102,29 @@ def python_sampler(text, vocab, alpha, n, seed, variant):
 
 # --- exactness -------------------------------------------------------------
 
-CASES = (11, 12, 13)
+CASES = (11, 12, 13)  # random_case seeds: 8 to 13 segmentations each
+RICH = dict(text_len=(9, 10), n_pieces=(12, 18))  # random_case(0, **RICH): 145 segmentations
 
 
-@pytest.mark.parametrize('case', CASES)
+@pytest.mark.parametrize('case', CASES + ('rich',))
 @pytest.mark.parametrize('alpha', ALPHAS)
 def test_sampling_matches_exact_distribution(case, alpha):
-    text, vocab = random_case(case)
+    text, vocab = random_case(0, **RICH) if case == 'rich' else random_case(case)
     tok = make_tokenizer(vocab)
     assert tok._automaton.sampling_params(alpha)[0] == lattice.MODE_SAMPLE
     exact = exact_distribution(text, vocab, alpha)
-    assert len(exact) >= 8, 'the case should have many segmentations'
-    observed = sampled_counts(tok, text, alpha, seed=1000 + case)
+    assert len(exact) >= (100 if case == 'rich' else 8), 'the case should have many segmentations'
+    observed = sampled_counts(tok, text, alpha, seed=1000 + (0 if case == 'rich' else case))
     g, df, p = g_test(observed, exact)
     assert p > P_MIN, f'G={g:.1f} df={df} p={p:.2e} for {text!r} alpha={alpha}'
 
 
 @pytest.mark.parametrize('variant', ['half', 'pairwise'])
 @pytest.mark.parametrize('alpha', [0.0, 1.0])
-def test_goodness_of_fit_rejects_biased_samplers(variant, alpha):
+@pytest.mark.parametrize('case', [CASES[0], 'rich'])
+def test_goodness_of_fit_rejects_biased_samplers(variant, alpha, case):
     """The test above has power: the "pick one of two" samplers fail it."""
-    case = CASES[0]
-    text, vocab = random_case(case)
+    text, vocab = random_case(0, **RICH) if case == 'rich' else random_case(case)
     exact = exact_distribution(text, vocab, alpha)
     assert max(len(p) for p in vocab) >= 3 and len(exact) >= 8
     counts = python_sampler(text, vocab, alpha, N_SAMPLES, seed=7, variant=variant)
