@@ -24,16 +24,20 @@ class PieceAutomaton:
         n = len(pieces)
         vocab_size = n + NUM_SPECIAL
         self.vocab_size = vocab_size
-        self.pieces = [b''] * vocab_size
+        id_array = np.fromiter(ids, np.int64, n)
+        by_id = np.empty(vocab_size, object)
+        by_id[:NUM_SPECIAL] = b''
+        piece_objects = np.empty(n, object)
+        piece_objects[:] = pieces  # an object array keeps bytes as they are (no NUL stripping)
+        by_id[id_array] = piece_objects
+        self.pieces = by_id.tolist()
         count_by_id = np.zeros(vocab_size, np.float64)
-        for piece, piece_id, count in zip(pieces, ids, counts):
-            self.pieces[piece_id] = piece
-            count_by_id[piece_id] = count
+        count_by_id[id_array] = counts
         self.counts = count_by_id
         self.scores = np.full(vocab_size, -np.inf)
         self.scores[NUM_SPECIAL:] = np.log(count_by_id[NUM_SPECIAL:]) - np.log(sum(counts))
 
-        lengths = np.fromiter((len(p) for p in self.pieces), np.int64, vocab_size)
+        lengths = np.fromiter(map(len, self.pieces), np.int64, vocab_size)
         self.piece_offsets = np.zeros(vocab_size + 1, np.int64)
         np.cumsum(lengths, out=self.piece_offsets[1:])
         self.piece_data = np.frombuffer(b''.join(self.pieces), np.uint8)

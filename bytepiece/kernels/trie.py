@@ -22,11 +22,13 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def build_preorder_nodes(data, offsets):
-    """Trie nodes of lexicographically sorted pieces ``data[offsets[i]:offsets[i+1]]``.
+def build_reversed_nodes(data, offsets):
+    """Trie nodes of the reversed pieces ``data[offsets[i]:offsets[i+1]][::-1]``.
 
-    Returns ``(parent, node_byte, terminal_node)``: each node's parent and the
-    byte on its incoming edge, and for each piece the node where it ends.
+    Nodes are created by inserting each piece through a hash table keyed by
+    (parent, byte), so no sorting is needed. Returns ``(parent, node_byte,
+    terminal_node)``: each node's parent and incoming byte (node 0 is the
+    root), and the node where each piece ends.
     """
     n_pieces = offsets.size - 1
     max_nodes = offsets[-1] + 1
@@ -34,28 +36,30 @@ def build_preorder_nodes(data, offsets):
     node_byte = np.zeros(max_nodes, np.uint8)
     terminal_node = np.empty(n_pieces, np.int32)
     parent[0] = -1
-    longest = 0
-    for i in range(n_pieces):
-        longest = max(longest, offsets[i + 1] - offsets[i])
-    path = np.zeros(longest + 1, np.int32)  # path[d]: node at depth d of the previous piece
+    capacity = 1
+    while capacity < 2 * max_nodes:
+        capacity *= 2
+    mask = capacity - 1
+    slot_key = np.full(capacity, -1, np.int64)  # parent * 256 + byte
+    slot_node = np.empty(capacity, np.int32)
     n_nodes = 1
-    prev_start = 0
-    prev_len = 0
     for i in range(n_pieces):
-        start = offsets[i]
-        length = offsets[i + 1] - start
-        common = 0
-        limit = min(length, prev_len)
-        while common < limit and data[start + common] == data[prev_start + common]:
-            common += 1
-        for d in range(common + 1, length + 1):
-            parent[n_nodes] = path[d - 1]
-            node_byte[n_nodes] = data[start + d - 1]
-            path[d] = n_nodes
-            n_nodes += 1
-        terminal_node[i] = path[length]
-        prev_start = start
-        prev_len = length
+        node = 0
+        for j in range(offsets[i + 1] - 1, offsets[i] - 1, -1):
+            key = node * 256 + data[j]
+            h = (key * 0x9E3779B1) & mask
+            while slot_key[h] != -1 and slot_key[h] != key:
+                h = (h + 1) & mask
+            if slot_key[h] == key:
+                node = slot_node[h]
+            else:
+                slot_key[h] = key
+                slot_node[h] = n_nodes
+                parent[n_nodes] = node
+                node_byte[n_nodes] = data[j]
+                node = n_nodes
+                n_nodes += 1
+        terminal_node[i] = node
     return parent[:n_nodes], node_byte[:n_nodes], terminal_node
 
 
@@ -74,6 +78,27 @@ def _grow(units, unit_token, next_free, prev_free, new_size):
 
 
 @njit(cache=True, nogil=True)
+def _unlink(slot, next_free, prev_free, head):
+    """Take ``slot`` out of the free list (if still in it); returns the head."""
+    before = prev_free[slot]
+    if before == -2:
+        return head
+    after = next_free[slot]
+    if before >= 0:
+        next_free[before] = after
+    if after < next_free.size:
+        prev_free[after] = before
+    prev_free[slot] = -2
+    return after if slot == head else head
+
+
+# A free unit that failed this many times as a first child's place stops
+# being tried (it can still be filled as another child): keeps the search
+# from rescanning a crowded region for every node.
+MAX_ANCHOR_FAILS = 16
+
+
+@njit(cache=True, nogil=True)
 def build_double_array(first_child, edge_byte, edge_child, node_token):
     """Place the trie (CSR children sorted by byte) into a double array,
     breadth first. Free units form a doubly linked list; each node takes the
@@ -84,6 +109,8 @@ def build_double_array(first_child, edge_byte, edge_child, node_token):
     unit_token = np.full(size, -1, np.int32)
     next_free = np.arange(1, size + 1, dtype=np.int64)
     prev_free = np.arange(-1, size - 1, dtype=np.int64)
+    fails = np.zeros(size, np.int32)
+    prev_free[0] = -2
     head = 1  # unit 0 is the root
     units[0, 1] = -2  # no unit is the root's parent
     unit_of = np.empty(n_nodes, np.int64)
@@ -108,6 +135,9 @@ def build_double_array(first_child, edge_byte, edge_child, node_token):
             if p + 256 >= size:
                 size *= 2
                 units, unit_token, next_free, prev_free = _grow(units, unit_token, next_free, prev_free, size)
+                grown = np.zeros(size, np.int32)
+                grown[:fails.size] = fails
+                fails = grown
             base = p - first_byte
             fits = base >= 1
             if fits:
@@ -117,21 +147,18 @@ def build_double_array(first_child, edge_byte, edge_child, node_token):
                         break
             if fits:
                 break
-            p = next_free[p]
+            q = next_free[p]
+            fails[p] += 1
+            if fails[p] >= MAX_ANCHOR_FAILS:
+                head = _unlink(p, next_free, prev_free, head)
+            p = q
         units[u, 0] = base
         for k in range(lo, hi):
             slot = base + edge_byte[k]
             child = edge_child[k]
             units[slot, 1] = u
             unit_token[slot] = node_token[child]
-            before = prev_free[slot]
-            after = next_free[slot]
-            if before >= 0:
-                next_free[before] = after
-            if after < size:
-                prev_free[after] = before
-            if slot == head:
-                head = after
+            head = _unlink(slot, next_free, prev_free, head)
             unit_of[child] = slot
             queue[q_tail] = child
             q_tail += 1
@@ -150,22 +177,17 @@ def build_double_array(first_child, edge_byte, edge_child, node_token):
 def build_trie(pieces, token_ids, token_scores):
     """Compile distinct, non-empty ``pieces`` with their token ids, and the
     per-token-id ``token_scores``, into the reversed-piece trie tuple."""
-    reversed_pieces = [p[::-1] for p in pieces]
-    order = sorted(range(len(pieces)), key=reversed_pieces.__getitem__)
-    pieces_sorted = [reversed_pieces[i] for i in order]
-    token_ids = np.asarray(token_ids, np.int32)[order]
-    lengths = np.fromiter(map(len, pieces_sorted), np.int64, len(pieces_sorted))
-    offsets = np.zeros(len(pieces_sorted) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = np.frombuffer(b''.join(pieces_sorted), np.uint8)
-    parent, node_byte, terminal_node = build_preorder_nodes(data, offsets)
+    offsets = np.zeros(len(pieces) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)), out=offsets[1:])
+    data = np.frombuffer(b''.join(pieces), np.uint8)
+    parent, node_byte, terminal_node = build_reversed_nodes(data, offsets)
     n_nodes = parent.size
 
     node_token = np.full(n_nodes, -1, np.int32)
     node_token[terminal_node] = token_ids
 
-    # CSR children grouped by parent; a stable sort keeps preorder = byte order.
-    order = np.argsort(parent[1:], kind='stable')
+    # CSR children grouped by parent, sorted by byte.
+    order = np.lexsort((node_byte[1:], parent[1:]))
     edge_child = (order + 1).astype(np.int32)
     edge_byte = node_byte[edge_child]
     first_child = np.zeros(n_nodes + 1, np.int32)
