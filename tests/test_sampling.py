@@ -203,7 +203,11 @@ def test_log_space_sampling_random_cases_are_valid():
 # --- long texts: the rescaling path ---------------------------------------------
 
 
-def long_case(seed=5, length=800):
+def long_case(seed=5, length=800, scale=1):
+    """A long random text and a vocabulary of its substrings. ``scale``
+    multiplies the counts of the pieces that can occur in the text (not those
+    of the other bytes, left at 1), pushing the minimum score down without
+    changing the distribution over segmentations (to within 1e-20)."""
     rng = random.Random(seed)
     text = bytes(rng.choice(b'ab c') for _ in range(length))
     pieces = {}
@@ -211,8 +215,8 @@ def long_case(seed=5, length=800):
         a = rng.randrange(length)
         piece = text[a:a + rng.randint(2, 5)]
         if len(piece) >= 2:
-            pieces[piece] = rng.randint(1, 5000)
-    return text, small_vocab(pieces, byte_count=lambda b: rng.randint(1, 5000) if b in b'ab c' else 1)
+            pieces[piece] = rng.randint(1, 5000) * scale
+    return text, small_vocab(pieces, byte_count=lambda b: rng.randint(1, 5000) * scale if b in b'ab c' else 1)
 
 
 def forward_backward(text, vocab, alpha):
@@ -232,16 +236,19 @@ def forward_backward(text, vocab, alpha):
     return log_z, np.array([math.exp(fwd[i] + bwd[i] - log_z) for i in range(L + 1)])
 
 
-@pytest.mark.parametrize('alpha', [0.0, 0.1, 1.0])
-def test_long_text_marginals_match_forward_backward(alpha):
+@pytest.mark.parametrize('alpha, scale, mode', [(0.0, 1, lattice.MODE_SAMPLE), (0.1, 1, lattice.MODE_SAMPLE),
+                                                  (1.0, 1, lattice.MODE_SAMPLE), (8.0, 1e22, lattice.MODE_SAMPLE_LOG)])
+def test_long_text_marginals_match_forward_backward(alpha, scale, mode):
     """On an 800-byte chunk the linear-space forward values leave
     [2**-100, 2**100] and are rescaled; the sampled token-boundary frequencies
-    must still match the exact marginals at every position."""
-    text, vocab = long_case()
+    must still match the exact marginals at every position. The last case runs
+    the log-space kernel on a long text."""
+    text, vocab = long_case(scale=scale)
     tok = make_tokenizer(vocab)
-    assert tok._automaton.sampling_params(alpha)[0] == lattice.MODE_SAMPLE
+    assert tok._automaton.sampling_params(alpha)[0] == mode
     log_z, marginal = forward_backward(text, vocab, alpha)
     assert abs(log_z) > 2 * lattice.RESCALE_EXP * math.log(2), 'rescaling must be exercised'
+    assert np.sum((marginal > 0.01) & (marginal < 0.99)) > 50, 'many positions must be uncertain'
     assert tok.log_likelihood(text_str(text), alpha) == pytest.approx(log_z, rel=1e-9, abs=1e-9)
 
     L = len(text)
@@ -261,16 +268,19 @@ def test_long_text_marginals_match_forward_backward(alpha):
 
 
 def test_long_line_sampling_is_valid(tok80k):
-    """A 1 MB line in one chunk: every draw decodes to the text (rescaling on
-    a real model) and differs from Viterbi."""
+    """A 1 MB line in one chunk: every draw decodes to the text (rescaling up
+    at alpha=0, down at alpha=1, log space at 30) and differs from Viterbi."""
     rng = random.Random(0)
     words = ['tokenizer', 'sampling', '字节', '分词', 'über', ' ', '🙂', 'x=1;', '\t']
     text = ''.join(rng.choice(words) for _ in range(140000))
     while len(text.encode('utf-8')) < 1 << 20:
         text += text[:1000]
-    ids = tok80k.encode(text, alpha=0.1, seed=1)
-    assert tok80k.decode(ids) == text
-    assert ids != tok80k.encode(text)
+    viterbi = tok80k.encode(text)
+    for alpha in (0.0, 0.1, 1.0, 30.0):  # 30: the log-space kernel on this model
+        ids = tok80k.encode(text, alpha=alpha, seed=1)
+        assert tok80k.decode(ids) == text, alpha
+        assert ids != viterbi, alpha
+    assert tok80k._automaton.sampling_params(30.0)[0] == lattice.MODE_SAMPLE_LOG
 
 
 # --- lattice statistics against brute force ------------------------------------------
