@@ -241,3 +241,10 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     atomic_write(str(path), b'bytes')
     assert path.read_bytes() == b'bytes'
     assert os.listdir(tmp_path) == ['model.json']
+
+
+def test_huge_integer_counts():
+    """Counts are JSON integers of any size: a total above 2**64 must still load
+    (scores are log(count) - log(total) in floating point)."""
+    tok = Tokenizer(model_dict(small_vocab({b'ab': 10**20})))
+    assert tok.tokenize('abc') == [b'ab', b'c']
