@@ -142,6 +142,26 @@ def test_goodness_of_fit_accepts_python_reservoir_sampler():
         assert p > P_MIN, (alpha, g, df, p)
 
 
+@pytest.mark.parametrize('source', ['tokenizer sequence', 'consecutive seeds', 'batch seeds'])
+def test_draw_streams_are_independent(source):
+    """Draws are exact whichever way the stream is chosen: one tokenizer's own
+    sequence of calls, per-call seeds 0, 1, 2, ... (as a training loop might
+    pass), or one batch call per draw with consecutive seeds."""
+    text, vocab = random_case(CASES[1])
+    s = text_str(text)
+    alpha = 0.5
+    tok = make_tokenizer(vocab, seed=2718)
+    n = N_SAMPLES
+    if source == 'tokenizer sequence':
+        draws = [tuple(tok.tokenize(s, alpha=alpha)) for _ in range(n)]
+    elif source == 'consecutive seeds':
+        draws = [tuple(tok.tokenize(s, alpha=alpha, seed=i)) for i in range(n)]
+    else:
+        draws = [tuple(tok.tokenize_batch([s], alpha=alpha, seed=i, num_threads=1)[0]) for i in range(n // 4)]
+    g, df, p = g_test(Counter(draws), exact_distribution(text, vocab, alpha))
+    assert p > P_MIN, (source, g, df, p)
+
+
 def test_sampling_with_chunks_matches_exact_distribution():
     """Texts with newlines: chunks are sampled independently, no piece crosses one."""
     text, vocab = random_case(21, newline=True)
