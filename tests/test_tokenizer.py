@@ -91,6 +91,17 @@ def test_round_trip_without_normalization_property(tok80k_raw, text):
     assert b''.join(tok80k_raw.tokenize(text)) == text.encode('utf-8')
 
 
+@settings(max_examples=50, deadline=None)
+@given(texts=st.lists(text_strategy, max_size=8), seed=st.integers(0, 2**64 - 1))
+def test_batch_equals_per_text_property(tok80k, texts, seed):
+    assert tok80k.encode_batch(texts, num_threads=1) == [tok80k.encode(t) for t in texts]
+    assert tok80k.tokenize_batch(texts, num_threads=1) == [tok80k.tokenize(t) for t in texts]
+    sampled = tok80k.encode_batch(texts, alpha=0.3, seed=seed, num_threads=1)
+    assert [tok80k.decode(x) for x in sampled] == [unicodedata.normalize('NFC', t) for t in texts]
+    if texts:
+        assert sampled[0] == tok80k.encode(texts[0], alpha=0.3, seed=seed)
+
+
 @pytest.mark.parametrize('text', SPECIAL_TEXTS)
 def test_round_trip_special_texts(tok80k, tok80k_raw, tok40k, text):
     nfc = unicodedata.normalize('NFC', text)
@@ -167,6 +178,19 @@ def test_piece_id_round_trips(tok80k):
         tok80k.piece_to_id(b'\xff\xfe not a piece \x00')
     with pytest.raises(KeyError):
         tok80k.piece_to_id('a')  # pieces are bytes
+
+
+def test_positional_arguments_as_in_bytepiece(tok80k):
+    """encode(text, add_bos, add_eos, alpha, iter) and tokenize(text, alpha, iter)."""
+    ids = tok80k.encode(TEXT)
+    assert tok80k.encode(TEXT, True, True) == [1] + ids + [2]
+    assert tok80k.encode(TEXT, False, False, -1) == ids
+    assert list(tok80k.encode(TEXT, False, True, -1, True)) == ids + [2]
+    assert tok80k.tokenize(TEXT, -1) == tok80k.tokenize(TEXT)
+    assert list(tok80k.tokenize(TEXT, -1, True)) == tok80k.tokenize(TEXT)
+    assert tok80k.decode(tok80k.encode(TEXT, False, False, 0.1)) == TEXT
+    assert Tokenizer(model_dict(small_vocab({b'ab': 3})), 7).encode('abab', alpha=1.0) == \
+        Tokenizer(model_dict(small_vocab({b'ab': 3})), seed=7).encode('abab', alpha=1.0)
 
 
 def test_iter_returns_an_iterator(tok80k):
