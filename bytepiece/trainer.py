@@ -143,7 +143,7 @@ class _Engine:
                 yield fn(*args)
             return
         pending = deque()
-        limit = 2 * max(self.workers, 1)
+        limit = max(self.workers, 1) + 1
         for args in arg_iter:
             pending.append(self.executor.submit(fn, *args))
             if len(pending) >= limit:
@@ -312,15 +312,9 @@ class Trainer:
             self.ngram_counts[n] = int(keys.shape[0])
             prev_keys, prev_counts = keys, counts
         del prev_keys, prev_counts
-        if keys_all:
-            all_keys = np.concatenate(keys_all)
-            del keys_all
-            all_vals = np.concatenate(vals_all)
-            del vals_all
-            table = ngrams.build_map(all_keys, all_vals)
-            del all_keys, all_vals
-        else:
-            table = ngrams.build_map(np.zeros(0, np.uint64), np.zeros(0, np.float64))
+        table = ngrams.map_new(sum(k.shape[0] for k in keys_all))
+        while keys_all:  # level by level, freeing as we go
+            ngrams.map_insert(table, table.view(np.float64), keys_all.pop(), vals_all.pop())
         _release_memory()
         return [l1, l2, table]
 
@@ -383,7 +377,7 @@ def map_segment(automaton, data, bounds):
     return ids, np.diff(span_start)
 
 
-SPLIT_BATCH_BYTES = 1 << 19
+SPLIT_BATCH_BYTES = 1 << 17
 
 
 def _split_into(pieces, counts, data, bounds, weights, engine=None):

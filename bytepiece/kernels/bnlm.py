@@ -247,7 +247,7 @@ def _add(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0, w)
 def _reserve(slots, offsets, lengths, counts, pool, used, pool_used, n_new, n_bytes):
     """Grow the table to take ``n_new`` more entries of ``n_bytes`` in all."""
     if used + n_new > offsets.shape[0]:
-        m = max(offsets.shape[0] + offsets.shape[0] // 2, used + n_new)
+        m = max(offsets.shape[0] + offsets.shape[0] // 4, used + n_new)
         no = np.zeros(m, np.int64)
         no[:used] = offsets[:used]
         nl = np.zeros(m, np.int32)
@@ -256,7 +256,7 @@ def _reserve(slots, offsets, lengths, counts, pool, used, pool_used, n_new, n_by
         nc[:used] = counts[:used]
         offsets, lengths, counts = no, nl, nc
     if pool_used + n_bytes > pool.shape[0]:
-        m = max(pool.shape[0] + pool.shape[0] // 2, pool_used + n_bytes)
+        m = max(pool.shape[0] + pool.shape[0] // 4, pool_used + n_bytes)
         npool = np.zeros(m, np.uint8)
         npool[:pool_used] = pool[:pool_used]
         pool = npool

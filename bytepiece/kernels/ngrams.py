@@ -60,13 +60,17 @@ def build_set(keys):
 
 
 @njit(cache=True, nogil=True)
-def build_map(keys, vals):
-    """A hash map from ``keys`` to float64 ``vals``, as one uint64 array of
-    ``(key, value bits)`` pairs, so that a lookup touches one cache line.
+def map_new(n):
+    """An empty hash map for ``n`` keys to float64 values, as one uint64 array
+    of ``(key, value bits)`` pairs, so that a lookup touches one cache line.
     Read it with ``map_get(table, table.view(np.float64), key, default)``."""
-    cap = table_capacity(keys.shape[0])
-    table = np.zeros(2 * cap, np.uint64)
-    fview = table.view(np.float64)
+    return np.zeros(2 * table_capacity(n), np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def map_insert(table, fview, keys, vals):
+    """Insert ``keys`` with ``vals`` into a ``map_new`` table (with room)."""
+    cap = table.shape[0] // 2
     for i in range(keys.shape[0]):
         k = keys[i]
         s = _slot(k, cap)
@@ -76,6 +80,12 @@ def build_map(keys, vals):
                 s = 0
         table[2 * s] = k
         fview[2 * s + 1] = vals[i]
+
+
+def build_map(keys, vals):
+    """A ``map_new`` table holding ``keys`` -> ``vals``."""
+    table = map_new(keys.shape[0])
+    map_insert(table, table.view(np.float64), keys, vals)
     return table
 
 
