@@ -173,6 +173,23 @@ def test_sampling_with_chunks_matches_exact_distribution():
         assert p > P_MIN, (alpha, g, df, p)
 
 
+@pytest.mark.parametrize('model, text', [('tok40k', '字节ab'), ('tok80k', '  def f(x):')])
+@pytest.mark.parametrize('alpha', [0.1, 1.0])
+def test_sampling_exact_on_public_models(request, model, text, alpha):
+    """Real vocabularies (the 40k one has partial-UTF-8 pieces): 18 and 106
+    segmentations, enumerated exactly."""
+    tok = request.getfixturevalue(model)
+    vocab = {tok.id_to_piece(i): float(tok._automaton.counts[i]) for i in range(3, tok.vocab_size)}
+    exact = exact_distribution(text.encode('utf-8'), vocab, alpha)
+    assert len(exact) >= 18
+    draws = tok.tokenize_batch([text] * N_SAMPLES, alpha=alpha, seed=77)
+    g, df, p = g_test(Counter(map(tuple, draws)), exact)
+    assert p > P_MIN, (g, df, p)
+    score = scores_of(vocab)
+    log_z = logsumexp(alpha * sum(score[q] for q in seg) for seg in exact)
+    assert tok.log_likelihood(text, alpha) == pytest.approx(log_z, rel=1e-9)
+
+
 def log_path_case(alpha, length=8):
     """A text whose 2-piece segmentations (prefix + suffix) have comparable
     weights at a large alpha, in a vocabulary whose rarest byte forces the
