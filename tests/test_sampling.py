@@ -51,8 +51,9 @@ def lattice_edges(text, vocab):
     """Edges ``(start, end, piece)`` of a single-chunk text, by end, then start
     (for one end: longest piece first, as the kernels see them)."""
     edges = []
+    longest = max(map(len, vocab))
     for e in range(1, len(text) + 1):
-        for s in range(max(0, e - max(map(len, vocab))), e):
+        for s in range(max(0, e - longest), e):
             if text[s:e] in vocab:
                 edges.append((s, e, text[s:e]))
     return edges
