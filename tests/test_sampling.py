@@ -23,7 +23,7 @@ from bytepiece import Tokenizer
 from bytepiece.kernels import lattice
 from bytepiece.model import model_dict
 
-from conftest import (exact_distribution, g_test, logsumexp, make_tokenizer, random_case, scores_of,
+from conftest import (chi2_sf, exact_distribution, g_test, logsumexp, make_tokenizer, random_case, scores_of,
                       segmentations, small_vocab)
 
 N_SAMPLES = 20000
@@ -99,6 +99,14 @@ def python_sampler(text, vocab, alpha, n, seed, variant):
             e = s
         counts[tuple(reversed(seg))] += 1
     return counts
+
+
+def test_chi2_survival_function():
+    """The harness's p-values: chi-square critical values from tables."""
+    for x, df, p in [(3.841, 1, 0.05), (6.635, 1, 0.01), (18.307, 10, 0.05), (124.342, 100, 0.05),
+                     (0.584, 3, 0.90), (29.588, 10, 0.001)]:
+        assert chi2_sf(x, df) == pytest.approx(p, rel=2e-3)
+    assert chi2_sf(0.0, 4) == 1.0 and chi2_sf(1e4, 4) < 1e-300
 
 
 # --- exactness -------------------------------------------------------------
