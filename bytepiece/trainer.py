@@ -40,6 +40,7 @@ __all__ = ['Trainer', 'convert_to_bytepiece']
 
 NUM_SPECIAL = 3
 MIN_VOCAB_SIZE = 256 + NUM_SPECIAL
+SHARD_BYTES = 1 << 19  # a shard of chunked text: the unit of work of the count maps
 
 
 def _tqdm(progress, **kwargs):
@@ -85,6 +86,19 @@ def map_count_pieces(buf, bounds, order, ensure_unicode, l1, l2, table):
     return bnlm.count_pieces(buf, bounds, order, ensure_unicode, l1, l2, table, table.view(np.float64))
 
 
+_M_MMAP_THRESHOLD = -3
+
+
+def _set_mmap_threshold(nbytes):
+    """glibc: serve allocations >= nbytes with mmap, so that freed tables go
+    back to the OS at once (this also turns off glibc's dynamic threshold)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, int(nbytes))
+    except (OSError, AttributeError):
+        pass
+
+
 def _release_memory():
     """Give freed heap pages back to the OS (glibc), so that the resident size
     follows what is really in use between phases."""
@@ -95,10 +109,35 @@ def _release_memory():
         pass
 
 
+class _ArraySpill:
+    """Tuples of 1-d arrays in a temporary file, read back one tuple at a time."""
+
+    def __init__(self, directory=None):
+        self._file = tempfile.TemporaryFile(dir=directory)
+        self._items = []  # [(offset, [(dtype, length), ...])]
+
+    def write(self, *arrays):
+        self._items.append((self._file.tell(), [(a.dtype, a.shape[0]) for a in arrays]))
+        for a in arrays:
+            self._file.write(np.ascontiguousarray(a).tobytes())
+
+    def read(self, i):
+        offset, layout = self._items[i]
+        self._file.seek(offset)
+        return tuple(np.fromfile(self._file, dtype, n) for dtype, n in layout)
+
+    def __len__(self):
+        return len(self._items)
+
+    def close(self):
+        self._file.close()
+
+
 class _Spill:
     """Shards of chunked text in a temporary file, read back one at a time."""
 
     def __init__(self, directory=None):
+        self.directory = directory
         self._data = tempfile.TemporaryFile(dir=directory)
         self._bounds = tempfile.TemporaryFile(dir=directory)
         self.shards = []  # (data offset, nbytes, bounds offset, len(bounds))
@@ -198,7 +237,7 @@ class Trainer:
         self.pieces = None
         # at most about this many keys in one n-gram count table (a pass is
         # split into hash partitions beyond it); bounds memory, not results
-        self.table_entries = 1 << 20
+        self.table_entries = 1 << 19
 
     # ------------------------------------------------------------------ train
     def train(self, texts, workers=1, batch_size=1000, executor=None, progress=True,
@@ -206,11 +245,17 @@ class Trainer:
         """Train on ``texts`` (a re-iterable of str, a file path, or a corpus
         from ``bytepiece.corpus``; ``field`` names the text of ``.jsonl``
         files). Sets ``self.pieces``: one ``{piece: count}`` dict per size,
-        largest size first. ``tmpdir``: where the chunked corpus is spilled.
+        largest size first. ``tmpdir``: where the chunked corpus is spilled
+        (a temporary file about the size of the corpus in UTF-8).
+
+        On glibc, training sets malloc's mmap threshold (64 KiB during training,
+        glibc's initial 128 KiB after), so that the tables of one phase go back
+        to the OS before the next; this turns off glibc's dynamic threshold.
         """
         workers = _check_int('workers', workers, 1)
         batch_size = _check_int('batch_size', batch_size, 1)
         corpus = as_corpus(texts, field=field)
+        _set_mmap_threshold(1 << 16)
         engine = _Engine(executor, workers)
         spill = _Spill(tmpdir)
         try:
@@ -225,6 +270,7 @@ class Trainer:
                                         self.min_count, progress, engine)
         finally:
             engine.close()
+            _set_mmap_threshold(1 << 17)  # glibc's initial default
         return self
 
     def _count_ngrams(self, corpus, engine, spill, batch_size, progress):
@@ -235,7 +281,7 @@ class Trainer:
         bar = _tqdm(progress, desc='Count Ngrams', unit=' texts')
 
         def shards():
-            for buf, bounds, n in iter_shards(corpus, self.isolate_digits, batch_size):
+            for buf, bounds, n in iter_shards(corpus, self.isolate_digits, batch_size, SHARD_BYTES):
                 spill.write(buf, bounds)
                 ntexts[0] += n
                 bar.update(n)
@@ -262,7 +308,8 @@ class Trainer:
             first = np.repeat(np.arange(256), 256)
             l2 = np.full(65536, -np.inf)
             l2[kept2] = np.log(c2[kept2].astype(np.float64)) - np.log(c1[first[kept2]].astype(np.float64))
-        keys_all, vals_all = [], []
+        levels = _ArraySpill(spill.directory)  # kept n-grams and Ln of each level
+        n_kept = 0
         idx2 = np.flatnonzero(kept2).astype(np.uint64)
         prev_keys = (np.uint64(2) << ngrams.LEN_SHIFT) | idx2  # sorted
         prev_counts = c2[kept2]
@@ -307,21 +354,27 @@ class Trainer:
             prefix_counts = ngrams.lookup_counts(ngrams.prefix_keys(keys), prev_keys, prev_counts)
             vals = np.log(counts.astype(np.float64)) - np.log(prefix_counts.astype(np.float64))
             del prefix_counts
-            keys_all.append(keys)
-            vals_all.append(vals)
+            levels.write(keys, vals)
+            n_kept += keys.shape[0]
+            del vals
             self.ngram_counts[n] = int(keys.shape[0])
             prev_keys, prev_counts = keys, counts
         del prev_keys, prev_counts
-        table = ngrams.map_new(sum(k.shape[0] for k in keys_all))
-        while keys_all:  # level by level, freeing as we go
-            ngrams.map_insert(table, table.view(np.float64), keys_all.pop(), vals_all.pop())
+        keys = counts = None
+        _release_memory()
+        table = ngrams.map_new(n_kept)
+        for i in range(len(levels)):
+            ngrams.map_insert(table, table.view(np.float64), *levels.read(i))
+        levels.close()
         _release_memory()
         return [l1, l2, table]
 
     def _count_pieces(self, tables, engine, spill, progress):
         l1, l2, table = tables
         tables.clear()
-        tab = bnlm.strtab_new(1 << 16, 1 << 20)
+        # per-shard piece counts go to disk first, and are merged only once the
+        # n-gram tables are freed: the two never take memory at the same time
+        results = _ArraySpill(spill.directory)
         bar = _tqdm(progress, desc='Count Pieces', total=spill.nbytes, unit='B', unit_scale=True)
         try:
             def args():
@@ -330,14 +383,24 @@ class Trainer:
                     yield buf, bounds, self.order, self.ensure_unicode, l1, l2, table
             sizes = (spill.shards[i][1] for i in range(len(spill)))
             for (data, pbounds, counts), size in zip(engine.imap(map_count_pieces, args()), sizes):
-                tab = bnlm.strtab_add(*tab, data, pbounds[:-1], pbounds[1:], counts)
+                results.write(data, pbounds, counts)
                 bar.update(size)
+            del tables, l1, l2, table
+            _release_memory()
+            tab = bnlm.strtab_new(1 << 16, 1 << 20)
+            for i in range(len(results)):
+                data, pbounds, counts = results.read(i)
+                tab = bnlm.strtab_add(*tab, data, pbounds[:-1], pbounds[1:], counts)
         finally:
             bar.close()
-        del tables, l1, l2, table
-        _release_memory()
-        out = bnlm.strtab_compact(tab[1], tab[2], tab[3], tab[4], tab[5])
-        del tab
+            results.close()
+        # entries sit in the pool in insertion order: the pool is the data
+        slots, offsets, lengths, counts, pool, used, pool_used = tab
+        del tab, slots, lengths
+        if offsets.shape[0] == used:
+            offsets = np.append(offsets, 0)
+        offsets[used] = pool_used
+        out = pool[:pool_used], offsets[:used + 1], counts[:used]
         _release_memory()
         return out
 
@@ -437,14 +500,6 @@ def _redistribute(keep_pieces, keep_counts, drop_data, drop_bounds, drop_counts,
     return keep_counts + sums
 
 
-def _select(data, bounds, mask):
-    lens = np.diff(bounds)
-    sel = data[np.repeat(mask, lens)]
-    sel_bounds = np.zeros(int(mask.sum()) + 1, np.int64)
-    np.cumsum(lens[mask], out=sel_bounds[1:])
-    return sel, sel_bounds
-
-
 def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=None):
     """Prune the counted pieces ``counted = [data, bounds, counts]`` (piece i is
     ``data[bounds[i]:bounds[i+1]]``; the list is emptied so that the arrays can
@@ -470,8 +525,9 @@ def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=
     pieces, kcounts = _canonical(
         [data[s:e].tobytes() for s, e in zip(bounds[:-1][keep].tolist(), bounds[1:][keep].tolist())],
         counts[keep])
-    drop_data, drop_bounds = _select(data, bounds, ~keep)
-    drop_counts = counts[~keep]
+    # the dropped pieces, moved to the front of the same arrays (no copies)
+    n_drop, n_bytes = bnlm.compact_spans(data, bounds, counts, ~keep)
+    drop_data, drop_bounds, drop_counts = data[:n_bytes], bounds[:n_drop + 1], counts[:n_drop]
     del data, bounds, counts, keep
     _release_memory()
     bar = _tqdm(progress, desc='Prune Pieces', unit=' rounds')

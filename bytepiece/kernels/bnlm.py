@@ -363,3 +363,24 @@ def count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
         slots, offsets, lengths, counts, pool = _reserve(
             slots, offsets, lengths, counts, pool, used, pool_used, length, length)
     return strtab_compact(offsets, lengths, counts, pool, used)
+
+
+@njit(cache=True, nogil=True)
+def compact_spans(data, bounds, counts, select):
+    """Move the selected spans ``data[bounds[i]:bounds[i+1]]`` (and their
+    counts) to the front of the same arrays, in order; ``bounds[:n + 1]`` then
+    bounds them. Returns ``(n, total bytes)``."""
+    n = 0
+    pos = 0
+    for i in range(select.shape[0]):
+        if select[i]:
+            s = bounds[i]
+            e = bounds[i + 1]
+            for k in range(s, e):  # pos <= s: moving left never overwrites unread bytes
+                data[pos + k - s] = data[k]
+            counts[n] = counts[i]
+            bounds[n] = pos  # i >= n: bounds[i + 1] is still unread
+            pos += e - s
+            n += 1
+    bounds[n] = pos
+    return n, pos
