@@ -35,7 +35,9 @@ class PieceAutomaton:
         count_by_id[id_array] = counts
         self.counts = count_by_id
         self.scores = np.full(vocab_size, -np.inf)
-        self.scores[NUM_SPECIAL:] = np.log(count_by_id[NUM_SPECIAL:]) - np.log(sum(counts))
+        # float(total) then log: the value BytePiece's np.log(int) gives, and
+        # integer totals past 2**64 still work.
+        self.scores[NUM_SPECIAL:] = np.log(count_by_id[NUM_SPECIAL:]) - np.log(float(sum(counts)))
 
         lengths = np.fromiter(map(len, self.pieces), np.int64, vocab_size)
         self.piece_offsets = np.zeros(vocab_size + 1, np.int64)
