@@ -44,6 +44,7 @@ class PieceAutomaton:
         np.cumsum(lengths, out=self.piece_offsets[1:])
         self.piece_data = np.frombuffer(b''.join(self.pieces), np.uint8)
         self.max_piece_length = int(lengths.max())
+        self.min_score = float(self.scores[NUM_SPECIAL:].min())
 
         self.trie = build_trie(self.pieces[NUM_SPECIAL:], np.arange(NUM_SPECIAL, vocab_size), self.scores)
         self._weights = {}
@@ -64,7 +65,7 @@ class PieceAutomaton:
         ``unit_weight = exp(alpha * unit_score)`` for the linear-space sampler."""
         if alpha < 0:
             return lattice.MODE_VITERBI, self.scores
-        if alpha * self.scores[NUM_SPECIAL:].min() < _MIN_LOG_WEIGHT:
+        if alpha * self.min_score < _MIN_LOG_WEIGHT:
             return lattice.MODE_SAMPLE_LOG, self.scores
         weights = self._weights.get(alpha)
         if weights is None:

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .rng import next_uniform, stream_seed
+from .rng import advance, stream_seed
 
 MODE_VITERBI = 0
 MODE_SAMPLE = 1  # linear-space weights with exact power-of-two rescaling
@@ -81,10 +81,15 @@ def _viterbi_span(buf, a, b, trie, best, back, back_tok):
 
 
 @njit(nogil=True, cache=True)
-def _sample_span(buf, a, b, trie, unit_weight, window, z, back, back_tok, rng):
+def _sample_span(buf, a, b, trie, unit_weight, window, z, back, back_tok, state):
     """Reservoir sampling over the edges into each end (SPEC section 4), in
-    linear space: edge weight c = Z[k] * w(piece) replaces back[e] with
-    probability c / (Z[e] so far)."""
+    linear space, with exponential jumps (Efraimidis-Spirakis): an edge of
+    weight c = Z[k] * w(piece) replaces back[e] with probability c / (Z[e] so
+    far). After a replacement at running total W, the next replacement comes
+    at the first edge whose running total reaches W / u (u uniform): no edge
+    up to running total W' replaces with probability W / W', exactly as the
+    per-edge coin flips, but with one draw per replacement instead of one per
+    edge. Returns the random stream's new state."""
     units, _, unit_token = trie
     root_base = units[0, 0]
     hi = 2.0 ** RESCALE_EXP
@@ -95,17 +100,19 @@ def _sample_span(buf, a, b, trie, unit_weight, window, z, back, back_tok, rng):
         total = z[e - 1] * unit_weight[node]
         chosen_start = e - 1
         chosen_node = node
+        state, u = advance(state)
+        threshold = total / u if u > 0.0 else np.inf
         for k in range(e - 2, a - 1, -1):
             child = units[node, 0] + buf[k]
             if units[child, 1] != node:
                 break
             node = child
-            c = z[k] * unit_weight[node]
-            if c > 0.0:
-                total += c
-                if next_uniform(rng) * total < c:
-                    chosen_start = k
-                    chosen_node = node
+            total += z[k] * unit_weight[node]
+            if total >= threshold:
+                chosen_start = k
+                chosen_node = node
+                state, u = advance(state)
+                threshold = total / u if u > 0.0 else np.inf
         z[e] = total
         back[e] = chosen_start
         back_tok[e] = unit_token[chosen_node]
@@ -115,10 +122,11 @@ def _sample_span(buf, a, b, trie, unit_weight, window, z, back, back_tok, rng):
             factor = math.ldexp(1.0, -math.frexp(total)[1])
             for k in range(max(a, e - window), e + 1):
                 z[k] *= factor
+    return state
 
 
 @njit(nogil=True, cache=True)
-def _sample_span_log(buf, a, b, trie, alpha, z, back, back_tok, rng):
+def _sample_span_log(buf, a, b, trie, alpha, z, back, back_tok, state):
     """The same reservoir sampling in log space, for any alpha."""
     units, unit_score, unit_token = trie
     root_base = units[0, 0]
@@ -137,12 +145,14 @@ def _sample_span_log(buf, a, b, trie, alpha, z, back, back_tok, rng):
                 continue
             w = z[k] + alpha * unit_score[node]
             total = _logaddexp(total, w)
-            if next_uniform(rng) < math.exp(w - total):
+            state, u = advance(state)
+            if u < math.exp(w - total):
                 chosen_start = k
                 chosen_node = node
         z[e] = total
         back[e] = chosen_start
         back_tok[e] = unit_token[chosen_node]
+    return state
 
 
 @njit(nogil=True, cache=True)
@@ -177,8 +187,7 @@ def _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok):
 @njit(nogil=True, cache=True)
 def _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
                   work, back, back_tok, out_ids, out_ends, span_tok_start, ntok):
-    rng = np.empty(1, np.uint64)
-    rng[0] = seed
+    state = np.uint64(seed)
     n_spans = bounds.size - 1
     for i in range(n_spans):
         a = bounds[i]
@@ -187,9 +196,9 @@ def _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
         if mode == MODE_VITERBI:
             _viterbi_span(buf, a, b, trie, work, back, back_tok)
         elif mode == MODE_SAMPLE:
-            _sample_span(buf, a, b, trie, unit_weight, window, work, back, back_tok, rng)
+            state = _sample_span(buf, a, b, trie, unit_weight, window, work, back, back_tok, state)
         else:
-            _sample_span_log(buf, a, b, trie, alpha, work, back, back_tok, rng)
+            state = _sample_span_log(buf, a, b, trie, alpha, work, back, back_tok, state)
         ntok = _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok)
     span_tok_start[n_spans] = ntok
     return ntok

@@ -25,11 +25,10 @@ def mix64(z):
 
 
 @njit(cache=True, nogil=True)
-def next_uniform(state):
-    """Advance ``state`` (a uint64 array of length 1); return a float in [0, 1)."""
-    s = state[0] + _GOLDEN
-    state[0] = s
-    return (mix64(s) >> _S11) * _INV_2_53
+def advance(state):
+    """``(new_state, uniform in [0, 1))``: the stream kept in a register."""
+    state = state + _GOLDEN
+    return state, (mix64(state) >> _S11) * _INV_2_53
 
 
 @njit(cache=True, nogil=True)
