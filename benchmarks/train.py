@@ -11,8 +11,9 @@
    min_count=8, workers=2, in a fresh process; wall time and peak resident
    memory summed over the process tree (psutil, polled every 10 ms). With
    ``--ref-python`` the reference runs the same job the same way (about 3 min).
-3. Growth: the same job on 1/4, 1/2 and all of the corpus (distinct text), and
-   on 2x and 4x of it (the corpus repeated: counts grow, distinct n-grams not).
+3. Growth: the same job on 1/4, 1/2 and all of the corpus (1x, 2x, 4x of
+   distinct text), then on the corpus repeated 2 and 4 times (counts grow, so
+   more n-grams and pieces pass min_count, but no new text).
 """
 
 import argparse
@@ -83,32 +84,44 @@ print(json.dumps({{'seconds': time.time() - t, 'pieces': len(trainer.pieces[0])}
 '''
 
 
-def run_measured(python, code):
-    """Run ``code`` in a fresh process; wall time, peak RSS of the process tree
-    (bytes) and the JSON line it prints."""
+def run_measured(python, code, cwd=None):
+    """Run ``code`` in a fresh process. Returns the wall time, the peak RSS and
+    the peak PSS summed over the process tree (bytes; RSS polled every 10 ms,
+    PSS, which counts pages shared between processes once, every 50 ms), and
+    the JSON line the child prints."""
     import psutil
     t = time.time()
-    proc = subprocess.Popen([python, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # cwd: not the repository, whose bytepiece/ would shadow the reference's package
+    proc = subprocess.Popen([python, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=cwd or tempfile.gettempdir())
     root = psutil.Process(proc.pid)
-    peak = 0
+    peak_rss = peak_pss = 0
+    tick = 0
     while proc.poll() is None:
         try:
             procs = [root] + root.children(recursive=True)
-            total = 0
-            for p in procs:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            peak = max(peak, total)
         except psutil.Error:
-            pass
+            procs = []
+        rss = pss = 0
+        for p in procs:
+            try:
+                if tick % 5 == 0:
+                    full = p.memory_full_info()
+                    rss += full.rss
+                    pss += full.pss
+                else:
+                    rss += p.memory_info().rss
+            except psutil.Error:
+                pass
+        peak_rss = max(peak_rss, rss)
+        peak_pss = max(peak_pss, pss)
+        tick += 1
         time.sleep(0.01)
     wall = time.time() - t
     out = proc.stdout.read()
     if proc.returncode != 0:
         raise RuntimeError(f'child failed ({proc.returncode}): {out[-2000:]}')
-    return wall, peak, json.loads(out.strip().splitlines()[-1])
+    return wall, (peak_rss, peak_pss), json.loads(out.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------- parity
@@ -185,29 +198,32 @@ def main():
         # warm the numba cache so that the timed run loads compiled kernels
         run_measured(python, CHILD_OURS.format(root=ROOT, here=HERE, corpus=args.corpus, start=0, step=200,
                                                repeat=1, workers=args.workers, out=os.path.join(tmp, 'w')))
-        wall, peak, info, out = ours()
+        wall, (rss, pss), info, out = ours()
         print('## 22 MB corpus, order=6, max_vocab_size=32000, min_count=8, workers=%d' % args.workers)
-        print('| trainer | wall s | peak RSS, process tree (MB) | pieces |')
-        print('|---|---|---|---|')
-        print(f"| bytepiece (this) | {wall:.1f} | {peak / 1e6:.0f} | {info['pieces']} |")
+        print('| trainer | wall s (incl. start-up) | train s | peak RSS, process tree (MB) | peak PSS, process tree (MB) | pieces |')
+        print('|---|---|---|---|---|---|')
+        print(f"| bytepiece (this) | {wall:.1f} | {info['seconds']:.1f} | {rss / 1e6:.0f} | {pss / 1e6:.0f} | {info['pieces']} |")
         if args.ref_python:
             ref_out = os.path.join(tmp, 'ref_full.model')
-            rwall, rpeak, rinfo = run_measured(
+            rwall, (rrss, rpss), rinfo = run_measured(
                 args.ref_python, CHILD_REF.format(corpus=args.corpus, workers=args.workers, out=ref_out))
-            print(f"| BytePiece 0.6.3 | {rwall:.1f} | {rpeak / 1e6:.0f} | {rinfo['pieces']} |")
+            print(f"| BytePiece 0.6.3 | {rwall:.1f} | {rinfo['seconds']:.1f} | {rrss / 1e6:.0f} | {rpss / 1e6:.0f} | {rinfo['pieces']} |")
             a, b = load_counts(out), load_counts(ref_out)
-            print(f'\nspeed-up {rwall / wall:.1f}x, memory ratio {peak / rpeak:.3f}; '
+            print(f'\nspeed-up (wall) {rwall / wall:.1f}x; memory ours/ref: RSS {rss / rrss:.3f}, PSS {pss / rpss:.3f}; '
                   f'identical pieces+counts: {a == b}, Jaccard {len(a.keys() & b.keys()) / len(a.keys() | b.keys()):.4f}')
         print(flush=True)
 
         if not args.skip_growth:
-            print('## Growth (same parameters)')
-            print('| corpus | wall s | peak RSS (MB) | pieces |')
-            print('|---|---|---|---|')
-            for label, kw in (('1/4 (lines 0::4)', dict(step=4)), ('1/2 (lines 0::2)', dict(step=2)),
-                              ('1x', {}), ('2x (repeated)', dict(repeat=2)), ('4x (repeated)', dict(repeat=4))):
-                wall, peak, info, _ = ours(**kw)
-                print(f"| {label} | {wall:.1f} | {peak / 1e6:.0f} | {info['pieces']} |", flush=True)
+            print('## Growth (same parameters; distinct text: every 4th, every 2nd, every document; '
+                  'then the whole corpus repeated)')
+            print('| corpus | MB | wall s | train s | peak RSS (MB) | peak PSS (MB) | pieces |')
+            print('|---|---|---|---|---|---|---|')
+            for label, mb, kw in (('1x (lines 0::4)', 5.5, dict(step=4)), ('2x (lines 0::2)', 11, dict(step=2)),
+                                  ('4x (all)', 22, {}), ('8x (all, repeated twice)', 44, dict(repeat=2)),
+                                  ('16x (all, repeated 4 times)', 88, dict(repeat=4))):
+                wall, (rss, pss), info, _ = ours(**kw)
+                print(f"| {label} | {mb} | {wall:.1f} | {info['seconds']:.1f} | {rss / 1e6:.0f} | {pss / 1e6:.0f} "
+                      f"| {info['pieces']} |", flush=True)
 
 
 if __name__ == '__main__':
