@@ -87,8 +87,9 @@ print(json.dumps({{'seconds': time.time() - t, 'pieces': len(trainer.pieces[0])}
 def run_measured(python, code, cwd=None):
     """Run ``code`` in a fresh process. Returns the wall time, the peak RSS and
     the peak PSS summed over the process tree (bytes; RSS polled every 10 ms,
-    PSS, which counts pages shared between processes once, every 50 ms), and
-    the JSON line the child prints."""
+    PSS, which counts pages shared between processes once, every 500 ms since
+    reading /proc/PID/smaps is slow and stalls the measured process), and the
+    JSON line the child prints."""
     import psutil
     t = time.time()
     # cwd: not the repository, whose bytepiece/ would shadow the reference's package
@@ -105,7 +106,7 @@ def run_measured(python, code, cwd=None):
         rss = pss = 0
         for p in procs:
             try:
-                if tick % 5 == 0:
+                if tick % 50 == 0:
                     full = p.memory_full_info()
                     rss += full.rss
                     pss += full.pss

@@ -387,22 +387,44 @@ class Trainer:
                 bar.update(size)
             del tables, l1, l2, table
             _release_memory()
-            tab = bnlm.strtab_new(1 << 16, 1 << 20)
-            for i in range(len(results)):
-                data, pbounds, counts = results.read(i)
-                tab = bnlm.strtab_add(*tab, data, pbounds[:-1], pbounds[1:], counts)
+            # merge, in hash partitions of the pieces when there are many
+            # (the per-shard counts hold each distinct piece about 3 times)
+            total = sum(layout[2][1] for _, layout in results._items)
+            nparts = max(1, int(math.ceil(total / 3 / max(self.table_entries // 4, 1))))
+            parts = _ArraySpill(spill.directory)
+            n_pieces = n_bytes = 0
+            for part in range(nparts):
+                tab = bnlm.strtab_new(1 << 16, 1 << 20)
+                data = pbounds = counts = None
+                for i in range(len(results)):
+                    data, pbounds, counts = results.read(i)
+                    tab = bnlm.strtab_add(*tab, data, pbounds[:-1], pbounds[1:], counts, part, nparts)
+                del data, pbounds, counts
+                # entries sit in the pool in insertion order: the pool is the data
+                slots, offsets, lengths, counts, pool, used, pool_used = tab
+                del tab, slots, lengths
+                parts.write(pool[:pool_used], offsets[:used], counts[:used])
+                n_pieces += used
+                n_bytes += pool_used
+                del offsets, counts, pool
+                _release_memory()
         finally:
             bar.close()
             results.close()
-        # entries sit in the pool in insertion order: the pool is the data
-        slots, offsets, lengths, counts, pool, used, pool_used = tab
-        del tab, slots, lengths
-        if offsets.shape[0] == used:
-            offsets = np.append(offsets, 0)
-        offsets[used] = pool_used
-        out = pool[:pool_used], offsets[:used + 1], counts[:used]
-        _release_memory()
-        return out
+        data = np.empty(n_bytes, np.uint8)
+        bounds = np.empty(n_pieces + 1, np.int64)
+        counts = np.empty(n_pieces, np.int64)
+        n_pieces = n_bytes = 0
+        for i in range(len(parts)):
+            pdata, poffsets, pcounts = parts.read(i)
+            data[n_bytes:n_bytes + pdata.shape[0]] = pdata
+            bounds[n_pieces:n_pieces + poffsets.shape[0]] = poffsets + n_bytes
+            counts[n_pieces:n_pieces + pcounts.shape[0]] = pcounts
+            n_pieces += poffsets.shape[0]
+            n_bytes += pdata.shape[0]
+        bounds[n_pieces] = n_bytes
+        parts.close()
+        return data, bounds, counts
 
     # ------------------------------------------------------------------- save
     def save(self, path):

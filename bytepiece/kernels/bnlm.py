@@ -272,11 +272,15 @@ def _has_room(slots, offsets, pool, used, pool_used, n_new, n_bytes):
 
 
 @njit(cache=True, nogil=True)
-def _add_run(slots, offsets, lengths, counts, pool, used, pool_used, src, span_starts, span_ends, weights, i):
+def _add_run(slots, offsets, lengths, counts, pool, used, pool_used, src, span_starts, span_ends, weights, i,
+             part, nparts):
     n = span_starts.shape[0]
     while i < n:
         s0 = span_starts[i]
         e0 = span_ends[i]
+        if nparts > 1 and _hash_bytes(src, s0, e0) % np.uint64(nparts) != np.uint64(part):
+            i += 1
+            continue
         if not _has_room(slots, offsets, pool, used, pool_used, 1, e0 - s0):
             break
         used, pool_used = _add(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0, weights[i])
@@ -286,15 +290,16 @@ def _add_run(slots, offsets, lengths, counts, pool, used, pool_used, src, span_s
 
 @njit(cache=True, nogil=True)
 def strtab_add(slots, offsets, lengths, counts, pool, used, pool_used,
-               src, span_starts, span_ends, weights):
-    """Add ``weights[i]`` to the count of ``src[span_starts[i]:span_ends[i]]``.
+               src, span_starts, span_ends, weights, part=0, nparts=1):
+    """Add ``weights[i]`` to the count of ``src[span_starts[i]:span_ends[i]]``
+    (only the strings of hash partition ``part`` of ``nparts``).
 
     Returns the (possibly reallocated) table tuple."""
     i = 0
     n = span_starts.shape[0]
     while True:
         i, used, pool_used = _add_run(slots, offsets, lengths, counts, pool, used, pool_used,
-                                      src, span_starts, span_ends, weights, i)
+                                      src, span_starts, span_ends, weights, i, part, nparts)
         if i >= n:
             return slots, offsets, lengths, counts, pool, used, pool_used
         slots, offsets, lengths, counts, pool = _reserve(
