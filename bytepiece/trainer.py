@@ -462,7 +462,7 @@ def map_segment(automaton, data, bounds):
     return ids, np.diff(span_start)
 
 
-SPLIT_BATCH_BYTES = 1 << 17
+SPLIT_BATCH_BYTES = 1 << 16
 
 
 def _split_into(pieces, counts, data, bounds, weights, engine=None):

@@ -35,6 +35,7 @@ def _viterbi_chunk(buf, start, end, order, ensure_unicode, l1, l2, tk, tv,
     qkey = np.empty(order + 1, np.uint64)
     qslot = np.empty(order + 1, np.int64)
     qfirst = np.empty(order + 1, np.uint64)
+    qneed = np.zeros(order + 1, np.bool_)
     w = np.uint64(0)
     for t in range(length):
         b = buf[start + t]
@@ -50,17 +51,24 @@ def _viterbi_chunk(buf, start, end, order, ensure_unicode, l1, l2, tk, tv,
             node[1] = v
             top = min(t, last)  # longest state to look up
             if v != NEG_INF and top >= 2:
-                # first probes of all lengths at once (independent loads overlap
-                # their cache misses), then resolve in order: a kept n-gram has
-                # a kept suffix, so stop at the first miss
+                # node[j] only matters where the previous byte can be in state
+                # j-1 (or, for the last state, in it): other lookups are skipped.
+                # First probes of all needed lengths at once (independent loads
+                # overlap their cache misses), then resolve in order; a kept
+                # n-gram has a kept suffix, so stop at the first miss
                 for j in range(2, top + 1):
-                    n = j + 1
-                    key = (np.uint64(n) << LEN_SHIFT) | (w & ((np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)))
-                    qkey[j] = key
-                    q = _slot(key, tcap)
-                    qslot[j] = q
-                    qfirst[j] = tk[2 * q]
+                    need = prev[j - 1] != NEG_INF or (j == last and prev[last] != NEG_INF)
+                    qneed[j] = need
+                    if need:
+                        n = j + 1
+                        key = (np.uint64(n) << LEN_SHIFT) | (w & ((np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)))
+                        qkey[j] = key
+                        q = _slot(key, tcap)
+                        qslot[j] = q
+                        qfirst[j] = tk[2 * q]
                 for j in range(2, top + 1):
+                    if not qneed[j]:
+                        continue
                     key = qkey[j]
                     x = qfirst[j]
                     if x == key:
