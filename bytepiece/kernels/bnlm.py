@@ -286,7 +286,7 @@ def _add_run(slots, offsets, lengths, counts, pool, used, pool_used, src, span_s
     while i < n:
         s0 = span_starts[i]
         e0 = span_ends[i]
-        if nparts > 1 and _hash_bytes(src, s0, e0) % np.uint64(nparts) != np.uint64(part):
+        if nparts > 1 and np.int64(((_hash_bytes(src, s0, e0) >> np.uint64(32)) * np.uint64(nparts)) >> np.uint64(32)) != part:
             i += 1
             continue
         if not _has_room(slots, offsets, pool, used, pool_used, 1, e0 - s0):

@@ -34,8 +34,8 @@ def _slot(key, cap):
 @njit(cache=True, inline='always')
 def _part(key, nparts):
     # an independent hash (another multiplier, other bits) picks the partition
-    h = (key * np.uint64(0xD6E8FEB86659FD93)) >> np.uint64(40)
-    return np.int64(h % np.uint64(nparts))
+    h = (key * np.uint64(0xD6E8FEB86659FD93)) >> np.uint64(32)
+    return np.int64((h * np.uint64(nparts)) >> np.uint64(32))
 
 
 @njit(cache=True)
