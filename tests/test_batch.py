@@ -103,3 +103,19 @@ def test_bad_texts(tok80k, texts, error, match):
 def test_bad_threads(tok80k, threads, error):
     with pytest.raises(error, match='num_threads'):
         tok80k.encode_batch(['x'], num_threads=threads)
+
+
+def test_bad_text_index_in_a_large_batch(tok80k):
+    # large Viterbi batches on several threads run in parts: errors still name the index in the batch
+    texts = ['ok %d' % i for i in range(40)]
+    for bad, error, match in [(b'x', TypeError, 'index 33 must be str'), ('\ud800', ValueError, 'text 33')]:
+        with pytest.raises(error, match=match):
+            tok80k.encode_batch(texts[:33] + [bad] + texts[33:], num_threads=2)
+
+
+@pytest.mark.parametrize('bos, eos', [(False, False), (True, True)])
+def test_parts_equal_one_call(tok80k, golden_texts, bos, eos):
+    texts = golden_texts + TEXTS
+    two = tok80k.encode_batch(texts, num_threads=2, add_bos=bos, add_eos=eos)
+    ids, starts = tok80k.encode_batch(texts, num_threads=2, add_bos=bos, add_eos=eos, return_arrays=True)
+    assert two == [ids[starts[i]:starts[i + 1]].tolist() for i in range(len(texts))]

@@ -1,0 +1,156 @@
+"""Batch encoding throughput: encode_batch on 1 and 2 threads vs SentencePiece's batch encode.
+
+In one run, on the same texts and the same vocabulary (the 80k public model,
+converted with ``convert_to_sentencepiece`` for SentencePiece):
+
+- ours: ``encode_batch(texts, num_threads=1)`` and ``num_threads=2``, both as
+  lists of ids (the default) and as arrays (``return_arrays=True``: one flat
+  int32 array plus offsets, no Python object per token); the 2-thread list
+  form also without its pipelining (kernel and list conversion overlapped in
+  parts), to show what that brings;
+- SentencePiece: ``sp.encode(texts, num_threads=1)`` and ``num_threads=2``;
+- HF tokenizers with our exported ``tokenizer.json`` (``encode_batch``, all
+  cores), for reference, if installed.
+
+Bars (issue 5): ours on 2 threads >= 1.7x ours on 1 thread, and >= 3x
+SentencePiece on 2 threads. Medians of ``--runs`` runs, interleaved across
+cases (the machine may be shared). ``--markdown FILE``
+writes the results as a markdown section.
+
+    python benchmarks/batch.py [--corpus PATH] [--model PATH] [--mb 4] [--runs 3] [--markdown FILE]
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from benchmarks.common import add_common_args, load_texts_mb, mb, report, sentencepiece_peer  # noqa: E402
+from bytepiece import Tokenizer  # noqa: E402
+from bytepiece import tokenizer as tokenizer_module  # noqa: E402
+
+THREADS_BAR = 1.7
+SP_BAR = 3.0
+
+
+def machine():
+    try:
+        import psutil
+        memory = f', {psutil.virtual_memory().total / 2**30:.0f} GB RAM'
+    except ImportError:
+        memory = ''
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return f'{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}'
+
+
+def hf_peer(tokenizer, tmpdir):
+    try:
+        import tokenizers
+    except ImportError:
+        return None
+    path = os.path.join(tmpdir, 'tokenizer.json')
+    tokenizer.convert_to_huggingface(path)
+    return tokenizers.Tokenizer.from_file(path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(parser, corpus_mb=4.0)
+    parser.set_defaults(runs=3)
+    parser.add_argument('--no-hf', action='store_true', help='skip the HF tokenizers reference row')
+    parser.add_argument('--markdown', help='also write the results as markdown to this file')
+    args = parser.parse_args()
+
+    texts = load_texts_mb(args.corpus, args.mb)
+
+    def unpipelined(texts):
+        """The list form without overlapping the kernel and the list conversion."""
+        saved = tokenizer_module.PIPELINE_PARTS
+        tokenizer_module.PIPELINE_PARTS = len(texts) + 1
+        try:
+            return tokenizer.encode_batch(texts, num_threads=2)
+        finally:
+            tokenizer_module.PIPELINE_PARTS = saved
+
+    size = mb(texts)
+    tokenizer = Tokenizer(args.model)
+    header = f'{len(texts)} texts, {size:.2f} MB, model {os.path.basename(args.model)}, runs {args.runs} (medians)'
+    print(header)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sp = sentencepiece_peer(tokenizer, tmp)
+        hf = None if args.no_hf else hf_peer(tokenizer, tmp)
+        expected = tokenizer.encode_batch(texts, num_threads=1)
+        assert tokenizer.encode_batch(texts, num_threads=2) == expected
+        if hf is not None:
+            same = sum(e.ids == x for e, x in zip(hf.encode_batch(texts, add_special_tokens=False), expected))
+            print(f'HF tokenizers export: identical ids on {same}/{len(texts)} texts')
+        cases = [
+            ('bytepiece 1 thread (lists)', lambda: tokenizer.encode_batch(texts, num_threads=1)),
+            ('bytepiece 2 threads (lists)', lambda: tokenizer.encode_batch(texts, num_threads=2)),
+            ('bytepiece 2 threads (lists, one part)', lambda: unpipelined(texts)),
+            ('bytepiece 1 thread (arrays)', lambda: tokenizer.encode_batch(texts, num_threads=1, return_arrays=True)),
+            ('bytepiece 2 threads (arrays)', lambda: tokenizer.encode_batch(texts, num_threads=2, return_arrays=True)),
+        ]
+        if sp is not None:
+            cases += [('sentencepiece 1 thread', lambda: sp.encode(texts, num_threads=1)),
+                      ('sentencepiece 2 threads', lambda: sp.encode(texts, num_threads=2))]
+        if hf is not None:
+            cases.append(('hf tokenizers (export), all cores',
+                          lambda: hf.encode_batch(texts, add_special_tokens=False)))
+        # interleaved: run r of every case, then run r + 1, so that a change
+        # in the machine's load (it is shared) hits every case alike
+        times = {name: [] for name, _ in cases}
+        for _, fn in cases:
+            fn()  # warm-up
+        for _ in range(args.runs):
+            for name, fn in cases:
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+        for name, _ in cases:
+            seconds = statistics.median(times[name])
+            rows.append((name, size / seconds, seconds))
+            print(f'  {name}: {seconds:.3f} s (runs: {", ".join(f"{t:.3f}" for t in times[name])})')
+    speeds = {name: speed for name, speed, _ in rows}
+    baseline = 'sentencepiece 2 threads' if sp is not None else 'bytepiece 1 thread (lists)'
+    report([(name, speed) for name, speed, _ in rows], baseline)
+    verdicts = []
+    for form in ('lists', 'arrays'):
+        one, two = speeds[f'bytepiece 1 thread ({form})'], speeds[f'bytepiece 2 threads ({form})']
+        verdicts.append(f'{form}: 2 threads / 1 thread = {two / one:.2f}x (bar {THREADS_BAR}x: '
+                        f'{"met" if two / one >= THREADS_BAR else "NOT met"})')
+        if sp is not None:
+            ratio = two / speeds['sentencepiece 2 threads']
+            verdicts.append(f'{form}: 2 threads / SentencePiece 2 threads = {ratio:.2f}x (bar {SP_BAR}x: '
+                            f'{"met" if ratio >= SP_BAR else "NOT met"})')
+    for line in verdicts:
+        print(line)
+    if args.markdown:
+        lines = [
+            '## Batch encoding (benchmarks/batch.py)', '',
+            f'- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC',
+            f'- Machine: {machine()}',
+            f'- Command: `python benchmarks/batch.py --mb {args.mb:g} --runs {args.runs}`',
+            f'- Data: {header}', '',
+            '| | median s | MB/s | vs ' + baseline + ' |', '|---|---|---|---|',
+        ]
+        base = speeds[baseline]
+        lines += [f'| {name} | {seconds:.3f} | {speed:.2f} | {speed / base:.2f}x |' for name, speed, seconds in rows]
+        lines += [''] + [f'- {line}' for line in verdicts] + ['']
+        with open(args.markdown, 'w', encoding='utf-8') as f:
+            f.write('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()
