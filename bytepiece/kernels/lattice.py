@@ -55,14 +55,14 @@ def chunk_bounds(buf):
     return bounds[:count]
 
 
-@njit(nogil=True, cache=True)
-def _viterbi_span(buf, a, b, trie, best, back, back_tok):
-    units, unit_score, unit_token = trie
+@njit(inline='always')
+def _viterbi_span(buf, a, b, units, unit_score, best, back, back_node):
     root_base = units[0, 0]
     best[a] = 0.0
+    last = 0.0  # best[e - 1], kept in a register
     for e in range(a + 1, b + 1):
         node = root_base + buf[e - 1]
-        top = best[e - 1] + unit_score[node]
+        top = last + unit_score[node]
         top_start = e - 1
         top_node = node
         for k in range(e - 2, a - 1, -1):
@@ -76,12 +76,13 @@ def _viterbi_span(buf, a, b, trie, best, back, back_tok):
                 top_start = k
                 top_node = node
         best[e] = top
+        last = top
         back[e] = top_start
-        back_tok[e] = unit_token[top_node]
+        back_node[e] = top_node
 
 
-@njit(nogil=True, cache=True)
-def _sample_span(buf, a, b, trie, unit_weight, window, z, back, back_tok, state):
+@njit(inline='always')
+def _sample_span(buf, a, b, units, unit_weight, window, z, back, back_node, state):
     """Reservoir sampling over the edges into each end (SPEC section 4), in
     linear space, with exponential jumps (Efraimidis-Spirakis): an edge of
     weight c = Z[k] * w(piece) replaces back[e] with probability c / (Z[e] so
@@ -90,7 +91,6 @@ def _sample_span(buf, a, b, trie, unit_weight, window, z, back, back_tok, state)
     up to running total W' replaces with probability W / W', exactly as the
     per-edge coin flips, but with one draw per replacement instead of one per
     edge. Returns the random stream's new state."""
-    units, _, unit_token = trie
     root_base = units[0, 0]
     hi = 2.0 ** RESCALE_EXP
     lo = 2.0 ** -RESCALE_EXP
@@ -115,7 +115,7 @@ def _sample_span(buf, a, b, trie, unit_weight, window, z, back, back_tok, state)
                 threshold = total / u if u > 0.0 else np.inf
         z[e] = total
         back[e] = chosen_start
-        back_tok[e] = unit_token[chosen_node]
+        back_node[e] = chosen_node
         if total > hi or total < lo:
             # Scale every value a later end may read by one power of two:
             # exact, and sampling only uses their ratios.
@@ -125,10 +125,9 @@ def _sample_span(buf, a, b, trie, unit_weight, window, z, back, back_tok, state)
     return state
 
 
-@njit(nogil=True, cache=True)
-def _sample_span_log(buf, a, b, trie, alpha, z, back, back_tok, state):
+@njit(inline='always')
+def _sample_span_log(buf, a, b, units, unit_score, unit_token, alpha, z, back, back_node, state):
     """The same reservoir sampling in log space, for any alpha."""
-    units, unit_score, unit_token = trie
     root_base = units[0, 0]
     z[a] = 0.0
     for e in range(a + 1, b + 1):
@@ -151,7 +150,7 @@ def _sample_span_log(buf, a, b, trie, alpha, z, back, back_tok, state):
                 chosen_node = node
         z[e] = total
         back[e] = chosen_start
-        back_tok[e] = unit_token[chosen_node]
+        back_node[e] = chosen_node
     return state
 
 
@@ -166,9 +165,10 @@ def _logaddexp(x, y):
     return y + math.log1p(math.exp(x - y))
 
 
-@njit(nogil=True, cache=True)
-def _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok):
-    """Append the path ending at ``b`` (back to ``a``) to the outputs."""
+@njit(inline='always')
+def _emit_span(back, back_node, unit_token, a, b, out_ids, out_ends, ntok):
+    """Append the path ending at ``b`` (back to ``a``) to the outputs; tokens
+    are looked up only here, for the units on the path."""
     m = 0
     e = b
     while e > a:
@@ -178,7 +178,7 @@ def _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok):
     e = b
     while e > a:
         pos -= 1
-        out_ids[pos] = back_tok[e]
+        out_ids[pos] = unit_token[back_node[e]]
         out_ends[pos] = e
         e = back[e]
     return ntok + m
@@ -186,7 +186,10 @@ def _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok):
 
 @njit(nogil=True, cache=True)
 def _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
-                  work, back, back_tok, out_ids, out_ends, span_tok_start, ntok):
+                  work, back, back_node, out_ids, out_ends, span_tok_start, ntok):
+    # Arrays go to the span kernels one by one, not as the tuple: measured
+    # ~15% faster (the compiled loops keep their array metadata in registers).
+    units, unit_score, unit_token = trie
     state = np.uint64(seed)
     n_spans = bounds.size - 1
     for i in range(n_spans):
@@ -194,12 +197,12 @@ def _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
         b = bounds[i + 1]
         span_tok_start[i] = ntok
         if mode == MODE_VITERBI:
-            _viterbi_span(buf, a, b, trie, work, back, back_tok)
+            _viterbi_span(buf, a, b, units, unit_score, work, back, back_node)
         elif mode == MODE_SAMPLE:
-            state = _sample_span(buf, a, b, trie, unit_weight, window, work, back, back_tok, state)
+            state = _sample_span(buf, a, b, units, unit_weight, window, work, back, back_node, state)
         else:
-            state = _sample_span_log(buf, a, b, trie, alpha, work, back, back_tok, state)
-        ntok = _emit_span(back, back_tok, a, b, out_ids, out_ends, ntok)
+            state = _sample_span_log(buf, a, b, units, unit_score, unit_token, alpha, work, back, back_node, state)
+        ntok = _emit_span(back, back_node, unit_token, a, b, out_ids, out_ends, ntok)
     span_tok_start[n_spans] = ntok
     return ntok
 
@@ -216,12 +219,12 @@ def segment(buf, bounds, trie, mode, alpha, unit_weight, window, seed):
     n = buf.size
     work = np.empty(n + 1, np.float64)
     back = np.empty(n + 1, np.int64)
-    back_tok = np.empty(n + 1, np.int32)
+    back_node = np.empty(n + 1, np.int32)
     out_ids = np.empty(n, np.int32)
     out_ends = np.empty(n, np.int64)
     span_tok_start = np.empty(bounds.size, np.int64)
     ntok = _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
-                         work, back, back_tok, out_ids, out_ends, span_tok_start, 0)
+                         work, back, back_node, out_ids, out_ends, span_tok_start, 0)
     return out_ids[:ntok], out_ends[:ntok], span_tok_start
 
 
@@ -248,11 +251,11 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed
         m = b - a
         work = np.empty(m + 1, np.float64)
         back = np.empty(m + 1, np.int64)
-        back_tok = np.empty(m + 1, np.int32)
+        back_node = np.empty(m + 1, np.int32)
         span_tok_start = np.empty(bounds.size, np.int64)
         # A text has at most as many tokens as bytes: write them in place.
         ntok = _segment_into(text, bounds, trie, mode, alpha, unit_weight, window,
-                             stream_seed(seed, t), work, back, back_tok,
+                             stream_seed(seed, t), work, back, back_node,
                              out_ids[a:b], out_ends[a:b], span_tok_start, 0)
         for j in range(ntok):
             out_ends[a + j] += a
