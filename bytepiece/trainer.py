@@ -314,33 +314,40 @@ class Trainer:
         prev_keys = (np.uint64(2) << ngrams.LEN_SHIFT) | idx2  # sorted
         prev_counts = c2[kept2]
         self.ngram_counts = {1: int(256), 2: int(kept2.sum())}
-        ratio = 16.0  # first guess of candidates per kept (n-1)-gram
         for n in range(3, order + 1):
             if prev_keys.shape[0] == 0:
                 break
             kept_prev = ngrams.build_set(prev_keys)
-            # bound the count tables: split the pass into hash partitions
-            expected = ratio * prev_keys.shape[0]
-            nparts = max(1, int(math.ceil(expected / self.table_entries)))
-            part_keys, part_counts = [], []
-            n_candidates = 0
-            bar = _tqdm(progress, desc=f'Count {n}-grams', total=len(spill) * nparts, unit=' shards')
+            # map: per-shard counts of the candidates, spilled to disk
+            shard_counts = _ArraySpill(spill.directory)
+            total = 0
+            bar = _tqdm(progress, desc=f'Count {n}-grams', total=len(spill), unit=' shards')
             try:
+                args = ((*spill.read(i), n, kept_prev, 0, 1) for i in range(len(spill)))
+                for keys, counts in engine.imap(map_count_level, args):
+                    shard_counts.write(keys, counts)
+                    total += keys.shape[0]
+                    bar.update(1)
+                del kept_prev
+                _release_memory()
+                # reduce: one count table per hash partition of the keys, so
+                # that a table holds at most about table_entries / 2 keys (a
+                # key shows up in about 4 shards' counts)
+                nparts = max(1, int(math.ceil(total / 4 / max(self.table_entries // 2, 1))))
+                part_keys, part_counts = [], []
                 for part in range(nparts):
-                    tk, tc = ngrams.counter_new(int(min(expected / nparts, self.table_entries)))
+                    tk, tc = ngrams.counter_new(max(total // (4 * nparts), 1 << 10))
                     used = 0
-                    args = ((*spill.read(i), n, kept_prev, part, nparts) for i in range(len(spill)))
-                    for keys, counts in engine.imap(map_count_level, args):
-                        tk, tc, used = ngrams.counter_add(tk, tc, used, keys, counts)
-                        bar.update(1)
-                    n_candidates += used
+                    for i in range(len(shard_counts)):
+                        keys, counts = shard_counts.read(i)
+                        tk, tc, used = ngrams.counter_add(tk, tc, used, keys, counts, part, nparts)
                     keys, counts = ngrams.counter_items(tk, tc, min_count)
                     del tk, tc
                     part_keys.append(keys)
                     part_counts.append(counts)
             finally:
                 bar.close()
-            del kept_prev
+                shard_counts.close()
             _release_memory()
             if nparts == 1:
                 keys, counts = part_keys[0], part_counts[0]
@@ -350,7 +357,6 @@ class Trainer:
                 keys, counts = keys[order_], np.concatenate(part_counts)[order_]
                 del order_
             del part_keys, part_counts
-            ratio = max(n_candidates / max(prev_keys.shape[0], 1), 1.0)
             prefix_counts = ngrams.lookup_counts(ngrams.prefix_keys(keys), prev_keys, prev_counts)
             vals = np.log(counts.astype(np.float64)) - np.log(prefix_counts.astype(np.float64))
             del prefix_counts

@@ -166,12 +166,15 @@ def counter_new(n):
 
 
 @njit(cache=True, nogil=True)
-def _add_run(tk, tc, used, keys, counts, i, limit):
+def _add_run(tk, tc, used, keys, counts, i, limit, part, nparts):
     # the hot loop never reassigns the table arrays (keeps numba's loop tight)
     cap = tk.shape[0]
     n = keys.shape[0]
     while i < n and used < limit:
         k = keys[i]
+        if nparts > 1 and _part(k, nparts) != part:
+            i += 1
+            continue
         s = _slot(k, cap)
         while True:
             t = tk[s]
@@ -191,12 +194,13 @@ def _add_run(tk, tc, used, keys, counts, i, limit):
 
 
 @njit(cache=True, nogil=True)
-def counter_add(tk, tc, used, keys, counts):
-    """Add ``counts`` at ``keys`` to the counter table ``(tk, tc)`` holding
-    ``used`` keys; grows as needed. Returns ``(tk, tc, used)``."""
+def counter_add(tk, tc, used, keys, counts, part=0, nparts=1):
+    """Add ``counts`` at ``keys`` (those of hash partition ``part`` of
+    ``nparts``) to the counter table ``(tk, tc)`` holding ``used`` keys;
+    grows as needed. Returns ``(tk, tc, used)``."""
     i = 0
     while True:
-        i, used = _add_run(tk, tc, used, keys, counts, i, np.int64(MAX_LOAD * tk.shape[0]))
+        i, used = _add_run(tk, tc, used, keys, counts, i, np.int64(MAX_LOAD * tk.shape[0]), part, nparts)
         if i >= keys.shape[0]:
             return tk, tc, used
         tk, tc = _grow(tk, tc, used)
