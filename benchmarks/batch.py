@@ -5,9 +5,7 @@ converted with ``convert_to_sentencepiece`` for SentencePiece):
 
 - ours: ``encode_batch(texts, num_threads=1)`` and ``num_threads=2``, both as
   lists of ids (the default) and as arrays (``return_arrays=True``: one flat
-  int32 array plus offsets, no Python object per token); the 2-thread list
-  form also without its pipelining (kernel and list conversion overlapped in
-  parts), to show what that brings;
+  int32 array plus offsets, no Python object per token);
 - SentencePiece: ``sp.encode(texts, num_threads=1)`` and ``num_threads=2``;
 - HF tokenizers with our exported ``tokenizer.json`` (``encode_batch``, all
   cores), for reference, if installed.
@@ -32,7 +30,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from benchmarks.common import add_common_args, load_texts_mb, mb, report, sentencepiece_peer  # noqa: E402
 from bytepiece import Tokenizer  # noqa: E402
-from bytepiece import tokenizer as tokenizer_module  # noqa: E402
 
 THREADS_BAR = 1.7
 SP_BAR = 3.0
@@ -53,6 +50,31 @@ def machine():
     return f'{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}'
 
 
+def _cpu_times():
+    with open('/proc/stat') as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return sum(fields[:3]), fields[3]
+
+
+def wait_idle(limit, threshold=0.2, window=2.0):
+    """Wait (at most ``limit`` s) until the machine's CPUs were idle over
+    ``window`` s (busy share below ``threshold``): the machine may be shared,
+    and a busy core makes any thread-scaling figure meaningless. Returns the
+    busy share seen last."""
+    deadline = time.time() + limit
+    busy = 1.0
+    while True:
+        try:
+            b0, i0 = _cpu_times()
+            time.sleep(window)
+            b1, i1 = _cpu_times()
+        except OSError:
+            return None
+        busy = (b1 - b0) / max(1, (b1 - b0) + (i1 - i0))
+        if busy < threshold or time.time() > deadline:
+            return busy
+
+
 def hf_peer(tokenizer, tmpdir):
     try:
         import tokenizers
@@ -68,19 +90,12 @@ def main():
     add_common_args(parser, corpus_mb=4.0)
     parser.set_defaults(runs=3)
     parser.add_argument('--no-hf', action='store_true', help='skip the HF tokenizers reference row')
+    parser.add_argument('--wait-idle', type=float, default=0, metavar='S',
+                        help='before timing, wait up to S seconds for idle CPUs (shared machines)')
     parser.add_argument('--markdown', help='also write the results as markdown to this file')
     args = parser.parse_args()
 
     texts = load_texts_mb(args.corpus, args.mb)
-
-    def unpipelined(texts):
-        """The list form without overlapping the kernel and the list conversion."""
-        saved = tokenizer_module.PIPELINE_PARTS
-        tokenizer_module.PIPELINE_PARTS = len(texts) + 1
-        try:
-            return tokenizer.encode_batch(texts, num_threads=2)
-        finally:
-            tokenizer_module.PIPELINE_PARTS = saved
 
     size = mb(texts)
     tokenizer = Tokenizer(args.model)
@@ -98,7 +113,6 @@ def main():
         cases = [
             ('bytepiece 1 thread (lists)', lambda: tokenizer.encode_batch(texts, num_threads=1)),
             ('bytepiece 2 threads (lists)', lambda: tokenizer.encode_batch(texts, num_threads=2)),
-            ('bytepiece 2 threads (lists, one part)', lambda: unpipelined(texts)),
             ('bytepiece 1 thread (arrays)', lambda: tokenizer.encode_batch(texts, num_threads=1, return_arrays=True)),
             ('bytepiece 2 threads (arrays)', lambda: tokenizer.encode_batch(texts, num_threads=2, return_arrays=True)),
         ]
@@ -113,6 +127,10 @@ def main():
         times = {name: [] for name, _ in cases}
         for _, fn in cases:
             fn()  # warm-up
+        if args.wait_idle:
+            busy = wait_idle(args.wait_idle)
+            print(f'CPU busy share before timing: {busy:.0%}' if busy is not None else 'no /proc/stat')
+        start_load = os.getloadavg()[0]
         for _ in range(args.runs):
             for name, fn in cases:
                 start = time.perf_counter()
@@ -134,6 +152,8 @@ def main():
             ratio = two / speeds['sentencepiece 2 threads']
             verdicts.append(f'{form}: 2 threads / SentencePiece 2 threads = {ratio:.2f}x (bar {SP_BAR}x: '
                             f'{"met" if ratio >= SP_BAR else "NOT met"})')
+    end_load = os.getloadavg()[0]
+    print(f'load average (1 min) at start / end of timing: {start_load:.2f} / {end_load:.2f}')
     for line in verdicts:
         print(line)
     if args.markdown:
@@ -141,8 +161,10 @@ def main():
             '## Batch encoding (benchmarks/batch.py)', '',
             f'- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC',
             f'- Machine: {machine()}',
-            f'- Command: `python benchmarks/batch.py --mb {args.mb:g} --runs {args.runs}`',
-            f'- Data: {header}', '',
+            f'- Command: `python benchmarks/batch.py --mb {args.mb:g} --runs {args.runs}'
+            f'{" --no-hf" if args.no_hf else ""}{f" --wait-idle {args.wait_idle:g}" if args.wait_idle else ""}`',
+            f'- Data: {header}',
+            f'- Load average (1 min) at the start / end of the timed runs: {start_load:.2f} / {end_load:.2f}', '',
             '| | median s | MB/s | vs ' + baseline + ' |', '|---|---|---|---|',
         ]
         base = speeds[baseline]

@@ -29,11 +29,6 @@ def check_threads(num_threads):
     return int(num_threads)
 
 
-# Viterbi ``encode_batch`` to lists with several threads runs in this many
-# parts, overlapping the kernel with the conversion to Python lists.
-PIPELINE_PARTS = 4
-
-
 @contextlib.contextmanager
 def thread_limit(num_threads):
     """Run numba parallel kernels on ``num_threads`` threads (None: all)."""
@@ -425,12 +420,6 @@ class Tokenizer:
             ids, starts, spans, norm = self._encode_texts(texts, alpha, seed, allowed_special, return_offsets,
                                                           num_threads)
         else:
-            if not return_arrays and check_alpha(alpha) < 0 and check_threads(num_threads) > 1:
-                if isinstance(texts, str):
-                    raise TypeError('texts must be a list of str, not a single str')
-                texts = list(texts)
-                if len(texts) >= 2 * PIPELINE_PARTS:
-                    return self._encode_lists_pipelined(texts, num_threads, add_bos, add_eos)
             ids, starts = self._segment_batch(texts, alpha, num_threads, seed)
             spans = None
         if add_bos or add_eos:
@@ -450,39 +439,6 @@ class Tokenizer:
             return lists
         pairs = list(zip(spans[0].tolist(), spans[1].tolist()))
         return lists, [pairs[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
-
-    def _encode_lists_pipelined(self, texts, num_threads, add_bos, add_eos):
-        """Viterbi ``encode_batch`` to lists, in a few parts: while the kernel
-        segments part k + 1 (GIL released), a Python thread turns part k into
-        lists, the one serial step of the list form."""
-        for index, text in enumerate(texts):
-            check_text(text, index)
-        cuts = np.searchsorted(np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts))),
-                               np.linspace(0, sum(map(len, texts)), PIPELINE_PARTS + 1)[1:-1])
-        bounds = [0] + sorted(set(int(c) + 1 for c in cuts if 0 <= c < len(texts) - 1)) + [len(texts)]
-
-        def to_lists(ids, starts):
-            if add_bos or add_eos:
-                ids, starts = add_markers(ids, starts, add_bos, add_eos)
-            flat = ids.tolist()
-            b = starts.tolist()
-            return [flat[b[i]:b[i + 1]] for i in range(len(b) - 1)]
-
-        result = []
-        with ThreadPoolExecutor(1) as converter:
-            pending = None
-            for a, b in zip(bounds[:-1], bounds[1:]):
-                try:
-                    ids, starts = self._segment_batch(texts[a:b], -1.0, num_threads, None)
-                except ValueError:  # name the bad text by its index in the whole batch
-                    for index in range(a, b):
-                        encode_utf8(normalize(texts[index], self.normalization), index)
-                    raise
-                if pending is not None:
-                    result.extend(pending.result())
-                pending = converter.submit(to_lists, ids, starts)
-            result.extend(pending.result())
-        return result
 
     def tokenize_batch(self, texts, alpha=-1, num_threads=None, seed=None, allowed_special=frozenset()):
         """Pieces (bytes; special tokens as str) of many texts; see ``encode_batch``."""

@@ -106,7 +106,7 @@ def test_bad_threads(tok80k, threads, error):
 
 
 def test_bad_text_index_in_a_large_batch(tok80k):
-    # large Viterbi batches on several threads run in parts: errors still name the index in the batch
+    # errors name the index of the bad text in the batch
     texts = ['ok %d' % i for i in range(40)]
     for bad, error, match in [(b'x', TypeError, 'index 33 must be str'), ('\ud800', ValueError, 'text 33')]:
         with pytest.raises(error, match=match):
