@@ -65,7 +65,8 @@ t = time.time()
 trainer = Trainer(order=6, max_vocab_size=32000, min_count=8)
 trainer.train(Docs({corpus!r}, {start}, {step}, {repeat}), workers={workers}, progress=False)
 trainer.save({out!r})
-print(json.dumps({{'seconds': time.time() - t, 'pieces': len(trainer.pieces[0])}}))
+import os
+print(json.dumps({{'seconds': time.time() - t, 'pieces': len(trainer.pieces[0]), 'cpu': sum(os.times()[:2])}}))
 '''
 
 CHILD_REF = r'''
@@ -201,29 +202,34 @@ def main():
                                                repeat=1, workers=args.workers, out=os.path.join(tmp, 'w')))
         wall, (rss, pss), info, out = ours()
         print('## 22 MB corpus, order=6, max_vocab_size=32000, min_count=8, workers=%d' % args.workers)
-        print('| trainer | wall s (incl. start-up) | train s | peak RSS, process tree (MB) | peak PSS, process tree (MB) | pieces |')
-        print('|---|---|---|---|---|---|')
-        print(f"| bytepiece (this) | {wall:.1f} | {info['seconds']:.1f} | {rss / 1e6:.0f} | {pss / 1e6:.0f} | {info['pieces']} |")
+        print('| trainer | wall s (incl. start-up) | train s | CPU s (user+sys) | peak RSS, process tree (MB) '
+              '| peak PSS, process tree (MB) | pieces |')
+        print('|---|---|---|---|---|---|---|')
+        print(f"| bytepiece (this) | {wall:.1f} | {info['seconds']:.1f} | {info['cpu']:.1f} | {rss / 1e6:.0f} "
+              f"| {pss / 1e6:.0f} | {info['pieces']} |")
         if args.ref_python:
             ref_out = os.path.join(tmp, 'ref_full.model')
             rwall, (rrss, rpss), rinfo = run_measured(
                 args.ref_python, CHILD_REF.format(corpus=args.corpus, workers=args.workers, out=ref_out))
-            print(f"| BytePiece 0.6.3 | {rwall:.1f} | {rinfo['seconds']:.1f} | {rrss / 1e6:.0f} | {rpss / 1e6:.0f} | {rinfo['pieces']} |")
+            print(f"| BytePiece 0.6.3 | {rwall:.1f} | {rinfo['seconds']:.1f} | | {rrss / 1e6:.0f} | {rpss / 1e6:.0f} "
+                  f"| {rinfo['pieces']} |")
             a, b = load_counts(out), load_counts(ref_out)
-            print(f'\nspeed-up (wall) {rwall / wall:.1f}x; memory ours/ref: RSS {rss / rrss:.3f}, PSS {pss / rpss:.3f}; '
-                  f'identical pieces+counts: {a == b}, Jaccard {len(a.keys() & b.keys()) / len(a.keys() | b.keys()):.4f}')
+            jaccard = len(a.keys() & b.keys()) / len(a.keys() | b.keys())
+            print(f'\nspeed-up (wall) {rwall / wall:.1f}x; memory ours/ref: RSS {rss / rrss:.3f}, '
+                  f'PSS {pss / rpss:.3f}; identical pieces+counts: {a == b}, Jaccard {jaccard:.4f}')
         print(flush=True)
 
         if not args.skip_growth:
             print('## Growth (same parameters; distinct text: every 4th, every 2nd, every document; '
                   'then the whole corpus repeated)')
-            print('| corpus | MB | wall s | train s | peak RSS (MB) | peak PSS (MB) | pieces |')
-            print('|---|---|---|---|---|---|---|')
+            print('| corpus | MB | wall s | train s | CPU s | peak RSS (MB) | peak PSS (MB) | pieces |')
+            print('|---|---|---|---|---|---|---|---|')
             for label, mb, kw in (('1x (lines 0::4)', 5.5, dict(step=4)), ('2x (lines 0::2)', 11, dict(step=2)),
                                   ('4x (all)', 22, {}), ('8x (all, repeated twice)', 44, dict(repeat=2)),
                                   ('16x (all, repeated 4 times)', 88, dict(repeat=4))):
                 wall, (rss, pss), info, _ = ours(**kw)
-                print(f"| {label} | {mb} | {wall:.1f} | {info['seconds']:.1f} | {rss / 1e6:.0f} | {pss / 1e6:.0f} "
+                print(f"| {label} | {mb} | {wall:.1f} | {info['seconds']:.1f} | {info['cpu']:.1f} | {rss / 1e6:.0f} "
+                      f"| {pss / 1e6:.0f} "
                       f"| {info['pieces']} |", flush=True)
 
 

@@ -376,7 +376,7 @@ class Trainer:
         return [l1, l2, table]
 
     def _count_pieces(self, tables, engine, spill, progress):
-        l1, l2, table = tables
+        held = list(tables)  # [l1, l2, n-gram table]; cleared once segmentation is done
         tables.clear()
         # per-shard piece counts go to disk first, and are merged only once the
         # n-gram tables are freed: the two never take memory at the same time
@@ -386,12 +386,12 @@ class Trainer:
             def args():
                 for i in range(len(spill)):
                     buf, bounds = spill.read(i)
-                    yield buf, bounds, self.order, self.ensure_unicode, l1, l2, table
+                    yield (buf, bounds, self.order, self.ensure_unicode, *held)
             sizes = (spill.shards[i][1] for i in range(len(spill)))
             for (data, pbounds, counts), size in zip(engine.imap(map_count_pieces, args()), sizes):
                 results.write(data, pbounds, counts)
                 bar.update(size)
-            del tables, l1, l2, table
+            held.clear()
             _release_memory()
             # merge, in hash partitions of the pieces when there are many
             # (the per-shard counts hold each distinct piece about 3 times)

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from bytepiece.corpus import JsonlFile, TextFile, as_corpus, iter_shards
+from bytepiece.corpus import TextFile, as_corpus, iter_shards
 from bytepiece.kernels import ngrams
 from bytepiece.model import load_model
 from bytepiece.trainer import Trainer, convert_to_bytepiece

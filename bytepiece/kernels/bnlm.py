@@ -195,6 +195,11 @@ def _str_slot(h, cap):
     return np.int64((h * np.uint64(cap)) >> np.uint64(32))
 
 
+@njit(cache=True, inline='always')
+def _str_part(h, nparts):
+    return np.int64(((h >> np.uint64(32)) * np.uint64(nparts)) >> np.uint64(32))
+
+
 @njit(cache=True, nogil=True)
 def strtab_new(n_entries, pool_bytes):
     """An empty table sized for about ``n_entries`` strings of ``pool_bytes``."""
@@ -286,7 +291,7 @@ def _add_run(slots, offsets, lengths, counts, pool, used, pool_used, src, span_s
     while i < n:
         s0 = span_starts[i]
         e0 = span_ends[i]
-        if nparts > 1 and np.int64(((_hash_bytes(src, s0, e0) >> np.uint64(32)) * np.uint64(nparts)) >> np.uint64(32)) != part:
+        if nparts > 1 and _str_part(_hash_bytes(src, s0, e0), nparts) != part:
             i += 1
             continue
         if not _has_room(slots, offsets, pool, used, pool_used, 1, e0 - s0):
