@@ -94,7 +94,8 @@ def _sample_span(buf, a, b, units, unit_weight, window, z, back, back_node, stat
     at the first edge whose running total reaches W / u (u uniform): no edge
     up to running total W' replaces with probability W / W', exactly as the
     per-edge coin flips, but with one draw per replacement instead of one per
-    edge. Returns the random stream's new state."""
+    edge (none for an end with a single edge). Returns the random stream's
+    new state."""
     root_base = units[0, 0]
     hi = 2.0 ** RESCALE_EXP
     lo = 2.0 ** -RESCALE_EXP
@@ -104,19 +105,26 @@ def _sample_span(buf, a, b, units, unit_weight, window, z, back, back_node, stat
         total = z[e - 1] * unit_weight[node]
         chosen_start = e - 1
         chosen_node = node
-        state, u = advance(state)
-        threshold = total / u if u > 0.0 else np.inf
+        # Replace at the first running total reaching chosen_total / u, tested
+        # as total * u >= chosen_total; u is drawn lazily (2.0: not yet), as
+        # most ends have a single edge.
+        chosen_total = total
+        u = 2.0
         for k in range(e - 2, a - 1, -1):
             child = units[node, 0] + buf[k]
             if units[child, 1] != node:
                 break
             node = child
-            total += z[k] * unit_weight[node]
-            if total >= threshold:
-                chosen_start = k
-                chosen_node = node
-                state, u = advance(state)
-                threshold = total / u if u > 0.0 else np.inf
+            c = z[k] * unit_weight[node]
+            if c > 0.0:  # a unit where no piece ends (weight 0) is never chosen
+                total += c
+                if u > 1.0:
+                    state, u = advance(state)
+                if total * u >= chosen_total:
+                    chosen_start = k
+                    chosen_node = node
+                    chosen_total = total
+                    state, u = advance(state)
         z[e] = total
         back[e] = chosen_start
         back_node[e] = chosen_node
