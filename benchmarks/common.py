@@ -3,6 +3,7 @@
 import json
 import lzma
 import os
+import platform
 import statistics
 import time
 
@@ -76,3 +77,36 @@ def report(rows, baseline_name):
     width = max(len(name) for name, _ in rows)
     for name, speed in rows:
         print(f'  {name:<{width}}  {speed:8.2f} MB/s   x{speed / base:5.2f} vs {baseline_name}')
+
+
+def interleaved_medians(fns, runs):
+    """Median wall and CPU seconds of each function, timed in ``runs`` rounds
+    that each call every function once (after one warm-up call each), so that
+    load from other processes on a shared machine hits all of them alike."""
+    for fn in fns.values():
+        fn()
+    wall = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            w, c = time.perf_counter(), time.process_time()
+            fn()
+            cpu[name].append(time.process_time() - c)
+            wall[name].append(time.perf_counter() - w)
+    return ({name: statistics.median(t) for name, t in wall.items()},
+            {name: statistics.median(t) for name, t in cpu.items()})
+
+
+def machine():
+    try:
+        import psutil
+        memory = f', {psutil.virtual_memory().total / 2**30:.0f} GB RAM'
+    except ImportError:
+        memory = ''
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return f'{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}'

@@ -1,21 +1,38 @@
-"""Encode throughput: bytepiece vs SentencePiece (same vocabulary, same texts).
+"""Encode throughput: bytepiece vs SentencePiece (and HF tokenizers when
+installed), on the same vocabulary and the same texts.
 
-The vocabulary is converted with ``convert_to_sentencepiece``. Two settings,
-both single-threaded: a loop of per-text ``encode`` calls, and one call over
-all texts (``encode_batch(num_threads=1)`` vs ``sp.encode(list, num_threads=1)``).
-Medians of ``--runs`` runs.
+The vocabulary is converted with ``convert_to_sentencepiece`` (and
+``convert_to_huggingface``). Two single-threaded settings: a loop of per-text
+``encode`` calls, and one call over all texts (``encode_batch(num_threads=1)``
+vs ``sp.encode(list, num_threads=1)``). Rounds are interleaved (each round
+times every row once) and medians are reported, from wall clock and, in
+parentheses, from process CPU time.
 
     python benchmarks/encode.py [--corpus PATH] [--model PATH] [--mb 8] [--runs 5]
 """
 
 import argparse
+import datetime
 import os
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from benchmarks.common import add_common_args, load_texts_mb, mb, median_time, report, sentencepiece_peer  # noqa: E402
+from benchmarks.common import (add_common_args, interleaved_medians, load_texts_mb, machine, mb,  # noqa: E402
+                               sentencepiece_peer)
 from bytepiece import Tokenizer  # noqa: E402
+
+BAR = 3.0  # issue 2: at least 3x SentencePiece, single-threaded
+
+
+def huggingface_peer(tokenizer, tmpdir):
+    try:
+        import tokenizers
+    except ImportError:
+        return None
+    path = os.path.join(tmpdir, 'tokenizer.json')
+    tokenizer.convert_to_huggingface(path)
+    return tokenizers.Tokenizer.from_file(path)
 
 
 def main():
@@ -25,30 +42,33 @@ def main():
     texts = load_texts_mb(args.corpus, args.mb)
     size = mb(texts)
     tokenizer = Tokenizer(args.model)
-    print(f'{len(texts)} texts, {size:.1f} MB, model {os.path.basename(args.model)}, runs {args.runs}')
+    print(f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}')
+    print(f'{len(texts)} texts, {size:.1f} MB, model {os.path.basename(args.model)}, {args.runs} interleaved rounds')
     with tempfile.TemporaryDirectory() as tmp:
         sp = sentencepiece_peer(tokenizer, tmp)
-        same = sum(sp.encode(t) == tokenizer.encode(t) for t in texts) if sp else 0
+        hf = huggingface_peer(tokenizer, tmp)
         if sp:
+            same = sum(sp.encode(t) == tokenizer.encode(t) for t in texts)
             print(f'texts with identical ids in SentencePiece: {same}/{len(texts)}')
-        settings = {
-            'per-text loop': {
-                'bytepiece': lambda: [tokenizer.encode(t) for t in texts],
-                'sentencepiece': sp and (lambda: [sp.encode(t) for t in texts]),
-            },
-            'one call, 1 thread': {
-                'bytepiece': lambda: tokenizer.encode_batch(texts, num_threads=1),
-                'sentencepiece': sp and (lambda: sp.encode(texts, num_threads=1)),
-            },
+        fns = {
+            'bytepiece, per-text loop': lambda: [tokenizer.encode(t) for t in texts],
+            'bytepiece, one call': lambda: tokenizer.encode_batch(texts, num_threads=1),
         }
-        for setting, fns in settings.items():
-            rows = []
-            for name, fn in fns.items():
-                if fn:
-                    seconds, _ = median_time(fn, args.runs)
-                    rows.append((name, size / seconds))
-            print(f'{setting}:')
-            report(rows, 'sentencepiece' if sp else 'bytepiece')
+        if sp:
+            fns['sentencepiece, per-text loop'] = lambda: [sp.encode(t) for t in texts]
+            fns['sentencepiece, one call'] = lambda: sp.encode(texts, num_threads=1)
+        if hf:
+            fns['hf tokenizers, per-text loop'] = lambda: [hf.encode(t, add_special_tokens=False).ids for t in texts]
+        wall, cpu = interleaved_medians(fns, args.runs)
+        print('| | MB/s wall (CPU) |\n|---|---:|')
+        for name in fns:
+            print(f'| {name} | {size / wall[name]:.2f} ({size / cpu[name]:.2f}) |')
+        if sp:
+            for setting in ('per-text loop', 'one call'):
+                ours = size / wall[f'bytepiece, {setting}']
+                peer = size / wall[f'sentencepiece, {setting}']
+                verdict = 'met' if ours / peer >= BAR else 'NOT met'
+                print(f'{setting}: bytepiece / SentencePiece = {ours / peer:.2f}x (bar {BAR}x): {verdict}')
 
 
 if __name__ == '__main__':

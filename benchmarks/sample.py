@@ -20,52 +20,17 @@ as a markdown section.
 import argparse
 import datetime
 import os
-import platform
-import statistics
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from benchmarks.common import add_common_args, load_texts_mb, mb, report, sentencepiece_peer  # noqa: E402
+from benchmarks.common import (add_common_args, interleaved_medians, load_texts_mb, machine, mb, report,  # noqa: E402
+                               sentencepiece_peer)
 from bytepiece import Tokenizer  # noqa: E402
 
 ALPHA = 0.1
 SAMPLING_VS_SP_BAR = 10.0
 SAMPLING_VS_VITERBI_BAR = 0.7
-
-
-def interleaved_medians(fns, runs):
-    """Median wall and CPU seconds of each function, timed in ``runs`` rounds
-    that each call every function once (after one warm-up call each), so that
-    load from other processes on a shared machine hits all of them alike."""
-    for fn in fns.values():
-        fn()
-    wall = {name: [] for name in fns}
-    cpu = {name: [] for name in fns}
-    for _ in range(runs):
-        for name, fn in fns.items():
-            w, c = time.perf_counter(), time.process_time()
-            fn()
-            cpu[name].append(time.process_time() - c)
-            wall[name].append(time.perf_counter() - w)
-    return ({name: statistics.median(t) for name, t in wall.items()},
-            {name: statistics.median(t) for name, t in cpu.items()})
-
-
-def machine():
-    try:
-        import psutil
-        memory = f', {psutil.virtual_memory().total / 2**30:.0f} GB RAM'
-    except ImportError:
-        memory = ''
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    return f'{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}'
 
 
 def main():
