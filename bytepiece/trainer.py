@@ -170,7 +170,8 @@ class _Engine:
     at most ``2 * workers`` tasks are in flight, results come back in order."""
 
     def __init__(self, executor, workers):
-        self.workers = workers
+        # keep every worker of a given executor busy, whatever ``workers`` says
+        self.workers = max(workers, getattr(executor, '_max_workers', 1) or 1)
         self._own = None
         if executor is None and workers > 1:
             executor = self._own = ThreadPoolExecutor(workers, thread_name_prefix='bytepiece-train')
@@ -245,8 +246,17 @@ class Trainer:
         """Train on ``texts`` (a re-iterable of str, a file path, or a corpus
         from ``bytepiece.corpus``; ``field`` names the text of ``.jsonl``
         files). Sets ``self.pieces``: one ``{piece: count}`` dict per size,
-        largest size first. ``tmpdir``: where the chunked corpus is spilled
-        (a temporary file about the size of the corpus in UTF-8).
+        largest size first, and returns ``self``.
+
+        ``workers``: threads for the counting phases (the kernels release the
+        GIL). ``executor``: any ``concurrent.futures.Executor`` to run them on
+        instead (e.g. a ``ProcessPoolExecutor``; the map functions and their
+        array arguments pickle, the segmentation tasks carry the n-gram table).
+        The result is the same for any executor and number of workers.
+        ``batch_size``: at most this many texts per shard (a shard is also cut
+        at 512 KiB of text). ``progress``: tqdm progress bars on stderr.
+        ``tmpdir``: where the chunked corpus is spilled (a temporary file about
+        the size of the corpus in UTF-8, removed at the end).
 
         On glibc, training sets malloc's mmap threshold (64 KiB during training,
         glibc's initial 128 KiB after), so that the tables of one phase go back
