@@ -8,8 +8,11 @@ work done by numba kernels over byte buffers:
    does not grow with the corpus. 1- and 2-grams are counted densely on the way.
 2. n-grams of length 3..order are counted apriori-style, one length per pass
    over the spilled shards: only where the (n-1)-byte prefix and suffix were
-   kept, which is exact for every n-gram that can pass ``min_count``.
-3. The BNLM Viterbi segments every chunk and counts its pieces by content.
+   kept, which is exact for every n-gram that can pass ``min_count``. The
+   per-shard counts are spilled too, then reduced one hash partition of the
+   keys at a time, so that no count table exceeds ``table_entries / 2`` keys.
+3. The BNLM Viterbi segments every chunk and counts its pieces by content
+   (per shard, spilled, then merged once the n-gram tables are freed).
 4. Pieces are pruned by re-tokenizing whole batches of pieces with the
    compiled tokenizer (``PieceAutomaton.segment_spans``) and adding counts
    with numpy.
@@ -236,8 +239,9 @@ class Trainer:
         self.isolate_digits = bool(isolate_digits)
         self.ensure_unicode = bool(ensure_unicode)
         self.pieces = None
-        # at most about this many keys in one n-gram count table (a pass is
-        # split into hash partitions beyond it); bounds memory, not results
+        # bounds the count tables of the reduce steps (n-grams: table_entries / 2
+        # keys, pieces: table_entries / 4; more keys are reduced in several hash
+        # partitions); changes memory and time, never results
         self.table_entries = 1 << 19
 
     # ------------------------------------------------------------------ train
