@@ -331,7 +331,7 @@ class Trainer:
         for n in range(3, order + 1):
             if prev_keys.shape[0] == 0:
                 break
-            kept_prev = ngrams.build_set(prev_keys)
+            kept_prev = ngrams.build_filter(prev_keys)
             # map: per-shard counts of the candidates, spilled to disk
             shard_counts = _ArraySpill(spill.directory)
             total = 0

@@ -89,6 +89,36 @@ def build_map(keys, vals):
     return table
 
 
+@njit(cache=True, nogil=True)
+def build_filter(keys):
+    """A blocked Bloom filter of ``keys``: 16 bits per key, two bits set in one
+    64-bit word per key (about 1% false positives; small enough to stay in
+    cache). Query with ``filter_contains``."""
+    nwords = max(keys.shape[0] // 4, 1)
+    words = np.zeros(nwords, np.uint64)
+    for k in keys:
+        words[_filter_word(k, nwords)] |= _filter_mask(k)
+    return words
+
+
+@njit(cache=True, inline='always')
+def _filter_word(key, nwords):
+    return _slot(key, nwords)
+
+
+@njit(cache=True, inline='always')
+def _filter_mask(key):
+    h = key * np.uint64(0xC2B2AE3D27D4EB4F)
+    return (np.uint64(1) << (h >> np.uint64(58))) | (np.uint64(1) << ((h >> np.uint64(52)) & np.uint64(63)))
+
+
+@njit(cache=True, inline='always')
+def filter_contains(words, key):
+    """True if ``key`` may be in the filter (always True for its keys)."""
+    m = _filter_mask(key)
+    return (words[_filter_word(key, words.shape[0])] & m) == m
+
+
 @njit(cache=True, inline='always')
 def set_contains(table, key):
     cap = table.shape[0]
@@ -277,8 +307,8 @@ def _level_run(buf, bounds, c, n, kept_prev, part, nparts, tk, tc, used):
                 continue
             # the n-gram ending at i: its prefix ends at i-1, its suffix at i
             if prev_ok < 0:
-                prev_ok = 1 if set_contains(kept_prev, tag_prev | ((w >> np.uint64(8)) & mask_prev)) else 0
-            ok = 1 if set_contains(kept_prev, tag_prev | (w & mask_prev)) else 0
+                prev_ok = 1 if filter_contains(kept_prev, tag_prev | ((w >> np.uint64(8)) & mask_prev)) else 0
+            ok = 1 if filter_contains(kept_prev, tag_prev | (w & mask_prev)) else 0
             if ok == 1 and prev_ok == 1:
                 s = _slot(k, cap)
                 while True:
@@ -301,9 +331,11 @@ def _level_run(buf, bounds, c, n, kept_prev, part, nparts, tk, tc, used):
 @njit(cache=True, nogil=True)
 def count_level(buf, bounds, n, kept_prev, part, nparts):
     """Count the n-grams (3 <= n <= 7) of the chunks whose (n-1)-byte prefix and
-    suffix are both in the hash set ``kept_prev``, among the keys of hash
-    partition ``part`` of ``nparts``. Returns ``(keys, counts)`` (unique keys,
-    unordered)."""
+    suffix both pass the filter ``kept_prev`` (``build_filter`` of the kept
+    (n-1)-grams), among the keys of hash partition ``part`` of ``nparts``.
+    Returns ``(keys, counts)`` (unique keys, unordered). A false positive of the
+    filter only adds an n-gram whose prefix or suffix was pruned, so its count
+    is below min_count: the kept n-grams and their counts are exact."""
     nbytes = bounds[-1] - bounds[0]
     longest = 1
     for c in range(bounds.shape[0] - 1):
