@@ -432,9 +432,9 @@ class Tokenizer:
             if spans is None:
                 return ids, starts
             return ids, starts, np.stack(spans, axis=1) if spans[0].size else np.zeros((0, 2), np.int64)
-        flat = ids.tolist()
         bounds = starts.tolist()
-        lists = [flat[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
+        # one tolist per text: faster than one flat list sliced per text
+        lists = [ids[bounds[i]:bounds[i + 1]].tolist() for i in range(len(bounds) - 1)]
         if spans is None:
             return lists
         pairs = list(zip(spans[0].tolist(), spans[1].tolist()))
