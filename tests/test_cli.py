@@ -213,3 +213,12 @@ def test_real_process(tok):
     result = _subprocess(['decode', '-m', 'missing.zip'])
     assert result.returncode == 1
     assert result.stderr.decode().strip() == "bytepiece decode: error: model file not found: 'missing.zip'"
+
+
+def test_progress_bar_only_on_a_terminal(infile, tmp_path, capsys, monkeypatch):
+    out = tmp_path / 'ids.txt'
+    monkeypatch.setattr(sys.stderr, 'isatty', lambda: True, raising=False)
+    code, _, err = run(['encode', '-m', M40, infile, '-o', out], capsys)
+    assert code == 0 and 'encode' in err and 'B/s' in err  # tqdm's bar
+    code, _, err = run(['encode', '-m', M40, infile, '-o', out, '-q'], capsys)
+    assert code == 0 and err == ''
