@@ -37,12 +37,16 @@ class SpecialTokens:
     (``'<pad>'``, ...) and cannot be registered again.
     """
 
-    def __init__(self, base, reserved=()):
+    def __init__(self, base, reserved=(), normalize=None):
         self.base = int(base)
         self.tokens = []  # id - base -> str
         self.ids = {}  # str -> id
         self._reserved = set(reserved)
         self._automaton = None
+        # matching runs on normalized text, so each token is matched in its
+        # normalized form (its registered text is what decode gives back)
+        self._normalize = normalize or (lambda text: text)
+        self._forms = {}  # normalized form -> token
 
     def __len__(self):
         return len(self.tokens)
@@ -68,8 +72,14 @@ class SpecialTokens:
             except UnicodeEncodeError:
                 raise ValueError(f'special token {token!r} is not valid UTF-8 (a lone surrogate)') from None
         added = 0
+        forms = dict(self._forms)
+        for token in tokens:
+            form = self._normalize(token)
+            if forms.setdefault(form, token) != token:
+                raise ValueError(f'special token {token!r} normalizes to the text of {forms[form]!r}')
         for token in tokens:
             if token not in self.ids:
+                self._forms[self._normalize(token)] = token
                 self.ids[token] = self.base + len(self.tokens)
                 self.tokens.append(token)
                 added += 1
@@ -87,7 +97,8 @@ class SpecialTokens:
             import ahocorasick
             automaton = ahocorasick.Automaton()
             for k, token in enumerate(self.tokens):
-                automaton.add_word(token, (k, len(token)))
+                form = self._normalize(token)
+                automaton.add_word(form, (k, len(form)))
             automaton.make_automaton()
             self._automaton = automaton
         return self._automaton

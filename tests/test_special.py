@@ -236,3 +236,21 @@ def test_bad_sidecar(tmp_path, tok, tok40):
                    'special_tokens': [{'id': 5, 'content': 'x'}]}, f)
     with pytest.raises(ValueError, match='entry 0'):
         Tokenizer(path)
+
+
+def test_tokens_match_in_normalized_form():
+    # the text is NFC-normalized before matching: a decomposed token is matched in its NFC form
+    token = '<cafe\u0301>'
+    tok = Tokenizer(model_path('bytepiece.eu.plus.80k'), special_tokens=[token])
+    token_id = tok.piece_to_id(token)
+    for text in ('x<caf\u00e9>y', 'x<cafe\u0301>y'):
+        ids, offsets = tok.encode(text, allowed_special='all', return_offsets=True)
+        assert ids[1] == token_id and offsets[1] == (1, 7)
+    assert tok.decode([token_id]) == token
+    raw = Tokenizer(model_path('bytepiece.eu.plus.80k'), special_tokens=[token], normalization=None)
+    assert token_id not in raw.encode('x<caf\u00e9>y', allowed_special='all')
+    assert token_id in raw.encode('x<cafe\u0301>y', allowed_special='all')
+    with pytest.raises(ValueError, match='normalizes to'):
+        tok.add_special_tokens(['<caf\u00e9>'])
+    with pytest.raises(ValueError, match='normalizes to'):
+        Tokenizer(model_path('bytepiece.eu.plus.80k'), special_tokens=['<a\u0301>', '<\u00e1>'])
