@@ -242,7 +242,7 @@ class Trainer:
         # bounds the count tables of the reduce steps (n-grams: table_entries / 2
         # keys, pieces: table_entries / 4; more keys are reduced in several hash
         # partitions); changes memory and time, never results
-        self.table_entries = 1 << 19
+        self.table_entries = 1 << 18
 
     # ------------------------------------------------------------------ train
     def train(self, texts, workers=1, batch_size=1000, executor=None, progress=True,
@@ -485,33 +485,40 @@ def map_segment(automaton, data, bounds):
 SPLIT_BATCH_BYTES = 1 << 16
 
 
-def _split_into(pieces, counts, data, bounds, weights, engine=None):
-    """Tokenize the spans ``data[bounds[i]:bounds[i+1]]`` with the vocabulary
-    ``pieces`` (canonical order, ``counts``) and add ``weights[i]`` to every
-    piece of span i's tokenization, once per occurrence.
+def _span_batches(data, bounds, weights):
+    """Batches ``(data, bounds from 0, weights)`` of whole spans of about
+    ``SPLIT_BATCH_BYTES`` bytes (bounded work memory per tokenizer call)."""
+    nspans = bounds.shape[0] - 1
+    cuts = np.unique(np.concatenate([
+        [0], np.searchsorted(bounds, np.arange(SPLIT_BATCH_BYTES, bounds[-1], SPLIT_BATCH_BYTES)), [nspans]]))
+    for i0, i1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        if i1 > i0:
+            b = bounds[i0:i1 + 1]
+            yield data[b[0]:b[-1]], b - b[0], weights[i0:i1]
+
+
+def _split_into(pieces, counts, batches, integral, engine=None):
+    """Tokenize the spans of ``batches`` (``_span_batches``) with the vocabulary
+    ``pieces`` (canonical order, ``counts``) and add each span's weight to
+    every piece of its tokenization, once per occurrence.
 
     Returns ``(sums, hits)`` indexed like ``pieces``; ``hits`` counts tokens."""
     k = len(pieces)
     automaton = PieceAutomaton.from_counts(dict(zip(pieces, counts.tolist())))
-    sums = np.zeros(k, np.int64 if weights.dtype.kind == 'i' else np.float64)
+    sums = np.zeros(k, np.int64 if integral else np.float64)
     hits = np.zeros(k, np.int64)
-    nspans = bounds.shape[0] - 1
-    # batches of whole spans of about SPLIT_BATCH_BYTES (bounded work memory)
-    cuts = np.unique(np.concatenate([
-        [0], np.searchsorted(bounds, np.arange(SPLIT_BATCH_BYTES, bounds[-1], SPLIT_BATCH_BYTES)), [nspans]]))
+    pending = deque()  # the weights of the batches in flight, in order
 
-    spans = [(i0, i1) for i0, i1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()) if i1 > i0]
+    def args():
+        for data, bounds, weights in batches:
+            pending.append(weights)
+            yield automaton, data, bounds
 
-    def batches():
-        for i0, i1 in spans:
-            b = bounds[i0:i1 + 1]
-            yield automaton, data[b[0]:b[-1]], b - b[0]
-
-    run = engine.imap if engine is not None else (lambda fn, it: (fn(*args) for args in it))
-    for (i0, i1), (ids, ntok) in zip(spans, run(map_segment, batches())):
+    run = engine.imap if engine is not None else (lambda fn, it: (fn(*a) for a in it))
+    for ids, ntok in run(map_segment, args()):
         idx = ids.astype(np.int64) - NUM_SPECIAL
-        per_token = np.repeat(weights[i0:i1], ntok)
-        if sums.dtype.kind == 'i':
+        per_token = np.repeat(pending.popleft(), ntok)
+        if integral:
             np.add.at(sums, idx, per_token)
         else:
             sums += np.bincount(idx, weights=per_token, minlength=k)
@@ -523,7 +530,8 @@ def _prune_wasted(pieces, counts, bar, engine):
     """SPEC 5.4c: re-tokenize the pieces with themselves until stable."""
     while True:
         data, bounds = _pack(pieces)
-        sums, hits = _split_into(pieces, counts, data, bounds, counts, engine)
+        sums, hits = _split_into(pieces, counts, _span_batches(data, bounds, counts),
+                                 counts.dtype.kind == 'i', engine)
         keep = hits > 0
         n_before = len(pieces)
         pieces = [p for p, kept in zip(pieces, keep.tolist()) if kept]
@@ -534,11 +542,27 @@ def _prune_wasted(pieces, counts, bar, engine):
             return pieces, counts
 
 
-def _redistribute(keep_pieces, keep_counts, drop_data, drop_bounds, drop_counts, engine):
-    """SPEC 5.4b: tokenize the dropped pieces with the kept ones and add."""
-    if drop_counts.shape[0] == 0:
+def _redistribute(keep_pieces, keep_counts, drop, engine):
+    """SPEC 5.4b: tokenize the dropped pieces with the kept ones and add.
+
+    ``drop = [data, bounds, counts]`` of the dropped pieces; the list is
+    emptied: the arrays go to a temporary file in batches, so that they are
+    not in memory while the tokenizer is compiled."""
+    data, bounds, weights = drop
+    drop.clear()
+    if weights.shape[0] == 0:
         return keep_counts
-    sums, _ = _split_into(keep_pieces, keep_counts, drop_data, drop_bounds, drop_counts, engine)
+    integral = weights.dtype.kind == 'i'
+    spill = _ArraySpill()
+    try:
+        for batch in _span_batches(data, bounds, weights):
+            spill.write(*batch)
+        del data, bounds, weights, batch
+        _release_memory()
+        sums, _ = _split_into(keep_pieces, keep_counts, (spill.read(i) for i in range(len(spill))),
+                              integral, engine)
+    finally:
+        spill.close()
     return keep_counts + sums
 
 
@@ -569,13 +593,11 @@ def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=
         counts[keep])
     # the dropped pieces, moved to the front of the same arrays (no copies)
     n_drop, n_bytes = bnlm.compact_spans(data, bounds, counts, ~keep)
-    drop_data, drop_bounds, drop_counts = data[:n_bytes], bounds[:n_drop + 1], counts[:n_drop]
+    drop = [data[:n_bytes], bounds[:n_drop + 1], counts[:n_drop]]
     del data, bounds, counts, keep
-    _release_memory()
     bar = _tqdm(progress, desc='Prune Pieces', unit=' rounds')
     try:
-        kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, drop_counts, engine)
-        del drop_data, drop_bounds, drop_counts
+        kcounts = _redistribute(pieces, kcounts, drop, engine)
         _release_memory()
         bar.update(1)
         pieces, kcounts = _prune_wasted(pieces, kcounts, bar, engine)
@@ -590,11 +612,11 @@ def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=
                 kept_idx = np.sort(order[:limit])
                 drop_idx = order[limit:]
                 drop_pieces = [pieces[i] for i in drop_idx.tolist()]
-                drop_data, drop_bounds = _pack(drop_pieces)
-                drop_counts = kcounts[drop_idx]
+                drop = [*_pack(drop_pieces), kcounts[drop_idx]]
+                del drop_pieces
                 pieces = [pieces[i] for i in kept_idx.tolist()]
                 kcounts = kcounts[kept_idx]
-                kcounts = _redistribute(pieces, kcounts, drop_data, drop_bounds, drop_counts, engine)
+                kcounts = _redistribute(pieces, kcounts, drop, engine)
                 bar.update(1)
                 pieces, kcounts = _prune_wasted(pieces, kcounts, bar, engine)
             results.append(dict(zip(pieces, kcounts.tolist())))
