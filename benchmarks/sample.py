@@ -10,9 +10,9 @@ converted with ``convert_to_sentencepiece`` for SentencePiece):
 
 Two settings, both single-threaded: a loop of per-text calls, and one call over
 all texts (``encode_batch(num_threads=1)`` vs ``sp.encode(list, num_threads=1)``).
-Medians of ``--runs`` interleaved rounds (wall clock and process CPU time). Bars (issue 3): our sampling >= 10x SentencePiece's
-sampling and >= 0.7x our own Viterbi. ``--markdown FILE`` writes the results
-as a markdown section.
+Medians of ``--runs`` interleaved rounds (wall clock and process CPU time).
+Bars (issue 3): our sampling >= 10x SentencePiece's sampling and >= 0.7x our
+own Viterbi. ``--markdown FILE`` writes the results as a markdown section.
 
     python benchmarks/sample.py [--corpus PATH] [--model PATH] [--mb 2] [--runs 3] [--markdown FILE]
 """
