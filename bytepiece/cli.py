@@ -20,7 +20,6 @@ import tempfile
 __all__ = ['main']
 
 PROG = 'bytepiece'
-BATCH_LINES = 20000
 BATCH_BYTES = 4 << 20
 SAMPLE_TEXT = ('BytePiece tokenizes bytes: 今天天气不错，我们去公园散步吧。\n'
                'def f(x):\n    return x ** 2  # ünïcödé, emoji 🙂\n')
@@ -71,42 +70,51 @@ def _check_inputs(paths):
             raise FileNotFoundError(f'input file not found: {path!r}')
 
 
-def read_lines(paths):
-    """Yield ``(name, line number, line bytes without the final newline)``."""
+def read_batches(paths, progress=None):
+    """Yield ``(name, first line number, data)``: ``data`` holds whole lines
+    (without their final newline) joined by ``\\n``, about ``BATCH_BYTES``
+    at a time (more only for a longer line). A file's last line counts even
+    without a newline."""
     for path in paths:
         name = '<stdin>' if path == '-' else path
         f = _open_binary(path)
         try:
-            for number, line in enumerate(f, 1):
-                yield name, number, line[:-1] if line.endswith(b'\n') else line
+            number = 1
+            rest = b''
+            while True:
+                block = f.read(BATCH_BYTES)
+                if progress is not None:
+                    progress.update(len(block))
+                if not block:
+                    break
+                block = rest + block if rest else block
+                cut = block.rfind(b'\n')
+                if cut < 0:
+                    rest = block  # a line longer than a block: read on
+                    continue
+                data, rest = block[:cut], block[cut + 1:]
+                yield name, number, data
+                number += data.count(b'\n') + 1
+            if rest:
+                yield name, number, rest
         finally:
             if f is not sys.stdin.buffer:
                 f.close()
 
 
-def read_batches(paths, progress=None):
-    """Batches of ``(name, line number, line bytes)`` bounded in lines and bytes."""
-    batch = []
-    size = 0
-    for item in read_lines(paths):
-        batch.append(item)
-        size += len(item[2]) + 1
-        if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
-            yield batch
-            if progress is not None:
-                progress.update(size)
-            batch, size = [], 0
-    if batch:
-        yield batch
-        if progress is not None:
-            progress.update(size)
+def split_lines(name, number, data):
+    """``(name, line number, line bytes)`` for each line of a batch."""
+    return [(name, number + k, line) for k, line in enumerate(data.split(b'\n'))]
 
 
-def _decode_line(name, number, line):
+def decode_lines(name, number, data):
+    """The lines of a batch as str (strict UTF-8, errors name the line)."""
     try:
-        return line.decode('utf-8')
+        return data.decode('utf-8').split('\n')
     except UnicodeDecodeError as e:
-        raise ValueError(f'{name}:{number}: invalid UTF-8 at byte {e.start}') from None
+        line = number + data.count(b'\n', 0, e.start)
+        column = e.start - (data.rfind(b'\n', 0, e.start) + 1)
+        raise ValueError(f'{name}:{line}: invalid UTF-8 at byte {column}') from None
 
 
 class Output:
@@ -202,29 +210,68 @@ def cmd_encode(args):
     tokenizer = _load_tokenizer(args, seed=args.seed)
     alpha = -1.0 if args.alpha is None else args.alpha
     allowed = _allowed_special(args)
-    table = _display_table(tokenizer) if args.format == 'pieces' else None
+    if args.format == 'pieces':
+        formatter = LineFormatter(_display_table(tokenizer), ' ', '', '\n')
+    elif args.format == 'ids':
+        formatter = LineFormatter([str(i) for i in range(tokenizer.vocab_size)], ' ', '', '\n')
+    else:
+        formatter = LineFormatter([str(i) for i in range(tokenizer.vocab_size)], ', ', '{"ids": [', ']}\n')
     bar = _progress(_input_size(args.inputs), 'encode', not args.quiet)
     with bar, Output(args.output) as out:
         for batch in read_batches(args.inputs, bar):
             if args.format == 'jsonl':
-                texts = [_jsonl_text(name, number, line, args.field) for name, number, line in batch]
+                texts = [_jsonl_text(*item, args.field) for item in split_lines(*batch)]
                 texts = [t for t in texts if t is not None]
             else:
-                texts = [_decode_line(*item) for item in batch]
+                texts = decode_lines(*batch)
             ids, starts = tokenizer.encode_batch(texts, alpha=alpha, add_bos=args.add_bos, add_eos=args.add_eos,
                                                  num_threads=args.threads, return_arrays=True,
                                                  allowed_special=allowed)
-            flat = ids.tolist()
-            bounds = starts.tolist()
-            rows = (flat[bounds[i]:bounds[i + 1]] for i in range(len(texts)))
-            if args.format == 'ids':
-                lines = [' '.join(map(str, row)) for row in rows]
-            elif args.format == 'pieces':
-                lines = [' '.join(map(table.__getitem__, row)) for row in rows]
-            else:
-                lines = [json.dumps({'ids': row}) for row in rows]
-            out.write_lines(lines)
+            out.stream.write(formatter.format(ids, starts))
     return 0
+
+
+class LineFormatter:
+    """Formats token ids as text lines with numpy, without a Python object
+    per token: line ``t`` is ``start + s[id0] + sep + s[id1] + ... + end``
+    where ``s`` are the given strings of the ids."""
+
+    def __init__(self, strings, sep, start, end):
+        import numpy as np
+        n = len(strings)
+        entries = [x.encode('utf-8') for x in strings]
+        entries += [sep.encode('utf-8') + x for x in entries] + [start.encode('utf-8'), end.encode('utf-8')]
+        lengths = np.fromiter(map(len, entries), np.int64, len(entries))
+        self.data = np.frombuffer(b''.join(entries), np.uint8)
+        self.offsets = np.zeros(len(entries) + 1, np.int64)
+        np.cumsum(lengths, out=self.offsets[1:])
+        self.lengths = lengths
+        self.n = n
+
+    def format(self, ids, starts):
+        """The bytes of all lines for a flat ids array and text starts."""
+        import numpy as np
+        n, n_texts = self.n, starts.size - 1
+        entry = ids.astype(np.int64) + n  # with the separator ...
+        firsts = starts[:-1][np.diff(starts) > 0]
+        entry[firsts] -= n  # ... except for the first token of a line
+        marks = np.empty(2 * n_texts, np.int64)
+        marks[0::2] = 2 * n  # line start, then line end
+        marks[1::2] = 2 * n + 1
+        where = np.empty(2 * n_texts, np.int64)
+        where[0::2] = starts[:-1]
+        where[1::2] = starts[1:]
+        entry = np.insert(entry, where, marks)  # stable: a line's start comes before its end
+        parts = []
+        for a in range(0, entry.size, 1 << 18):  # bounded temporaries
+            part = entry[a:a + (1 << 18)]
+            lengths = self.lengths[part]
+            total = int(lengths.sum())
+            out_start = np.cumsum(lengths) - lengths
+            # byte k of the output comes from data[src_start + (k - out_start)] of its entry
+            shift = np.repeat(self.offsets[part] - out_start, lengths)
+            parts.append(self.data[np.arange(total, dtype=np.int64) + shift].tobytes())
+        return b''.join(parts)
 
 
 def _jsonl_text(name, number, line, field):
@@ -269,7 +316,7 @@ def cmd_decode(args):
     with bar, Output(args.output) as out:
         for batch in read_batches(args.inputs, bar):
             lines = []
-            for name, number, line in batch:
+            for name, number, line in split_lines(*batch):
                 ids = _parse_ids(name, number, line, field, jsonl)
                 if ids is None:
                     continue

@@ -61,7 +61,7 @@ def test_decode_round_trip(infile, tmp_path, capsys):
 
 
 def test_encode_many_batches(tok, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, 'BATCH_LINES', 7)
+    monkeypatch.setattr(cli, 'BATCH_BYTES', 300)
     texts = [r['text'].replace('\n', ' ') for r in read_golden('bytepiece.plus.40k')[:50]]
     src = tmp_path / 'many.txt'
     src.write_text('\n'.join(texts) + '\n', encoding='utf-8')
@@ -72,13 +72,20 @@ def test_encode_many_batches(tok, tmp_path, capsys, monkeypatch):
 
 
 def test_read_batches_are_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, 'BATCH_LINES', 1000)
     monkeypatch.setattr(cli, 'BATCH_BYTES', 100)
     src = tmp_path / 'big.txt'
-    src.write_bytes(b'0123456789\n' * 100)
+    src.write_bytes(b'0123456789\n' * 100 + b'x' * 250 + b'\nlast')
     batches = list(cli.read_batches([str(src)]))
-    assert sum(len(b) for b in batches) == 100
-    assert max(sum(len(line) + 1 for _, _, line in b) for b in batches) <= 100 + 11
+    lines = [item for batch in batches for item in cli.split_lines(*batch)]
+    assert [line for _, _, line in lines] == [b'0123456789'] * 100 + [b'x' * 250, b'last']
+    assert [number for _, number, _ in lines] == list(range(1, 103))
+    # a batch holds one block plus the unfinished line carried over from the previous block
+    assert max(len(data) for _, _, data in batches[:-2]) < 2 * 100
+    (tmp_path / 'empty').write_bytes(b'')
+    assert list(cli.read_batches([str(tmp_path / 'empty')])) == []
+    (tmp_path / 'nl').write_bytes(b'\n')
+    assert [cli.split_lines(*b) for b in cli.read_batches([str(tmp_path / 'nl')])] == \
+        [[(str(tmp_path / 'nl'), 1, b'')]]
 
 
 def test_encode_pieces(tok, infile, capsys):
@@ -180,8 +187,8 @@ def test_bad_model_and_bad_input(tmp_path, capsys, monkeypatch):
     bad.write_text('{"not a model": 1}')
     code, _, err = run(['encode', '-m', bad], capsys, stdin=b'x\n', monkeypatch=monkeypatch)
     assert code == 1 and 'bad.json' in err and len(err.splitlines()) == 1
-    code, _, err = run(['encode', '-m', M40], capsys, stdin=b'ok\n\xff\xfe\n', monkeypatch=monkeypatch)
-    assert code == 1 and '<stdin>:2: invalid UTF-8' in err
+    code, _, err = run(['encode', '-m', M40], capsys, stdin=b'ok\nab\xff\xfe\n', monkeypatch=monkeypatch)
+    assert code == 1 and '<stdin>:2: invalid UTF-8 at byte 2' in err
     code, _, err = run(['decode', '-m', M40], capsys, stdin=b'1 2 999999\n', monkeypatch=monkeypatch)
     assert code == 1 and '<stdin>:1' in err and '999999' in err
     code, _, err = run(['encode', '-m', M40, '--format', 'jsonl'], capsys, stdin=b'{"x": 1}\n',
@@ -222,3 +229,13 @@ def test_progress_bar_only_on_a_terminal(infile, tmp_path, capsys, monkeypatch):
     assert code == 0 and 'encode' in err and 'B/s' in err  # tqdm's bar
     code, _, err = run(['encode', '-m', M40, infile, '-o', out, '-q'], capsys)
     assert code == 0 and err == ''
+
+
+def test_line_formatter():
+    fmt = cli.LineFormatter(['a', 'bb', '', 'ç'], ', ', '[', ']\n')
+    import numpy as np
+    ids = np.array([0, 1, 2, 3, 3, 1], np.int32)
+    starts = np.array([0, 3, 3, 4, 6])
+    assert fmt.format(ids, starts) == '[a, bb, ]\n[]\n[ç]\n[ç, bb]\n'.encode()
+    assert fmt.format(np.zeros(0, np.int32), np.array([0])) == b''
+    assert fmt.format(np.zeros(0, np.int32), np.array([0, 0])) == b'[]\n'
