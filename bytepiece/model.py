@@ -37,6 +37,15 @@ def model_dict(pieces):
     }
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write(path, data):
     """Write ``data`` (str as UTF-8, or bytes) to ``path`` through a temporary
     file and a rename, so an interrupted write leaves any old file intact."""
@@ -46,6 +55,8 @@ def atomic_write(path, data):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
     try:
+        # mkstemp makes the file private (0600); give it the usual 0666 & ~umask.
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()

@@ -248,3 +248,15 @@ def test_huge_integer_counts():
     (scores are log(count) - log(total) in floating point)."""
     tok = Tokenizer(model_dict(small_vocab({b'ab': 10**20})))
     assert tok.tokenize('abc') == [b'ab', b'c']
+
+
+def test_saved_model_has_default_permissions(tmp_path):
+    """A saved model is readable like any file the user writes (0666 & ~umask),
+    not private as the temporary file it was written through."""
+    import os
+    from bytepiece.model import save_model
+    path = tmp_path / 'm.model'
+    save_model({bytes([b]): 1 for b in range(256)}, path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
