@@ -70,3 +70,22 @@ def token_char_spans(buf, tok_starts, tok_ends, seg_bounds, seg_char):
     seg = np.searchsorted(seg_bounds, tok_starts, side='right') - 1
     shift = seg_char[seg] - cum[seg_bounds[seg]]
     return cum[tok_starts + 1] - 1 + shift, cum[tok_ends] + shift
+
+
+def encode_texts(texts, normalization):
+    """Normalized UTF-8 bytes of every text of a list, in list comprehensions
+    (the serial part of a batch); a non-str is a TypeError naming its index, a
+    lone surrogate a ValueError naming the text."""
+    if not all([type(t) is str for t in texts]):
+        for index, text in enumerate(texts):
+            check_text(text, index)
+    try:
+        if normalization is None:
+            return [t.encode('utf-8') for t in texts]
+        form = normalization
+        nf = unicodedata.normalize
+        return [t.encode('utf-8') if t.isascii() else nf(form, t).encode('utf-8') for t in texts]
+    except UnicodeEncodeError:
+        for index, text in enumerate(texts):
+            encode_utf8(normalize(text, normalization), index)
+        raise

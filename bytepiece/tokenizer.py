@@ -15,7 +15,7 @@ from .kernels import lattice
 from .kernels.rng import mix64, stream_seed
 from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write, load_model
 from .special import SpecialTokens, merge_specials
-from .text import check_normalization, check_text, encode_utf8, normalize, token_char_spans
+from .text import check_normalization, check_text, encode_texts, encode_utf8, normalize, token_char_spans
 
 
 def check_threads(num_threads):
@@ -378,11 +378,7 @@ class Tokenizer:
         """All texts' UTF-8 bytes in one buffer, with text bounds."""
         if isinstance(texts, str):
             raise TypeError('texts must be a list of str, not a single str')
-        texts = list(texts)
-        encoded = []
-        for index, text in enumerate(texts):
-            check_text(text, index)
-            encoded.append(encode_utf8(normalize(text, self.normalization), index))
+        encoded = encode_texts(texts if isinstance(texts, list) else list(texts), self.normalization)
         bounds = np.zeros(len(encoded) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=bounds[1:])
         return np.frombuffer(b''.join(encoded), np.uint8), bounds
