@@ -1,16 +1,14 @@
 """The Tokenizer: BytePiece-compatible encoding, decoding and sampling."""
 
-import contextlib
 import json
 import math
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
-import numba
 import numpy as np
 
-from .automaton import PieceAutomaton
+from .automaton import PieceAutomaton, check_threads
 from .kernels import lattice
 from .kernels.rng import mix64, stream_seed
 from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write, load_model
@@ -18,30 +16,8 @@ from .special import SpecialTokens, merge_specials
 from .text import check_normalization, check_text, encode_texts, encode_utf8, normalize, token_char_spans
 
 
-def check_threads(num_threads):
-    """``num_threads`` as an int (None: every core numba may use)."""
-    if num_threads is None:
-        return numba.config.NUMBA_NUM_THREADS
-    if isinstance(num_threads, bool) or not isinstance(num_threads, Integral):
-        raise TypeError(f'num_threads must be an int or None, got {type(num_threads).__name__}')
-    if not 1 <= num_threads <= numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f'num_threads must be in [1, {numba.config.NUMBA_NUM_THREADS}], got {num_threads}')
-    return int(num_threads)
-
-
-@contextlib.contextmanager
-def thread_limit(num_threads):
-    """Run numba parallel kernels on ``num_threads`` threads (None: all)."""
-    if num_threads is None:
-        yield
-        return
-    check_threads(num_threads)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(int(num_threads))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+# nbest keeps n partial paths per byte position (28 bytes each): at most ~1.8 GiB.
+MAX_NBEST_CELLS = 1 << 26
 
 
 def add_markers(ids, starts, add_bos, add_eos):
@@ -268,11 +244,7 @@ class Tokenizer:
             # text by text, each on its own random stream (issue 3's rule)
             ids, ends, text_tok_start = self._segment_each(buf, seg_bounds, first_seg, alpha, call_seed, num_threads)
         else:
-            mode, weights = self._automaton.sampling_params(alpha)
-            with thread_limit(num_threads):
-                ids, ends, seg_tok = lattice.segment_texts(
-                    buf, seg_bounds, self._automaton.trie, mode, alpha, weights,
-                    self._automaton.max_piece_length, np.uint64(call_seed))
+            ids, ends, seg_tok = self._automaton.segment_texts(buf, seg_bounds, alpha, call_seed, num_threads)
             text_tok_start = seg_tok[first_seg]
         spans = None
         if offsets:
@@ -387,11 +359,7 @@ class Tokenizer:
         alpha = check_alpha(alpha)
         buf, text_bounds = self._pack(texts)
         call_seed = self._call_seed(seed) if alpha >= 0 else 0
-        mode, weights = self._automaton.sampling_params(alpha)
-        with thread_limit(num_threads):
-            ids, ends, text_tok_start = lattice.segment_texts(
-                buf, text_bounds, self._automaton.trie, mode, alpha, weights,
-                self._automaton.max_piece_length, np.uint64(call_seed))
+        ids, ends, text_tok_start = self._automaton.segment_texts(buf, text_bounds, alpha, call_seed, num_threads)
         return ids, text_tok_start
 
     def encode_batch(self, texts, alpha=-1, add_bos=False, add_eos=False, num_threads=None, seed=None,
@@ -458,6 +426,9 @@ class Tokenizer:
             if isinstance(ids, (str, bytes)):
                 raise TypeError(f'ids must be a sequence of ints, got {type(ids).__name__}')
             ids = list(ids)
+            if bool in set(map(type, ids)):  # numpy would take True as 1
+                pos = next(p for p, i in enumerate(ids) if type(i) is bool)
+                raise TypeError(f'token id at position {pos} is not an int: {ids[pos]!r}')
             try:
                 arr = np.array(ids)
             except (ValueError, OverflowError):
@@ -502,6 +473,10 @@ class Tokenizer:
         if n <= 0:
             raise ValueError(f'n must be positive, got {n}')
         buf = self._to_buffer(text)
+        cells = (buf.size + 1) * n  # the kernel keeps n partial paths per byte position, 28 bytes each
+        if cells > MAX_NBEST_CELLS:
+            raise ValueError(f'nbest of {buf.size} bytes with n={n} needs {cells * 28 / 2**30:.1f} GiB; '
+                             f'(bytes + 1) * n must be at most {MAX_NBEST_CELLS}: split the text or lower n')
         scores, ids, starts = lattice.nbest(buf, lattice.chunk_bounds(buf), self._automaton.trie, int(n))
         ids = ids.tolist()
         starts = starts.tolist()

@@ -330,3 +330,15 @@ def test_bad_num_threads(tok80k):
 def test_tokenizer_bad_model_argument():
     with pytest.raises(TypeError, match='int'):
         Tokenizer(42)
+
+
+def test_decode_rejects_a_bool_among_ints(tok80k):
+    """numpy would read True as id 1: a bool anywhere is a TypeError naming it."""
+    with pytest.raises(TypeError, match='position 1'):
+        tok80k.decode([5, True])
+
+
+def test_nbest_refuses_a_request_too_large_for_memory(tok80k):
+    with pytest.raises(ValueError, match='nbest of'):
+        tok80k.nbest('x' * 1_000_000, 1000)
+    assert tok80k.nbest('x' * 1000, 2)[0][0] == tok80k.encode('x' * 1000)

@@ -264,39 +264,32 @@ def segment(buf, bounds, trie, mode, alpha, unit_weight, window, seed):
     return out_ids[:ntok], out_ends[:ntok], span_tok_start
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed):
-    """Segment many texts packed in ``buf`` (text ``t`` is
-    ``buf[text_bounds[t]:text_bounds[t+1]]``), in parallel over texts.
+@njit(nogil=True, cache=True)
+def _segment_text(buf, text_bounds, t, trie, mode, alpha, unit_weight, window, seed, out_ids, out_ends):
+    """Segment text ``t`` of a packed batch; its tokens are written in place
+    at ``text_bounds[t]`` (a text has at most as many tokens as bytes).
+    Returns their number."""
+    a = text_bounds[t]
+    b = text_bounds[t + 1]
+    text = buf[a:b]
+    bounds = chunk_bounds(text)
+    longest = _longest_span(bounds)
+    work = np.empty(longest + 1, np.float64)
+    back = np.empty(longest + 1, np.int64)
+    back_node = np.empty(longest + 1, np.int32)
+    span_tok_start = np.empty(bounds.size, np.int64)
+    ntok = _segment_into(text, bounds, trie, mode, alpha, unit_weight, window,
+                         stream_seed(seed, t), work, back, back_node,
+                         out_ids[a:b], out_ends[a:b], span_tok_start, 0)
+    for j in range(ntok):
+        out_ends[a + j] += a
+    return ntok
 
-    Each text is cut into chunks as by ``chunk_bounds``; text ``t`` draws from
-    its own random stream ``stream_seed(seed, t)``, so the result does not
-    depend on the number of threads. Token ``j`` of text ``t`` is at
-    ``ids[text_tok_start[t] + j]``; ``token_ends`` are offsets into ``buf``.
-    """
-    n_texts = text_bounds.size - 1
-    n = buf.size
-    out_ids = np.empty(n, np.int32)
-    out_ends = np.empty(n, np.int64)
-    text_ntok = np.zeros(n_texts, np.int64)
-    for t in prange(n_texts):
-        a = text_bounds[t]
-        b = text_bounds[t + 1]
-        text = buf[a:b]
-        bounds = chunk_bounds(text)
-        longest = _longest_span(bounds)
-        work = np.empty(longest + 1, np.float64)
-        back = np.empty(longest + 1, np.int64)
-        back_node = np.empty(longest + 1, np.int32)
-        span_tok_start = np.empty(bounds.size, np.int64)
-        # A text has at most as many tokens as bytes: write them in place.
-        ntok = _segment_into(text, bounds, trie, mode, alpha, unit_weight, window,
-                             stream_seed(seed, t), work, back, back_node,
-                             out_ids[a:b], out_ends[a:b], span_tok_start, 0)
-        for j in range(ntok):
-            out_ends[a + j] += a
-        text_ntok[t] = ntok
-    # Compact: each text's tokens move down to follow the previous text's.
+
+@njit(nogil=True, cache=True)
+def _compact(text_bounds, text_ntok, out_ids, out_ends):
+    """Move each text's tokens down to follow the previous text's."""
+    n_texts = text_ntok.size
     text_tok_start = np.zeros(n_texts + 1, np.int64)
     for t in range(n_texts):
         text_tok_start[t + 1] = text_tok_start[t] + text_ntok[t]
@@ -308,6 +301,40 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed
             out_ends[dst + j] = out_ends[src + j]
     total = text_tok_start[n_texts]
     return out_ids[:total], out_ends[:total], text_tok_start
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed):
+    """Segment many texts packed in ``buf`` (text ``t`` is
+    ``buf[text_bounds[t]:text_bounds[t+1]]``), in parallel over texts.
+
+    Each text is cut into chunks as by ``chunk_bounds``; text ``t`` draws from
+    its own random stream ``stream_seed(seed, t)``, so the result does not
+    depend on the number of threads. Token ``j`` of text ``t`` is at
+    ``ids[text_tok_start[t] + j]``; ``token_ends`` are offsets into ``buf``.
+    """
+    n_texts = text_bounds.size - 1
+    out_ids = np.empty(buf.size, np.int32)
+    out_ends = np.empty(buf.size, np.int64)
+    text_ntok = np.zeros(n_texts, np.int64)
+    for t in prange(n_texts):
+        text_ntok[t] = _segment_text(buf, text_bounds, t, trie, mode, alpha, unit_weight, window, seed,
+                                     out_ids, out_ends)
+    return _compact(text_bounds, text_ntok, out_ids, out_ends)
+
+
+@njit(cache=True, nogil=True)
+def segment_texts_serial(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed):
+    """``segment_texts`` on the calling thread: the same result, without
+    starting the thread pool (which costs milliseconds for a small batch)."""
+    n_texts = text_bounds.size - 1
+    out_ids = np.empty(buf.size, np.int32)
+    out_ends = np.empty(buf.size, np.int64)
+    text_ntok = np.zeros(n_texts, np.int64)
+    for t in range(n_texts):
+        text_ntok[t] = _segment_text(buf, text_bounds, t, trie, mode, alpha, unit_weight, window, seed,
+                                     out_ids, out_ends)
+    return _compact(text_bounds, text_ntok, out_ids, out_ends)
 
 
 @njit(cache=True, nogil=True)
