@@ -286,20 +286,26 @@ def _segment_text(buf, text_bounds, t, trie, mode, alpha, unit_weight, window, s
     return ntok
 
 
-@njit(nogil=True, cache=True)
-def _compact(text_bounds, text_ntok, out_ids, out_ends):
-    """Move each text's tokens down to follow the previous text's."""
+@njit(inline='always')
+def _text_token_starts(text_ntok):
     n_texts = text_ntok.size
     text_tok_start = np.zeros(n_texts + 1, np.int64)
     for t in range(n_texts):
         text_tok_start[t + 1] = text_tok_start[t] + text_ntok[t]
-    for t in range(n_texts):
+    return text_tok_start
+
+
+@njit(nogil=True, cache=True)
+def _compact(text_bounds, text_ntok, out_ids, out_ends):
+    """Move each text's tokens down to follow the previous text's (in place)."""
+    text_tok_start = _text_token_starts(text_ntok)
+    for t in range(text_ntok.size):
         src = text_bounds[t]
         dst = text_tok_start[t]
         for j in range(text_ntok[t]):
             out_ids[dst + j] = out_ids[src + j]
             out_ends[dst + j] = out_ends[src + j]
-    total = text_tok_start[n_texts]
+    total = text_tok_start[text_ntok.size]
     return out_ids[:total], out_ends[:total], text_tok_start
 
 
@@ -320,7 +326,18 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed
     for t in prange(n_texts):
         text_ntok[t] = _segment_text(buf, text_bounds, t, trie, mode, alpha, unit_weight, window, seed,
                                      out_ids, out_ends)
-    return _compact(text_bounds, text_ntok, out_ids, out_ends)
+    # Gather the texts' tokens into fresh arrays in parallel (an in-place move
+    # would be serial: a text's target may overlap the previous text's source).
+    text_tok_start = _text_token_starts(text_ntok)
+    ids = np.empty(text_tok_start[n_texts], np.int32)
+    ends = np.empty(text_tok_start[n_texts], np.int64)
+    for t in prange(n_texts):
+        src = text_bounds[t]
+        dst = text_tok_start[t]
+        for j in range(text_ntok[t]):
+            ids[dst + j] = out_ids[src + j]
+            ends[dst + j] = out_ends[src + j]
+    return ids, ends, text_tok_start
 
 
 @njit(cache=True, nogil=True)
