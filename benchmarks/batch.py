@@ -30,7 +30,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from benchmarks.common import add_common_args, load_texts_mb, machine, mb, report, sentencepiece_peer  # noqa: E402
+from benchmarks.common import (add_common_args, huggingface_peer, load_texts_mb, machine, mb, report,  # noqa: E402
+                               sentencepiece_peer)
 from bytepiece import Tokenizer  # noqa: E402
 
 THREADS_BAR = 1.7
@@ -62,16 +63,6 @@ def wait_idle(limit, threshold=0.2, window=2.0):
             return busy
 
 
-def hf_peer(tokenizer, tmpdir):
-    try:
-        import tokenizers
-    except ImportError:
-        return None
-    path = os.path.join(tmpdir, 'tokenizer.json')
-    tokenizer.convert_to_huggingface(path)
-    return tokenizers.Tokenizer.from_file(path)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser, corpus_mb=4.0)
@@ -97,7 +88,7 @@ def main():
     best = {}  # fastest run of each case: the least disturbed by other processes
     with tempfile.TemporaryDirectory() as tmp:
         sp = sentencepiece_peer(tokenizer, tmp)
-        hf = None if args.no_hf else hf_peer(tokenizer, tmp)
+        hf = None if args.no_hf else huggingface_peer(tokenizer, tmp)
         expected = tokenizer.encode_batch(texts, num_threads=1)
         assert tokenizer.encode_batch(texts, num_threads=2) == expected
         if hf is not None:

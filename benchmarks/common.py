@@ -71,6 +71,17 @@ def sentencepiece_peer(tokenizer, tmpdir):
     return spm.SentencePieceProcessor(model_file=path)
 
 
+def huggingface_peer(tokenizer, tmpdir):
+    """The same vocabulary as an HF tokenizers Tokenizer (our tokenizer.json export), or None."""
+    try:
+        import tokenizers
+    except ImportError:
+        return None
+    path = os.path.join(tmpdir, 'tokenizer.json')
+    tokenizer.convert_to_huggingface(path)
+    return tokenizers.Tokenizer.from_file(path)
+
+
 def report(rows, baseline_name):
     """Print a table of (name, MB/s) with each row's ratio to the baseline."""
     base = dict(rows)[baseline_name]

@@ -18,21 +18,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from benchmarks.common import (add_common_args, interleaved_medians, load_texts_mb, machine, mb,  # noqa: E402
-                               sentencepiece_peer)
+from benchmarks.common import (add_common_args, huggingface_peer, interleaved_medians, load_texts_mb,  # noqa: E402
+                               machine, mb, sentencepiece_peer)
 from bytepiece import Tokenizer  # noqa: E402
 
 BAR = 3.0  # issue 2: at least 3x SentencePiece, single-threaded
-
-
-def huggingface_peer(tokenizer, tmpdir):
-    try:
-        import tokenizers
-    except ImportError:
-        return None
-    path = os.path.join(tmpdir, 'tokenizer.json')
-    tokenizer.convert_to_huggingface(path)
-    return tokenizers.Tokenizer.from_file(path)
 
 
 def main():
