@@ -274,13 +274,20 @@ class LineFormatter:
         return b''.join(parts)
 
 
-def _jsonl_text(name, number, line, field):
+def _json_line(name, number, line):
+    """The JSON document of one input line (None for a blank line)."""
     if not line.strip():
         return None
     try:
-        doc = json.loads(line)
+        return json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f'{name}:{number}: not a JSON line ({e})') from None
+
+
+def _jsonl_text(name, number, line, field):
+    doc = _json_line(name, number, line)
+    if doc is None:
+        return None
     if not isinstance(doc, dict) or field not in doc:
         raise ValueError(f'{name}:{number}: no field {field!r} in the JSON document')
     text = doc[field]
@@ -291,12 +298,9 @@ def _jsonl_text(name, number, line, field):
 
 def _parse_ids(name, number, line, field, jsonl):
     if jsonl:
-        if not line.strip():
+        doc = _json_line(name, number, line)
+        if doc is None:
             return None
-        try:
-            doc = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f'{name}:{number}: not a JSON line ({e})') from None
         if not isinstance(doc, dict) or not isinstance(doc.get(field), list):
             raise ValueError(f'{name}:{number}: no list field {field!r} in the JSON document')
         return doc[field]
