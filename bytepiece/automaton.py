@@ -10,6 +10,7 @@ import numpy as np
 from .kernels import lattice
 from .kernels.trie import build_trie, trie_nbytes
 from .model import NUM_SPECIAL, canonical_order
+from .text import pack_bytes
 
 # Below this, exp(alpha * score) may underflow in the linear-space sampler
 # (with forward values down to 2**-100): use the log-space kernel instead.
@@ -73,14 +74,13 @@ class PieceAutomaton:
         # integer totals past 2**64 still work.
         self.scores[NUM_SPECIAL:] = np.log(count_by_id[NUM_SPECIAL:]) - np.log(float(sum(counts)))
 
-        lengths = np.fromiter(map(len, self.pieces), np.int64, vocab_size)
-        self.piece_offsets = np.zeros(vocab_size + 1, np.int64)
-        np.cumsum(lengths, out=self.piece_offsets[1:])
-        self.piece_data = np.frombuffer(b''.join(self.pieces), np.uint8)
-        self.max_piece_length = int(lengths.max())
+        self.piece_data, self.piece_offsets = pack_bytes(self.pieces)
+        self.max_piece_length = int(np.diff(self.piece_offsets).max())
         self.min_score = float(self.scores[NUM_SPECIAL:].min())
 
-        self.trie = build_trie(self.pieces[NUM_SPECIAL:], np.arange(NUM_SPECIAL, vocab_size), self.scores)
+        # Ids 0..2 have empty pieces, so the pieces proper start at offset 0.
+        self.trie = build_trie(self.piece_data, self.piece_offsets[NUM_SPECIAL:],
+                               np.arange(NUM_SPECIAL, vocab_size), self.scores)
         self._weights = {}
 
     @classmethod

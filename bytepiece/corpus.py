@@ -33,7 +33,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-import numpy as np
+from .text import pack_bytes
 
 TRAIN_MAXLEN = 10000
 
@@ -211,18 +211,11 @@ def iter_shards(corpus, isolate_digits=False, batch_size=1000, shard_bytes=1 << 
         nbytes += sum(map(len, cs))
         ntexts += 1
         if ntexts >= batch_size or nbytes >= shard_bytes:
-            buf, bounds = _pack(chunks)
+            buf, bounds = pack_bytes(chunks)
             yield buf, bounds, ntexts
             chunks = []
             nbytes = 0
             ntexts = 0
     if ntexts:
-        buf, bounds = _pack(chunks)
+        buf, bounds = pack_bytes(chunks)
         yield buf, bounds, ntexts
-
-
-def _pack(chunks):
-    bounds = np.zeros(len(chunks) + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, chunks), np.int64, len(chunks)), out=bounds[1:])
-    buf = np.frombuffer(b''.join(chunks), np.uint8).copy()  # writable: one kernel signature
-    return buf, bounds

@@ -7,6 +7,15 @@ import numpy as np
 NORMALIZATIONS = ('NFC', 'NFKC', 'NFD', 'NFKD')
 
 
+def pack_bytes(byte_strings):
+    """Byte strings packed into one writable ``uint8`` buffer with ``int64``
+    bounds: string ``i`` is ``buf[bounds[i]:bounds[i+1]]``. (Writable, so the
+    kernels see one array type and compile one signature.)"""
+    bounds = np.zeros(len(byte_strings) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, byte_strings), np.int64, len(byte_strings)), out=bounds[1:])
+    return np.frombuffer(b''.join(byte_strings), np.uint8).copy(), bounds
+
+
 def check_normalization(normalization):
     if normalization is not None and normalization not in NORMALIZATIONS:
         raise ValueError(f'normalization must be one of {NORMALIZATIONS} or None, got {normalization!r}')

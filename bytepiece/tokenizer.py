@@ -13,7 +13,8 @@ from .kernels import lattice
 from .kernels.rng import mix64, stream_seed
 from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write, load_model
 from .special import SpecialTokens, merge_specials
-from .text import check_normalization, check_text, encode_texts, encode_utf8, normalize, token_char_spans
+from .text import (check_normalization, check_text, encode_texts, encode_utf8, normalize, pack_bytes,
+                   token_char_spans)
 
 
 # nbest keeps n partial paths per byte position (28 bytes each): at most ~1.8 GiB.
@@ -235,9 +236,7 @@ class Tokenizer:
             for index, text in enumerate(norm):
                 encode_utf8(text, None if single else index)
             raise
-        seg_bounds = np.zeros(len(encoded) + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=seg_bounds[1:])
-        buf = np.frombuffer(b''.join(encoded), np.uint8)
+        buf, seg_bounds = pack_bytes(encoded)
         first_seg = np.searchsorted(seg_text, np.arange(n_texts + 1))
         call_seed = self._call_seed(seed) if alpha >= 0 else 0
         if single or (alpha >= 0 and len(segments) > n_texts):
@@ -350,10 +349,7 @@ class Tokenizer:
         """All texts' UTF-8 bytes in one buffer, with text bounds."""
         if isinstance(texts, str):
             raise TypeError('texts must be a list of str, not a single str')
-        encoded = encode_texts(texts if isinstance(texts, list) else list(texts), self.normalization)
-        bounds = np.zeros(len(encoded) + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=bounds[1:])
-        return np.frombuffer(b''.join(encoded), np.uint8), bounds
+        return pack_bytes(encode_texts(texts if isinstance(texts, list) else list(texts), self.normalization))
 
     def _segment_batch(self, texts, alpha, num_threads, seed):
         alpha = check_alpha(alpha)

@@ -38,6 +38,7 @@ from .automaton import PieceAutomaton
 from .corpus import as_corpus, iter_shards
 from .kernels import bnlm, ngrams
 from .model import save_model
+from .text import pack_bytes
 
 __all__ = ['Trainer', 'convert_to_bytepiece']
 
@@ -470,12 +471,6 @@ def _canonical(pieces, counts):
     return [pieces[i] for i in order], counts[np.asarray(order, np.int64)]
 
 
-def _pack(pieces):
-    bounds = np.zeros(len(pieces) + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)), out=bounds[1:])
-    return np.frombuffer(b''.join(pieces), np.uint8).copy(), bounds
-
-
 def map_segment(automaton, data, bounds):
     """Tokenize spans with a compiled vocabulary -> ``(ids, tokens per span)``."""
     ids, _, span_start = automaton.segment_spans(data, bounds)
@@ -529,7 +524,7 @@ def _split_into(pieces, counts, batches, integral, engine=None):
 def _prune_wasted(pieces, counts, bar, engine):
     """SPEC 5.4c: re-tokenize the pieces with themselves until stable."""
     while True:
-        data, bounds = _pack(pieces)
+        data, bounds = pack_bytes(pieces)
         sums, hits = _split_into(pieces, counts, _span_batches(data, bounds, counts),
                                  counts.dtype.kind == 'i', engine)
         keep = hits > 0
@@ -612,7 +607,7 @@ def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=
                 kept_idx = np.sort(order[:limit])
                 drop_idx = order[limit:]
                 drop_pieces = [pieces[i] for i in drop_idx.tolist()]
-                drop = [*_pack(drop_pieces), kcounts[drop_idx]]
+                drop = [*pack_bytes(drop_pieces), kcounts[drop_idx]]
                 del drop_pieces
                 pieces = [pieces[i] for i in kept_idx.tolist()]
                 kcounts = kcounts[kept_idx]
@@ -649,7 +644,7 @@ def convert_to_bytepiece(pieces, path, progress=False):
         items[kb] = v
     plist = list(items)
     counts = np.array([items[p] for p in plist], np.int64 if all_int else np.float64)
-    data, bounds = _pack(plist) if plist else (np.zeros(0, np.uint8), np.zeros(1, np.int64))
+    data, bounds = pack_bytes(plist) if plist else (np.zeros(0, np.uint8), np.zeros(1, np.int64))
     result = _prune_pieces([data, bounds, counts], [len(plist) + MIN_VOCAB_SIZE], math.inf, 1, progress)
     save_model(result[0], path)
     return result[0]

@@ -23,6 +23,14 @@ NEG_INF = -np.inf
 
 
 @njit(cache=True, nogil=True)
+def _viterbi_buffers(maxlen, order):
+    """Work arrays of ``_viterbi_chunk`` for chunks of up to ``maxlen`` bytes:
+    ``(routes, states, prev, cur, node)``."""
+    return (np.zeros((maxlen, order), np.int8), np.empty(maxlen, np.int8),
+            np.empty(order, np.float64), np.empty(order, np.float64), np.empty(order, np.float64))
+
+
+@njit(cache=True, nogil=True)
 def _viterbi_chunk(buf, start, end, order, ensure_unicode, l1, l2, tk, tv,
                    routes, states, prev, cur, node, out):
     """Segment ``buf[start:end]``; writes the piece starts to ``out`` and
@@ -161,11 +169,7 @@ def segment(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
     """
     maxlen = _max_chunk(bounds)
     starts = np.empty(max(bounds[-1] - bounds[0], 1), np.int64)
-    routes = np.zeros((maxlen, order), np.int8)
-    states = np.empty(maxlen, np.int8)
-    prev = np.empty(order, np.float64)
-    cur = np.empty(order, np.float64)
-    node = np.empty(order, np.float64)
+    routes, states, prev, cur, node = _viterbi_buffers(maxlen, order)
     nout = 0
     for c in range(bounds.shape[0] - 1):
         if bounds[c + 1] > bounds[c]:
@@ -190,12 +194,6 @@ def _hash_bytes(buf, s, e):
 
 
 @njit(cache=True, inline='always')
-def _str_slot(h, cap):
-    h = (h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-    return np.int64((h * np.uint64(cap)) >> np.uint64(32))
-
-
-@njit(cache=True, inline='always')
 def _str_part(h, nparts):
     return np.int64(((h >> np.uint64(32)) * np.uint64(nparts)) >> np.uint64(32))
 
@@ -214,7 +212,7 @@ def _rehash(offsets, lengths, pool, used, cap):
     slots = np.full(cap, -1, np.int32)
     for e in range(used):
         o = offsets[e]
-        q = _str_slot(_hash_bytes(pool, o, o + lengths[e]), cap)
+        q = _slot(_hash_bytes(pool, o, o + lengths[e]), cap)
         while slots[q] >= 0:
             q += 1
             if q == cap:
@@ -229,7 +227,7 @@ def _add(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0, w)
     one more entry. Returns ``(used, pool_used)``."""
     cap = slots.shape[0]
     ln = e0 - s0
-    p = _str_slot(_hash_bytes(src, s0, e0), cap)
+    p = _slot(_hash_bytes(src, s0, e0), cap)
     while True:
         ent = slots[p]
         if ent < 0:
@@ -365,11 +363,7 @@ def count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
     slots, offsets, lengths, counts, pool, used, pool_used = strtab_new(
         max(nbytes // 16, 2 * maxlen), max(nbytes // 4, 2 * maxlen))
     starts = np.empty(maxlen, np.int64)
-    routes = np.zeros((maxlen, order), np.int8)
-    states = np.empty(maxlen, np.int8)
-    prev = np.empty(order, np.float64)
-    cur = np.empty(order, np.float64)
-    node = np.empty(order, np.float64)
+    routes, states, prev, cur, node = _viterbi_buffers(maxlen, order)
     c = 0
     while True:
         c, used, pool_used = _pieces_run(buf, bounds, c, order, ensure_unicode, l1, l2, tk, tv,

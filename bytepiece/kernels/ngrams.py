@@ -137,17 +137,7 @@ def set_contains(table, key):
 @njit(cache=True, inline='always')
 def map_get(table, fview, key, default):
     """The value of ``key`` in a ``build_map`` table (``fview`` is its float64 view)."""
-    cap = table.shape[0] // 2
-    s = _slot(key, cap)
-    while True:
-        t = table[2 * s]
-        if t == key:
-            return fview[2 * s + 1]
-        if t == 0:
-            return default
-        s += 1
-        if s == cap:
-            s = 0
+    return map_get_from(table, fview, key, _slot(key, table.shape[0] // 2), default)
 
 
 @njit(cache=True, inline='always')

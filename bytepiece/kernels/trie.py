@@ -174,12 +174,10 @@ def build_double_array(first_child, edge_byte, edge_child, node_token):
     return units[:end].copy(), unit_token[:end].copy()
 
 
-def build_trie(pieces, token_ids, token_scores):
-    """Compile distinct, non-empty ``pieces`` with their token ids, and the
-    per-token-id ``token_scores``, into the reversed-piece trie tuple."""
-    offsets = np.zeros(len(pieces) + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)), out=offsets[1:])
-    data = np.frombuffer(b''.join(pieces), np.uint8)
+def build_trie(data, offsets, token_ids, token_scores):
+    """Compile distinct, non-empty pieces ``data[offsets[i]:offsets[i+1]]``
+    with their token ids, and the per-token-id ``token_scores``, into the
+    reversed-piece trie tuple."""
     parent, node_byte, terminal_node = build_reversed_nodes(data, offsets)
     n_nodes = parent.size
 
