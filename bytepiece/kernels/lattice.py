@@ -15,8 +15,8 @@ The walk is written out in every kernel, being their innermost loop::
 
     node = root_base + buf[e - 1]       # always valid: all bytes are pieces
     for k in range(e - 2, a - 1, -1):   # extend the piece one byte leftward
-        child = units[node, 0] + buf[k]
-        if units[child, 1] != node: break
+        child = units[2 * node] + buf[k]    # base of node, plus the byte
+        if units[2 * child + 1] != node: break  # check of child
         node = child
 """
 
@@ -60,38 +60,44 @@ def chunk_bounds(buf):
 
 
 @njit(inline='always')
-def _viterbi_span(span, units, unit_score, best, back, back_node):
-    """Best path of one span. Indices are unsigned: numba then skips the
-    negative-index wraparound on every access (measured ~35% faster)."""
+def _viterbi_span(buf, a, m, units, unit_score, best, back, back_node):
+    """Best path of the span ``buf[a:a+m]`` into ``best``, ``back`` and
+    ``back_node`` (indexed from the span start). Indices are unsigned: numba
+    then skips the negative-index wraparound on every access (measured ~35%
+    faster); the span is indexed from ``a`` rather than sliced, as a slice
+    costs reference counting per span."""
     one = np.uint64(1)
-    root_base = np.uint64(units[0, 0])
+    two = np.uint64(2)
+    a = np.uint64(a)
+    m = np.uint64(m)
+    root_base = np.uint64(units[0])
     best[0] = 0.0
     last = 0.0  # best[e - 1], kept in a register
-    for e in range(1, span.size + 1):
-        ue = np.uint64(e)
-        node = root_base + np.uint64(span[ue - one])
+    for e in range(one, m + one):
+        node = root_base + np.uint64(buf[a + e - one])
         top = last + unit_score[node]
-        top_start = e - 1
+        top_start = e - one
         top_node = node
-        for k in range(e - 2, -1, -1):
-            uk = np.uint64(k)
-            child = np.uint64(units[node, 0]) + np.uint64(span[uk])
-            if np.uint64(units[child, 1]) != node:
+        k = e - one
+        while k > 0:
+            k -= one
+            child = np.uint64(units[two * node]) + np.uint64(buf[a + k])
+            if np.uint64(units[two * child + one]) != node:
                 break
             node = child
-            score = best[uk] + unit_score[node]
+            score = best[k] + unit_score[node]
             if score >= top:
                 top = score
                 top_start = k
                 top_node = node
-        best[ue] = top
+        best[e] = top
         last = top
-        back[ue] = top_start
-        back_node[ue] = np.int32(top_node)
+        back[e] = top_start
+        back_node[e] = np.int32(top_node)
 
 
 @njit(inline='always')
-def _sample_span(span, units, unit_weight, window, z, back, back_node, state):
+def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, state):
     """Reservoir sampling over the edges into each end (SPEC section 4), in
     linear space, with exponential jumps (Efraimidis-Spirakis): an edge of
     weight c = Z[k] * w(piece) replaces back[e] with probability c / (Z[e] so
@@ -99,31 +105,34 @@ def _sample_span(span, units, unit_weight, window, z, back, back_node, state):
     at the first edge whose running total reaches W / u (u uniform): no edge
     up to running total W' replaces with probability W / W', exactly as the
     per-edge coin flips, but with one draw per replacement instead of one per
-    edge (none for an end with a single edge). Indices are unsigned, as in
-    ``_viterbi_span``. Returns the random stream's new state."""
+    edge (none for an end with a single edge). Indexed as ``_viterbi_span``.
+    Returns the random stream's new state."""
     one = np.uint64(1)
-    root_base = np.uint64(units[0, 0])
+    two = np.uint64(2)
+    a = np.uint64(a)
+    root_base = np.uint64(units[0])
     hi = 2.0 ** RESCALE_EXP
     lo = 2.0 ** -RESCALE_EXP
+    m = np.uint64(m)
     z[0] = 1.0
-    for e in range(1, span.size + 1):
-        ue = np.uint64(e)
-        node = root_base + np.uint64(span[ue - one])
-        total = z[ue - one] * unit_weight[node]
-        chosen_start = e - 1
+    for e in range(one, m + one):
+        node = root_base + np.uint64(buf[a + e - one])
+        total = z[e - one] * unit_weight[node]
+        chosen_start = e - one
         chosen_node = node
         # Replace at the first running total reaching chosen_total / u, tested
         # as total * u >= chosen_total; u is drawn lazily (2.0: not yet), as
         # most ends have a single edge.
         chosen_total = total
         u = 2.0
-        for k in range(e - 2, -1, -1):
-            uk = np.uint64(k)
-            child = np.uint64(units[node, 0]) + np.uint64(span[uk])
-            if np.uint64(units[child, 1]) != node:
+        k = e - one
+        while k > 0:
+            k -= one
+            child = np.uint64(units[two * node]) + np.uint64(buf[a + k])
+            if np.uint64(units[two * child + one]) != node:
                 break
             node = child
-            c = z[uk] * unit_weight[node]
+            c = z[k] * unit_weight[node]
             if c > 0.0:  # a unit where no piece ends (weight 0) is never chosen
                 total += c
                 if u > 1.0:
@@ -133,34 +142,32 @@ def _sample_span(span, units, unit_weight, window, z, back, back_node, state):
                     chosen_node = node
                     chosen_total = total
                     state, u = advance(state)
-        z[ue] = total
-        back[ue] = chosen_start
-        back_node[ue] = np.int32(chosen_node)
+        z[e] = total
+        back[e] = chosen_start
+        back_node[e] = np.int32(chosen_node)
         if total > hi or total < lo:
             # Scale every value a later end may read by one power of two:
             # exact, and sampling only uses their ratios.
             factor = math.ldexp(1.0, -math.frexp(total)[1])
-            for k in range(max(0, e - window), e + 1):
+            for k in range(max(0, np.int64(e) - window), np.int64(e) + 1):
                 z[k] *= factor
     return state
 
 
 @njit(inline='always')
-def _sample_span_log(buf, units, unit_score, unit_token, alpha, z, back, back_node, state):
+def _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, z, back, back_node, state):
     """The same reservoir sampling in log space (one coin flip per edge), for
     any alpha."""
-    a = 0
-    b = buf.size
-    root_base = units[0, 0]
-    z[a] = 0.0
-    for e in range(a + 1, b + 1):
-        node = root_base + buf[e - 1]
+    root_base = units[0]
+    z[0] = 0.0
+    for e in range(1, m + 1):
+        node = root_base + buf[a + e - 1]
         total = z[e - 1] + alpha * unit_score[node]
         chosen_start = e - 1
         chosen_node = node
-        for k in range(e - 2, a - 1, -1):
-            child = units[node, 0] + buf[k]
-            if units[child, 1] != node:
+        for k in range(e - 2, -1, -1):
+            child = units[2 * node] + buf[a + k]
+            if units[2 * child + 1] != node:
                 break
             node = child
             if unit_token[node] < 0:
@@ -197,48 +204,80 @@ def _longest_span(bounds):
 
 
 @njit(inline='always')
-def _emit_span(back, back_node, unit_token, a, b, offset, out_ids, out_ends, ntok):
-    """Append the path ending at ``b`` (back to ``a``) to the outputs, token
-    ends shifted by ``offset``; tokens are looked up only here, for the units
-    on the path."""
-    m = 0
-    e = b
-    while e > a:
-        m += 1
+def _emit_span(back, back_node, unit_token, m, offset, out_ids, out_ends, ntok):
+    """Append the path ending at ``m`` (back to 0) to the outputs, token ends
+    shifted by ``offset``; tokens are looked up only here, for the units on
+    the path."""
+    count = 0
+    e = np.uint64(m)
+    while e > 0:
+        count += 1
         e = back[e]
-    pos = ntok + m
-    e = b
-    while e > a:
+    pos = ntok + count
+    e = np.uint64(m)
+    while e > 0:
         pos -= 1
         out_ids[pos] = unit_token[back_node[e]]
-        out_ends[pos] = e + offset
+        out_ends[pos] = np.int64(e) + offset
         e = back[e]
-    return ntok + m
+    return ntok + count
+
+
+@njit(nogil=True, cache=True)
+def _viterbi_spans(buf, bounds, units, unit_score, unit_token, work, back, back_node,
+                   out_ids, out_ends, span_tok_start, ntok):
+    for i in range(bounds.size - 1):
+        a = bounds[i]
+        m = bounds[i + 1] - a
+        span_tok_start[i] = ntok
+        _viterbi_span(buf, a, m, units, unit_score, work, back, back_node)
+        ntok = _emit_span(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
+    return ntok
+
+
+@njit(nogil=True, cache=True)
+def _sample_spans(buf, bounds, units, unit_weight, unit_token, window, state, work, back, back_node,
+                  out_ids, out_ends, span_tok_start, ntok):
+    for i in range(bounds.size - 1):
+        a = bounds[i]
+        m = bounds[i + 1] - a
+        span_tok_start[i] = ntok
+        state = _sample_span(buf, a, m, units, unit_weight, window, work, back, back_node, state)
+        ntok = _emit_span(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
+    return ntok
+
+
+@njit(nogil=True, cache=True)
+def _sample_spans_log(buf, bounds, units, unit_score, unit_token, alpha, state, work, back, back_node,
+                      out_ids, out_ends, span_tok_start, ntok):
+    for i in range(bounds.size - 1):
+        a = bounds[i]
+        m = bounds[i + 1] - a
+        span_tok_start[i] = ntok
+        state = _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, work, back, back_node, state)
+        ntok = _emit_span(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
+    return ntok
 
 
 @njit(nogil=True, cache=True)
 def _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
                   work, back, back_node, out_ids, out_ends, span_tok_start, ntok):
-    # Arrays go to the span kernels one by one, not as the tuple: measured
-    # ~15% faster (the compiled loops keep their array metadata in registers).
-    # Each span runs on a view from its start, so the work arrays only need
-    # the longest span's length and stay in cache.
+    # One compiled function per mode, each keeping only its own values in
+    # registers (one function for all three spilled the array pointers of the
+    # inner loop to the stack). The work arrays only need the longest span's
+    # length and stay in cache.
     units, unit_score, unit_token = trie
     state = np.uint64(seed)
-    n_spans = bounds.size - 1
-    for i in range(n_spans):
-        a = bounds[i]
-        m = bounds[i + 1] - a
-        span = buf[a:a + m]
-        span_tok_start[i] = ntok
-        if mode == MODE_VITERBI:
-            _viterbi_span(span, units, unit_score, work, back, back_node)
-        elif mode == MODE_SAMPLE:
-            state = _sample_span(span, units, unit_weight, window, work, back, back_node, state)
-        else:
-            state = _sample_span_log(span, units, unit_score, unit_token, alpha, work, back, back_node, state)
-        ntok = _emit_span(back, back_node, unit_token, 0, m, a, out_ids, out_ends, ntok)
-    span_tok_start[n_spans] = ntok
+    if mode == MODE_VITERBI:
+        ntok = _viterbi_spans(buf, bounds, units, unit_score, unit_token, work, back, back_node,
+                              out_ids, out_ends, span_tok_start, ntok)
+    elif mode == MODE_SAMPLE:
+        ntok = _sample_spans(buf, bounds, units, unit_weight, unit_token, window, state, work, back, back_node,
+                             out_ids, out_ends, span_tok_start, ntok)
+    else:
+        ntok = _sample_spans_log(buf, bounds, units, unit_score, unit_token, alpha, state, work, back, back_node,
+                                 out_ids, out_ends, span_tok_start, ntok)
+    span_tok_start[bounds.size - 1] = ntok
     return ntok
 
 
@@ -254,7 +293,7 @@ def segment(buf, bounds, trie, mode, alpha, unit_weight, window, seed):
     n = buf.size
     longest = _longest_span(bounds)
     work = np.empty(longest + 1, np.float64)
-    back = np.empty(longest + 1, np.int64)
+    back = np.empty(longest + 1, np.uint64)
     back_node = np.empty(longest + 1, np.int32)
     out_ids = np.empty(n, np.int32)
     out_ends = np.empty(n, np.int64)
@@ -275,7 +314,7 @@ def _segment_text(buf, text_bounds, t, trie, mode, alpha, unit_weight, window, s
     bounds = chunk_bounds(text)
     longest = _longest_span(bounds)
     work = np.empty(longest + 1, np.float64)
-    back = np.empty(longest + 1, np.int64)
+    back = np.empty(longest + 1, np.uint64)
     back_node = np.empty(longest + 1, np.int32)
     span_tok_start = np.empty(bounds.size, np.int64)
     ntok = _segment_into(text, bounds, trie, mode, alpha, unit_weight, window,
@@ -359,7 +398,7 @@ def forward_stats(buf, bounds, trie, alpha):
     """``(log Z, entropy)`` of the segmentation distribution
     p(seg) = exp(alpha * score(seg)) / Z, summed over the independent spans."""
     units, unit_score, unit_token = trie
-    root_base = units[0, 0]
+    root_base = units[0]
     n = buf.size
     logz = np.empty(n + 1, np.float64)
     mean = np.empty(n + 1, np.float64)  # E[score of the path to e] under p
@@ -377,8 +416,8 @@ def forward_stats(buf, bounds, trie, alpha):
             acc_logz = logz[e - 1] + alpha * unit_score[node]
             acc_mean = mean[e - 1] + unit_score[node]
             for k in range(e - 2, a - 1, -1):
-                child = units[node, 0] + buf[k]
-                if units[child, 1] != node:
+                child = units[2 * node] + buf[k]
+                if units[2 * child + 1] != node:
                     break
                 node = child
                 if unit_token[node] < 0:
@@ -434,8 +473,8 @@ def nbest(buf, bounds, trie, n_best):
         for e in range(a + 1, b + 1):
             node = 0
             for k in range(e - 1, a - 1, -1):
-                child = units[node, 0] + buf[k]
-                if units[child, 1] != node:
+                child = units[2 * node] + buf[k]
+                if units[2 * child + 1] != node:
                     break
                 node = child
                 tok = unit_token[node]
