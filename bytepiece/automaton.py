@@ -21,6 +21,10 @@ _MIN_LOG_WEIGHT = -600 * math.log(2)
 # pool costs more than it saves (measured 1-9 ms for one tiny text).
 PARALLEL_MIN_BYTES = 1 << 16
 
+# Parallel batches are cut into this many ranges of texts per thread, of
+# about equal bytes: enough to even out uneven texts and a busy core.
+RANGES_PER_THREAD = 8
+
 
 def check_threads(num_threads):
     """``num_threads`` as an int (None: every core numba may use)."""
@@ -131,4 +135,4 @@ class PieceAutomaton:
         if threads == 1 or text_bounds.size <= 2 or buf.size < PARALLEL_MIN_BYTES:
             return lattice.segment_texts_serial(*args)
         with thread_limit(threads):
-            return lattice.segment_texts(*args)
+            return lattice.segment_texts(*args, RANGES_PER_THREAD * threads)

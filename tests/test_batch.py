@@ -119,3 +119,23 @@ def test_parts_equal_one_call(tok80k, golden_texts, bos, eos):
     two = tok80k.encode_batch(texts, num_threads=2, add_bos=bos, add_eos=eos)
     ids, starts = tok80k.encode_batch(texts, num_threads=2, add_bos=bos, add_eos=eos, return_arrays=True)
     assert two == [ids[starts[i]:starts[i + 1]].tolist() for i in range(len(texts))]
+
+
+@pytest.mark.parametrize('alpha', [-1.0, 0.3])
+@pytest.mark.parametrize('n_ranges', [1, 2, 3, 7, 1000])
+def test_parallel_kernel_any_range_split_equals_serial(tok80k, golden_texts, alpha, n_ranges):
+    # The parallel kernel cuts the batch into ranges of texts; any cut (empty
+    # texts and empty ranges included) must give the serial kernel's tokens.
+    from bytepiece.kernels import lattice
+    from bytepiece.text import encode_texts, pack_bytes
+    automaton = tok80k._automaton
+    texts = ['', ''] + golden_texts[:40] + TEXTS + ['']
+    buf, bounds = pack_bytes(encode_texts(texts, 'NFC'))
+    mode, weights = automaton.sampling_params(alpha)
+    args = (buf, bounds, automaton.trie, mode, alpha, weights, automaton.max_piece_length, np.uint64(11))
+    serial = lattice.segment_texts_serial(*args)
+    parallel = lattice.segment_texts(*args, n_ranges)
+    for got, want in zip(parallel, serial):
+        assert np.array_equal(got, want)
+    ids, ends, starts = serial
+    assert starts.size == len(texts) + 1 and starts[-1] == ids.size == ends.size

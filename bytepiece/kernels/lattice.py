@@ -224,9 +224,9 @@ def _emit_span(back, back_node, unit_token, m, offset, out_ids, out_ends, ntok):
 
 
 @njit(nogil=True, cache=True)
-def _viterbi_spans(buf, bounds, units, unit_score, unit_token, work, back, back_node,
+def _viterbi_spans(buf, bounds, i0, i1, units, unit_score, unit_token, work, back, back_node,
                    out_ids, out_ends, span_tok_start, ntok):
-    for i in range(bounds.size - 1):
+    for i in range(i0, i1):
         a = bounds[i]
         m = bounds[i + 1] - a
         span_tok_start[i] = ntok
@@ -236,9 +236,9 @@ def _viterbi_spans(buf, bounds, units, unit_score, unit_token, work, back, back_
 
 
 @njit(nogil=True, cache=True)
-def _sample_spans(buf, bounds, units, unit_weight, unit_token, window, state, work, back, back_node,
+def _sample_spans(buf, bounds, i0, i1, units, unit_weight, unit_token, window, state, work, back, back_node,
                   out_ids, out_ends, span_tok_start, ntok):
-    for i in range(bounds.size - 1):
+    for i in range(i0, i1):
         a = bounds[i]
         m = bounds[i + 1] - a
         span_tok_start[i] = ntok
@@ -248,9 +248,9 @@ def _sample_spans(buf, bounds, units, unit_weight, unit_token, window, state, wo
 
 
 @njit(nogil=True, cache=True)
-def _sample_spans_log(buf, bounds, units, unit_score, unit_token, alpha, state, work, back, back_node,
+def _sample_spans_log(buf, bounds, i0, i1, units, unit_score, unit_token, alpha, state, work, back, back_node,
                       out_ids, out_ends, span_tok_start, ntok):
-    for i in range(bounds.size - 1):
+    for i in range(i0, i1):
         a = bounds[i]
         m = bounds[i + 1] - a
         span_tok_start[i] = ntok
@@ -260,25 +260,33 @@ def _sample_spans_log(buf, bounds, units, unit_score, unit_token, alpha, state, 
 
 
 @njit(nogil=True, cache=True)
-def _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
+def _segment_into(buf, bounds, i0, i1, trie, mode, alpha, unit_weight, window, seed,
                   work, back, back_node, out_ids, out_ends, span_tok_start, ntok):
+    """Segment spans ``i0..i1-1`` of ``bounds``, appending their tokens to the
+    outputs from position ``ntok``; returns the new ``ntok``. The work arrays
+    need the longest span's length plus one."""
     # One compiled function per mode, each keeping only its own values in
     # registers (one function for all three spilled the array pointers of the
-    # inner loop to the stack). The work arrays only need the longest span's
-    # length and stay in cache.
+    # inner loop to the stack).
     units, unit_score, unit_token = trie
     state = np.uint64(seed)
     if mode == MODE_VITERBI:
-        ntok = _viterbi_spans(buf, bounds, units, unit_score, unit_token, work, back, back_node,
+        ntok = _viterbi_spans(buf, bounds, i0, i1, units, unit_score, unit_token, work, back, back_node,
                               out_ids, out_ends, span_tok_start, ntok)
     elif mode == MODE_SAMPLE:
-        ntok = _sample_spans(buf, bounds, units, unit_weight, unit_token, window, state, work, back, back_node,
-                             out_ids, out_ends, span_tok_start, ntok)
+        ntok = _sample_spans(buf, bounds, i0, i1, units, unit_weight, unit_token, window, state,
+                             work, back, back_node, out_ids, out_ends, span_tok_start, ntok)
     else:
-        ntok = _sample_spans_log(buf, bounds, units, unit_score, unit_token, alpha, state, work, back, back_node,
-                                 out_ids, out_ends, span_tok_start, ntok)
-    span_tok_start[bounds.size - 1] = ntok
+        ntok = _sample_spans_log(buf, bounds, i0, i1, units, unit_score, unit_token, alpha, state,
+                                 work, back, back_node, out_ids, out_ends, span_tok_start, ntok)
+    span_tok_start[i1] = ntok
     return ntok
+
+
+@njit(inline='always')
+def _work_arrays(longest):
+    return (np.empty(longest + 1, np.float64), np.empty(longest + 1, np.uint64),
+            np.empty(longest + 1, np.int32))
 
 
 @njit(cache=True, nogil=True)
@@ -291,37 +299,67 @@ def segment(buf, bounds, trie, mode, alpha, unit_weight, window, seed):
     stream.
     """
     n = buf.size
-    longest = _longest_span(bounds)
-    work = np.empty(longest + 1, np.float64)
-    back = np.empty(longest + 1, np.uint64)
-    back_node = np.empty(longest + 1, np.int32)
+    work, back, back_node = _work_arrays(_longest_span(bounds))
     out_ids = np.empty(n, np.int32)
     out_ends = np.empty(n, np.int64)
     span_tok_start = np.empty(bounds.size, np.int64)
-    ntok = _segment_into(buf, bounds, trie, mode, alpha, unit_weight, window, seed,
+    ntok = _segment_into(buf, bounds, 0, bounds.size - 1, trie, mode, alpha, unit_weight, window, seed,
                          work, back, back_node, out_ids, out_ends, span_tok_start, 0)
     return out_ids[:ntok], out_ends[:ntok], span_tok_start
 
 
 @njit(nogil=True, cache=True)
-def _segment_text(buf, text_bounds, t, trie, mode, alpha, unit_weight, window, seed, out_ids, out_ends):
-    """Segment text ``t`` of a packed batch; its tokens are written in place
-    at ``text_bounds[t]`` (a text has at most as many tokens as bytes).
-    Returns their number."""
-    a = text_bounds[t]
-    b = text_bounds[t + 1]
-    text = buf[a:b]
-    bounds = chunk_bounds(text)
-    longest = _longest_span(bounds)
-    work = np.empty(longest + 1, np.float64)
-    back = np.empty(longest + 1, np.uint64)
-    back_node = np.empty(longest + 1, np.int32)
+def _texts_chunk_bounds(buf, text_bounds, t0, t1):
+    """Chunk bounds (absolute offsets) of texts ``t0..t1-1``, chunks cut as by
+    ``chunk_bounds`` and never crossing a text; text ``t``'s chunks are
+    ``first[t - t0]..first[t - t0 + 1] - 1``."""
+    count = 0
+    for t in range(t0, t1):
+        a = text_bounds[t]
+        b = text_bounds[t + 1]
+        if b > a:
+            count += 1
+        for i in range(a + 1, b):
+            if buf[i - 1] == 10 and buf[i] != 10:
+                count += 1
+    bounds = np.empty(count + 1, np.int64)
+    first = np.empty(t1 - t0 + 1, np.int64)
+    bounds[0] = text_bounds[t0]
+    c = 0
+    for t in range(t0, t1):
+        first[t - t0] = c
+        i = text_bounds[t]
+        b = text_bounds[t + 1]
+        while i < b:
+            while i < b and buf[i] != 10:
+                i += 1
+            while i < b and buf[i] == 10:
+                i += 1
+            c += 1
+            bounds[c] = i
+    first[t1 - t0] = c
+    return bounds, first
+
+
+@njit(nogil=True, cache=True)
+def _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed,
+                        out_ids, out_ends, ntok, text_ntok):
+    """Segment texts ``t0..t1-1`` one after the other, appending their tokens
+    to the outputs from position ``ntok`` (text ``t`` on its own random
+    stream ``stream_seed(seed, t)``); sets ``text_ntok[t]``, returns the new
+    ``ntok``. Tokens never outnumber bytes, so a range may write over its own
+    bytes' positions."""
+    if t1 <= t0:
+        return ntok
+    bounds, first = _texts_chunk_bounds(buf, text_bounds, t0, t1)
+    work, back, back_node = _work_arrays(_longest_span(bounds))
     span_tok_start = np.empty(bounds.size, np.int64)
-    ntok = _segment_into(text, bounds, trie, mode, alpha, unit_weight, window,
-                         stream_seed(seed, t), work, back, back_node,
-                         out_ids[a:b], out_ends[a:b], span_tok_start, 0)
-    for j in range(ntok):
-        out_ends[a + j] += a
+    for t in range(t0, t1):
+        start = ntok
+        ntok = _segment_into(buf, bounds, first[t - t0], first[t - t0 + 1], trie, mode, alpha, unit_weight,
+                             window, stream_seed(seed, t), work, back, back_node, out_ids, out_ends,
+                             span_tok_start, ntok)
+        text_ntok[t] = ntok - start
     return ntok
 
 
@@ -334,24 +372,11 @@ def _text_token_starts(text_ntok):
     return text_tok_start
 
 
-@njit(nogil=True, cache=True)
-def _compact(text_bounds, text_ntok, out_ids, out_ends):
-    """Move each text's tokens down to follow the previous text's (in place)."""
-    text_tok_start = _text_token_starts(text_ntok)
-    for t in range(text_ntok.size):
-        src = text_bounds[t]
-        dst = text_tok_start[t]
-        for j in range(text_ntok[t]):
-            out_ids[dst + j] = out_ids[src + j]
-            out_ends[dst + j] = out_ends[src + j]
-    total = text_tok_start[text_ntok.size]
-    return out_ids[:total], out_ends[:total], text_tok_start
-
-
 @njit(cache=True, nogil=True, parallel=True)
-def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed):
+def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed, n_ranges):
     """Segment many texts packed in ``buf`` (text ``t`` is
-    ``buf[text_bounds[t]:text_bounds[t+1]]``), in parallel over texts.
+    ``buf[text_bounds[t]:text_bounds[t+1]]``), in parallel over ``n_ranges``
+    ranges of texts of about equal bytes.
 
     Each text is cut into chunks as by ``chunk_bounds``; text ``t`` draws from
     its own random stream ``stream_seed(seed, t)``, so the result does not
@@ -359,23 +384,35 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed
     ``ids[text_tok_start[t] + j]``; ``token_ends`` are offsets into ``buf``.
     """
     n_texts = text_bounds.size - 1
+    n_ranges = max(1, min(n_texts, n_ranges))
+    # Range r is texts cuts[r]..cuts[r+1]-1, cut at about equal byte counts.
+    cuts = np.searchsorted(text_bounds[:n_texts],
+                           np.linspace(0.0, float(buf.size), n_ranges + 1)[:n_ranges].astype(np.int64))
+    cuts[0] = 0
+    cuts = np.append(cuts, n_texts)
     out_ids = np.empty(buf.size, np.int32)
     out_ends = np.empty(buf.size, np.int64)
     text_ntok = np.zeros(n_texts, np.int64)
-    for t in prange(n_texts):
-        text_ntok[t] = _segment_text(buf, text_bounds, t, trie, mode, alpha, unit_weight, window, seed,
-                                     out_ids, out_ends)
-    # Gather the texts' tokens into fresh arrays in parallel (an in-place move
-    # would be serial: a text's target may overlap the previous text's source).
+    for r in prange(n_ranges):
+        t0 = cuts[r]
+        t1 = cuts[r + 1]
+        if t1 > t0:
+            _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed,
+                                out_ids, out_ends, text_bounds[t0], text_ntok)
+    # Gather each range's tokens into fresh arrays, in parallel (an in-place
+    # move would be serial: a target may overlap the previous range's source).
     text_tok_start = _text_token_starts(text_ntok)
     ids = np.empty(text_tok_start[n_texts], np.int32)
     ends = np.empty(text_tok_start[n_texts], np.int64)
-    for t in prange(n_texts):
-        src = text_bounds[t]
-        dst = text_tok_start[t]
-        for j in range(text_ntok[t]):
-            ids[dst + j] = out_ids[src + j]
-            ends[dst + j] = out_ends[src + j]
+    for r in prange(n_ranges):
+        t0 = cuts[r]
+        t1 = cuts[r + 1]
+        if t1 > t0:
+            src = text_bounds[t0]
+            dst = text_tok_start[t0]
+            for j in range(text_tok_start[t1] - dst):
+                ids[dst + j] = out_ids[src + j]
+                ends[dst + j] = out_ends[src + j]
     return ids, ends, text_tok_start
 
 
@@ -387,10 +424,9 @@ def segment_texts_serial(buf, text_bounds, trie, mode, alpha, unit_weight, windo
     out_ids = np.empty(buf.size, np.int32)
     out_ends = np.empty(buf.size, np.int64)
     text_ntok = np.zeros(n_texts, np.int64)
-    for t in range(n_texts):
-        text_ntok[t] = _segment_text(buf, text_bounds, t, trie, mode, alpha, unit_weight, window, seed,
-                                     out_ids, out_ends)
-    return _compact(text_bounds, text_ntok, out_ids, out_ends)
+    total = _segment_text_range(buf, text_bounds, 0, n_texts, trie, mode, alpha, unit_weight, window, seed,
+                                out_ids, out_ends, 0, text_ntok)
+    return out_ids[:total], out_ends[:total], _text_token_starts(text_ntok)
 
 
 @njit(cache=True, nogil=True)
