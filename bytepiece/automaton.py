@@ -125,6 +125,15 @@ class PieceAutomaton:
         return lattice.segment(buf, bounds, self.trie, mode, float(alpha), weights,
                                self.max_piece_length, np.uint64(seed))
 
+    def segment_text(self, buf, alpha=-1.0, seed=0):
+        """Token ids (int32) of one text's bytes, chunked as ``lattice.chunk_bounds``.
+        ``seed`` (0 <= seed < 2**64) starts the random stream."""
+        mode, weights = self.sampling_params(alpha)
+        units, unit_score, unit_token = self.trie
+        seed_bits = seed - (1 << 64) if seed >= 1 << 63 else seed  # as int64: one compiled signature
+        return lattice.segment_text(buf, units, unit_score, unit_token, weights, mode, float(alpha),
+                                    self.max_piece_length, seed_bits)
+
     def segment_texts(self, buf, text_bounds, alpha=-1.0, seed=0, num_threads=None):
         """Segment the texts packed in ``buf`` (see ``lattice.segment_texts``)
         on ``num_threads`` threads (None: all); small batches run serially.

@@ -196,15 +196,13 @@ class Tokenizer:
         return np.frombuffer(encode_utf8(normalize(text, self.normalization)), np.uint8)
 
     def _segment(self, text, alpha, seed):
-        """Token ids (int32 array) and byte ends of ``text``."""
+        """Token ids (int32 array) of ``text``."""
         alpha = check_alpha(alpha)
         buf = self._to_buffer(text)
-        bounds = lattice.chunk_bounds(buf)
         text_seed = 0
         if alpha >= 0:
             text_seed = int(stream_seed(np.uint64(self._call_seed(seed)), 0))
-        ids, ends, _ = self._automaton.segment_spans(buf, bounds, alpha, text_seed)
-        return ids, ends
+        return self._automaton.segment_text(buf, alpha, text_seed)
 
     def _encode_texts(self, texts, alpha, seed, allowed_special, offsets, num_threads=None, single=False):
         """Segment texts, with special tokens and character offsets.
@@ -301,7 +299,7 @@ class Tokenizer:
         if self._wants_general(allowed_special, False):
             ids = self._encode_texts([text], alpha, seed, allowed_special, False, single=True)[0]
         else:
-            ids, _ = self._segment(text, alpha, seed)
+            ids = self._segment(text, alpha, seed)
         pieces = self._all_pieces
         result = [pieces[i] for i in ids.tolist()]
         return (p for p in result) if iter else result
@@ -324,7 +322,7 @@ class Tokenizer:
             ids, _, spans, norm = self._encode_texts([text], alpha, seed, allowed_special, return_offsets,
                                                      single=True)
         else:
-            ids, _ = self._segment(text, alpha, seed)
+            ids = self._segment(text, alpha, seed)
         result = ids.tolist()
         if add_bos:
             result.insert(0, 1)
@@ -341,7 +339,7 @@ class Tokenizer:
 
     def encode_array(self, text, alpha=-1, seed=None):
         """Token ids of ``text`` as an int32 numpy array."""
-        return self._segment(text, alpha, seed)[0]
+        return self._segment(text, alpha, seed)
 
     # --- batches ----------------------------------------------------------
 

@@ -308,6 +308,24 @@ def segment(buf, bounds, trie, mode, alpha, unit_weight, window, seed):
     return out_ids[:ntok], out_ends[:ntok], span_tok_start
 
 
+@njit(cache=True, nogil=True)
+def segment_text(buf, units, unit_score, unit_token, unit_weight, mode, alpha, window, seed):
+    """Token ids of one text, cut into chunks as by ``chunk_bounds``: the
+    per-text fast path. The arrays come one by one, the seed as int64 bits
+    and only ids go back: numba's dispatch handles these fastest (a call
+    costs ~3 us instead of ~6 us with a tuple, a numpy scalar and three
+    returned arrays)."""
+    bounds = chunk_bounds(buf)
+    work, back, back_node = _work_arrays(_longest_span(bounds))
+    out_ids = np.empty(buf.size, np.int32)
+    out_ends = np.empty(buf.size, np.int64)
+    span_tok_start = np.empty(bounds.size, np.int64)
+    ntok = _segment_into(buf, bounds, 0, bounds.size - 1, (units, unit_score, unit_token), mode, alpha,
+                         unit_weight, window, np.uint64(seed), work, back, back_node, out_ids, out_ends,
+                         span_tok_start, 0)
+    return out_ids[:ntok]
+
+
 @njit(nogil=True, cache=True)
 def _texts_chunk_bounds(buf, text_bounds, t0, t1):
     """Chunk bounds (absolute offsets) of texts ``t0..t1-1``, chunks cut as by
