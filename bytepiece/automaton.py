@@ -2,6 +2,7 @@
 
 import contextlib
 import math
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 
 import numba
@@ -142,6 +143,45 @@ class PieceAutomaton:
         mode, weights = self.sampling_params(alpha)
         args = (buf, text_bounds, self.trie, mode, float(alpha), weights, self.max_piece_length, np.uint64(seed))
         if threads == 1 or text_bounds.size <= 2 or buf.size < PARALLEL_MIN_BYTES:
-            return lattice.segment_texts_serial(*args)
+            return lattice.segment_text_range(buf, text_bounds, 0, text_bounds.size - 1, *args[2:])
         with thread_limit(threads):
             return lattice.segment_texts(*args, RANGES_PER_THREAD * threads)
+
+    def iter_text_ranges(self, buf, text_bounds, alpha=-1.0, seed=0, num_threads=None):
+        """Segment the texts packed in ``buf`` range by range, in order:
+        yields ``(t0, t1, ids, range_token_start)`` for texts ``t0..t1-1``
+        (see ``lattice.segment_text_range``). With more than one thread the
+        ranges are segmented ahead on a thread pool (the kernel releases the
+        GIL), so the caller can turn one range's ids into Python objects
+        while later ranges are segmented."""
+        threads = check_threads(num_threads)
+        n_texts = text_bounds.size - 1
+        mode, weights = self.sampling_params(alpha)
+        args = (self.trie, mode, float(alpha), weights, self.max_piece_length, np.uint64(seed))
+        if threads == 1 or n_texts <= 1 or buf.size < PARALLEL_MIN_BYTES:
+            ids, _, starts = lattice.segment_text_range(buf, text_bounds, 0, n_texts, *args)
+            yield 0, n_texts, ids, starts
+            return
+        cuts = byte_balanced_cuts(text_bounds, RANGES_PER_THREAD * threads)
+
+        def run(r):
+            return lattice.segment_text_range(buf, text_bounds, cuts[r], cuts[r + 1], *args)
+
+        with ThreadPoolExecutor(threads) as pool:
+            futures = [pool.submit(run, r) for r in range(len(cuts) - 1)]
+            try:
+                for r, future in enumerate(futures):
+                    ids, _, starts = future.result()
+                    yield cuts[r], cuts[r + 1], ids, starts
+            finally:
+                for future in futures:
+                    future.cancel()
+
+
+def byte_balanced_cuts(text_bounds, n_ranges):
+    """Cut texts into at most ``n_ranges`` non-empty ranges of consecutive
+    texts of about equal bytes: range ``r`` is texts ``cuts[r]..cuts[r+1]-1``."""
+    n_texts = text_bounds.size - 1
+    targets = np.linspace(0, text_bounds[-1], n_ranges + 1)[1:-1]
+    inner = np.searchsorted(text_bounds[:n_texts], targets).tolist()
+    return sorted(set([0] + [t for t in inner if 0 < t < n_texts] + [n_texts]))

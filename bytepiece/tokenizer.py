@@ -356,6 +356,23 @@ class Tokenizer:
         ids, ends, text_tok_start = self._automaton.segment_texts(buf, text_bounds, alpha, call_seed, num_threads)
         return ids, text_tok_start
 
+    def _batch_lists(self, texts, alpha, num_threads, seed, add_bos, add_eos, to_list):
+        """One list per text, ``to_list`` turning a text's int32 ids into it.
+        Built range by range while later ranges are still being segmented on
+        other threads: the list building needs the GIL, the kernel does not."""
+        alpha = check_alpha(alpha)
+        buf, text_bounds = self._pack(texts)
+        call_seed = self._call_seed(seed) if alpha >= 0 else 0
+        lists = []
+        for t0, t1, ids, starts in self._automaton.iter_text_ranges(buf, text_bounds, alpha, call_seed,
+                                                                     num_threads):
+            if add_bos or add_eos:
+                ids, starts = add_markers(ids, starts, add_bos, add_eos)
+            bounds = starts.tolist()
+            # one conversion per text: faster than one flat list sliced per text
+            lists.extend([to_list(ids[bounds[i]:bounds[i + 1]]) for i in range(t1 - t0)])
+        return lists
+
     def encode_batch(self, texts, alpha=-1, add_bos=False, add_eos=False, num_threads=None, seed=None,
                      return_arrays=False, return_offsets=False, allowed_special=frozenset()):
         """Encode many texts in one call, in parallel over texts (GIL released).
@@ -378,6 +395,8 @@ class Tokenizer:
         if self._wants_general(allowed_special, return_offsets):
             ids, starts, spans, norm = self._encode_texts(texts, alpha, seed, allowed_special, return_offsets,
                                                           num_threads)
+        elif not return_arrays:
+            return self._batch_lists(texts, alpha, num_threads, seed, add_bos, add_eos, lambda ids: ids.tolist())
         else:
             ids, starts = self._segment_batch(texts, alpha, num_threads, seed)
             spans = None
@@ -401,11 +420,11 @@ class Tokenizer:
 
     def tokenize_batch(self, texts, alpha=-1, num_threads=None, seed=None, allowed_special=frozenset()):
         """Pieces (bytes; special tokens as str) of many texts; see ``encode_batch``."""
-        if self._wants_general(allowed_special, False):
-            ids, starts, _, _ = self._encode_texts(texts, alpha, seed, allowed_special, False, num_threads)
-        else:
-            ids, starts = self._segment_batch(texts, alpha, num_threads, seed)
         pieces = self._all_pieces
+        if not self._wants_general(allowed_special, False):
+            return self._batch_lists(texts, alpha, num_threads, seed, False, False,
+                                     lambda ids: [pieces[i] for i in ids.tolist()])
+        ids, starts, _, _ = self._encode_texts(texts, alpha, seed, allowed_special, False, num_threads)
         flat = [pieces[i] for i in ids.tolist()]
         bounds = starts.tolist()
         return [flat[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]

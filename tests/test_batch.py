@@ -133,7 +133,7 @@ def test_parallel_kernel_any_range_split_equals_serial(tok80k, golden_texts, alp
     buf, bounds = pack_bytes(encode_texts(texts, 'NFC'))
     mode, weights = automaton.sampling_params(alpha)
     args = (buf, bounds, automaton.trie, mode, alpha, weights, automaton.max_piece_length, np.uint64(11))
-    serial = lattice.segment_texts_serial(*args)
+    serial = lattice.segment_text_range(buf, bounds, 0, len(texts), *args[2:])
     parallel = lattice.segment_texts(*args, n_ranges)
     for got, want in zip(parallel, serial):
         assert np.array_equal(got, want)

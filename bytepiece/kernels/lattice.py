@@ -361,12 +361,12 @@ def _texts_chunk_bounds(buf, text_bounds, t0, t1):
 
 @njit(nogil=True, cache=True)
 def _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed,
-                        out_ids, out_ends, ntok, text_ntok):
+                        out_ids, out_ends, ntok, range_ntok):
     """Segment texts ``t0..t1-1`` one after the other, appending their tokens
     to the outputs from position ``ntok`` (text ``t`` on its own random
-    stream ``stream_seed(seed, t)``); sets ``text_ntok[t]``, returns the new
-    ``ntok``. Tokens never outnumber bytes, so a range may write over its own
-    bytes' positions."""
+    stream ``stream_seed(seed, t)``); sets ``range_ntok[t - t0]``, returns
+    the new ``ntok``. Tokens never outnumber bytes, so a range may write over
+    its own bytes' positions."""
     if t1 <= t0:
         return ntok
     bounds, first = _texts_chunk_bounds(buf, text_bounds, t0, t1)
@@ -377,7 +377,7 @@ def _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight
         ntok = _segment_into(buf, bounds, first[t - t0], first[t - t0 + 1], trie, mode, alpha, unit_weight,
                              window, stream_seed(seed, t), work, back, back_node, out_ids, out_ends,
                              span_tok_start, ntok)
-        text_ntok[t] = ntok - start
+        range_ntok[t - t0] = ntok - start
     return ntok
 
 
@@ -416,7 +416,7 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed
         t1 = cuts[r + 1]
         if t1 > t0:
             _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed,
-                                out_ids, out_ends, text_bounds[t0], text_ntok)
+                                out_ids, out_ends, text_bounds[t0], text_ntok[t0:t1])
     # Gather each range's tokens into fresh arrays, in parallel (an in-place
     # move would be serial: a target may overlap the previous range's source).
     text_tok_start = _text_token_starts(text_ntok)
@@ -435,16 +435,19 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed
 
 
 @njit(cache=True, nogil=True)
-def segment_texts_serial(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed):
-    """``segment_texts`` on the calling thread: the same result, without
-    starting the thread pool (which costs milliseconds for a small batch)."""
-    n_texts = text_bounds.size - 1
-    out_ids = np.empty(buf.size, np.int32)
-    out_ends = np.empty(buf.size, np.int64)
-    text_ntok = np.zeros(n_texts, np.int64)
-    total = _segment_text_range(buf, text_bounds, 0, n_texts, trie, mode, alpha, unit_weight, window, seed,
-                                out_ids, out_ends, 0, text_ntok)
-    return out_ids[:total], out_ends[:total], _text_token_starts(text_ntok)
+def segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed):
+    """``segment_texts`` for texts ``t0..t1-1`` only, on the calling thread
+    (no thread pool to start: milliseconds saved on a small batch). Text
+    ``t`` still draws from ``stream_seed(seed, t)``. Returns ``(ids,
+    token_ends, range_tok_start)``, text ``t`` being
+    ``ids[range_tok_start[t - t0]:range_tok_start[t - t0 + 1]]``."""
+    size = text_bounds[t1] - text_bounds[t0]
+    out_ids = np.empty(size, np.int32)
+    out_ends = np.empty(size, np.int64)
+    range_ntok = np.zeros(t1 - t0, np.int64)
+    total = _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed,
+                                out_ids, out_ends, 0, range_ntok)
+    return out_ids[:total], out_ends[:total], _text_token_starts(range_ntok)
 
 
 @njit(cache=True, nogil=True)
