@@ -139,3 +139,14 @@ def test_parallel_kernel_any_range_split_equals_serial(tok80k, golden_texts, alp
         assert np.array_equal(got, want)
     ids, ends, starts = serial
     assert starts.size == len(texts) + 1 and starts[-1] == ids.size == ends.size
+
+
+@pytest.mark.parametrize('sizes, n_ranges', [([5], 4), ([0, 0, 0], 2), ([1, 100, 0, 3, 50, 0], 3),
+                                             ([10] * 20, 64), ([1000, 1, 1, 1], 4)])
+def test_byte_balanced_cuts_cover_every_text_once(sizes, n_ranges):
+    from bytepiece.automaton import byte_balanced_cuts
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    cuts = byte_balanced_cuts(bounds, n_ranges)
+    assert cuts[0] == 0 and cuts[-1] == len(sizes)
+    assert all(a < b for a, b in zip(cuts, cuts[1:])), 'ranges are non-empty and in order'
+    assert len(cuts) - 1 <= n_ranges
