@@ -610,12 +610,14 @@ def test_pinned_draws():
     drawn on the development machine. If the random stream is changed on
     purpose (it changes every user's draws), update them deliberately."""
     tok = Tokenizer(model_dict(random_case(1)[1]), seed=31337)
+    # Drawn again on 2026-11-23, when each end's edge became one inverse-CDF
+    # draw instead of reservoir replacements (same distribution, new stream use).
     assert [tok.encode('abcabcabcabcabc', alpha=0.5) for _ in range(2)] == [
-        [264, 101, 102, 264, 101, 102, 259, 102],
-        [259, 102, 264, 101, 102, 100, 101, 102, 259, 102]]
+        [259, 102, 264, 101, 102, 264, 101, 102],
+        [264, 101, 102, 259, 102, 264, 101, 102]]
     assert tok.encode_batch(['abcabcabc', 'cabcab'], alpha=0.5, seed=4) == [
-        [259, 102, 259, 102, 100, 101, 102], [102, 100, 101, 102, 259]]
-    assert tok.encode('abcabcabcabcabc', alpha=0.5, seed=12345) == [264, 101, 102, 259, 102, 259, 102, 259, 102]
+        [264, 101, 102, 259, 102], [102, 259, 102, 259]]
+    assert tok.encode('abcabcabcabcabc', alpha=0.5, seed=12345) == [259, 102, 264, 101, 102, 264, 101, 102]
 
 
 # --- bad input ----------------------------------------------------------------

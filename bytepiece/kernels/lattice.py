@@ -97,34 +97,32 @@ def _viterbi_span(buf, a, m, units, unit_score, best, back, back_node):
 
 
 @njit(inline='always')
-def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, state):
-    """Reservoir sampling over the edges into each end (SPEC section 4), in
-    linear space, with exponential jumps (Efraimidis-Spirakis): an edge of
-    weight c = Z[k] * w(piece) replaces back[e] with probability c / (Z[e] so
-    far). After a replacement at running total W, the next replacement comes
-    at the first edge whose running total reaches W / u (u uniform): no edge
-    up to running total W' replaces with probability W / W', exactly as the
-    per-edge coin flips, but with one draw per replacement instead of one per
-    edge (none for an end with a single edge). Indexed as ``_viterbi_span``.
-    Returns the random stream's new state."""
+def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, cand_total, cand_node, state):
+    """Draw ``back[e]`` for each end of the span ``buf[a:a+m]`` from its
+    incoming edges in proportion to their weights ``c = Z[k] * w(piece)``,
+    in linear space: the distribution SPEC section 4's reservoir gives, in the
+    same single forward pass. The walk already meets every edge into ``e``,
+    so instead of a coin flip per edge it keeps the running totals
+    (``cand_total``, ``cand_node``, shortest piece first) and then draws one
+    uniform ``u``: the chosen edge is the first whose running total exceeds
+    ``u * Z[e]``, found by counting the totals at or below it (no branch per
+    edge; an edge of weight 0 is never chosen). An end with a single edge
+    draws nothing. Indexed as ``_viterbi_span``. Returns the random stream's
+    new state."""
     one = np.uint64(1)
     two = np.uint64(2)
     a = np.uint64(a)
+    m = np.uint64(m)
     root_base = np.uint64(units[0])
     hi = 2.0 ** RESCALE_EXP
     lo = 2.0 ** -RESCALE_EXP
-    m = np.uint64(m)
     z[0] = 1.0
     for e in range(one, m + one):
         node = root_base + np.uint64(buf[a + e - one])
         total = z[e - one] * unit_weight[node]
-        chosen_start = e - one
-        chosen_node = node
-        # Replace at the first running total reaching chosen_total / u, tested
-        # as total * u >= chosen_total; u is drawn lazily (2.0: not yet), as
-        # most ends have a single edge.
-        chosen_total = total
-        u = 2.0
+        cand_total[0] = total
+        cand_node[0] = node
+        n = 0  # longer pieces' units met (a unit where no piece ends has weight 0)
         k = e - one
         while k > 0:
             k -= one
@@ -132,19 +130,19 @@ def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, stat
             if np.uint64(units[two * child + one]) != node:
                 break
             node = child
-            c = z[k] * unit_weight[node]
-            if c > 0.0:  # a unit where no piece ends (weight 0) is never chosen
-                total += c
-                if u > 1.0:
-                    state, u = advance(state)
-                if total * u >= chosen_total:
-                    chosen_start = k
-                    chosen_node = node
-                    chosen_total = total
-                    state, u = advance(state)
+            total += z[k] * unit_weight[node]
+            n += 1
+            cand_total[n] = total
+            cand_node[n] = node
+        chosen = 0
+        if n > 0:
+            state, u = advance(state)
+            target = u * total  # < total = cand_total[n], so chosen <= n
+            for j in range(n):
+                chosen += cand_total[j] <= target
         z[e] = total
-        back[e] = chosen_start
-        back_node[e] = np.int32(chosen_node)
+        back[e] = e - one - np.uint64(chosen)
+        back_node[e] = np.int32(cand_node[chosen])
         if total > hi or total < lo:
             # Scale every value a later end may read by one power of two:
             # exact, and sampling only uses their ratios.
@@ -238,11 +236,14 @@ def _viterbi_spans(buf, bounds, i0, i1, units, unit_score, unit_token, work, bac
 @njit(nogil=True, cache=True)
 def _sample_spans(buf, bounds, i0, i1, units, unit_weight, unit_token, window, state, work, back, back_node,
                   out_ids, out_ends, span_tok_start, ntok):
+    cand_total = np.empty(window + 1, np.float64)  # a walk meets at most window units
+    cand_node = np.empty(window + 1, np.uint64)
     for i in range(i0, i1):
         a = bounds[i]
         m = bounds[i + 1] - a
         span_tok_start[i] = ntok
-        state = _sample_span(buf, a, m, units, unit_weight, window, work, back, back_node, state)
+        state = _sample_span(buf, a, m, units, unit_weight, window, work, back, back_node,
+                             cand_total, cand_node, state)
         ntok = _emit_span(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
     return ntok
 

@@ -1,0 +1,86 @@
+"""A/B: this checkout's bytepiece against another checkout's, in one process.
+
+A change worth a few percent is lost in this machine's noise when the two
+versions run minutes apart. Here both versions are imported side by side (the
+other one copied under the package name ``bytepiece_other``) and timed in
+interleaved rounds on the same texts; the report gives each version's median
+and the median of the per-round ratios. CPU time (process time) is used.
+
+    git worktree add /tmp/base HEAD~1
+    python benchmarks/ab.py /tmp/base [--what kernel|batch|loop] [--alpha -1] [--mb 8] [--runs 11]
+
+``kernel`` times the serial batch kernel alone, ``batch`` times
+``encode_batch(num_threads=1)``, ``loop`` a loop of per-text ``encode``.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..'))
+from benchmarks.common import add_common_args, load_texts_mb, mb  # noqa: E402
+
+
+def import_other(checkout, workdir):
+    """The package of another checkout, imported as ``bytepiece_other``
+    (every import inside the package is relative, so a renamed copy works)."""
+    shutil.copytree(os.path.join(checkout, 'bytepiece'), os.path.join(workdir, 'bytepiece_other'),
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    sys.path.insert(0, workdir)
+    import bytepiece_other
+    return bytepiece_other
+
+
+def timer(package, texts, model, what, alpha):
+    import numpy as np
+    tokenizer = package.Tokenizer(model)
+    if what == 'batch':
+        return lambda: tokenizer.encode_batch(texts, alpha=alpha, num_threads=1)
+    if what == 'loop':
+        return lambda: [tokenizer.encode(t, alpha=alpha) for t in texts]
+    automaton = tokenizer._automaton
+    buf, bounds = package.text.pack_bytes(package.text.encode_texts(texts, 'NFC'))
+    mode, weights = automaton.sampling_params(alpha)
+    args = (buf, bounds, automaton.trie, mode, alpha, weights, automaton.max_piece_length, np.uint64(1))
+    lattice = package.kernels.lattice
+    if hasattr(lattice, 'segment_text_range'):
+        return lambda: lattice.segment_text_range(buf, bounds, 0, len(texts), *args[2:])
+    return lambda: lattice.segment_texts_serial(*args)  # checkouts before 2026-11-23
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('other', help='path of the other checkout (holding bytepiece/)')
+    parser.add_argument('--what', choices=['kernel', 'batch', 'loop'], default='kernel')
+    parser.add_argument('--alpha', type=float, default=-1.0)
+    add_common_args(parser)
+    args = parser.parse_args()
+    texts = load_texts_mb(args.corpus, args.mb)
+    size = mb(texts)
+    import bytepiece
+    with tempfile.TemporaryDirectory() as workdir:
+        other = import_other(args.other, workdir)
+        fns = {'other': timer(other, texts, args.model, args.what, args.alpha),
+               'this': timer(bytepiece, texts, args.model, args.what, args.alpha)}
+        for fn in fns.values():
+            fn()  # compile / warm up
+        times = {name: [] for name in fns}
+        for _ in range(args.runs):
+            for name, fn in fns.items():
+                start = time.process_time()
+                fn()
+                times[name].append(time.process_time() - start)
+    print(f'{args.what}, alpha={args.alpha}, {size:.1f} MB, {args.runs} interleaved rounds (CPU time)')
+    for name, ts in times.items():
+        print(f'  {name}: median {size / statistics.median(ts):.2f} MB/s, best {size / min(ts):.2f} MB/s')
+    ratios = sorted(o / t for o, t in zip(times['other'], times['this']))
+    print(f'  this / other speed: median {statistics.median(ratios):.3f} (rounds {ratios[0]:.2f}-{ratios[-1]:.2f})')
+
+
+if __name__ == '__main__':
+    main()
