@@ -154,8 +154,8 @@ def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, cand
 
 @njit(inline='always')
 def _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, z, back, back_node, state):
-    """The same reservoir sampling in log space (one coin flip per edge), for
-    any alpha."""
+    """SPEC section 4's reservoir sampling as written, in log space (one coin
+    flip per edge), for any alpha."""
     root_base = units[0]
     z[0] = 0.0
     for e in range(1, m + 1):
