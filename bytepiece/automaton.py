@@ -144,7 +144,9 @@ class PieceAutomaton:
         args = (buf, text_bounds, self.trie, mode, float(alpha), weights, self.max_piece_length, np.uint64(seed))
         if threads == 1 or text_bounds.size <= 2 or buf.size < PARALLEL_MIN_BYTES:
             return lattice.segment_text_range(buf, text_bounds, 0, text_bounds.size - 1, *args[2:])
-        with thread_limit(threads):
+        # Ranges are handed to threads one at a time (chunk size 1), not in
+        # one contiguous block per thread: equal bytes are not equal work.
+        with thread_limit(threads), numba.parallel_chunksize(1):
             return lattice.segment_texts(*args, RANGES_PER_THREAD * threads)
 
     def iter_text_ranges(self, buf, text_bounds, alpha=-1.0, seed=0, num_threads=None):
