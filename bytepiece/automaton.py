@@ -149,32 +149,34 @@ class PieceAutomaton:
         with thread_limit(threads), numba.parallel_chunksize(1):
             return lattice.segment_texts(*args, RANGES_PER_THREAD * threads)
 
-    def iter_text_ranges(self, buf, text_bounds, alpha=-1.0, seed=0, num_threads=None):
-        """Segment the texts packed in ``buf`` range by range, in order:
-        yields ``(t0, t1, ids, range_token_start)`` for texts ``t0..t1-1``
-        (see ``lattice.segment_text_range``). With more than one thread the
-        ranges are segmented ahead on a thread pool (the kernel releases the
-        GIL), so the caller can turn one range's ids into Python objects
-        while later ranges are segmented."""
+    def segment_packed_ranges(self, packed_ranges, alpha=-1.0, seed=0, num_threads=1):
+        """Segment batch parts packed one by one: ``packed_ranges`` yields
+        ``(t0, t1, buf, text_bounds)`` for texts ``t0..t1-1`` of the batch
+        (``buf`` holding just these texts); text ``t`` draws from
+        ``stream_seed(seed, t)``. Yields ``(t0, t1, ids, range_token_start)``
+        in order. With more than one thread the parts are segmented on a
+        thread pool (the kernel releases the GIL) as soon as each is packed,
+        so packing the later parts and turning finished parts' ids into Python
+        objects overlap the kernel."""
         threads = check_threads(num_threads)
-        n_texts = text_bounds.size - 1
         mode, weights = self.sampling_params(alpha)
         args = (self.trie, mode, float(alpha), weights, self.max_piece_length, np.uint64(seed))
-        if threads == 1 or n_texts <= 1 or buf.size < PARALLEL_MIN_BYTES:
-            ids, _, starts = lattice.segment_text_range(buf, text_bounds, 0, n_texts, *args)
-            yield 0, n_texts, ids, starts
+
+        def run(t0, t1, buf, text_bounds):
+            ids, _, starts = lattice.segment_text_range(buf, text_bounds, 0, t1 - t0, *args, t0)
+            return t0, t1, ids, starts
+
+        if threads == 1:
+            for part in packed_ranges:
+                yield run(*part)
             return
-        cuts = byte_balanced_cuts(text_bounds, RANGES_PER_THREAD * threads)
-
-        def run(r):
-            return lattice.segment_text_range(buf, text_bounds, cuts[r], cuts[r + 1], *args)
-
         with ThreadPoolExecutor(threads) as pool:
-            futures = [pool.submit(run, r) for r in range(len(cuts) - 1)]
+            futures = []
             try:
-                for r, future in enumerate(futures):
-                    ids, _, starts = future.result()
-                    yield cuts[r], cuts[r + 1], ids, starts
+                for part in packed_ranges:
+                    futures.append(pool.submit(run, *part))
+                for future in futures:
+                    yield future.result()
             finally:
                 for future in futures:
                     future.cancel()
@@ -182,7 +184,8 @@ class PieceAutomaton:
 
 def byte_balanced_cuts(text_bounds, n_ranges):
     """Cut texts into at most ``n_ranges`` non-empty ranges of consecutive
-    texts of about equal bytes: range ``r`` is texts ``cuts[r]..cuts[r+1]-1``."""
+    texts of about equal size (``text_bounds``: cumulative sizes, in bytes or
+    characters): range ``r`` is texts ``cuts[r]..cuts[r+1]-1``."""
     n_texts = text_bounds.size - 1
     targets = np.linspace(0, text_bounds[-1], n_ranges + 1)[1:-1]
     inner = np.searchsorted(text_bounds[:n_texts], targets).tolist()

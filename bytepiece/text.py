@@ -81,12 +81,13 @@ def token_char_spans(buf, tok_starts, tok_ends, seg_bounds, seg_char):
     return cum[tok_starts + 1] - 1 + shift, cum[tok_ends] + shift
 
 
-def encode_texts(texts, normalization):
+def encode_texts(texts, normalization, first_index=0):
     """Normalized UTF-8 bytes of every text of a list, in list comprehensions
     (the serial part of a batch); a non-str is a TypeError naming its index, a
-    lone surrogate a ValueError naming the text."""
+    lone surrogate a ValueError naming the text (indices counted from
+    ``first_index``: the list may be part of a larger batch)."""
     if not all([type(t) is str for t in texts]):
-        for index, text in enumerate(texts):
+        for index, text in enumerate(texts, first_index):
             check_text(text, index)
     try:
         if normalization is None:
@@ -95,6 +96,6 @@ def encode_texts(texts, normalization):
         nf = unicodedata.normalize
         return [t.encode('utf-8') if t.isascii() else nf(form, t).encode('utf-8') for t in texts]
     except UnicodeEncodeError:
-        for index, text in enumerate(texts):
+        for index, text in enumerate(texts, first_index):
             encode_utf8(normalize(text, normalization), index)
         raise

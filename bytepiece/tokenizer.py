@@ -8,7 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from .automaton import PieceAutomaton, check_threads
+from .automaton import PARALLEL_MIN_BYTES, RANGES_PER_THREAD, PieceAutomaton, byte_balanced_cuts, check_threads
 from .kernels import lattice
 from .kernels.rng import mix64, stream_seed
 from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write, load_model
@@ -343,11 +343,16 @@ class Tokenizer:
 
     # --- batches ----------------------------------------------------------
 
-    def _pack(self, texts):
-        """All texts' UTF-8 bytes in one buffer, with text bounds."""
+    @staticmethod
+    def _text_list(texts):
+        """A batch as a list (any iterable of str is accepted; one str is not)."""
         if isinstance(texts, str):
             raise TypeError('texts must be a list of str, not a single str')
-        return pack_bytes(encode_texts(texts if isinstance(texts, list) else list(texts), self.normalization))
+        return texts if isinstance(texts, list) else list(texts)
+
+    def _pack(self, texts):
+        """All texts' UTF-8 bytes in one buffer, with text bounds."""
+        return pack_bytes(encode_texts(self._text_list(texts), self.normalization))
 
     def _segment_batch(self, texts, alpha, num_threads, seed):
         alpha = check_alpha(alpha)
@@ -358,14 +363,27 @@ class Tokenizer:
 
     def _batch_lists(self, texts, alpha, num_threads, seed, add_bos, add_eos, to_list):
         """One list per text, ``to_list`` turning a text's int32 ids into it.
-        Built range by range while later ranges are still being segmented on
-        other threads: the list building needs the GIL, the kernel does not."""
+        With more than one thread, the batch is packed and segmented in parts
+        of about equal size, so that packing (normalization, UTF-8) and list
+        building, which need the GIL, overlap the kernel, which does not."""
         alpha = check_alpha(alpha)
-        buf, text_bounds = self._pack(texts)
+        texts = self._text_list(texts)
+        if not all([type(t) is str for t in texts]):
+            for index, text in enumerate(texts):
+                check_text(text, index)
         call_seed = self._call_seed(seed) if alpha >= 0 else 0
+        threads = check_threads(num_threads)
+        char_bounds = np.zeros(len(texts) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=char_bounds[1:])
+        if threads == 1 or len(texts) <= 1 or char_bounds[-1] < PARALLEL_MIN_BYTES:
+            cuts = [0, len(texts)]
+        else:
+            cuts = byte_balanced_cuts(char_bounds, RANGES_PER_THREAD * threads)
+        normalization = self.normalization
+        packed = ((t0, t1, *pack_bytes(encode_texts(texts[t0:t1], normalization, t0)))
+                  for t0, t1 in zip(cuts[:-1], cuts[1:]))
         lists = []
-        for t0, t1, ids, starts in self._automaton.iter_text_ranges(buf, text_bounds, alpha, call_seed,
-                                                                     num_threads):
+        for t0, t1, ids, starts in self._automaton.segment_packed_ranges(packed, alpha, call_seed, threads):
             if add_bos or add_eos:
                 ids, starts = add_markers(ids, starts, add_bos, add_eos)
             bounds = starts.tolist()

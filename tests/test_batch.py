@@ -105,12 +105,16 @@ def test_bad_threads(tok80k, threads, error):
         tok80k.encode_batch(['x'], num_threads=threads)
 
 
-def test_bad_text_index_in_a_large_batch(tok80k):
-    # errors name the index of the bad text in the batch
-    texts = ['ok %d' % i for i in range(40)]
-    for bad, error, match in [(b'x', TypeError, 'index 33 must be str'), ('\ud800', ValueError, 'text 33')]:
-        with pytest.raises(error, match=match):
-            tok80k.encode_batch(texts[:33] + [bad] + texts[33:], num_threads=2)
+@pytest.mark.parametrize('n_texts, text_chars', [(40, 4), (400, 500)])
+def test_bad_text_index_in_a_large_batch(tok80k, n_texts, text_chars):
+    # errors name the index of the bad text in the batch, also when a batch
+    # of over 64 KiB is packed in parts (the bad text in a later part)
+    texts = [('ok %d ' % i).ljust(text_chars, 'y') for i in range(n_texts)]
+    at = n_texts - 7
+    for bad, error, match in [(b'x', TypeError, f'index {at} must be str'), ('\ud800', ValueError, f'text {at}')]:
+        for return_arrays in (False, True):
+            with pytest.raises(error, match=match):
+                tok80k.encode_batch(texts[:at] + [bad] + texts[at:], num_threads=2, return_arrays=return_arrays)
 
 
 @pytest.mark.parametrize('bos, eos', [(False, False), (True, True)])

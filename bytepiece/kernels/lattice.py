@@ -362,10 +362,10 @@ def _texts_chunk_bounds(buf, text_bounds, t0, t1):
 
 @njit(nogil=True, cache=True)
 def _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed,
-                        out_ids, out_ends, ntok, range_ntok):
+                        first_stream, out_ids, out_ends, ntok, range_ntok):
     """Segment texts ``t0..t1-1`` one after the other, appending their tokens
     to the outputs from position ``ntok`` (text ``t`` on its own random
-    stream ``stream_seed(seed, t)``); sets ``range_ntok[t - t0]``, returns
+    stream ``stream_seed(seed, first_stream + t)``); sets ``range_ntok[t - t0]``, returns
     the new ``ntok``. Tokens never outnumber bytes, so a range may write over
     its own bytes' positions."""
     if t1 <= t0:
@@ -376,7 +376,7 @@ def _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight
     for t in range(t0, t1):
         start = ntok
         ntok = _segment_into(buf, bounds, first[t - t0], first[t - t0 + 1], trie, mode, alpha, unit_weight,
-                             window, stream_seed(seed, t), work, back, back_node, out_ids, out_ends,
+                             window, stream_seed(seed, first_stream + t), work, back, back_node, out_ids, out_ends,
                              span_tok_start, ntok)
         range_ntok[t - t0] = ntok - start
     return ntok
@@ -416,7 +416,7 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed
         t0 = cuts[r]
         t1 = cuts[r + 1]
         if t1 > t0:
-            _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed,
+            _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed, 0,
                                 out_ids, out_ends, text_bounds[t0], text_ntok[t0:t1])
     # Gather each range's tokens into fresh arrays, in parallel (an in-place
     # move would be serial: a target may overlap the previous range's source).
@@ -436,18 +436,19 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed
 
 
 @njit(cache=True, nogil=True)
-def segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed):
+def segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed, first_stream=0):
     """``segment_texts`` for texts ``t0..t1-1`` only, on the calling thread
     (no thread pool to start: milliseconds saved on a small batch). Text
-    ``t`` still draws from ``stream_seed(seed, t)``. Returns ``(ids,
-    token_ends, range_tok_start)``, text ``t`` being
+    ``t`` still draws from ``stream_seed(seed, first_stream + t)``
+    (``first_stream``: where these texts start in a batch packed in parts).
+    Returns ``(ids, token_ends, range_tok_start)``, text ``t`` being
     ``ids[range_tok_start[t - t0]:range_tok_start[t - t0 + 1]]``."""
     size = text_bounds[t1] - text_bounds[t0]
     out_ids = np.empty(size, np.int32)
     out_ends = np.empty(size, np.int64)
     range_ntok = np.zeros(t1 - t0, np.int64)
     total = _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed,
-                                out_ids, out_ends, 0, range_ntok)
+                                first_stream, out_ids, out_ends, 0, range_ntok)
     return out_ids[:total], out_ends[:total], _text_token_starts(range_ntok)
 
 
