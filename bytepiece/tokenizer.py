@@ -354,18 +354,12 @@ class Tokenizer:
         """All texts' UTF-8 bytes in one buffer, with text bounds."""
         return pack_bytes(encode_texts(self._text_list(texts), self.normalization))
 
-    def _segment_batch(self, texts, alpha, num_threads, seed):
-        alpha = check_alpha(alpha)
-        buf, text_bounds = self._pack(texts)
-        call_seed = self._call_seed(seed) if alpha >= 0 else 0
-        ids, ends, text_tok_start = self._automaton.segment_texts(buf, text_bounds, alpha, call_seed, num_threads)
-        return ids, text_tok_start
-
-    def _batch_lists(self, texts, alpha, num_threads, seed, add_bos, add_eos, to_list):
-        """One list per text, ``to_list`` turning a text's int32 ids into it.
-        With more than one thread, the batch is packed and segmented in parts
-        of about equal size, so that packing (normalization, UTF-8) and list
-        building, which need the GIL, overlap the kernel, which does not."""
+    def _segment_parts(self, texts, alpha, num_threads, seed):
+        """Segment a batch; yields ``(t0, t1, ids, range_token_start)`` for
+        consecutive parts. With more than one thread, the batch is packed and
+        segmented in parts of about equal size, so that packing (normalization,
+        UTF-8) and the caller's work on finished parts, which need the GIL,
+        overlap the kernel, which does not."""
         alpha = check_alpha(alpha)
         texts = self._text_list(texts)
         if not all([type(t) is str for t in texts]):
@@ -382,14 +376,29 @@ class Tokenizer:
         normalization = self.normalization
         packed = ((t0, t1, *pack_bytes(encode_texts(texts[t0:t1], normalization, t0)))
                   for t0, t1 in zip(cuts[:-1], cuts[1:]))
+        return self._automaton.segment_packed_ranges(packed, alpha, call_seed, threads)
+
+    def _batch_lists(self, texts, alpha, num_threads, seed, add_bos, add_eos, to_list):
+        """One list per text, ``to_list`` turning a text's int32 ids into it."""
         lists = []
-        for t0, t1, ids, starts in self._automaton.segment_packed_ranges(packed, alpha, call_seed, threads):
+        for t0, t1, ids, starts in self._segment_parts(texts, alpha, num_threads, seed):
             if add_bos or add_eos:
                 ids, starts = add_markers(ids, starts, add_bos, add_eos)
             bounds = starts.tolist()
             # one conversion per text: faster than one flat list sliced per text
             lists.extend([to_list(ids[bounds[i]:bounds[i + 1]]) for i in range(t1 - t0)])
         return lists
+
+    def _batch_arrays(self, texts, alpha, num_threads, seed):
+        """Flat int32 ids and int64 text offsets of a batch, from its parts."""
+        parts = list(self._segment_parts(texts, alpha, num_threads, seed))
+        if len(parts) == 1:
+            return parts[0][2], parts[0][3]
+        ids = np.concatenate([part[2] for part in parts]) if parts else np.zeros(0, np.int32)
+        counts = np.concatenate([np.diff(part[3]) for part in parts]) if parts else np.zeros(0, np.int64)
+        starts = np.zeros(counts.size + 1, np.int64)
+        np.cumsum(counts, out=starts[1:])
+        return ids, starts
 
     def encode_batch(self, texts, alpha=-1, add_bos=False, add_eos=False, num_threads=None, seed=None,
                      return_arrays=False, return_offsets=False, allowed_special=frozenset()):
@@ -416,7 +425,7 @@ class Tokenizer:
         elif not return_arrays:
             return self._batch_lists(texts, alpha, num_threads, seed, add_bos, add_eos, lambda ids: ids.tolist())
         else:
-            ids, starts = self._segment_batch(texts, alpha, num_threads, seed)
+            ids, starts = self._batch_arrays(texts, alpha, num_threads, seed)
             spans = None
         if add_bos or add_eos:
             old_starts = starts
