@@ -147,7 +147,8 @@ class PieceAutomaton:
         # Ranges are handed to threads one at a time (chunk size 1), not in
         # one contiguous block per thread: equal bytes are not equal work.
         with thread_limit(threads), numba.parallel_chunksize(1):
-            return lattice.segment_texts(*args, RANGES_PER_THREAD * threads)
+            cuts = np.array(byte_balanced_cuts(text_bounds, RANGES_PER_THREAD * threads), np.int64)
+            return lattice.segment_texts(*args, cuts)
 
     def segment_packed_ranges(self, packed_ranges, alpha=-1.0, seed=0, num_threads=1):
         """Segment batch parts packed one by one: ``packed_ranges`` yields

@@ -130,6 +130,7 @@ def test_parts_equal_one_call(tok80k, golden_texts, bos, eos):
 def test_parallel_kernel_any_range_split_equals_serial(tok80k, golden_texts, alpha, n_ranges):
     # The parallel kernel cuts the batch into ranges of texts; any cut (empty
     # texts and empty ranges included) must give the serial kernel's tokens.
+    from bytepiece.automaton import byte_balanced_cuts
     from bytepiece.kernels import lattice
     from bytepiece.text import encode_texts, pack_bytes
     automaton = tok80k._automaton
@@ -138,9 +139,13 @@ def test_parallel_kernel_any_range_split_equals_serial(tok80k, golden_texts, alp
     mode, weights = automaton.sampling_params(alpha)
     args = (buf, bounds, automaton.trie, mode, alpha, weights, automaton.max_piece_length, np.uint64(11))
     serial = lattice.segment_text_range(buf, bounds, 0, len(texts), *args[2:])
-    parallel = lattice.segment_texts(*args, n_ranges)
-    for got, want in zip(parallel, serial):
-        assert np.array_equal(got, want)
+    n = len(texts)
+    splits = [byte_balanced_cuts(bounds, n_ranges),
+              [0, 0, 1, 3, 3, n // 2, n // 2, n - 1, n, n]]  # with empty ranges
+    for cuts in splits:
+        parallel = lattice.segment_texts(*args, np.array(cuts, np.int64))
+        for got, want in zip(parallel, serial):
+            assert np.array_equal(got, want)
     ids, ends, starts = serial
     assert starts.size == len(texts) + 1 and starts[-1] == ids.size == ends.size
 

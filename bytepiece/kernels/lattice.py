@@ -40,23 +40,8 @@ def chunk_bounds(buf):
     """Chunk bounds of UTF-8 text: a chunk is a run of non-newline bytes plus
     the newlines that follow it (SPEC section 1). Byte 0x0A never occurs inside
     a multi-byte character, so this equals the character-level rule."""
-    n = buf.size
-    count = 1  # chunks end where a newline is followed by another byte, and at n
-    for i in range(1, n):
-        if buf[i - 1] == 10 and buf[i] != 10:
-            count += 1
-    bounds = np.empty(count + 1 if n > 0 else 1, np.int64)
-    bounds[0] = 0
-    count = 1
-    i = 0
-    while i < n:
-        while i < n and buf[i] != 10:
-            i += 1
-        while i < n and buf[i] == 10:
-            i += 1
-        bounds[count] = i
-        count += 1
-    return bounds[:count]
+    bounds, _ = _texts_chunk_bounds(buf, np.array([0, buf.size], np.int64), 0, 1)
+    return bounds
 
 
 @njit(inline='always')
@@ -392,10 +377,11 @@ def _text_token_starts(text_ntok):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed, n_ranges):
+def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed, cuts):
     """Segment many texts packed in ``buf`` (text ``t`` is
-    ``buf[text_bounds[t]:text_bounds[t+1]]``), in parallel over ``n_ranges``
-    ranges of texts of about equal bytes.
+    ``buf[text_bounds[t]:text_bounds[t+1]]``), in parallel over ranges of
+    texts: range ``r`` is texts ``cuts[r]..cuts[r+1]-1`` (see
+    ``automaton.byte_balanced_cuts``).
 
     Each text is cut into chunks as by ``chunk_bounds``; text ``t`` draws from
     its own random stream ``stream_seed(seed, t)``, so the result does not
@@ -403,35 +389,26 @@ def segment_texts(buf, text_bounds, trie, mode, alpha, unit_weight, window, seed
     ``ids[text_tok_start[t] + j]``; ``token_ends`` are offsets into ``buf``.
     """
     n_texts = text_bounds.size - 1
-    n_ranges = max(1, min(n_texts, n_ranges))
-    # Range r is texts cuts[r]..cuts[r+1]-1, cut at about equal byte counts.
-    cuts = np.searchsorted(text_bounds[:n_texts],
-                           np.linspace(0.0, float(buf.size), n_ranges + 1)[:n_ranges].astype(np.int64))
-    cuts[0] = 0
-    cuts = np.append(cuts, n_texts)
+    n_ranges = cuts.size - 1
     out_ids = np.empty(buf.size, np.int32)
     out_ends = np.empty(buf.size, np.int64)
     text_ntok = np.zeros(n_texts, np.int64)
     for r in prange(n_ranges):
         t0 = cuts[r]
         t1 = cuts[r + 1]
-        if t1 > t0:
-            _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed, 0,
-                                out_ids, out_ends, text_bounds[t0], text_ntok[t0:t1])
+        _segment_text_range(buf, text_bounds, t0, t1, trie, mode, alpha, unit_weight, window, seed, 0,
+                            out_ids, out_ends, text_bounds[t0], text_ntok[t0:t1])
     # Gather each range's tokens into fresh arrays, in parallel (an in-place
     # move would be serial: a target may overlap the previous range's source).
     text_tok_start = _text_token_starts(text_ntok)
     ids = np.empty(text_tok_start[n_texts], np.int32)
     ends = np.empty(text_tok_start[n_texts], np.int64)
     for r in prange(n_ranges):
-        t0 = cuts[r]
-        t1 = cuts[r + 1]
-        if t1 > t0:
-            src = text_bounds[t0]
-            dst = text_tok_start[t0]
-            for j in range(text_tok_start[t1] - dst):
-                ids[dst + j] = out_ids[src + j]
-                ends[dst + j] = out_ends[src + j]
+        src = text_bounds[cuts[r]]
+        dst = text_tok_start[cuts[r]]
+        for j in range(text_tok_start[cuts[r + 1]] - dst):
+            ids[dst + j] = out_ids[src + j]
+            ends[dst + j] = out_ends[src + j]
     return ids, ends, text_tok_start
 
 
