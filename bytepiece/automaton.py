@@ -87,6 +87,10 @@ class PieceAutomaton:
         self.trie = build_trie(self.piece_data, self.piece_offsets[NUM_SPECIAL:],
                                np.arange(NUM_SPECIAL, vocab_size), self.scores)
         self._weights = {}
+        # The Viterbi call's fixed arguments, built once (the per-text path).
+        units, unit_score, unit_token = self.trie
+        self._viterbi_args = (units, unit_score, unit_token, unit_score, lattice.MODE_VITERBI, -1.0,
+                              self.max_piece_length, 0)
 
     @classmethod
     def from_counts(cls, counts):
@@ -126,14 +130,18 @@ class PieceAutomaton:
         return lattice.segment(buf, bounds, self.trie, mode, float(alpha), weights,
                                self.max_piece_length, np.uint64(seed))
 
-    def segment_text(self, buf, alpha=-1.0, seed=0):
+    def segment_text(self, buf, alpha, seed_bits):
         """Token ids (int32) of one text's bytes, chunked as ``lattice.chunk_bounds``.
-        ``seed`` (0 <= seed < 2**64) starts the random stream."""
+        ``seed_bits``: the random stream's start state as int64 bits (one
+        compiled signature for every seed)."""
         mode, weights = self.sampling_params(alpha)
         units, unit_score, unit_token = self.trie
-        seed_bits = seed - (1 << 64) if seed >= 1 << 63 else seed  # as int64: one compiled signature
         return lattice.segment_text(buf, units, unit_score, unit_token, weights, mode, float(alpha),
                                     self.max_piece_length, seed_bits)
+
+    def viterbi_text(self, buf):
+        """``segment_text(buf)``: the best path's ids, with no argument to check."""
+        return lattice.segment_text(buf, *self._viterbi_args)
 
     def segment_texts(self, buf, text_bounds, alpha=-1.0, seed=0, num_threads=None):
         """Segment the texts packed in ``buf`` (see ``lattice.segment_texts``)

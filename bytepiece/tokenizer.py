@@ -3,6 +3,7 @@
 import json
 import math
 import secrets
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from .automaton import PARALLEL_MIN_BYTES, RANGES_PER_THREAD, PieceAutomaton, byte_balanced_cuts, check_threads
 from .kernels import lattice
-from .kernels.rng import mix64, stream_seed
+from .kernels.rng import as_int64_bits, mix64, stream_seed, text_stream_bits
 from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write, load_model
 from .special import SpecialTokens, merge_specials
 from .text import (check_normalization, check_text, encode_texts, encode_utf8, normalize, pack_bytes,
@@ -179,6 +180,7 @@ class Tokenizer:
     def set_seed(self, seed):
         """Restart the random draws from ``seed`` (None: a fresh OS seed)."""
         self._seed = secrets.randbits(64) if seed is None else check_seed(seed)
+        self._seed_bits = as_int64_bits(self._seed)
         self._draws = 0
 
     def _call_seed(self, seed):
@@ -192,17 +194,34 @@ class Tokenizer:
     # --- encoding ---------------------------------------------------------
 
     def _to_buffer(self, text):
-        check_text(text)
-        return np.frombuffer(encode_utf8(normalize(text, self.normalization)), np.uint8)
+        if type(text) is not str:
+            check_text(text)
+        try:
+            if self.normalization is None or text.isascii():
+                data = text.encode('utf-8')
+            else:
+                data = unicodedata.normalize(self.normalization, text).encode('utf-8')
+        except UnicodeEncodeError:
+            encode_utf8(normalize(text, self.normalization))  # raises, naming the character
+            raise
+        return np.frombuffer(data, np.uint8)
 
     def _segment(self, text, alpha, seed):
-        """Token ids (int32 array) of ``text``."""
-        alpha = check_alpha(alpha)
+        """Token ids (int32 array) of ``text``. The per-text path: short
+        texts spend most of a call here, so it stays lean: the default int
+        alpha skips the checks, and the text's stream comes from one compiled
+        call (the same value as ``stream_seed(self._call_seed(seed), 0)``)."""
+        if type(alpha) is not int or alpha >= 0:
+            alpha = check_alpha(alpha)
         buf = self._to_buffer(text)
-        text_seed = 0
-        if alpha >= 0:
-            text_seed = int(stream_seed(np.uint64(self._call_seed(seed)), 0))
-        return self._automaton.segment_text(buf, alpha, text_seed)
+        if alpha < 0:
+            return self._automaton.viterbi_text(buf)
+        if seed is None:
+            self._draws += 1
+            bits = text_stream_bits(self._seed_bits, self._draws)
+        else:
+            bits = text_stream_bits(as_int64_bits(check_seed(seed)), 0)
+        return self._automaton.segment_text(buf, alpha, bits)
 
     def _encode_texts(self, texts, alpha, seed, allowed_special, offsets, num_threads=None, single=False):
         """Segment texts, with special tokens and character offsets.

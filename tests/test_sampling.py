@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bytepiece import Tokenizer
-from bytepiece.kernels import lattice
+from bytepiece.kernels import lattice, rng
 from bytepiece.model import model_dict
 
 from conftest import (chi2_sf, exact_distribution, g_test, logsumexp, make_tokenizer, random_case, scores_of,
@@ -603,6 +603,18 @@ def test_same_draws_in_a_new_process():
     expected = f"{[tok.encode('abcabcabcabcabc', alpha=0.5) for _ in range(5)]}\n"
     expected += f"{tok.encode_batch(['abcabcabc', 'cabcab'] * 3, alpha=0.5, seed=4)}\n"
     assert out == expected
+
+
+def test_per_text_stream_equals_the_batch_rule():
+    """The per-text path derives its stream in one compiled call; it must equal
+    the batch rule stream_seed(call seed, 0), the call seed being the seed
+    itself or the tokenizer's draws-th seed mix64(seed ^ mix64(draws))."""
+    mask = (1 << 64) - 1
+    for seed in (0, 1, 12345, 2**63 - 1, 2**63, 2**64 - 1):
+        for draws in (0, 1, 2, 7, 2**40):
+            call = seed if draws == 0 else int(rng.mix64(np.uint64(seed) ^ rng.mix64(np.uint64(draws))))
+            expected = int(rng.stream_seed(np.uint64(call), 0))
+            assert rng.text_stream_bits(rng.as_int64_bits(seed), draws) & mask == expected, (seed, draws)
 
 
 def test_pinned_draws():
