@@ -60,7 +60,7 @@ def main():
     parser.add_argument('--alpha', type=float, default=-1.0)
     add_common_args(parser)
     args = parser.parse_args()
-    texts = load_texts_mb(args.corpus, args.mb)
+    texts = load_texts_mb(args.corpus, args.mb, args.lines)
     size = mb(texts)
     import bytepiece
     with tempfile.TemporaryDirectory() as workdir:

@@ -78,7 +78,7 @@ def main():
     parser.add_argument('--markdown', help='also write the results as markdown to this file')
     args = parser.parse_args()
 
-    texts = load_texts_mb(args.corpus, args.mb)
+    texts = load_texts_mb(args.corpus, args.mb, args.lines)
 
     size = mb(texts)
     tokenizer = Tokenizer(args.model)

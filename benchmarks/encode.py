@@ -29,11 +29,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
     args = parser.parse_args()
-    texts = load_texts_mb(args.corpus, args.mb)
+    texts = load_texts_mb(args.corpus, args.mb, args.lines)
     size = mb(texts)
     tokenizer = Tokenizer(args.model)
     print(f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}')
-    print(f'{len(texts)} texts, {size:.1f} MB, model {os.path.basename(args.model)}, {args.runs} interleaved rounds')
+    print(f'{len(texts)} {"lines" if args.lines else "texts"} (mean {size * 1e6 / len(texts):.0f} bytes), {size:.1f} MB, model {os.path.basename(args.model)}, {args.runs} interleaved rounds')
     with tempfile.TemporaryDirectory() as tmp:
         sp = sentencepiece_peer(tokenizer, tmp)
         hf = huggingface_peer(tokenizer, tmp)

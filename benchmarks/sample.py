@@ -40,10 +40,10 @@ def main():
     parser.add_argument('--markdown', help='also write the results as markdown to this file')
     args = parser.parse_args()
 
-    texts = load_texts_mb(args.corpus, args.mb)
+    texts = load_texts_mb(args.corpus, args.mb, args.lines)
     size = mb(texts)
     tokenizer = Tokenizer(args.model, seed=0)
-    header = (f'{len(texts)} texts, {size:.2f} MB, model {os.path.basename(args.model)}, '
+    header = (f'{len(texts)} {"lines" if args.lines else "texts"} (mean {size * 1e6 / len(texts):.0f} bytes), {size:.2f} MB, model {os.path.basename(args.model)}, '
               f'alpha {ALPHA}, runs {args.runs} (medians)')
     print(header)
     results = {}  # (setting, name) -> MB/s
