@@ -18,7 +18,7 @@ from .text import (check_normalization, check_text, encode_texts, encode_utf8, n
                    token_char_spans)
 
 
-# nbest keeps n partial paths per byte position (28 bytes each): at most ~1.8 GiB.
+# nbest keeps n partial paths per byte position (20 bytes each): at most ~1.3 GiB.
 MAX_NBEST_CELLS = 1 << 26
 
 
@@ -532,7 +532,7 @@ class Tokenizer:
         if n <= 0:
             raise ValueError(f'n must be positive, got {n}')
         buf = self._to_buffer(text)
-        cells = (buf.size + 1) * n  # the kernel keeps n partial paths per byte position, 28 bytes each
+        cells = (buf.size + 1) * n  # the kernel keeps n partial paths per byte position, 20 bytes each
         if cells > MAX_NBEST_CELLS:
             raise ValueError(f'nbest of {buf.size} bytes with n={n} needs {cells * 28 / 2**30:.1f} GiB; '
                              f'(bytes + 1) * n must be at most {MAX_NBEST_CELLS}: split the text or lower n')

@@ -488,8 +488,9 @@ def nbest(buf, bounds, trie, n_best):
     k_max = n_best
     n_spans = bounds.size - 1
     score = np.full((n + 1, k_max), -np.inf)
-    prev_pos = np.zeros((n + 1, k_max), np.int64)
-    prev_rank = np.zeros((n + 1, k_max), np.int64)
+    # int32 links: 20 bytes per cell instead of 28 (the caller caps cells at 2**26).
+    prev_pos = np.zeros((n + 1, k_max), np.int32)
+    prev_rank = np.zeros((n + 1, k_max), np.int32)
     tok_of = np.zeros((n + 1, k_max), np.int32)
     count = np.zeros(n + 1, np.int64)
     # Merged lists after each span: entry j's score, its entry in the previous
