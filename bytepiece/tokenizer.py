@@ -3,7 +3,6 @@
 import json
 import math
 import secrets
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
@@ -196,15 +195,7 @@ class Tokenizer:
     def _to_buffer(self, text):
         if type(text) is not str:
             check_text(text)
-        try:
-            if self.normalization is None or text.isascii():
-                data = text.encode('utf-8')
-            else:
-                data = unicodedata.normalize(self.normalization, text).encode('utf-8')
-        except UnicodeEncodeError:
-            encode_utf8(normalize(text, self.normalization))  # raises, naming the character
-            raise
-        return np.frombuffer(data, np.uint8)
+        return np.frombuffer(encode_utf8(normalize(text, self.normalization)), np.uint8)
 
     def _segment(self, text, alpha, seed):
         """Token ids (int32 array) of ``text``. The per-text path: short
@@ -534,7 +525,7 @@ class Tokenizer:
         buf = self._to_buffer(text)
         cells = (buf.size + 1) * n  # the kernel keeps n partial paths per byte position, 20 bytes each
         if cells > MAX_NBEST_CELLS:
-            raise ValueError(f'nbest of {buf.size} bytes with n={n} needs {cells * 28 / 2**30:.1f} GiB; '
+            raise ValueError(f'nbest of {buf.size} bytes with n={n} needs {cells * 20 / 2**30:.1f} GiB; '
                              f'(bytes + 1) * n must be at most {MAX_NBEST_CELLS}: split the text or lower n')
         scores, ids, starts = lattice.nbest(buf, lattice.chunk_bounds(buf), self._automaton.trie, int(n))
         ids = ids.tolist()

@@ -37,7 +37,6 @@ def stream_seed(seed, index):
     return mix64(np.uint64(seed) ^ mix64(np.uint64(index) * _GOLDEN + _MIX2))
 
 
-
 @njit(cache=True, nogil=True)
 def text_stream_bits(seed_bits, draws):
     """``stream_seed(call_seed, 0)`` as int64 bits, for one per-text call: the
