@@ -10,7 +10,7 @@ import numpy as np
 
 from .automaton import PARALLEL_MIN_BYTES, RANGES_PER_THREAD, PieceAutomaton, byte_balanced_cuts, check_threads
 from .kernels import lattice
-from .kernels.rng import as_int64_bits, mix64, stream_seed, text_stream_bits
+from .kernels.rng import as_int64_bits, call_seed, stream_seed, text_stream_bits
 from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write, load_model
 from .special import SpecialTokens, merge_specials
 from .text import (check_normalization, check_text, encode_texts, encode_utf8, normalize, pack_bytes,
@@ -188,7 +188,7 @@ class Tokenizer:
         if seed is not None:
             return check_seed(seed)
         self._draws += 1
-        return int(mix64(np.uint64(self._seed) ^ mix64(np.uint64(self._draws))))
+        return int(call_seed(self._seed_bits, self._draws))
 
     # --- encoding ---------------------------------------------------------
 

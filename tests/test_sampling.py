@@ -608,13 +608,18 @@ def test_same_draws_in_a_new_process():
 def test_per_text_stream_equals_the_batch_rule():
     """The per-text path derives its stream in one compiled call; it must equal
     the batch rule stream_seed(call seed, 0), the call seed being the seed
-    itself or the tokenizer's draws-th seed mix64(seed ^ mix64(draws))."""
+    itself or the tokenizer's draws-th seed mix64(seed ^ mix64(draws)), the
+    value Tokenizer._call_seed gives."""
     mask = (1 << 64) - 1
     for seed in (0, 1, 12345, 2**63 - 1, 2**63, 2**64 - 1):
         for draws in (0, 1, 2, 7, 2**40):
             call = seed if draws == 0 else int(rng.mix64(np.uint64(seed) ^ rng.mix64(np.uint64(draws))))
             expected = int(rng.stream_seed(np.uint64(call), 0))
             assert rng.text_stream_bits(rng.as_int64_bits(seed), draws) & mask == expected, (seed, draws)
+            if draws:
+                tok = Tokenizer(model_dict(random_case(1)[1]), seed=seed)
+                tok._draws = draws - 1
+                assert tok._call_seed(None) == call, (seed, draws)
 
 
 def test_pinned_draws():

@@ -38,15 +38,23 @@ def stream_seed(seed, index):
 
 
 @njit(cache=True, nogil=True)
+def call_seed(seed_bits, draws):
+    """The seed of a tokenizer's ``draws``-th sampling call (``draws >= 1``)
+    under its seed (``seed_bits``: the uint64 seed as int64 bits):
+    ``mix64(seed ^ mix64(draws))``. Two tokenizers with the same seed
+    therefore draw the same sequences, each independently of the other."""
+    return mix64(np.uint64(seed_bits) ^ mix64(np.uint64(draws)))
+
+
+@njit(cache=True, nogil=True)
 def text_stream_bits(seed_bits, draws):
-    """``stream_seed(call_seed, 0)`` as int64 bits, for one per-text call: the
-    call seed is ``seed`` itself when ``draws`` is 0, else the tokenizer's
-    ``draws``-th seed ``mix64(seed ^ mix64(draws))``. One compiled call with
-    plain int arguments (``seed_bits``: the uint64 seed as int64 bits), where
-    three calls with numpy scalars cost ~3 us."""
+    """``stream_seed(s, 0)`` as int64 bits, for one per-text call: ``s`` is
+    the seed itself when ``draws`` is 0, else ``call_seed(seed_bits, draws)``.
+    One compiled call with plain int arguments, where three calls with numpy
+    scalars cost ~3 us."""
     seed = np.uint64(seed_bits)
     if draws != 0:
-        seed = mix64(seed ^ mix64(np.uint64(draws)))
+        seed = call_seed(seed_bits, draws)
     return np.int64(stream_seed(seed, 0))
 
 
