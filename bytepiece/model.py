@@ -13,7 +13,8 @@ import math
 import os
 import tempfile
 import zipfile
-from numbers import Real
+import zlib
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -92,11 +93,14 @@ def read_model_json(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f'model file not found: {path!r}')
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.namelist() if not m.endswith('/')]
-            if len(members) != 1:
-                raise ValueError(f'{path!r}: a model zip must hold exactly one file, found {members}')
-            raw = archive.read(members[0])
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.namelist() if not m.endswith('/')]
+                if len(members) != 1:
+                    raise ValueError(f'{path!r}: a model zip must hold exactly one file, found {members}')
+                raw = archive.read(members[0])
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as e:
+            raise ValueError(f'{path!r}: cannot read the model zip: {e}') from None
     else:
         with open(path, 'rb') as f:
             raw = f.read()
@@ -126,17 +130,38 @@ def _decode_piece(key):
     return piece
 
 
+def finite_float(x):
+    """Whether ``x`` converts to a finite float64 (a huge int overflows)."""
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:
+        return False
+
+
+def shown_value(x):
+    """``repr(x)``, shortened for a huge int."""
+    text = repr(x)
+    return text if len(text) <= 40 else f'{text[:12]}...{text[-4:]} ({len(text)} digits)'
+
+
 def _first_bad_entry(keys, values):
     """The message for the first malformed ``[id, text, count]`` entry."""
     for key, value in zip(keys, values):
         if not isinstance(value, (list, tuple)) or len(value) < 2:
             return f'entry for {key!r} must be [id, text, count], got {value!r}'
         piece_id, count = value[0], value[-1]
-        if type(piece_id) is not int:
+        if isinstance(piece_id, bool) or not isinstance(piece_id, Integral):
             return f'id of piece {key!r} is not an int: {piece_id!r}'
-        if isinstance(count, bool) or not isinstance(count, Real) or not math.isfinite(count) or count <= 0:
+        if isinstance(count, bool) or not isinstance(count, Real) or not count > 0:
             return f'count of piece {key!r} must be a positive number, got {count!r}'
-    return None
+        if not finite_float(count):
+            return f'count of piece {key!r} is too large for a float64: {shown_value(count)}'
+    return 'malformed entries'  # not reached: the checks above cover the fast path's
+
+
+def _plain_number(x):
+    """numpy scalars as Python ints and floats (exact sums, no int64 wraparound)."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def parse_model(obj, source='model'):
@@ -163,7 +188,11 @@ def parse_model(obj, source='model'):
     try:
         ids = [v[0] for v in values]
         counts = [v[-1] for v in values]
-        ok = (set(map(type, values)) <= {list} and min(map(len, values), default=2) >= 2
+        if not set(map(type, ids)) <= {int} or not set(map(type, counts)) <= {int, float}:
+            # numpy scalars (a dict built in Python): as Python numbers; bools stay rejected
+            ids = [_plain_number(i) for i in ids]
+            counts = [_plain_number(c) for c in counts]
+        ok = (set(map(type, values)) <= {list, tuple} and min(map(len, values), default=2) >= 2
               and set(map(type, ids)) <= {int} and set(map(type, counts)) <= {int, float})
         count_array = np.array(counts, dtype=np.float64)
         ok = ok and bool(np.all(count_array > 0) and np.all(np.isfinite(count_array)))
@@ -171,6 +200,11 @@ def parse_model(obj, source='model'):
         ok = False
     if not ok:
         raise ValueError(f'{source}: {_first_bad_entry(keys, values)}')
+    # Scores are log(count) - log(total): the total must be a finite float too.
+    total = sum(counts)
+    if not finite_float(total):
+        raise ValueError(f'{source}: the counts add up to more than the largest float64 (1.8e308), so the '
+                         f'scores log(count / total) are undefined; the largest count is {shown_value(max(counts))}')
     n = len(pieces)
     if len(set(pieces)) != n:
         first_key = {}

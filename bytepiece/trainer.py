@@ -37,7 +37,7 @@ import numpy as np
 from .automaton import PieceAutomaton
 from .corpus import as_corpus, iter_shards
 from .kernels import bnlm, ngrams
-from .model import save_model
+from .model import finite_float, shown_value, save_model
 from .text import pack_bytes
 
 __all__ = ['Trainer', 'convert_to_bytepiece']
@@ -228,6 +228,8 @@ class Trainer:
             if not max_vocab_size:
                 raise ValueError('max_vocab_size must not be an empty list')
             sizes = [_check_int('max_vocab_size', s, MIN_VOCAB_SIZE) for s in max_vocab_size]
+            if len(set(sizes)) != len(sizes):  # two models would be saved to one path
+                raise ValueError(f'max_vocab_size lists a size twice: {list(max_vocab_size)}')
             self.max_vocab_size = sorted(sizes)[::-1]
         else:
             self.max_vocab_size = [_check_int('max_vocab_size', max_vocab_size, MIN_VOCAB_SIZE)]
@@ -269,6 +271,8 @@ class Trainer:
         """
         workers = _check_int('workers', workers, 1)
         batch_size = _check_int('batch_size', batch_size, 1)
+        if executor is not None and not callable(getattr(executor, 'submit', None)):
+            raise TypeError(f'executor must be a concurrent.futures.Executor or None, got {type(executor).__name__}')
         corpus = as_corpus(texts, field=field)
         _set_mmap_threshold(1 << 16)
         engine = _Engine(executor, workers)
@@ -452,7 +456,7 @@ class Trainer:
         """Save the model(s): ``path`` for one size, else ``path.<size>`` each."""
         if self.pieces is None:
             raise RuntimeError('nothing to save: call train() first')
-        path = os.fspath(path)
+        path = os.fsdecode(path)  # str, so that a bytes path gets its '.<size>' suffix right
         if len(self.pieces) == 1:
             paths = [path]
         else:
@@ -636,13 +640,20 @@ def convert_to_bytepiece(pieces, path, progress=False):
             kb = k
         else:
             raise TypeError(f'piece {k!r} must be str or bytes, got {type(k).__name__}')
-        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or v <= 0:
-            raise ValueError(f'count of piece {k!r} must be a positive finite number, got {v!r}')
+        if isinstance(v, bool) or not isinstance(v, Real) or not v > 0 or not finite_float(v):
+            raise ValueError(f'count of piece {k!r} must be a positive finite number, got {shown_value(v)}')
         if not kb:
             continue  # an empty piece never survives pruning
         all_int &= isinstance(v, Integral)
         items[kb] = v
     plist = list(items)
+    # The pruning kernels sum counts in int64 (or float64): the total must fit.
+    total = sum(items.values())
+    if all_int and total >= 2**63:
+        raise ValueError(f'the integer counts add up to {shown_value(total)}, more than int64 holds; '
+                         f'scale them down or pass them as floats')
+    if not finite_float(total):
+        raise ValueError('the counts add up to more than the largest float64 (1.8e308)')
     counts = np.array([items[p] for p in plist], np.int64 if all_int else np.float64)
     data, bounds = pack_bytes(plist) if plist else (np.zeros(0, np.uint8), np.zeros(1, np.int64))
     result = _prune_pieces([data, bounds, counts], [len(plist) + MIN_VOCAB_SIZE], math.inf, 1, progress)

@@ -260,3 +260,50 @@ def test_saved_model_has_default_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_counts_adding_up_past_float64_are_rejected():
+    """Each count is finite but their total is not: every score would be -inf
+    and the kernels would find no path. Loading must fail, naming the cause."""
+    vocab = small_vocab({b'ab': 1})
+    vocab[b'a'] = vocab[b'b'] = 1e308
+    with pytest.raises(ValueError, match='add up to more than the largest float64'):
+        Tokenizer(model_dict(vocab))
+    vocab[b'a'] = vocab[b'b'] = 2**1023  # ints: exact sum, too large to convert
+    with pytest.raises(ValueError, match='add up to more than the largest float64'):
+        Tokenizer(model_dict(vocab))
+
+
+def test_count_too_large_for_float64_names_the_piece():
+    d = valid_dict()
+    d[b64(b'abc')][2] = 10**400
+    with pytest.raises(ValueError, match=f"{b64(b'abc')!r}.*too large.*401 digits"):
+        parse_model(d)
+
+
+def test_tuple_entries_and_numpy_numbers_load_like_lists():
+    """A dict built in Python may hold tuples and numpy scalars."""
+    import numpy as np
+    d = valid_dict()
+    expected = Tokenizer(d).encode('abcab中')
+    as_tuples = {k: tuple(v) for k, v in d.items()}
+    as_numpy = {k: [np.int64(v[0]), v[1], np.float64(v[2])] for k, v in d.items()}
+    assert Tokenizer(as_tuples).encode('abcab中') == expected
+    assert Tokenizer(as_numpy).encode('abcab中') == expected
+    bad = dict(d)
+    bad[b64(b'abc')] = [np.bool_(True), 'abc', 3]
+    with pytest.raises(ValueError, match='is not an int'):
+        parse_model(bad)
+
+
+def test_damaged_zip_is_a_value_error(tmp_path):
+    good = tmp_path / 'good.zip'
+    with zipfile.ZipFile(good, 'w', zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr('m.model', json.dumps(valid_dict(), indent=4))
+    raw = good.read_bytes()
+    damaged = tmp_path / 'damaged.zip'
+    # Keep the headers (so it is still recognised as a zip) and garble the data.
+    start = raw.index(b'm.model') + len(b'm.model')
+    damaged.write_bytes(raw[:start] + bytes(b ^ 0x5A for b in raw[start:start + 200]) + raw[start + 200:])
+    with pytest.raises(ValueError, match='damaged.zip.*cannot read the model zip'):
+        Tokenizer(str(damaged))

@@ -258,3 +258,30 @@ def test_ngram_level_counts_match_brute_force():
             # another n-gram (with its exact count too)
             assert {g: got[g] for g in want} == want
             assert all(every[g] == c for g, c in got.items())
+
+
+def test_trainer_rejects_a_non_executor_and_repeated_sizes():
+    with pytest.raises(TypeError, match='executor'):
+        Trainer(max_vocab_size=300).train(['abc'], executor='x')
+    with pytest.raises(ValueError, match='twice'):
+        Trainer(max_vocab_size=[300, 400, 300])
+
+
+def test_convert_to_bytepiece_rejects_counts_it_cannot_sum(tmp_path):
+    path = str(tmp_path / 'm.model')
+    with pytest.raises(ValueError, match='int64'):
+        convert_to_bytepiece({'ab': 2**70}, path)
+    with pytest.raises(ValueError, match='largest float64'):
+        convert_to_bytepiece({'ab': 1e308, 'cd': 1e308}, path)
+    with pytest.raises(ValueError, match="'ab'.*digits"):
+        convert_to_bytepiece({'ab': 10**400}, path)
+    assert not os.path.exists(path)
+    convert_to_bytepiece({'ab': 2**40, 'cd': 3.5}, path)  # mixed int and float counts still work
+    assert os.path.exists(path)
+
+
+def test_save_several_sizes_to_a_bytes_path(tmp_path):
+    trainer = Trainer(order=3, max_vocab_size=[300, 280], min_count=1).train(['abcabc abd'] * 20)
+    paths = trainer.save(os.fsencode(str(tmp_path / 'm')))
+    assert sorted(os.listdir(tmp_path)) == ['m.280', 'm.300']
+    assert paths == [str(tmp_path / 'm.300'), str(tmp_path / 'm.280')]
