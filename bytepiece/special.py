@@ -113,10 +113,12 @@ class SpecialTokens:
             if allowed != 'all':
                 raise ValueError(f"allowed_special must be 'all' or a set of special tokens, got {allowed!r}")
             return frozenset(range(len(self.tokens))) if self.tokens else None
-        if not isinstance(allowed, Iterable):
+        if not isinstance(allowed, Iterable) or isinstance(allowed, (bytes, bytearray)):
             raise TypeError(f"allowed_special must be 'all' or a set of special tokens, got {type(allowed).__name__}")
         indices = set()
         for token in allowed:
+            if not isinstance(token, str):
+                raise TypeError(f'allowed_special holds {token!r}: special tokens are str')
             if token not in self.ids:
                 raise ValueError(f'allowed_special names {token!r}, which is not a registered special token')
             indices.add(self.ids[token] - self.base)

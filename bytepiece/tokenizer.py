@@ -1,7 +1,7 @@
 """The Tokenizer: BytePiece-compatible encoding, decoding and sampling."""
 
 import json
-import math
+import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
@@ -11,7 +11,7 @@ import numpy as np
 from .automaton import PARALLEL_MIN_BYTES, RANGES_PER_THREAD, PieceAutomaton, byte_balanced_cuts, check_threads
 from .kernels import lattice
 from .kernels.rng import as_int64_bits, call_seed, stream_seed, text_stream_bits
-from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write, load_model
+from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write, finite_float, load_model, shown_value
 from .special import SpecialTokens, merge_specials
 from .text import (check_normalization, check_text, encode_texts, encode_utf8, normalize, pack_bytes,
                    token_char_spans)
@@ -22,9 +22,10 @@ MAX_NBEST_CELLS = 1 << 26
 
 
 def add_markers(ids, starts, add_bos, add_eos):
-    """Insert <bos> (1) / <eos> (2) around each text of a flat ids array."""
+    """Insert <bos> (1) / <eos> (2) around each text of a flat ids array.
+    The flags count by truth value, as in ``encode`` (``add_bos=2`` is one <bos>)."""
     n_texts = starts.size - 1
-    lengths = np.diff(starts) + int(add_bos) + int(add_eos)
+    lengths = np.diff(starts) + bool(add_bos) + bool(add_eos)
     new_starts = np.zeros(n_texts + 1, np.int64)
     np.cumsum(lengths, out=new_starts[1:])
     out = np.empty(new_starts[-1], np.int32)
@@ -57,11 +58,20 @@ def add_marker_spans(spans, new_starts, text_chars, add_bos, add_eos):
     return starts, ends
 
 
+# alpha scales the rounding error of a sum of scores (~1e-13): at 1e6 the
+# statistics keep about 1e-7; far larger alphas gave meaningless entropies
+# (1e100) and overflowed the weights (1e307). Such draws are Viterbi's anyway.
+MAX_ALPHA = 1e6
+
+
 def check_alpha(alpha):
     if isinstance(alpha, bool) or not isinstance(alpha, Real):
         raise TypeError(f'alpha must be a real number, got {type(alpha).__name__}')
-    if not math.isfinite(alpha):
-        raise ValueError(f'alpha must be finite, got {alpha!r}')
+    if not finite_float(alpha):
+        raise ValueError(f'alpha must be finite, got {shown_value(alpha)}')
+    if alpha > MAX_ALPHA:
+        raise ValueError(f'alpha must be at most {MAX_ALPHA:g} (beyond it a draw is the best path up to '
+                         f'rounding: use alpha < 0 for the best path), got {alpha!r}')
     return float(alpha)
 
 
@@ -74,6 +84,14 @@ def check_seed(seed):
     if not 0 <= seed < 2**64:
         raise ValueError(f'seed must be in [0, 2**64), got {seed}')
     return int(seed)
+
+
+def check_unused_seed(seed):
+    """A Viterbi call ignores ``seed`` but still rejects a bad one (a mistake
+    would otherwise go unnoticed until sampling); a Generator is not drawn from."""
+    if seed is not None and not isinstance(seed, np.random.Generator):
+        check_seed(seed)
+    return 0
 
 
 class Tokenizer:
@@ -154,6 +172,8 @@ class Tokenizer:
         try:
             return self._piece_to_id[piece]
         except (KeyError, TypeError):
+            if not isinstance(piece, (bytes, str)):
+                raise TypeError(f'a piece is bytes (or str for special tokens), got {type(piece).__name__}') from None
             raise KeyError(f'{piece!r} is not in the vocabulary') from None
 
     def id_to_piece(self, i):
@@ -162,9 +182,13 @@ class Tokenizer:
         return SPECIAL_PIECES[i] if i < NUM_SPECIAL else self._all_pieces[i]
 
     def pieces_to_ids(self, pieces):
+        if isinstance(pieces, (bytes, bytearray, str)):
+            raise TypeError(f'pieces must be a list of pieces, not a single {type(pieces).__name__}')
         return [self.piece_to_id(p) for p in pieces]
 
     def ids_to_pieces(self, ids):
+        if isinstance(ids, (bytes, bytearray, str)):
+            raise TypeError(f'ids must be a sequence of ints, got {type(ids).__name__}')
         return [self.id_to_piece(i) for i in ids]
 
     def _check_id(self, i):
@@ -206,6 +230,8 @@ class Tokenizer:
             alpha = check_alpha(alpha)
         buf = self._to_buffer(text)
         if alpha < 0:
+            if seed is not None:
+                check_unused_seed(seed)
             return self._automaton.viterbi_text(buf)
         if seed is None:
             self._draws += 1
@@ -246,7 +272,7 @@ class Tokenizer:
             raise
         buf, seg_bounds = pack_bytes(encoded)
         first_seg = np.searchsorted(seg_text, np.arange(n_texts + 1))
-        call_seed = self._call_seed(seed) if alpha >= 0 else 0
+        call_seed = self._call_seed(seed) if alpha >= 0 else check_unused_seed(seed)
         if single or (alpha >= 0 and len(segments) > n_texts):
             # text by text, each on its own random stream (issue 3's rule)
             ids, ends, text_tok_start = self._segment_each(buf, seg_bounds, first_seg, alpha, call_seed, num_threads)
@@ -356,8 +382,8 @@ class Tokenizer:
     @staticmethod
     def _text_list(texts):
         """A batch as a list (any iterable of str is accepted; one str is not)."""
-        if isinstance(texts, str):
-            raise TypeError('texts must be a list of str, not a single str')
+        if isinstance(texts, (str, bytes, bytearray)):
+            raise TypeError(f'texts must be a list of str, not a single {type(texts).__name__}')
         return texts if isinstance(texts, list) else list(texts)
 
     def _pack(self, texts):
@@ -375,7 +401,7 @@ class Tokenizer:
         if not all([type(t) is str for t in texts]):
             for index, text in enumerate(texts):
                 check_text(text, index)
-        call_seed = self._call_seed(seed) if alpha >= 0 else 0
+        call_seed = self._call_seed(seed) if alpha >= 0 else check_unused_seed(seed)
         threads = check_threads(num_threads)
         char_bounds = np.zeros(len(texts) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=char_bounds[1:])
@@ -476,9 +502,12 @@ class Tokenizer:
             if isinstance(ids, (str, bytes)):
                 raise TypeError(f'ids must be a sequence of ints, got {type(ids).__name__}')
             ids = list(ids)
-            if bool in set(map(type, ids)):  # numpy would take True as 1
-                pos = next(p for p, i in enumerate(ids) if type(i) is bool)
-                raise TypeError(f'token id at position {pos} is not an int: {ids[pos]!r}')
+            if not set(map(type, ids)) <= {int}:
+                # Checked before numpy converts the list (it would take True
+                # as 1, and turn [1, 2.5] into floats, hiding which one is bad).
+                for pos, i in enumerate(ids):
+                    if isinstance(i, (bool, np.bool_)) or not isinstance(i, Integral):
+                        raise TypeError(f'token id at position {pos} is not an int: {i!r}')
             try:
                 arr = np.array(ids)
             except (ValueError, OverflowError):
@@ -547,7 +576,9 @@ class Tokenizer:
 
     def entropy(self, text, alpha=1.0):
         """Entropy (nats) of the segmentation distribution at ``alpha``."""
-        return float(self._forward_stats(text, alpha)[1])
+        # log Z - alpha * E[score] cancels: with one likely path, rounding can
+        # leave a tiny negative value where the entropy is 0.
+        return max(0.0, float(self._forward_stats(text, alpha)[1]))
 
     # --- saving and conversion ------------------------------------------------
 
@@ -557,6 +588,7 @@ class Tokenizer:
         ``<path>.special.json``, which ``Tokenizer(path)`` loads again and
         BytePiece 0.6.3 ignores; a stale sidecar is removed."""
         import base64
+        path = os.fsdecode(path)  # the sidecar's name is built from it
         automaton = self._automaton
         counts = automaton.counts.tolist()
         obj = {}

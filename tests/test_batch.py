@@ -159,3 +159,13 @@ def test_byte_balanced_cuts_cover_every_text_once(sizes, n_ranges):
     assert cuts[0] == 0 and cuts[-1] == len(sizes)
     assert all(a < b for a, b in zip(cuts, cuts[1:])), 'ranges are non-empty and in order'
     assert len(cuts) - 1 <= n_ranges
+
+
+def test_marker_flags_count_by_truth_value_as_in_encode(tok80k):
+    """add_bos=2 once duplicated a token in batches; encode reads it as True."""
+    texts = ['ab', 'hello world', '']
+    for flag in (2, 0.5, -1, 'yes', 0, '', None):
+        expected = [tok80k.encode(t, add_bos=flag, add_eos=flag) for t in texts]
+        assert tok80k.encode_batch(texts, add_bos=flag, add_eos=flag) == expected
+        ids, starts = tok80k.encode_batch(texts, add_bos=flag, add_eos=flag, return_arrays=True)
+        assert [ids[starts[i]:starts[i + 1]].tolist() for i in range(len(texts))] == expected

@@ -698,3 +698,26 @@ def test_out_of_range_seed(tok80k, seed):
 
 def test_numpy_int_seed_is_accepted(tok80k):
     assert tok80k.encode(TEXT, alpha=0.1, seed=np.int64(3)) == tok80k.encode(TEXT, alpha=0.1, seed=3)
+
+
+def test_huge_alpha_is_rejected_and_the_largest_allowed_works(tok80k):
+    """Far past MAX_ALPHA the weights overflowed (1e307 gave byte-by-byte
+    draws) and entropies lost every digit (1e100 gave 6e85)."""
+    from bytepiece.tokenizer import MAX_ALPHA
+    text = 'hello world 你好'
+    for alpha in (1e307, 10**400, MAX_ALPHA * 2):
+        with pytest.raises(ValueError, match='alpha'):
+            tok80k.encode(text, alpha=alpha)
+        with pytest.raises(ValueError, match='alpha'):
+            tok80k.entropy(text, alpha=alpha)
+    # At the cap a draw is the best path (no near-tie here) and the statistics are finite.
+    assert tok80k.encode(text, alpha=MAX_ALPHA, seed=1) == tok80k.encode(text)
+    viterbi_score = tok80k.nbest(text, 1)[0][1]
+    assert tok80k.log_likelihood(text, alpha=MAX_ALPHA) == pytest.approx(MAX_ALPHA * viterbi_score, rel=1e-9)
+    assert 0.0 <= tok80k.entropy(text, alpha=MAX_ALPHA) < 1e-3
+
+
+def test_entropy_is_never_negative(tok80k):
+    """log Z - alpha * E[score] cancels at large alpha; rounding once left -4e-10."""
+    for alpha in (50.0, 300.0, 1000.0, 1e5):
+        assert tok80k.entropy('hello world, 你好世界', alpha=alpha) >= 0.0

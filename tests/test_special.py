@@ -254,3 +254,9 @@ def test_tokens_match_in_normalized_form():
         tok.add_special_tokens(['<caf\u00e9>'])
     with pytest.raises(ValueError, match='normalizes to'):
         Tokenizer(model_path('bytepiece.eu.plus.80k'), special_tokens=['<a\u0301>', '<\u00e1>'])
+
+
+@pytest.mark.parametrize('allowed', [b'all', bytearray(b'x'), [[1]], [b'<mask>'], {5}])
+def test_allowed_special_of_wrong_types(tok, allowed):
+    with pytest.raises(TypeError, match='allowed_special'):
+        tok.encode('x <mask>', allowed_special=allowed)

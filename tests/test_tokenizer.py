@@ -1,6 +1,7 @@
 """The tokenizer (SPEC sections 1-3, issue 2): golden parity with BytePiece
 0.6.3, round trips, the reference API and bad input."""
 
+import os
 import re
 import unicodedata
 
@@ -342,3 +343,55 @@ def test_nbest_refuses_a_request_too_large_for_memory(tok80k):
     with pytest.raises(ValueError, match='nbest of'):
         tok80k.nbest('x' * 1_000_000, 1000)
     assert tok80k.nbest('x' * 1000, 2)[0][0] == tok80k.encode('x' * 1000)
+
+
+# --- review of bad inputs (fourth session) ----------------------------------------
+
+
+def test_decode_names_the_first_bad_id_and_its_position(tok80k):
+    """numpy converts [100, 2.5] to floats and [1, 'a'] to strings: the check
+    must run on the ids as given, and numpy's bool must not pass as <bos>."""
+    for ids, pos, shown in (([100, 2.5], 1, '2.5'), ([1, 'a'], 1, "'a'"), ([100, np.bool_(True)], 1, 'True')):
+        with pytest.raises(TypeError, match=f'position {pos} is not an int: .*{shown}'):
+            tok80k.decode(ids)
+    assert tok80k.decode([np.int64(tok80k.piece_to_id(b'a')), np.uint8(100)]) == tok80k.decode(
+        [tok80k.piece_to_id(b'a'), 100])
+
+
+@pytest.mark.parametrize('seed, error', [('x', TypeError), (-1, ValueError), (2**80, ValueError), (1.5, TypeError)])
+def test_a_bad_seed_is_rejected_by_viterbi_calls_too(tok80k, seed, error):
+    """alpha < 0 ignores the seed, but a bad one is still a mistake to report."""
+    for call in (lambda: tok80k.encode('hi', seed=seed), lambda: tok80k.tokenize('hi', seed=seed),
+                 lambda: tok80k.encode_batch(['hi'], seed=seed),
+                 lambda: tok80k.encode('hi', seed=seed, return_offsets=True)):
+        with pytest.raises(error, match='seed'):
+            call()
+
+
+def test_a_generator_seed_is_not_drawn_from_by_viterbi_calls(tok80k):
+    used, fresh = np.random.default_rng(5), np.random.default_rng(5)
+    tok80k.encode('hi', seed=used)
+    tok80k.encode_batch(['hi'], seed=used)
+    assert used.integers(0, 2**32) == fresh.integers(0, 2**32)
+
+
+def test_piece_lookups_reject_wrong_types(tok80k):
+    with pytest.raises(TypeError, match='NoneType'):
+        tok80k.piece_to_id(None)
+    with pytest.raises(TypeError, match='int'):
+        tok80k.piece_to_id(5)
+    with pytest.raises(KeyError):
+        tok80k.piece_to_id(b'\xff\xfe not a piece')
+    with pytest.raises(TypeError, match='single bytes'):
+        tok80k.pieces_to_ids(b'ab')
+    with pytest.raises(TypeError, match='str'):
+        tok80k.ids_to_pieces('12')
+    with pytest.raises(TypeError, match='single bytes'):
+        tok80k.encode_batch(b'abc')
+
+
+def test_save_to_a_bytes_path(tmp_path, tok40k):
+    path = os.fsencode(str(tmp_path / 'm.model'))
+    tok40k.save(path)
+    assert Tokenizer(path).encode('hello 世界') == tok40k.encode('hello 世界')
+    assert os.listdir(tmp_path) == ['m.model']
