@@ -324,8 +324,8 @@ class Tokenizer:
     def tokenize(self, text, alpha=-1, iter=False, seed=None, allowed_special=frozenset()):
         """Split ``text`` into pieces (bytes).
 
-        ``alpha < 0``: the most likely segmentation (Viterbi). ``alpha >= 0``:
-        a random segmentation drawn with probability proportional to
+        ``alpha < 0``: the most likely segmentation (Viterbi). ``0 <= alpha <=
+        1e6``: a random segmentation drawn with probability proportional to
         ``exp(alpha * score)``; ``seed`` (int or numpy Generator) makes this
         call's draw reproducible, otherwise the tokenizer's own seed sequence
         is used. ``allowed_special``: ``'all'`` or a set of registered special
