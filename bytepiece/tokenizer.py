@@ -115,6 +115,7 @@ class Tokenizer:
         pieces, ids, counts = load_model(path_or_dict)
         self.normalization = check_normalization(normalization)
         self._automaton = PieceAutomaton(pieces, ids, counts)
+        self._counts = dict(zip(ids, counts))  # as given, for save (ints past 2**53 stay exact)
         self._pieces = self._automaton.pieces
         self._piece_to_id = {p: i for i, p in enumerate(self._pieces) if i >= NUM_SPECIAL}
         for i, name in enumerate(SPECIAL_PIECES):
@@ -590,12 +591,12 @@ class Tokenizer:
         import base64
         path = os.fsdecode(path)  # the sidecar's name is built from it
         automaton = self._automaton
-        counts = automaton.counts.tolist()
         obj = {}
         for i in range(NUM_SPECIAL, automaton.vocab_size):
-            piece, count = automaton.pieces[i], counts[i]
-            obj[base64.b64encode(piece).decode('ascii')] = [
-                i, piece.decode('utf-8', errors='ignore'), int(count) if count.is_integer() else count]
+            piece, count = automaton.pieces[i], self._counts[i]
+            if isinstance(count, float) and count.is_integer():
+                count = int(count)
+            obj[base64.b64encode(piece).decode('ascii')] = [i, piece.decode('utf-8', errors='ignore'), count]
         atomic_write(path, json.dumps(obj, indent=4, ensure_ascii=False))
         self._special.save(path)
 

@@ -307,3 +307,14 @@ def test_damaged_zip_is_a_value_error(tmp_path):
     damaged.write_bytes(raw[:start] + bytes(b ^ 0x5A for b in raw[start:start + 200]) + raw[start + 200:])
     with pytest.raises(ValueError, match='damaged.zip.*cannot read the model zip'):
         Tokenizer(str(damaged))
+
+
+def test_tokenizer_save_keeps_counts_exact(tmp_path):
+    """Counts are ints of any size in the file; a float64 copy would round
+    2**60 + 1 on save."""
+    vocab = small_vocab({b'ab': 2**60 + 1, b'abc': 2.5, b'ca': 4.0})
+    path = tmp_path / 'm.model'
+    Tokenizer(model_dict(vocab)).save(path)
+    saved = dict(zip(*load_model(str(path))[::2]))
+    assert saved[b'ab'] == 2**60 + 1 and saved[b'abc'] == 2.5
+    assert saved[b'ca'] == 4 and type(saved[b'ca']) is int  # integral floats are written as ints, as before
