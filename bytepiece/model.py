@@ -8,6 +8,7 @@ Pieces get ids ``3..`` in ``(len, bytes)`` order; ids 0, 1, 2 are
 
 import base64
 import binascii
+import errno
 import json
 import math
 import os
@@ -54,6 +55,11 @@ def atomic_write(path, data):
     if isinstance(data, str):
         data = data.encode('utf-8')
     directory = os.path.dirname(os.path.abspath(path))
+    # Checked first, so that errors name the user's path, not the temporary file's.
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, 'cannot write a file over a directory', path)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, 'the directory to write into does not exist', directory)
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
     try:
         # mkstemp makes the file private (0600); give it the usual 0666 & ~umask.

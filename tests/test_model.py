@@ -318,3 +318,12 @@ def test_tokenizer_save_keeps_counts_exact(tmp_path):
     saved = dict(zip(*load_model(str(path))[::2]))
     assert saved[b'ab'] == 2**60 + 1 and saved[b'abc'] == 2.5
     assert saved[b'ca'] == 4 and type(saved[b'ca']) is int  # integral floats are written as ints, as before
+
+
+def test_atomic_write_errors_name_the_target(tmp_path):
+    (tmp_path / 'adir').mkdir()
+    with pytest.raises(IsADirectoryError, match='adir'):
+        atomic_write(tmp_path / 'adir', 'x')
+    with pytest.raises(FileNotFoundError, match='missing'):
+        atomic_write(tmp_path / 'missing' / 'm.model', 'x')
+    assert sorted(os.listdir(tmp_path)) == ['adir'] and os.listdir(tmp_path / 'adir') == []
