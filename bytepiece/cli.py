@@ -10,12 +10,16 @@ failed run leaves no partial output. A progress bar is shown on a terminal.
 
 import argparse
 import bz2
+import contextlib
 import gzip
 import json
 import lzma
 import os
+import re
 import sys
 import tempfile
+import zipfile
+import zlib
 
 __all__ = ['main']
 
@@ -64,6 +68,21 @@ def _input_size(paths):
     return total
 
 
+# what the decompressors and zipfile raise on damaged data (gzip's and bz2's own
+# errors are OSErrors without an errno)
+_DAMAGED = (EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile)
+
+
+def _damaged(name, error):
+    """A ValueError naming the file for a damaged-data error; an OSError
+    with an errno is a system error that speaks for itself, returned as is."""
+    if isinstance(error, EOFError):
+        return ValueError(f'{name}: compressed data ended early (truncated file?)')
+    if isinstance(error, OSError) and error.errno is not None:
+        return error
+    return ValueError(f'{name}: damaged compressed data ({_one_line(error)})')
+
+
 def _check_inputs(paths):
     for path in paths:
         if path != '-' and not os.path.exists(path):
@@ -82,7 +101,10 @@ def read_batches(paths, progress=None):
             number = 1
             rest = b''
             while True:
-                block = f.read(BATCH_BYTES)
+                try:
+                    block = f.read(BATCH_BYTES)
+                except (OSError, *_DAMAGED) as e:
+                    raise _damaged(name, e) from None
                 if progress is not None:
                     progress.update(len(block))
                 if not block:
@@ -129,6 +151,8 @@ class Output:
             directory = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(directory):
                 raise FileNotFoundError(f'output directory not found: {directory!r}')
+            if os.path.isdir(path):  # fail before the work, not at the final rename
+                raise IsADirectoryError(f'output path is a directory: {path!r}')
             fd, self.tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
             umask = os.umask(0)
             os.umask(umask)
@@ -146,11 +170,18 @@ class Output:
         if self.tmp is None:
             self.stream.flush()
             return False
-        self.stream.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            os.unlink(self.tmp)
+        try:
+            self.stream.close()
+            if exc_type is None:
+                os.replace(self.tmp, self.path)
+                self.tmp = None
+        except OSError as e:
+            if exc_type is None:  # else the first error is the one to report
+                raise OSError(e.errno, e.strerror, self.path) from None  # the user's path, not the temp file
+        finally:
+            if self.tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.tmp)
         return False
 
 
@@ -189,7 +220,10 @@ def _load_tokenizer(args, seed=None):
     from .tokenizer import Tokenizer
     normalization = None if args.normalization.lower() == 'none' else args.normalization.upper()
     special = args.special_tokens if getattr(args, 'special_tokens', None) else None
-    return Tokenizer(args.model, seed=seed, normalization=normalization, special_tokens=special)
+    try:
+        return Tokenizer(args.model, seed=seed, normalization=normalization, special_tokens=special)
+    except _DAMAGED as e:  # a damaged .zip; these errors do not name the file
+        raise ValueError(f'{args.model}: damaged model file ({_one_line(e)})') from None
 
 
 def _allowed_special(args):
@@ -218,17 +252,38 @@ def cmd_encode(args):
         formatter = LineFormatter([str(i) for i in range(tokenizer.vocab_size)], ', ', '{"ids": [', ']}\n')
     bar = _progress(_input_size(args.inputs), 'encode', not args.quiet)
     with bar, Output(args.output) as out:
-        for batch in read_batches(args.inputs, bar):
+        for name, number, data in read_batches(args.inputs, bar):
             if args.format == 'jsonl':
-                texts = [_jsonl_text(*item, args.field) for item in split_lines(*batch)]
-                texts = [t for t in texts if t is not None]
+                # one text per line, None for a blank line
+                texts = [_jsonl_text(*item, args.field) for item in split_lines(name, number, data)]
+                docs = [t for t in texts if t is not None]
             else:
-                texts = decode_lines(*batch)
-            ids, starts = tokenizer.encode_batch(texts, alpha=alpha, add_bos=args.add_bos, add_eos=args.add_eos,
-                                                 num_threads=args.threads, return_arrays=True,
-                                                 allowed_special=allowed)
-            out.stream.write(formatter.format(ids, starts))
+                texts = docs = decode_lines(name, number, data)
+            try:
+                ids, starts = tokenizer.encode_batch(docs, alpha=alpha, add_bos=args.add_bos,
+                                                     add_eos=args.add_eos, num_threads=args.threads,
+                                                     return_arrays=True, allowed_special=allowed)
+            except ValueError:
+                _check_encodable(name, number, texts)  # name the line, not the index in the batch
+                raise
+            formatted = formatter.format(ids, starts)
+            if len(docs) < len(texts):  # a blank line for each blank input line
+                lines = iter(formatted.split(b'\n'))
+                formatted = b''.join(b'\n' if t is None else next(lines) + b'\n' for t in texts)
+            out.stream.write(formatted)
     return 0
+
+
+def _check_encodable(name, number, texts):
+    """Raise a ValueError naming the first line whose text is not UTF-8
+    encodable (a lone surrogate, from a JSON escape like \\ud800)."""
+    for k, text in enumerate(texts):
+        try:
+            if text is not None:
+                text.encode('utf-8')
+        except UnicodeEncodeError as e:
+            raise ValueError(f'{name}:{number + k}: lone surrogate {text[e.start]!r} at character {e.start} '
+                             f'cannot be encoded as UTF-8') from None
 
 
 class LineFormatter:
@@ -296,7 +351,14 @@ def _jsonl_text(name, number, line, field):
     return text
 
 
+# plain decimal ids (int() would also take '+5' and '1_0'); a minus sign is
+# let through so that the range check names the id
+_ID = re.compile(rb'-?[0-9]+')
+_ID_LINE = re.compile(rb'\s*(?:-?[0-9]+(?:\s+-?[0-9]+)*)?\s*')
+
+
 def _parse_ids(name, number, line, field, jsonl):
+    """The ids of one input line (None for a blank jsonl line)."""
     if jsonl:
         doc = _json_line(name, number, line)
         if doc is None:
@@ -304,17 +366,22 @@ def _parse_ids(name, number, line, field, jsonl):
         if not isinstance(doc, dict) or not isinstance(doc.get(field), list):
             raise ValueError(f'{name}:{number}: no list field {field!r} in the JSON document')
         return doc[field]
-    try:
-        return [int(word) for word in line.split()]
-    except ValueError:
-        bad = next(w for w in line.split() if not w.lstrip(b'-').isdigit())
-        raise ValueError(f'{name}:{number}: {bad.decode("utf-8", "replace")!r} is not a token id') from None
+    words = line.split()
+    if not _ID_LINE.fullmatch(line):
+        bad = next(w for w in words if not _ID.fullmatch(w))
+        raise ValueError(f'{name}:{number}: {bad.decode("utf-8", "replace")!r} is not a token id')
+    return [int(word) for word in words]
+
+
+_ESCAPES = str.maketrans({'\\': '\\\\', '\n': '\\n', '\r': '\\r'})
 
 
 def cmd_decode(args):
     _check_inputs(args.inputs)
-    tokenizer = _load_tokenizer(args)
     jsonl = args.format == 'jsonl'
+    if jsonl and args.escape:
+        raise UsageError('--escape is for --format ids (jsonl output is escaped already)')
+    tokenizer = _load_tokenizer(args)
     field = args.field or 'ids'
     bar = _progress(_input_size(args.inputs), 'decode', not args.quiet)
     with bar, Output(args.output) as out:
@@ -323,12 +390,20 @@ def cmd_decode(args):
             for name, number, line in split_lines(*batch):
                 ids = _parse_ids(name, number, line, field, jsonl)
                 if ids is None:
+                    lines.append('')  # keep the lines aligned with the input
                     continue
                 try:
                     text = tokenizer.decode(ids)
                 except (ValueError, TypeError) as e:
                     raise ValueError(f'{name}:{number}: {e}') from None
-                lines.append(json.dumps({'text': text}, ensure_ascii=False) if jsonl else text)
+                if jsonl:
+                    text = json.dumps({'text': text}, ensure_ascii=False)
+                elif args.escape:
+                    text = text.translate(_ESCAPES)
+                elif '\n' in text:
+                    raise ValueError(f'{name}:{number}: the decoded text has a newline, which would break '
+                                     f'the one-line-per-input-line output; use --escape')
+                lines.append(text)
             out.write_lines(lines)
     return 0
 
@@ -382,21 +457,37 @@ def cmd_convert(args):
 
 
 class _Inputs:
-    """Several training files as one re-iterable corpus of str."""
+    """Training files as one re-iterable corpus of str; read errors name the file."""
 
     def __init__(self, paths, field):
         from .corpus import as_corpus
-        self.parts = [as_corpus(p, field=field) for p in paths]
+        self.parts = [(p, as_corpus(p, field=field)) for p in paths]
 
     def __iter__(self):
-        for part in self.parts:
-            yield from part
+        for path, part in self.parts:
+            try:
+                yield from part
+            except UnicodeDecodeError:
+                # its position is in a decoder buffer: read the file again for the line
+                for batch in read_batches([path]):
+                    decode_lines(*batch)
+                raise ValueError(f'{path}: invalid UTF-8') from None
+            except (OSError, *_DAMAGED) as e:
+                raise _damaged(path, e) from None
 
 
 def cmd_train(args):
-    if '-' in args.inputs:
+    inputs = args.inputs + args.more_inputs
+    if not inputs:
+        raise UsageError('give at least one training FILE')
+    if '-' in inputs:
         raise UsageError('train reads its input twice: give files, not -')
-    _check_inputs(args.inputs)
+    _check_inputs(inputs)
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise FileNotFoundError(f'output directory not found: {out_dir!r}')
+    if os.path.isdir(args.output):  # fail before training, not at the final rename
+        raise IsADirectoryError(f'output path is a directory: {args.output!r}')
     try:
         from .trainer import Trainer
     except ImportError as e:
@@ -405,11 +496,8 @@ def cmd_train(args):
     trainer = Trainer(order=args.order, max_vocab_size=sizes if len(sizes) > 1 else sizes[0],
                       max_piece_length=args.max_piece_length, min_count=args.min_count,
                       isolate_digits=args.isolate_digits, ensure_unicode=not args.no_ensure_unicode)
-    corpus = args.inputs[0] if len(args.inputs) == 1 else _Inputs(args.inputs, args.field)
+    corpus = _Inputs(inputs, args.field)
     progress = not args.quiet and sys.stderr.isatty()
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise FileNotFoundError(f'output directory not found: {out_dir!r}')
     trainer.train(corpus, workers=args.workers, batch_size=args.batch_size, progress=progress, field=args.field)
     paths = trainer.save(args.output)
     for path in paths or [args.output]:
@@ -418,6 +506,18 @@ def cmd_train(args):
 
 
 # --- argument parsing --------------------------------------------------------------
+
+
+class _Sizes(argparse.Action):
+    """``--vocab-size N [N ...]``: the leading integers are sizes, what follows
+    them is input files (so ``--vocab-size 300 FILE`` works)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        count = next((k for k, v in enumerate(values) if not re.fullmatch(r'-?[0-9]+', v)), len(values))
+        if count == 0:
+            raise argparse.ArgumentError(self, f'invalid int value: {values[0]!r}')
+        setattr(namespace, self.dest, [int(v) for v in values[:count]])
+        namespace.more_inputs = namespace.more_inputs + values[count:]
 
 
 def build_parser():
@@ -441,10 +541,12 @@ def build_parser():
         p.add_argument('--quiet', '-q', action='store_true', help='no progress bar')
 
     p = sub.add_parser('train', help='train a model on text files')
-    p.add_argument('inputs', nargs='+', metavar='FILE',
+    # '*', not '+': the files may also come after --vocab-size's values (checked in cmd_train)
+    p.add_argument('inputs', nargs='*', metavar='FILE',
                    help='training files: .jsonl (with --field) or plain text (one document per file); may be compressed')
     p.add_argument('-o', '--output', required=True, help='model path (with several sizes: PATH.<size> each)')
-    p.add_argument('--vocab-size', type=int, nargs='+', default=[10000], metavar='N', help='one or more sizes')
+    p.add_argument('--vocab-size', action=_Sizes, nargs='+', default=[10000], metavar='N',
+                   help='one or more sizes (default 10000); FILEs may follow the sizes')
     p.add_argument('--order', type=int, default=6, help='n-gram order (default 6)')
     p.add_argument('--min-count', type=int, default=2, help='least count of kept n-grams and pieces (default 2)')
     p.add_argument('--max-piece-length', type=int, default=36, help='longest piece in bytes (default 36)')
@@ -454,14 +556,14 @@ def build_parser():
     p.add_argument('--no-ensure-unicode', action='store_true', help='allow pieces that split UTF-8 characters')
     p.add_argument('--field', default='text', help='text field of .jsonl inputs (default text)')
     p.add_argument('--quiet', '-q', action='store_true', help='no progress bars')
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, more_inputs=[])
 
     p = sub.add_parser('encode', help='encode text, one output line per input line')
     model_args(p)
     stream_args(p)
     p.add_argument('--format', choices=['ids', 'pieces', 'jsonl'], default='ids',
                    help='ids: space-separated ids; pieces: space-separated pieces; jsonl: input is JSON lines, '
-                        'output {"ids": [...]} per line')
+                        'output {"ids": [...]} per line (a blank line stays blank)')
     p.add_argument('--field', default='text', help='text field of jsonl input (default text)')
     p.add_argument('--alpha', type=float, default=None, help='sample a segmentation (alpha >= 0); default: Viterbi')
     p.add_argument('--seed', type=int, default=None, help='seed of the samples (reproducible runs)')
@@ -476,8 +578,11 @@ def build_parser():
     model_args(p)
     stream_args(p)
     p.add_argument('--format', choices=['ids', 'jsonl'], default='ids',
-                   help='ids: space-separated ids per line; jsonl: {"ids": [...]} per line, output {"text": ...}')
+                   help='ids: space-separated decimal ids per line, output the text (a text with a newline is an '
+                        'error without --escape); jsonl: {"ids": [...]} per line, output {"text": ...}')
     p.add_argument('--field', default=None, help='ids field of jsonl input (default ids)')
+    p.add_argument('--escape', action='store_true',
+                   help='with --format ids: write backslash, newline and CR in the text as \\\\, \\n, \\r')
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser('info', help='vocabulary size, piece lengths, how a sample text splits')
@@ -495,7 +600,9 @@ def build_parser():
 
 def _one_line(error):
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
-        message = f'{error.strerror}: {error.filename!r}'
+        # os.replace(temp, path) fails with both names: the user's is the second
+        name = error.filename if error.filename2 is None else error.filename2
+        message = f'{error.strerror}: {name!r}'
     else:
         message = str(error) or type(error).__name__
     return ' '.join(message.split())
@@ -518,7 +625,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f'{PROG}: interrupted', file=sys.stderr)
         return 130
-    except (OSError, ValueError, TypeError, KeyError, ImportError, RuntimeError, MemoryError) as e:
+    except (OSError, ValueError, TypeError, KeyError, ImportError, RuntimeError, MemoryError, *_DAMAGED) as e:
         print(f'{PROG} {args.command}: error: {_one_line(e)}', file=sys.stderr)
         return 1
 

@@ -1,10 +1,16 @@
 """The bytepiece command line (run in-process through ``main``, plus a few real subprocesses)."""
 
+import bz2
+import gzip
 import io
 import json
+import lzma
 import os
+import random
 import subprocess
 import sys
+import zipfile
+import zlib
 
 import pytest
 from conftest import FIXTURES, model_path, read_golden
@@ -106,7 +112,9 @@ def test_encode_jsonl_with_specials_and_sampling(tok, tmp_path, capsys):
             '--special-tokens', '<|eot|>', '--allowed-special', 'all', '--add-bos', '--add-eos']
     assert run(argv, capsys)[0] == 0
     special = Tokenizer(M40, special_tokens=['<|eot|>'])
-    got = [json.loads(line)['ids'] for line in out.read_text().splitlines()]
+    *rows, blank = out.read_text().splitlines()
+    assert blank == ''  # the blank input line stays blank, even with --add-bos
+    got = [json.loads(line)['ids'] for line in rows]
     assert got == [special.encode(d['body'], allowed_special='all', add_bos=True, add_eos=True) for d in docs]
     # sampling is reproducible under --seed, whatever the thread count
     sample = argv[:-4] + ['--alpha', '0.1', '--seed', '3']
@@ -167,7 +175,7 @@ def test_train(tmp_path, capsys):
     (['encode', '-m', M40, '--allowed-special', '<nope>'], 1, "'<nope>'"),
     (['frobnicate'], 2, "invalid choice: 'frobnicate'"),
     ([], 2, 'required: COMMAND'),
-    (['convert', '-m', M40, '--to', 'huggingface', '/no/such/dir/t.json'], 1, 'No such file or directory'),
+    (['convert', '-m', M40, '--to', 'huggingface', '/no/such/dir/t.json'], 1, "'/no/such/dir"),
     (['train', '-', '-o', 'x.json'], 2, 'give files'),
 ])
 def test_errors_are_one_line(argv, code, message, capsys, tmp_path, monkeypatch):
@@ -239,3 +247,150 @@ def test_line_formatter():
     assert fmt.format(ids, starts) == '[a, bb, ]\n[]\n[ç]\n[ç, bb]\n'.encode()
     assert fmt.format(np.zeros(0, np.int32), np.array([0])) == b''
     assert fmt.format(np.zeros(0, np.int32), np.array([0, 0])) == b'[]\n'
+
+
+# --- damaged input, output paths, line alignment ---------------------------------
+
+COMPRESSORS = {'.gz': gzip.compress, '.xz': lzma.compress, '.bz2': bz2.compress}
+
+
+def _random_text(size):
+    rng = random.Random(0)  # random text, so that compression leaves enough data to cut
+    return ''.join(rng.choice('abcdefgh 世界\n') for _ in range(size)).encode()
+
+
+@pytest.mark.parametrize('command', ['encode', 'decode', 'train'])
+@pytest.mark.parametrize('suffix', sorted(COMPRESSORS))
+def test_damaged_compressed_input(command, suffix, tmp_path, capsys):
+    data = COMPRESSORS[suffix](_random_text(20000))
+    model = [] if command == 'train' else ['-m', M40]
+    out = ['-o', tmp_path / 'model.json', '-q'] if command == 'train' else []
+    cases = [('trunc' + suffix, data[:len(data) // 2], 'compressed data ended early'),
+             ('junk' + suffix, b'this is not compressed data\n' * 4, 'damaged compressed data')]
+    for name, content, message in cases:
+        path = tmp_path / name
+        path.write_bytes(content)
+        code, _, err = run([command] + model + out + [path], capsys)
+        assert code == 1 and 'Traceback' not in err and len(err.splitlines()) == 1
+        assert f'{path}: {message}' in err
+
+
+def test_damaged_model_zip(tmp_path, capsys, monkeypatch):
+    data = bytearray(open(M40, 'rb').read())
+    data[2000:2100] = bytes(b ^ 0xFF for b in data[2000:2100])  # inside the compressed member
+    bad = tmp_path / 'damaged.zip'
+    bad.write_bytes(bytes(data))
+    code, _, err = run(['encode', '-m', bad], capsys, stdin=b'x\n', monkeypatch=monkeypatch)
+    assert code == 1 and 'damaged.zip' in err and len(err.splitlines()) == 1
+    # the errors zipfile and zlib raise, whether or not the model loader wraps them
+    import bytepiece.tokenizer
+    for error in [zlib.error('Error -3 while decompressing data'), zipfile.BadZipFile('Bad CRC-32'),
+                  EOFError(), lzma.LZMAError('Corrupt input data')]:
+        def fail(*args, error=error, **kwargs):
+            raise error
+        monkeypatch.setattr(bytepiece.tokenizer, 'Tokenizer', fail)
+        code, _, err = run(['decode', '-m', bad], capsys, stdin=b'3\n', monkeypatch=monkeypatch)
+        assert code == 1 and len(err.splitlines()) == 1
+        assert err.startswith(f'bytepiece decode: error: {bad}: damaged model file')
+
+
+def test_output_to_a_directory(infile, tmp_path, capsys):
+    target = tmp_path / 'somedir'
+    target.mkdir()
+    code, _, err = run(['encode', '-m', M40, '-o', target, infile], capsys)
+    assert code == 1 and f"output path is a directory: '{target}'" in err
+    assert sorted(os.listdir(tmp_path)) == ['in.txt', 'somedir']
+    # a rename that fails at the end (here the path became a directory meanwhile)
+    late = tmp_path / 'late'
+    with pytest.raises(IsADirectoryError) as info:
+        with cli.Output(str(late)) as out:
+            out.write_lines(['x'])
+            late.mkdir()
+    assert info.value.filename == str(late)
+    assert sorted(os.listdir(tmp_path)) == ['in.txt', 'late', 'somedir']  # no temp file left
+    # os.replace's errors carry the temp file and the target: the message names the target
+    error = OSError(21, 'Is a directory', '/d/.x.abc.tmp', None, '/d/x')
+    assert cli._one_line(error) == "Is a directory: '/d/x'"
+
+
+@pytest.mark.parametrize('word', ['+5', '1_0', '0x10', '5.0', '\u0663', '--3'])
+def test_decode_takes_only_decimal_ids(word, capsys, monkeypatch):
+    stdin = f'3\t 4\n5 {word} 6\n'.encode()
+    code, out, err = run(['decode', '-m', M40], capsys, stdin=stdin, monkeypatch=monkeypatch)
+    assert code == 1 and out == ''
+    assert err.strip() == f'bytepiece decode: error: <stdin>:2: {word!r} is not a token id'
+
+
+def test_decode_negative_id_is_out_of_range(capsys, monkeypatch):
+    code, _, err = run(['decode', '-m', M40], capsys, stdin=b'3\n-3\n', monkeypatch=monkeypatch)
+    assert code == 1 and '<stdin>:2' in err and '-3' in err and 'range' in err
+
+
+def test_blank_lines_stay_aligned(tmp_path, capsys, monkeypatch, tok):
+    monkeypatch.setattr(cli, 'BATCH_BYTES', 40)  # some batches hold only blank lines
+    rows = ['{"text": "first"}', '', '  ', '{"text": "second"}', '', '', '', '{"text": "third"}', '']
+    src = tmp_path / 'docs.jsonl'
+    src.write_text('\n'.join(rows) + '\n')
+    ids = tmp_path / 'ids.jsonl'
+    assert run(['encode', '-m', M40, '--format', 'jsonl', '--add-bos', src, '-o', ids], capsys)[0] == 0
+    lines = ids.read_text().split('\n')[:-1]
+    assert [line == '' for line in lines] == [not row.strip() for row in rows]
+    assert json.loads(lines[3]) == {'ids': [1] + tok.encode('second')}
+    back = tmp_path / 'back.jsonl'
+    assert run(['decode', '-m', M40, '--format', 'jsonl', ids, '-o', back], capsys)[0] == 0
+    texts = [json.loads(line)['text'] if line else None for line in back.read_text().split('\n')[:-1]]
+    assert texts == [json.loads(row)['text'] if row.strip() else None for row in rows]
+    code, out, _ = run(['decode', '-m', M40], capsys, stdin=b'4\n\n\n5\n', monkeypatch=monkeypatch)
+    assert code == 0 and out == '\x01\n\n\n\x02\n'
+
+
+def test_decode_text_with_a_newline(tok, tmp_path, capsys, monkeypatch):
+    ids = tok.encode('a\\b\nc\rd')
+    stdin = ('3\n' + ' '.join(map(str, ids)) + '\n').encode()
+    out = tmp_path / 'out.txt'
+    out.write_text('old')
+    code, _, err = run(['decode', '-m', M40, '-o', out], capsys, stdin=stdin, monkeypatch=monkeypatch)
+    assert code == 1 and '<stdin>:2: the decoded text has a newline' in err and '--escape' in err
+    assert out.read_text() == 'old'
+    code, text, _ = run(['decode', '-m', M40, '--escape'], capsys, stdin=stdin, monkeypatch=monkeypatch)
+    assert code == 0 and text == '\x00\na\\\\b\\nc\\rd\n'
+    code, _, err = run(['decode', '-m', M40, '--escape', '--format', 'jsonl'], capsys)
+    assert code == 2 and '--escape is for --format ids' in err
+    # a CR (CRLF input) is not a line break here: it goes through encode and decode unchanged
+    src = tmp_path / 'crlf.txt'
+    src.write_bytes(b'one\r\ntwo\r\n')
+    assert run(['encode', '-m', M40, src, '-o', tmp_path / 'ids.txt'], capsys)[0] == 0
+    assert run(['decode', '-m', M40, tmp_path / 'ids.txt', '-o', out], capsys)[0] == 0
+    assert out.read_bytes() == b'one\r\ntwo\r\n'
+
+
+def test_train_files_after_vocab_size(tmp_path, capsys):
+    pytest.importorskip('bytepiece.trainer')
+    corpus = os.path.join(FIXTURES, 'train', 'tang300.txt')
+    out = tmp_path / 'model.json'
+    code, _, err = run(['train', '-o', out, '--order', '4', '-q', '--vocab-size', '300', corpus], capsys)
+    assert code == 0, err
+    assert Tokenizer(str(out)).vocab_size == 300
+    for argv, expected, message in [(['--vocab-size', corpus], 2, f'invalid int value: {corpus!r}'),
+                                    (['--vocab-size', '300'], 2, 'give at least one training FILE'),
+                                    (['--vocab-size', '300', corpus, '-o', tmp_path], 1, 'output path is a directory')]:
+        try:
+            code = cli.main([str(a) for a in ['train', '-o', out] + argv])
+        except SystemExit as e:  # argparse usage errors
+            code = e.code
+        err = capsys.readouterr().err
+        assert code == expected and message in err and len(err.splitlines()) == 1
+
+
+def test_errors_name_file_and_line(tmp_path, capsys):
+    src = tmp_path / 'docs.jsonl'
+    src.write_text('{"text": "fine"}\n\n{"text": "lone \\ud800 surrogate"}\n')
+    code, _, err = run(['encode', '-m', M40, '--format', 'jsonl', src], capsys)
+    assert code == 1 and f"{src}:3: lone surrogate '\\ud800' at character 5" in err
+    pytest.importorskip('bytepiece.trainer')
+    for name, content in [('bad.txt', b'fine\nab\xff\n'), ('bad.jsonl', b'{"text": "a"}\n{"text": "\xe4"}\n')]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        code, _, err = run(['train', '-q', '-o', tmp_path / 'm.json', path], capsys)
+        assert code == 1 and len(err.splitlines()) == 1
+        assert f'{path}:2: invalid UTF-8 at byte' in err
