@@ -285,3 +285,11 @@ def test_save_several_sizes_to_a_bytes_path(tmp_path):
     paths = trainer.save(os.fsencode(str(tmp_path / 'm')))
     assert sorted(os.listdir(tmp_path)) == ['m.280', 'm.300']
     assert paths == [str(tmp_path / 'm.300'), str(tmp_path / 'm.280')]
+
+
+def test_lone_surrogate_in_jsonl_names_file_and_line(tmp_path):
+    path = tmp_path / 'c.jsonl'
+    path.write_text('{"text": "ok"}\n\n{"text": "pair \\ud83d\\ude00 \\u4e2d"}\n{"text": "bad \\ud800"}\n',
+                    encoding='utf-8')
+    with pytest.raises(ValueError, match=r'c\.jsonl:4: .*lone surrogate'):
+        Trainer(max_vocab_size=300, min_count=1).train(str(path))
