@@ -408,6 +408,7 @@ class Tokenizer:
         np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=char_bounds[1:])
         if threads == 1 or len(texts) <= 1 or char_bounds[-1] < PARALLEL_MIN_BYTES:
             cuts = [0, len(texts)]
+            threads = 1  # one part: the calling thread (a pool costs ~0.2 ms to start)
         else:
             cuts = byte_balanced_cuts(char_bounds, RANGES_PER_THREAD * threads)
         normalization = self.normalization

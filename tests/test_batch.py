@@ -169,3 +169,23 @@ def test_marker_flags_count_by_truth_value_as_in_encode(tok80k):
         assert tok80k.encode_batch(texts, add_bos=flag, add_eos=flag) == expected
         ids, starts = tok80k.encode_batch(texts, add_bos=flag, add_eos=flag, return_arrays=True)
         assert [ids[starts[i]:starts[i + 1]].tolist() for i in range(len(texts))] == expected
+
+
+def test_small_batches_run_on_the_calling_thread(tok80k, monkeypatch):
+    """Below PARALLEL_MIN_BYTES a batch is one part: starting a thread pool for
+    it cost ~0.2 ms per call (the default num_threads=None used to)."""
+    from bytepiece.kernels import lattice
+    kernel = lattice.segment_text_range
+    threads_seen = []
+
+    def spy(*args):
+        threads_seen.append(threading.current_thread())
+        return kernel(*args)
+
+    monkeypatch.setattr(lattice, 'segment_text_range', spy)
+    texts = ['hello world', '你好'] * 5
+    assert tok80k.encode_batch(texts) == [tok80k.encode(t) for t in texts]
+    assert threads_seen == [threading.main_thread()]
+    threads_seen.clear()
+    tok80k.encode_batch(['x' * 1000] * 200, num_threads=2)  # 200k characters: parts on the pool
+    assert threads_seen and threading.main_thread() not in threads_seen
