@@ -110,6 +110,8 @@ def read_model_json(path):
     else:
         with open(path, 'rb') as f:
             raw = f.read()
+        if raw.startswith(b'PK\x03\x04'):  # a zip's first header, but is_zipfile found no directory
+            raise ValueError(f'{path!r}: cannot read the model zip: it is truncated or damaged')
     try:
         obj = json.loads(raw.decode('utf-8'))
     except UnicodeDecodeError as e:

@@ -327,3 +327,13 @@ def test_atomic_write_errors_name_the_target(tmp_path):
     with pytest.raises(FileNotFoundError, match='missing'):
         atomic_write(tmp_path / 'missing' / 'm.model', 'x')
     assert sorted(os.listdir(tmp_path)) == ['adir'] and os.listdir(tmp_path / 'adir') == []
+
+
+def test_truncated_zip_is_reported_as_a_zip(tmp_path):
+    good = tmp_path / 'good.zip'
+    with zipfile.ZipFile(good, 'w', zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr('m.model', json.dumps(valid_dict(), indent=4))
+    cut = tmp_path / 'cut.zip'
+    cut.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ValueError, match='cut.zip.*truncated or damaged'):
+        Tokenizer(str(cut))
