@@ -48,6 +48,16 @@ class SpecialTokens:
         self._normalize = normalize or (lambda text: text)
         self._forms = {}  # normalized form -> token
 
+    def copy(self):
+        """An independent copy (the caller adds to it, then swaps it in, so that
+        concurrent calls never see a token list longer than the id tables)."""
+        other = SpecialTokens(self.base, self._reserved, self._normalize)
+        other.tokens = list(self.tokens)
+        other.ids = dict(self.ids)
+        other._forms = dict(self._forms)
+        other._automaton = self._automaton
+        return other
+
     def __len__(self):
         return len(self.tokens)
 
@@ -76,7 +86,9 @@ class SpecialTokens:
         for token in tokens:
             form = self._normalize(token)
             if forms.setdefault(form, token) != token:
-                raise ValueError(f'special token {token!r} normalizes to the text of {forms[form]!r}')
+                # ascii() shows the code points: the two often print alike
+                raise ValueError(f'special token {ascii(token)} normalizes to the text of {ascii(forms[form])}: '
+                                 f'with this normalization only one of them can be registered')
         for token in tokens:
             if token not in self.ids:
                 self._forms[self._normalize(token)] = token

@@ -154,17 +154,21 @@ class Tokenizer:
         ``piece_to_id``/``id_to_piece`` know them and ``decode`` restores
         their text. Already registered tokens are skipped; returns how many
         were added."""
-        added = self._special.add(tokens)
+        # Copy, extend, then publish: the tables that ids index go first and
+        # the token list (hence vocab_size) last, so a call on another thread
+        # never accepts an id its tables do not have yet.
+        special = self._special.copy()
+        added = special.add(tokens)
         if added:
-            special = self._special
             encoded = [t.encode('utf-8') for t in special.tokens]
             automaton = self._automaton
-            self._piece_data = np.concatenate([automaton.piece_data, np.frombuffer(b''.join(encoded), np.uint8)])
             lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
             self._piece_offsets = np.concatenate([automaton.piece_offsets,
                                                   automaton.piece_offsets[-1] + np.cumsum(lengths)])
+            self._piece_data = np.concatenate([automaton.piece_data, np.frombuffer(b''.join(encoded), np.uint8)])
             self._all_pieces = self._pieces + special.tokens
             self._piece_to_id.update(special.ids)
+            self._special = special
         return added
 
     def piece_to_id(self, piece):

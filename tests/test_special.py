@@ -260,3 +260,55 @@ def test_tokens_match_in_normalized_form():
 def test_allowed_special_of_wrong_types(tok, allowed):
     with pytest.raises(TypeError, match='allowed_special'):
         tok.encode('x <mask>', allowed_special=allowed)
+
+
+def test_add_special_tokens_while_other_threads_decode(tmp_path):
+    """Adding tokens used to grow vocab_size before the id tables: a decode on
+    another thread could accept a new id and read past the end of the old
+    offsets array (garbage, MemoryError, IndexError). Now the tables are
+    published first and the token list last."""
+    import sys
+    import threading
+    tk = Tokenizer(model_path('bytepiece.plus.40k'))
+    errors, stop = [], threading.Event()
+
+    def adder():
+        try:
+            for k in range(150):
+                tk.add_special_tokens([f'<tok{k}>'])
+        finally:
+            stop.set()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                last = tk.vocab_size - 1
+                text = tk.decode([100, last])
+                expected = tk.id_to_piece(last)
+                if isinstance(expected, str) and not text.endswith(expected):
+                    errors.append(('decode', last, text))
+                tk.tokenize('a<tok3>b', allowed_special='all')
+            except Exception as e:  # noqa: BLE001 - any exception here is the bug
+                errors.append(repr(e))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=reader) for _ in range(2)] + [threading.Thread(target=adder)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert tk.special_tokens == [f'<tok{k}>' for k in range(150)]
+
+
+def test_normalization_clash_message_shows_code_points():
+    """'<\u00e9>' and '<e\u0301>' print alike; the error must tell them apart."""
+    import re
+    composed, decomposed = '<\u00e9>', '<e\u0301>'
+    expected = f'{ascii(composed)} normalizes to the text of {ascii(decomposed)}'
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        Tokenizer(model_path('bytepiece.plus.40k'), special_tokens=[decomposed, composed])
