@@ -142,8 +142,11 @@ def tokenizer_json(tokenizer):
     for score in scores[NUM_SPECIAL:]:
         if not math.isfinite(score):
             raise ValueError(f'piece score {score!r} is not finite')
+    # We match a special token's normalized form in the normalized text: HF
+    # does the same for tokens marked normalized (and decodes to the content).
+    normalized = tokenizer.normalization is not None
     added = [{'id': i if i < NUM_SPECIAL else base + i - NUM_SPECIAL, 'content': token, 'single_word': False,
-              'lstrip': False, 'rstrip': False, 'normalized': False, 'special': True}
+              'lstrip': False, 'rstrip': False, 'normalized': normalized, 'special': True}
              for i, token in enumerate(specials)]
     normalization = tokenizer.normalization
     byte_level_options = {'add_prefix_space': False, 'trim_offsets': False, 'use_regex': False}
