@@ -2,6 +2,7 @@
 
 import contextlib
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 
@@ -25,6 +26,12 @@ PARALLEL_MIN_BYTES = 1 << 16
 # Parallel batches are cut into this many ranges of texts per thread, of
 # about equal bytes: enough to even out uneven texts and a busy core.
 RANGES_PER_THREAD = 8
+
+
+# One parallel kernel at a time in the process: numba's workqueue threading
+# layer (its fallback without TBB or OpenMP) aborts the process when two Python
+# threads run parallel kernels at once. Each call uses every core it is given.
+_PARALLEL_KERNEL_LOCK = threading.Lock()
 
 
 def check_threads(num_threads):
@@ -154,8 +161,8 @@ class PieceAutomaton:
             return lattice.segment_text_range(buf, text_bounds, 0, text_bounds.size - 1, *args[2:])
         # Ranges are handed to threads one at a time (chunk size 1), not in
         # one contiguous block per thread: equal bytes are not equal work.
-        with thread_limit(threads), numba.parallel_chunksize(1):
-            cuts = np.array(byte_balanced_cuts(text_bounds, RANGES_PER_THREAD * threads), np.int64)
+        cuts = np.array(byte_balanced_cuts(text_bounds, RANGES_PER_THREAD * threads), np.int64)
+        with _PARALLEL_KERNEL_LOCK, thread_limit(threads), numba.parallel_chunksize(1):
             return lattice.segment_texts(*args, cuts)
 
     def segment_packed_ranges(self, packed_ranges, alpha=-1.0, seed=0, num_threads=1):

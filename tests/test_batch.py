@@ -189,3 +189,38 @@ def test_small_batches_run_on_the_calling_thread(tok80k, monkeypatch):
     threads_seen.clear()
     tok80k.encode_batch(['x' * 1000] * 200, num_threads=2)  # 200k characters: parts on the pool
     assert threads_seen and threading.main_thread() not in threads_seen
+
+
+_CONCURRENT_PARALLEL = '''
+import sys, threading
+sys.path.insert(0, {root!r})
+from bytepiece import Tokenizer
+tok = Tokenizer({model!r})
+texts = ['hello world, 你好世界 %d\\n' % i * 20 for i in range(300)]  # > PARALLEL_MIN_BYTES characters
+expected = tok.encode_batch(texts, return_offsets=True, num_threads=2)
+bad = []
+def run():
+    for _ in range(3):
+        bad.append(tok.encode_batch(texts, return_offsets=True, num_threads=2) != expected)
+threads = [threading.Thread(target=run) for _ in range(3)]
+for t in threads: t.start()
+for t in threads: t.join()
+import numba
+print(numba.threading_layer(), sum(bad))
+'''
+
+
+def test_concurrent_parallel_batches_under_the_workqueue_layer():
+    """numba's workqueue layer (its fallback without TBB or OpenMP) aborted the
+    process when Python threads ran the parallel kernel at once (offsets and
+    special tokens take that path); calls now take turns."""
+    import os
+    import subprocess
+    import sys
+    from conftest import model_path
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = _CONCURRENT_PARALLEL.format(root=root, model=model_path('bytepiece.plus.40k'))
+    env = dict(os.environ, NUMBA_THREADING_LAYER='workqueue', NUMBA_NUM_THREADS='2')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ['workqueue', '0']
