@@ -286,7 +286,7 @@ class Trainer:
                 spill.close()
             # the list hands the arrays over, so that pruning can free them early
             self.pieces = _prune_pieces(counted, self.max_vocab_size, self.max_piece_length,
-                                        self.min_count, progress, engine)
+                                        self.min_count, progress, engine, tmpdir)
         finally:
             engine.close()
             _set_mmap_threshold(1 << 17)  # glibc's initial default
@@ -541,7 +541,7 @@ def _prune_wasted(pieces, counts, bar, engine):
             return pieces, counts
 
 
-def _redistribute(keep_pieces, keep_counts, drop, engine):
+def _redistribute(keep_pieces, keep_counts, drop, engine, tmpdir=None):
     """SPEC 5.4b: tokenize the dropped pieces with the kept ones and add.
 
     ``drop = [data, bounds, counts]`` of the dropped pieces; the list is
@@ -552,7 +552,7 @@ def _redistribute(keep_pieces, keep_counts, drop, engine):
     if weights.shape[0] == 0:
         return keep_counts
     integral = weights.dtype.kind == 'i'
-    spill = _ArraySpill()
+    spill = _ArraySpill(tmpdir)
     try:
         for batch in _span_batches(data, bounds, weights):
             spill.write(*batch)
@@ -565,7 +565,7 @@ def _redistribute(keep_pieces, keep_counts, drop, engine):
     return keep_counts + sums
 
 
-def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=None):
+def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=None, tmpdir=None):
     """Prune the counted pieces ``counted = [data, bounds, counts]`` (piece i is
     ``data[bounds[i]:bounds[i+1]]``; the list is emptied so that the arrays can
     be freed early). Returns one ``{piece: count}`` dict per size in ``sizes``
@@ -596,7 +596,7 @@ def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=
     del data, bounds, counts, keep
     bar = _tqdm(progress, desc='Prune Pieces', unit=' rounds')
     try:
-        kcounts = _redistribute(pieces, kcounts, drop, engine)
+        kcounts = _redistribute(pieces, kcounts, drop, engine, tmpdir)
         _release_memory()
         bar.update(1)
         pieces, kcounts = _prune_wasted(pieces, kcounts, bar, engine)
@@ -615,7 +615,7 @@ def _prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine=
                 del drop_pieces
                 pieces = [pieces[i] for i in kept_idx.tolist()]
                 kcounts = kcounts[kept_idx]
-                kcounts = _redistribute(pieces, kcounts, drop, engine)
+                kcounts = _redistribute(pieces, kcounts, drop, engine, tmpdir)
                 bar.update(1)
                 pieces, kcounts = _prune_wasted(pieces, kcounts, bar, engine)
             results.append(dict(zip(pieces, kcounts.tolist())))
