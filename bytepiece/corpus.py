@@ -33,7 +33,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-from .text import pack_bytes
+from .text import encode_utf8, pack_bytes
 
 TRAIN_MAXLEN = 10000
 
@@ -135,7 +135,7 @@ class JsonlFile(_FileCorpus):
                         raise TypeError(f'{p}:{lineno}: field {self.field!r} must be a string, '
                                         f'got {type(text).__name__}')
                     if '\\u' in line:  # only a \uXXXX escape can make a lone surrogate: name its line
-                        _check_encodable(text, f'{p}:{lineno}')
+                        encode_utf8(text, location=f'{p}:{lineno}')
                     yield text
 
 
@@ -182,14 +182,6 @@ def chunk_regex(isolate_digits=False, maxlen=TRAIN_MAXLEN):
     else:
         pattern = r'\d|[^\n\d]*\n+|[^\n\d]+' if isolate_digits else r'.*\n+|.+'
     return re.compile(pattern)
-
-
-def _check_encodable(text, where):
-    try:
-        text.encode('utf-8')
-    except UnicodeEncodeError as e:
-        raise ValueError(f'{where}: cannot encode {text[e.start]!r} at character {e.start} as UTF-8 '
-                         f'(a lone surrogate)') from None
 
 
 def chunk_text(text, regex, index=None):

@@ -35,14 +35,17 @@ def normalize(text, normalization):
     return unicodedata.normalize(normalization, text)
 
 
-def encode_utf8(text, index=None):
-    """UTF-8 bytes of ``text``; a lone surrogate is a ValueError, never dropped."""
+def encode_utf8(text, index=None, location=None):
+    """UTF-8 bytes of ``text``; a lone surrogate is a ValueError, never dropped.
+    The message names ``index`` (a text's place in a batch) or starts with
+    ``location`` (e.g. ``file:line``)."""
     try:
         return text.encode('utf-8')
     except UnicodeEncodeError as e:
         where = '' if index is None else f' of text {index}'
+        prefix = '' if location is None else f'{location}: '
         raise ValueError(
-            f'cannot encode {text[e.start]!r} at character {e.start}{where} as UTF-8 '
+            f'{prefix}cannot encode {text[e.start]!r} at character {e.start}{where} as UTF-8 '
             f'(a lone surrogate); fix the text or decode it with errors="surrogatepass"'
         ) from None
 
