@@ -78,9 +78,11 @@ class PieceAutomaton:
         piece_objects[:] = pieces  # an object array keeps bytes as they are (no NUL stripping)
         by_id[id_array] = piece_objects
         self.pieces = by_id.tolist()
-        count_by_id = np.zeros(vocab_size, np.float64)
-        count_by_id[id_array] = counts
-        self.counts = count_by_id
+        # The counts as given (ints of any size stay exact, for saving), by id.
+        count_objects = np.zeros(vocab_size, object)
+        count_objects[id_array] = np.array(counts, dtype=object)
+        self.counts = count_objects.tolist()
+        count_by_id = count_objects.astype(np.float64)
         self.scores = np.full(vocab_size, -np.inf)
         # float(total) then log: the value BytePiece's np.log(int) gives, and
         # integer totals past 2**64 still work.

@@ -115,7 +115,6 @@ class Tokenizer:
         pieces, ids, counts = load_model(path_or_dict)
         self.normalization = check_normalization(normalization)
         self._automaton = PieceAutomaton(pieces, ids, counts)
-        self._counts = dict(zip(ids, counts))  # as given, for save (ints past 2**53 stay exact)
         self._pieces = self._automaton.pieces
         self._piece_to_id = {p: i for i, p in enumerate(self._pieces) if i >= NUM_SPECIAL}
         for i, name in enumerate(SPECIAL_PIECES):
@@ -598,7 +597,7 @@ class Tokenizer:
         automaton = self._automaton
         obj = {}
         for i in range(NUM_SPECIAL, automaton.vocab_size):
-            piece, count = automaton.pieces[i], self._counts[i]
+            piece, count = automaton.pieces[i], automaton.counts[i]
             if isinstance(count, float) and count.is_integer():
                 count = int(count)
             obj[base64.b64encode(piece).decode('ascii')] = [i, piece.decode('utf-8', errors='ignore'), count]
