@@ -10,6 +10,7 @@ import base64
 import binascii
 import errno
 import json
+import lzma
 import math
 import os
 import tempfile
@@ -105,7 +106,7 @@ def read_model_json(path):
                 if len(members) != 1:
                     raise ValueError(f'{path!r}: a model zip must hold exactly one file, found {members}')
                 raw = archive.read(members[0])
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as e:
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, OSError) as e:
             raise ValueError(f'{path!r}: cannot read the model zip: {e}') from None
     else:
         with open(path, 'rb') as f:

@@ -296,9 +296,10 @@ def test_tuple_entries_and_numpy_numbers_load_like_lists():
         parse_model(bad)
 
 
-def test_damaged_zip_is_a_value_error(tmp_path):
+@pytest.mark.parametrize('method', [zipfile.ZIP_DEFLATED, zipfile.ZIP_LZMA])
+def test_damaged_zip_is_a_value_error(tmp_path, method):
     good = tmp_path / 'good.zip'
-    with zipfile.ZipFile(good, 'w', zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(good, 'w', method) as archive:
         archive.writestr('m.model', json.dumps(valid_dict(), indent=4))
     raw = good.read_bytes()
     damaged = tmp_path / 'damaged.zip'
