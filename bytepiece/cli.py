@@ -10,14 +10,12 @@ failed run leaves no partial output. A progress bar is shown on a terminal.
 
 import argparse
 import bz2
-import contextlib
 import gzip
 import json
 import lzma
 import os
 import re
 import sys
-import tempfile
 import zipfile
 import zlib
 
@@ -140,24 +138,17 @@ def decode_lines(name, number, data):
 
 
 class Output:
-    """stdout, or a file written through a temporary file renamed on success."""
+    """stdout, or a file written atomically (``model.atomic_output``); an
+    unusable path fails here, before the work."""
 
     def __init__(self, path):
-        self.path = path
-        self.tmp = None
+        self._file = None
         if path in (None, '-'):
             self.stream = sys.stdout.buffer
         else:
-            directory = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(directory):
-                raise FileNotFoundError(f'output directory not found: {directory!r}')
-            if os.path.isdir(path):  # fail before the work, not at the final rename
-                raise IsADirectoryError(f'output path is a directory: {path!r}')
-            fd, self.tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)  # an ordinary file's mode, not mkstemp's 0600
-            self.stream = os.fdopen(fd, 'wb')
+            from .model import atomic_output
+            self._file = atomic_output(path)
+            self.stream = self._file.__enter__()
 
     def write_lines(self, lines):
         if lines:
@@ -167,22 +158,10 @@ class Output:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if self.tmp is None:
+        if self._file is None:
             self.stream.flush()
             return False
-        try:
-            self.stream.close()
-            if exc_type is None:
-                os.replace(self.tmp, self.path)
-                self.tmp = None
-        except OSError as e:
-            if exc_type is None:  # else the first error is the one to report
-                raise OSError(e.errno, e.strerror, self.path) from None  # the user's path, not the temp file
-        finally:
-            if self.tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(self.tmp)
-        return False
+        return self._file.__exit__(exc_type, exc, tb)
 
 
 def _progress(total, desc, enabled=True):
@@ -483,11 +462,8 @@ def cmd_train(args):
     if '-' in inputs:
         raise UsageError('train reads its input twice: give files, not -')
     _check_inputs(inputs)
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise FileNotFoundError(f'output directory not found: {out_dir!r}')
-    if os.path.isdir(args.output):  # fail before training, not at the final rename
-        raise IsADirectoryError(f'output path is a directory: {args.output!r}')
+    from .model import check_output_path
+    check_output_path(args.output)  # fail before training, not at the final rename
     try:
         from .trainer import Trainer
     except ImportError as e:

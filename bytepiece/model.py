@@ -8,6 +8,7 @@ Pieces get ids ``3..`` in ``(len, bytes)`` order; ids 0, 1, 2 are
 
 import base64
 import binascii
+import contextlib
 import errno
 import json
 import lzma
@@ -49,33 +50,50 @@ def _current_umask():
 _UMASK = _current_umask()
 
 
-def atomic_write(path, data):
-    """Write ``data`` (str as UTF-8, or bytes) to ``path`` through a temporary
-    file and a rename, so an interrupted write leaves any old file intact."""
-    path = os.fspath(path)
-    if isinstance(data, str):
-        data = data.encode('utf-8')
+def check_output_path(path):
+    """Fail before any work if ``path`` cannot become a file: its directory
+    must exist and it must not be a directory. Returns the directory."""
     directory = os.path.dirname(os.path.abspath(path))
-    # Checked first, so that errors name the user's path, not the temporary file's.
     if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, 'cannot write a file over a directory', path)
+        raise IsADirectoryError(errno.EISDIR, 'output path is a directory', path)
     if not os.path.isdir(directory):
-        raise FileNotFoundError(errno.ENOENT, 'the directory to write into does not exist', directory)
+        raise FileNotFoundError(errno.ENOENT, 'output directory not found', directory)
+    return directory
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """A binary file that becomes ``path`` when the block ends without error:
+    written to a temporary file in the same directory, synced, then renamed
+    over ``path``. On error the temporary file is removed and any old file at
+    ``path`` is left intact. Errors name ``path``, not the temporary file."""
+    path = os.fspath(path)
+    directory = check_output_path(path)
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
     try:
         # mkstemp makes the file private (0600); give it the usual 0666 & ~umask.
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
         try:
+            os.replace(tmp, path)
+        except OSError as e:
+            raise type(e)(e.errno, e.strerror, path) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
+
+
+def atomic_write(path, data):
+    """Write ``data`` (str as UTF-8, or bytes) to ``path`` atomically (see
+    ``atomic_output``)."""
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    with atomic_output(path) as f:
+        f.write(data)
 
 
 def save_model(pieces, path):

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from bytepiece import Tokenizer
-from bytepiece.model import atomic_write, load_model, model_dict, parse_model, save_model
+from bytepiece.model import atomic_output, atomic_write, load_model, model_dict, parse_model, save_model
 
 from conftest import model_path, small_vocab
 
@@ -319,6 +319,21 @@ def test_tokenizer_save_keeps_counts_exact(tmp_path):
     saved = dict(zip(*load_model(str(path))[::2]))
     assert saved[b'ab'] == 2**60 + 1 and saved[b'abc'] == 2.5
     assert saved[b'ca'] == 4 and type(saved[b'ca']) is int  # integral floats are written as ints, as before
+
+
+def test_atomic_output_streams_and_keeps_old_file_on_error(tmp_path):
+    path = tmp_path / 'out.txt'
+    path.write_bytes(b'old')
+    with pytest.raises(RuntimeError, match='stop'):
+        with atomic_output(path) as f:
+            f.write(b'partial')
+            raise RuntimeError('stop')
+    assert path.read_bytes() == b'old' and os.listdir(tmp_path) == ['out.txt']
+    with atomic_output(str(path)) as f:
+        f.write(b'a')
+        f.write(b'b')
+        assert path.read_bytes() == b'old', 'the file appears only when the block ends'
+    assert path.read_bytes() == b'ab' and os.listdir(tmp_path) == ['out.txt']
 
 
 def test_atomic_write_errors_name_the_target(tmp_path):
