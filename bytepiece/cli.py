@@ -199,10 +199,7 @@ def _load_tokenizer(args, seed=None):
     from .tokenizer import Tokenizer
     normalization = None if args.normalization.lower() == 'none' else args.normalization.upper()
     special = args.special_tokens if getattr(args, 'special_tokens', None) else None
-    try:
-        return Tokenizer(args.model, seed=seed, normalization=normalization, special_tokens=special)
-    except _DAMAGED as e:  # a damaged .zip; these errors do not name the file
-        raise ValueError(f'{args.model}: damaged model file ({_one_line(e)})') from None
+    return Tokenizer(args.model, seed=seed, normalization=normalization, special_tokens=special)
 
 
 def _allowed_special(args):
@@ -256,13 +253,10 @@ def cmd_encode(args):
 def _check_encodable(name, number, texts):
     """Raise a ValueError naming the first line whose text is not UTF-8
     encodable (a lone surrogate, from a JSON escape like \\ud800)."""
+    from .text import encode_utf8
     for k, text in enumerate(texts):
-        try:
-            if text is not None:
-                text.encode('utf-8')
-        except UnicodeEncodeError as e:
-            raise ValueError(f'{name}:{number + k}: lone surrogate {text[e.start]!r} at character {e.start} '
-                             f'cannot be encoded as UTF-8') from None
+        if text is not None:
+            encode_utf8(text, location=f'{name}:{number + k}')
 
 
 class LineFormatter:
