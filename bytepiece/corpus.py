@@ -190,9 +190,10 @@ def chunk_text(text, regex, index=None):
         text = unicodedata.normalize('NFC', text)
     try:
         return [c.encode('utf-8') for c in regex.findall(text)]
-    except UnicodeEncodeError as e:
-        where = '' if index is None else f' in corpus item {index}'
-        raise ValueError(f'cannot encode {e.object[e.start]!r}{where} as UTF-8 (a lone surrogate)') from None
+    except UnicodeEncodeError:
+        # the whole text's error names the character's place in the text
+        encode_utf8(text, location=None if index is None else f'corpus item {index}')
+        raise
 
 
 def iter_shards(corpus, isolate_digits=False, batch_size=1000, shard_bytes=1 << 20):

@@ -174,7 +174,7 @@ def test_bad_parameter_types():
     (iter(['a', 'b']), TypeError, 'one-shot'),
     (b'abc', TypeError, 'bytes'),
     (42, TypeError, 'int'),
-    (['\ud800 lone surrogate'], ValueError, 'surrogate'),
+    (['ok', 'x \ud800 lone surrogate'], ValueError, r"corpus item 1: cannot encode '\\ud800' at character 2 .*surrogate"),
 ])
 def test_bad_corpus(texts, error, match):
     with pytest.raises(error, match=match):
