@@ -38,7 +38,7 @@ def _part(key, nparts):
     return np.int64((h * np.uint64(nparts)) >> np.uint64(32))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def table_capacity(n):
     """Capacity for ``n`` keys at a load factor of at most ``MAX_LOAD``."""
     return max(np.int64(n / MAX_LOAD) + 1, 16)
