@@ -87,6 +87,17 @@ def _check_inputs(paths):
             raise FileNotFoundError(f'input file not found: {path!r}')
 
 
+def _check_output_apart(outputs, sources):
+    """Refuse to write over one of the command's own input or model files
+    (``encode in.txt -o in.txt`` would replace the text with its ids)."""
+    for output in outputs:
+        if output in (None, '-') or not os.path.isfile(output):
+            continue
+        for source in sources:
+            if source != '-' and os.path.isfile(source) and os.path.samefile(output, source):
+                raise UsageError(f'the output {output!r} is the input {source!r}: writing it would destroy it')
+
+
 def read_batches(paths, progress=None):
     """Yield ``(name, first line number, data)``: ``data`` holds whole lines
     (without their final newline) joined by ``\\n``, about ``BATCH_BYTES``
@@ -213,6 +224,7 @@ def _allowed_special(args):
 
 def cmd_encode(args):
     _check_inputs(args.inputs)
+    _check_output_apart([args.output], args.inputs + [args.model])
     if args.alpha is not None and args.alpha < 0:
         raise UsageError(f'--alpha must be >= 0 (omit it for Viterbi), got {args.alpha}')
     if args.threads is not None and args.threads < 1:
@@ -351,6 +363,7 @@ _ESCAPES = str.maketrans({'\\': '\\\\', '\n': '\\n', '\r': '\\r'})
 
 def cmd_decode(args):
     _check_inputs(args.inputs)
+    _check_output_apart([args.output], args.inputs + [args.model])
     jsonl = args.format == 'jsonl'
     if jsonl and args.escape:
         raise UsageError('--escape is for --format ids (jsonl output is escaped already)')
@@ -420,6 +433,7 @@ def _is_utf8(piece):
 
 
 def cmd_convert(args):
+    _check_output_apart([args.out], [args.model])
     tokenizer = _load_tokenizer(args)
     if args.to == 'sentencepiece':
         tokenizer.convert_to_sentencepiece(args.out)
@@ -458,11 +472,13 @@ def cmd_train(args):
     _check_inputs(inputs)
     from .model import check_output_path
     check_output_path(args.output)  # fail before training, not at the final rename
+    sizes = args.vocab_size
+    outputs = [f'{args.output}.{size}' for size in sizes] if len(sizes) > 1 else [args.output]
+    _check_output_apart(outputs, inputs)
     try:
         from .trainer import Trainer
     except ImportError as e:
         raise RuntimeError(f'the trainer is not available: {e}') from None
-    sizes = args.vocab_size
     trainer = Trainer(order=args.order, max_vocab_size=sizes if len(sizes) > 1 else sizes[0],
                       max_piece_length=args.max_piece_length, min_count=args.min_count,
                       isolate_digits=args.isolate_digits, ensure_unicode=not args.no_ensure_unicode)

@@ -14,6 +14,7 @@ import json
 import lzma
 import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -56,6 +57,8 @@ def check_output_path(path):
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, 'output path is a directory', path)
+    if path.endswith(os.sep):  # meant as a directory ('out/'), which is missing
+        raise FileNotFoundError(errno.ENOENT, 'output directory not found', path)
     if not os.path.isdir(directory):
         raise FileNotFoundError(errno.ENOENT, 'output directory not found', directory)
     return directory
@@ -64,21 +67,39 @@ def check_output_path(path):
 @contextlib.contextmanager
 def atomic_output(path):
     """A binary file that becomes ``path`` when the block ends without error:
-    written to a temporary file in the same directory, synced, then renamed
-    over ``path``. On error the temporary file is removed and any old file at
-    ``path`` is left intact. Errors name ``path``, not the temporary file."""
+    written to a temporary file beside it, synced, then renamed over it. On
+    error the temporary file is removed and any old file at ``path`` is left
+    intact. A symbolic link is followed (the file it names is replaced, the
+    link stays), an old file's permissions are kept, and a path that is not a
+    regular file (``/dev/null``, ``/dev/stdout``, a pipe) is written in place,
+    as there is no file to replace. Errors name ``path``, not the temporary
+    file."""
     path = os.fspath(path)
-    directory = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+    check_output_path(path)
     try:
-        # mkstemp makes the file private (0600); give it the usual 0666 & ~umask.
-        os.fchmod(fd, 0o666 & ~_UMASK)
+        old = os.stat(path)  # follows links
+    except FileNotFoundError:
+        old = None
+    if old is not None and not stat.S_ISREG(old.st_mode):
+        with open(path, 'wb') as f:
+            yield f
+        return
+    target = os.path.realpath(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(target) + '.', suffix='.tmp',
+                                   dir=os.path.dirname(target))
+    except OSError as e:
+        raise type(e)(e.errno, e.strerror, path) from None
+    try:
+        # mkstemp makes the file private (0600): keep the old file's mode, or
+        # give a new file the usual 0666 & ~umask.
+        os.fchmod(fd, stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_UMASK)
         with os.fdopen(fd, 'wb') as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         try:
-            os.replace(tmp, path)
+            os.replace(tmp, target)
         except OSError as e:
             raise type(e)(e.errno, e.strerror, path) from None
     except BaseException:

@@ -302,6 +302,35 @@ def test_output_to_a_directory(infile, tmp_path, capsys):
     assert cli._one_line(error) == "Is a directory: '/d/x'"
 
 
+def test_output_over_an_input_is_refused(tok, infile, tmp_path, capsys):
+    before = infile.read_bytes()
+    link = tmp_path / 'link.txt'
+    link.symlink_to(infile)
+    for argv in (['encode', '-m', M40, infile, '-o', infile], ['encode', '-m', M40, infile, '-o', link],
+                 ['decode', '-m', M40, infile, '-o', infile]):
+        code, _, err = run(argv, capsys)
+        assert code == 2 and 'writing it would destroy it' in err and len(err.splitlines()) == 1
+    assert infile.read_bytes() == before
+    model = tmp_path / 'model.json'
+    tok.save(str(model))
+    saved = model.read_bytes()
+    code, _, err = run(['convert', '-m', model, '--to', 'huggingface', model], capsys)
+    assert code == 2 and f"the output '{model}' is the input '{model}'" in err
+    assert model.read_bytes() == saved
+    pytest.importorskip('bytepiece.trainer')
+    code, _, err = run(['train', '-o', infile, '--vocab-size', '300', '-q', infile], capsys)
+    assert code == 2 and infile.read_bytes() == before
+
+
+def test_output_through_a_link_to_a_device(infile, tmp_path, capsys):
+    null = tmp_path / 'null'
+    null.symlink_to(os.devnull)
+    code, _, err = run(['encode', '-m', M40, infile, '-o', null], capsys)
+    assert code == 0, err
+    assert null.is_symlink() and os.path.realpath(null) == os.devnull
+    assert sorted(os.listdir(tmp_path)) == ['in.txt', 'null']
+
+
 @pytest.mark.parametrize('word', ['+5', '1_0', '0x10', '5.0', '\u0663', '--3'])
 def test_decode_takes_only_decimal_ids(word, capsys, monkeypatch):
     stdin = f'3\t 4\n5 {word} 6\n'.encode()

@@ -3,6 +3,8 @@
 import base64
 import json
 import os
+import stat
+import threading
 import zipfile
 
 import pytest
@@ -336,12 +338,39 @@ def test_atomic_output_streams_and_keeps_old_file_on_error(tmp_path):
     assert path.read_bytes() == b'ab' and os.listdir(tmp_path) == ['out.txt']
 
 
+def test_atomic_output_follows_links_keeps_modes_and_writes_streams_in_place(tmp_path):
+    real = tmp_path / 'real.txt'
+    real.write_bytes(b'old')
+    os.chmod(real, 0o640)
+    link = tmp_path / 'link.txt'
+    link.symlink_to(real)
+    atomic_write(link, b'new')
+    assert link.is_symlink() and real.read_bytes() == b'new', 'the link stays, the file it names is replaced'
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o640, 'the old file keeps its permissions'
+    # A path that is not a regular file is written in place, never replaced by one.
+    null_link = tmp_path / 'null'
+    null_link.symlink_to(os.devnull)
+    atomic_write(null_link, b'discarded')
+    assert null_link.is_symlink() and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    atomic_write(fifo, b'through the pipe')
+    reader.join(10)
+    assert received == [b'through the pipe'] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ['fifo', 'link.txt', 'null', 'real.txt']
+
+
 def test_atomic_write_errors_name_the_target(tmp_path):
     (tmp_path / 'adir').mkdir()
     with pytest.raises(IsADirectoryError, match='adir'):
         atomic_write(tmp_path / 'adir', 'x')
     with pytest.raises(FileNotFoundError, match='missing'):
         atomic_write(tmp_path / 'missing' / 'm.model', 'x')
+    with pytest.raises(FileNotFoundError, match='output directory not found.*newdir'):
+        atomic_write(os.path.join(tmp_path, 'newdir', ''), 'x')
     assert sorted(os.listdir(tmp_path)) == ['adir'] and os.listdir(tmp_path / 'adir') == []
 
 
