@@ -29,6 +29,10 @@ def sidecar_path(model_path):
     return os.fsdecode(model_path) + SIDECAR_SUFFIX
 
 
+def _unchanged(text):
+    return text
+
+
 class SpecialTokens:
     """An ordered set of special tokens with ids ``base, base + 1, ...``.
 
@@ -45,7 +49,7 @@ class SpecialTokens:
         self._automaton = None
         # matching runs on normalized text, so each token is matched in its
         # normalized form (its registered text is what decode gives back)
-        self._normalize = normalize or (lambda text: text)
+        self._normalize = normalize or _unchanged
         self._forms = {}  # normalized form -> token
 
     def copy(self):

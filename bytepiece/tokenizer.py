@@ -1,5 +1,6 @@
 """The Tokenizer: BytePiece-compatible encoding, decoding and sampling."""
 
+import functools
 import json
 import os
 import secrets
@@ -119,8 +120,9 @@ class Tokenizer:
         self._piece_to_id = {p: i for i, p in enumerate(self._pieces) if i >= NUM_SPECIAL}
         for i, name in enumerate(SPECIAL_PIECES):
             self._piece_to_id[name] = i
+        # a partial, not a lambda: the tokenizer pickles (for worker processes)
         self._special = SpecialTokens(self._automaton.vocab_size, reserved=SPECIAL_PIECES,
-                                      normalize=lambda text: normalize(text, self.normalization))
+                                      normalize=functools.partial(normalize, normalization=self.normalization))
         self._all_pieces = self._pieces
         self._piece_data = self._automaton.piece_data
         self._piece_offsets = self._automaton.piece_offsets

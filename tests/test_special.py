@@ -312,3 +312,16 @@ def test_normalization_clash_message_shows_code_points():
     expected = f'{ascii(composed)} normalizes to the text of {ascii(decomposed)}'
     with pytest.raises(ValueError, match=re.escape(expected)):
         Tokenizer(model_path('bytepiece.plus.40k'), special_tokens=[decomposed, composed])
+
+
+def test_tokenizer_pickles_for_worker_processes():
+    # Worker pools (multiprocessing spawn, DataLoader workers) pickle the tokenizer.
+    import pickle
+    tok = Tokenizer(model_path('bytepiece.plus.40k'), seed=5, normalization='NFKC', special_tokens=SPECIALS)
+    copy = pickle.loads(pickle.dumps(tok))
+    text = 'ﬁne Cafe\u0301 <|endoftext|> 你好'
+    assert copy.normalization == 'NFKC' and copy.special_tokens == tok.special_tokens
+    assert copy.encode(text, allowed_special='all') == tok.encode(text, allowed_special='all')
+    assert copy.encode(text, alpha=0.1, seed=3) == tok.encode(text, alpha=0.1, seed=3)
+    assert copy.encode(text, alpha=0.1) == tok.encode(text, alpha=0.1), 'the tokenizer seed sequence carries over'
+    assert pickle.loads(pickle.dumps(SpecialTokens(10))).base == 10
