@@ -506,7 +506,8 @@ class Tokenizer:
         if isinstance(ids, np.ndarray):
             arr = ids
         else:
-            if isinstance(ids, (str, bytes)):
+            if isinstance(ids, (str, bytes, bytearray)) or (isinstance(ids, memoryview) and ids.format in 'Bbc'):
+                # text or raw bytes, not ids (iterating bytes would give ints)
                 raise TypeError(f'ids must be a sequence of ints, got {type(ids).__name__}')
             ids = list(ids)
             if not set(map(type, ids)) <= {int}:

@@ -313,8 +313,10 @@ def test_decode_bad_containers(tok80k):
         tok80k.decode([[3]])
     with pytest.raises(TypeError):
         tok80k.decode('abc')
-    with pytest.raises(TypeError):
-        tok80k.decode(b'abc')
+    for raw in (b'abc', bytearray(b'abc'), memoryview(b'abc')):
+        with pytest.raises(TypeError, match=f'got {type(raw).__name__}'):
+            tok80k.decode(raw)  # bytes iterate as ints: they must not pass as ids
+    assert tok80k.decode(memoryview(np.array([100, 101], np.int32))) == tok80k.decode([100, 101])
     with pytest.raises(TypeError):
         tok80k.decode(np.array([3.0, 4.0]))
     with pytest.raises(ValueError):
