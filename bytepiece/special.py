@@ -22,6 +22,7 @@ from .model import atomic_write
 
 SIDECAR_SUFFIX = '.special.json'
 SIDECAR_FORMAT = 'bytepiece-special-tokens'
+SIDECAR_VERSION = 1
 
 
 def sidecar_path(model_path):
@@ -195,7 +196,7 @@ class SpecialTokens:
     def to_json(self):
         return json.dumps({
             'format': SIDECAR_FORMAT,
-            'version': 1,
+            'version': SIDECAR_VERSION,
             'base_vocab_size': self.base,
             'special_tokens': [{'id': self.base + k, 'content': token} for k, token in enumerate(self.tokens)],
         }, indent=2, ensure_ascii=False)
@@ -222,6 +223,9 @@ class SpecialTokens:
             raise ValueError(f'{path!r} is not valid JSON: {e}') from None
         if not isinstance(obj, dict) or obj.get('format') != SIDECAR_FORMAT:
             raise ValueError(f'{path!r} is not a bytepiece special-token file (format {SIDECAR_FORMAT!r})')
+        if obj.get('version') != SIDECAR_VERSION:
+            raise ValueError(f'{path!r}: unsupported version {obj.get("version")!r} (this bytepiece reads '
+                             f'version {SIDECAR_VERSION})')
         if obj.get('base_vocab_size') != base:
             raise ValueError(f'{path!r} was saved for a vocabulary of {obj.get("base_vocab_size")!r} ids, '
                              f'but the model has {base}')
@@ -233,6 +237,10 @@ class SpecialTokens:
             if not isinstance(entry, dict) or entry.get('id') != base + k or not isinstance(entry.get('content'), str):
                 raise ValueError(f'{path!r}: entry {k} must be {{"id": {base + k}, "content": str}}, got {entry!r}')
             tokens.append(entry['content'])
+        if len(set(tokens)) < len(tokens):
+            k = next(k for k, token in enumerate(tokens) if token in tokens[:k])
+            raise ValueError(f'{path!r}: entry {k} repeats the special token {tokens[k]!r} '
+                             f'(id {base + tokens.index(tokens[k])})')
         return tokens
 
 

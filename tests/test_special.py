@@ -231,11 +231,18 @@ def test_bad_sidecar(tmp_path, tok, tok40):
         f.write('{not json')
     with pytest.raises(ValueError, match='not valid JSON'):
         Tokenizer(path)
-    with open(side, 'w') as f:
-        json.dump({'format': 'bytepiece-special-tokens', 'base_vocab_size': tok40.vocab_size - len(SPECIALS),
-                   'special_tokens': [{'id': 5, 'content': 'x'}]}, f)
-    with pytest.raises(ValueError, match='entry 0'):
-        Tokenizer(path)
+    base = tok40.vocab_size - len(SPECIALS)
+    for version, entries, match in [
+            (1, [{'id': 5, 'content': 'x'}], 'entry 0'),
+            (1, [{'id': base, 'content': '<x>'}, {'id': base + 1, 'content': '<x>'}],
+             f"entry 1 repeats the special token '<x>' \\(id {base}\\)"),
+            (2, [{'id': base, 'content': '<x>'}], 'unsupported version 2'),
+            (None, [{'id': base, 'content': '<x>'}], 'unsupported version None')]:
+        with open(side, 'w') as f:
+            json.dump({'format': 'bytepiece-special-tokens', 'version': version, 'base_vocab_size': base,
+                       'special_tokens': entries}, f)
+        with pytest.raises(ValueError, match=match):
+            Tokenizer(path)
 
 
 def test_tokens_match_in_normalized_form():
