@@ -594,7 +594,9 @@ class Tokenizer:
         """Save the model as a BytePiece model file (readable by BytePiece
         0.6.3, ids kept), atomically. Special tokens go to the sidecar
         ``<path>.special.json``, which ``Tokenizer(path)`` loads again and
-        BytePiece 0.6.3 ignores; a stale sidecar is removed."""
+        BytePiece 0.6.3 ignores; a stale sidecar is removed. The
+        normalization is not saved (BytePiece's format has no place for it):
+        pass it again when loading."""
         import base64
         path = os.fsdecode(path)  # the sidecar's name is built from it
         automaton = self._automaton
@@ -612,7 +614,6 @@ class Tokenizer:
         ``bytepiece.huggingface.convert_to_huggingface``."""
         from .huggingface import convert_to_huggingface
         convert_to_huggingface(self, path)
-
 
     def convert_to_sentencepiece(self, path):
         """Write a SentencePiece model of this vocabulary; see
