@@ -353,8 +353,9 @@ def _parse_ids(name, number, line, field, jsonl):
         return doc[field]
     words = line.split()
     if not _ID_LINE.fullmatch(line):
-        bad = next(w for w in words if not _ID.fullmatch(w))
-        raise ValueError(f'{name}:{number}: {bad.decode("utf-8", "replace")!r} is not a token id')
+        bad = next(w for w in words if not _ID.fullmatch(w)).decode('utf-8', 'replace')
+        shown = repr(bad) if len(bad) <= 40 else f'{bad[:30]!r}... ({len(bad)} characters)'
+        raise ValueError(f'{name}:{number}: {shown} is not a token id')
     return [int(word) for word in words]
 
 

@@ -272,7 +272,7 @@ def parse_model(obj, source='model'):
                 raise ValueError(f'{source}: duplicate id {i} (piece {p!r})')
             seen.add(i)
     if min(ids) != NUM_SPECIAL or max(ids) != n + NUM_SPECIAL - 1:
-        bad = min(ids) if min(ids) != NUM_SPECIAL else max(ids)
+        bad = next(i for i in ids if not NUM_SPECIAL <= i < n + NUM_SPECIAL)
         raise ValueError(f'{source}: piece ids must be exactly {NUM_SPECIAL}..{n + NUM_SPECIAL - 1}, found id {bad}')
     return pieces, ids, counts
 

@@ -70,10 +70,11 @@ def check_alpha(alpha):
         raise TypeError(f'alpha must be a real number, got {type(alpha).__name__}')
     if not finite_float(alpha):
         raise ValueError(f'alpha must be finite, got {shown_value(alpha)}')
-    if alpha > MAX_ALPHA:
+    value = float(alpha)  # compared as a float: 1e6 overflows a float16
+    if value > MAX_ALPHA:
         raise ValueError(f'alpha must be at most {MAX_ALPHA:g} (beyond it a draw is the best path up to '
                          f'rounding: use alpha < 0 for the best path), got {alpha!r}')
-    return float(alpha)
+    return value
 
 
 def check_seed(seed):

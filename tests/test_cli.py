@@ -339,6 +339,11 @@ def test_decode_takes_only_decimal_ids(word, capsys, monkeypatch):
     assert err.strip() == f'bytepiece decode: error: <stdin>:2: {word!r} is not a token id'
 
 
+def test_decode_error_shortens_a_long_word(capsys, monkeypatch):
+    code, _, err = run(['decode', '-m', M40], capsys, stdin=b'3 ' + b'x' * 5000 + b'\n', monkeypatch=monkeypatch)
+    assert code == 1 and err.strip() == f"bytepiece decode: error: <stdin>:1: {'x' * 30!r}... (5000 characters) is not a token id"
+
+
 def test_decode_negative_id_is_out_of_range(capsys, monkeypatch):
     code, _, err = run(['decode', '-m', M40], capsys, stdin=b'3\n-3\n', monkeypatch=monkeypatch)
     assert code == 1 and '<stdin>:2' in err and '-3' in err and 'range' in err

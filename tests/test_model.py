@@ -138,6 +138,11 @@ def test_ids_with_a_gap(tmp_path):
     d[b64(b'abc')][0] = 1000
     with pytest.raises(ValueError, match='1000'):
         Tokenizer(write_json(tmp_path, d))
+    d = valid_dict()
+    first = next(key for key, entry in d.items() if entry[0] == 3)
+    d[first][0] = 999999  # the lowest id moves out: the message names it, not the new lowest id
+    with pytest.raises(ValueError, match=r'must be exactly 3\.\.\d+, found id 999999'):
+        Tokenizer(d)
 
 
 def test_duplicate_pieces_via_base64_aliases(tmp_path):

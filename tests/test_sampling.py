@@ -11,6 +11,7 @@ import math
 import random
 import subprocess
 import sys
+import warnings
 from collections import Counter
 
 import numba
@@ -715,6 +716,9 @@ def test_huge_alpha_is_rejected_and_the_largest_allowed_works(tok80k):
     viterbi_score = tok80k.nbest(text, 1)[0][1]
     assert tok80k.log_likelihood(text, alpha=MAX_ALPHA) == pytest.approx(MAX_ALPHA * viterbi_score, rel=1e-9)
     assert 0.0 <= tok80k.entropy(text, alpha=MAX_ALPHA) < 1e-3
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # the cap compared in float16 overflowed with a RuntimeWarning
+        assert tok80k.encode(text, alpha=np.float16(0.5), seed=2) == tok80k.encode(text, alpha=0.5, seed=2)
 
 
 def test_entropy_is_never_negative(tok80k):
