@@ -31,6 +31,7 @@ import lzma
 import os
 import re
 import unicodedata
+import warnings
 from collections.abc import Iterable, Iterator
 
 from .text import encode_utf8, pack_bytes
@@ -169,7 +170,17 @@ def as_corpus(texts, field='text'):
             'more than once, so pass a list, a re-iterable object or a file path')
     if not isinstance(texts, Iterable):
         raise TypeError(f'corpus must be an iterable of str or a file path, got {type(texts).__name__}')
+    if _all_file_paths(texts):
+        warnings.warn(f'the corpus texts are all names of existing files ({texts[0]!r}, ...): they are '
+                      'trained on as text; to read the files, pass TextFile([...]) or JsonlFile([...])',
+                      stacklevel=3)
     return TextList(texts)
+
+
+def _all_file_paths(texts, most=100):
+    """Whether a short list of texts looks like file names given by mistake."""
+    return (isinstance(texts, (list, tuple)) and 0 < len(texts) <= most
+            and all(isinstance(t, str) and '\n' not in t and len(t) < 4096 and os.path.isfile(t) for t in texts))
 
 
 def chunk_regex(isolate_digits=False, maxlen=TRAIN_MAXLEN):

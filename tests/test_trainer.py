@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import random
 import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -293,3 +294,14 @@ def test_lone_surrogate_in_jsonl_names_file_and_line(tmp_path):
                     encoding='utf-8')
     with pytest.raises(ValueError, match=r'c\.jsonl:4: .*lone surrogate'):
         Trainer(max_vocab_size=300, min_count=1).train(str(path))
+
+
+def test_a_list_of_file_names_warns(tmp_path):
+    path = tmp_path / 'corpus.txt'
+    path.write_text('some text to train on\n' * 50, encoding='utf-8')
+    with pytest.warns(UserWarning, match=r'names of existing files .*TextFile') as record:
+        Trainer(order=3, max_vocab_size=300).train([str(path)], progress=False)
+    assert record[0].filename == __file__, 'the warning points at the caller'
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        Trainer(order=3, max_vocab_size=300).train([str(path), 'plain text'], progress=False)
