@@ -259,9 +259,7 @@ class Tokenizer:
         if single:
             check_text(texts[0])
         else:
-            if isinstance(texts, str):
-                raise TypeError('texts must be a list of str, not a single str')
-            texts = list(texts)
+            texts = self._text_list(texts)
             for index, text in enumerate(texts):
                 check_text(text, index)
         norm = [normalize(t, self.normalization) for t in texts]
@@ -389,7 +387,7 @@ class Tokenizer:
     @staticmethod
     def _text_list(texts):
         """A batch as a list (any iterable of str is accepted; one str is not)."""
-        if isinstance(texts, (str, bytes, bytearray)):
+        if isinstance(texts, (str, bytes, bytearray, memoryview)):
             raise TypeError(f'texts must be a list of str, not a single {type(texts).__name__}')
         return texts if isinstance(texts, list) else list(texts)
 
@@ -510,7 +508,10 @@ class Tokenizer:
             if isinstance(ids, (str, bytes, bytearray)) or (isinstance(ids, memoryview) and ids.format in 'Bbc'):
                 # text or raw bytes, not ids (iterating bytes would give ints)
                 raise TypeError(f'ids must be a sequence of ints, got {type(ids).__name__}')
-            ids = list(ids)
+            try:
+                ids = list(ids)
+            except TypeError:
+                raise TypeError(f'ids must be a sequence of ints, got {type(ids).__name__}') from None
             if not set(map(type, ids)) <= {int}:
                 # Checked before numpy converts the list (it would take True
                 # as 1, and turn [1, 2.5] into floats, hiding which one is bad).
@@ -520,6 +521,8 @@ class Tokenizer:
             try:
                 arr = np.array(ids)
             except (ValueError, OverflowError):
+                arr = np.array(ids, dtype=object)
+            if arr.dtype.kind not in 'iu':  # ints that numpy made floats (int64 beside uint64)
                 arr = np.array(ids, dtype=object)
         if arr.size == 0:
             return np.zeros(0, np.int64)

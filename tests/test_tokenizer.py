@@ -317,6 +317,20 @@ def test_decode_bad_containers(tok80k):
         with pytest.raises(TypeError, match=f'got {type(raw).__name__}'):
             tok80k.decode(raw)  # bytes iterate as ints: they must not pass as ids
     assert tok80k.decode(memoryview(np.array([100, 101], np.int32))) == tok80k.decode([100, 101])
+    for not_a_sequence in (5, np.int64(5), None):
+        with pytest.raises(TypeError, match=f'ids must be a sequence of ints, got {type(not_a_sequence).__name__}'):
+            tok80k.decode(not_a_sequence)
+    for raw in (b'abc', memoryview(b'abc')):
+        for kwargs in ({}, {'return_offsets': True}):
+            with pytest.raises(TypeError, match=f'not a single {type(raw).__name__}'):
+                tok80k.encode_batch(raw, **kwargs)
+
+
+def test_decode_mixed_signed_and_unsigned_ids(tok80k):
+    # numpy turns int64 beside uint64 into float64: the ids must still be read as ints
+    assert tok80k.decode([np.int64(100), np.uint64(101)]) == tok80k.decode([100, 101])
+    with pytest.raises(ValueError, match=r'token id 9223372036854775813 at position 1 out of range'):
+        tok80k.decode([5, 2**63 + 5])
     with pytest.raises(TypeError):
         tok80k.decode(np.array([3.0, 4.0]))
     with pytest.raises(ValueError):
