@@ -25,10 +25,23 @@ LEN_SHIFT = np.uint64(56)
 MAX_LOAD = 0.7
 
 
+# The slot's hash multiplier. Counter tables (``counter_add``) use their own:
+# they are fed the keys of ``count_level``'s tables in slot order, i.e. in the
+# order of those tables' hash, and with the same hash the keys would land in
+# one ever longer run of occupied slots (quadratic time on a long text).
+TABLE_MULT = np.uint64(0x9E3779B97F4A7C15)
+COUNTER_MULT = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+@njit(cache=True, inline='always')
+def _slot_by(key, cap, mult):
+    h = (key * mult) >> np.uint64(32)
+    return np.int64((h * np.uint64(cap)) >> np.uint64(32))
+
+
 @njit(cache=True, inline='always')
 def _slot(key, cap):
-    h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-    return np.int64((h * np.uint64(cap)) >> np.uint64(32))
+    return _slot_by(key, cap, TABLE_MULT)
 
 
 @njit(cache=True, inline='always')
@@ -156,14 +169,14 @@ def map_get_from(table, fview, key, s, default):
 
 
 @njit(cache=True, nogil=True)
-def _grow(tk, tc, used):
+def _grow(tk, tc, used, mult):
     cap = table_capacity(2 * used)
     nk = np.zeros(cap, np.uint64)
     nc = np.zeros(cap, np.int64)
     for i in range(tk.shape[0]):
         k = tk[i]
         if k != 0:
-            s = _slot(k, cap)
+            s = _slot_by(k, cap, mult)
             while nk[s] != 0:
                 s += 1
                 if s == cap:
@@ -195,7 +208,7 @@ def _add_run(tk, tc, used, keys, counts, i, limit, part, nparts):
         if nparts > 1 and _part(k, nparts) != part:
             i += 1
             continue
-        s = _slot(k, cap)
+        s = _slot_by(k, cap, COUNTER_MULT)
         while True:
             t = tk[s]
             if t == k:
@@ -223,7 +236,7 @@ def counter_add(tk, tc, used, keys, counts, part=0, nparts=1):
         i, used = _add_run(tk, tc, used, keys, counts, i, np.int64(MAX_LOAD * tk.shape[0]), part, nparts)
         if i >= keys.shape[0]:
             return tk, tc, used
-        tk, tc = _grow(tk, tc, used)
+        tk, tc = _grow(tk, tc, used, COUNTER_MULT)
 
 
 @njit(cache=True, nogil=True)
@@ -337,7 +350,7 @@ def count_level(buf, bounds, n, kept_prev, part, nparts):
         c, used = _level_run(buf, bounds, c, n, kept_prev, part, nparts, tk, tc, used)
         if c >= bounds.shape[0] - 1:
             break
-        tk, tc = _grow(tk, tc, max(used, longest))
+        tk, tc = _grow(tk, tc, max(used, longest), TABLE_MULT)
     keys = np.empty(used, np.uint64)
     counts = np.empty(used, np.int64)
     j = 0
