@@ -19,6 +19,8 @@ import sys
 import zipfile
 import zlib
 
+from .interrupts import keyboard_interrupts
+
 __all__ = ['main']
 
 PROG = 'bytepiece'
@@ -600,7 +602,8 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with keyboard_interrupts():
+            return args.func(args)
     except UsageError as e:
         print(f'{PROG} {args.command}: error: {_one_line(e)}', file=sys.stderr)
         return 2

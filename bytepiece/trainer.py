@@ -25,6 +25,7 @@ for ``workers=1``. The result does not depend on the executor or the number
 of workers.
 """
 
+import errno
 import math
 import os
 import tempfile
@@ -36,6 +37,7 @@ import numpy as np
 
 from .automaton import PieceAutomaton
 from .corpus import as_corpus, iter_shards
+from .interrupts import keyboard_interrupts
 from .kernels import bnlm, ngrams
 from .model import finite_float, shown_value, save_model
 from .text import pack_bytes
@@ -273,20 +275,23 @@ class Trainer:
         batch_size = _check_int('batch_size', batch_size, 1)
         if executor is not None and not callable(getattr(executor, 'submit', None)):
             raise TypeError(f'executor must be a concurrent.futures.Executor or None, got {type(executor).__name__}')
+        if tmpdir is not None and not os.path.isdir(tmpdir):
+            raise FileNotFoundError(errno.ENOENT, 'tmpdir is not a directory', os.fspath(tmpdir))
         corpus = as_corpus(texts, field=field)
         _set_mmap_threshold(1 << 16)
         engine = _Engine(executor, workers)
         spill = _Spill(tmpdir)
         try:
-            try:
-                tables = self._count_ngrams(corpus, engine, spill, batch_size, progress)
-                counted = list(self._count_pieces(tables, engine, spill, progress))
-                del tables
-            finally:
-                spill.close()
-            # the list hands the arrays over, so that pruning can free them early
-            self.pieces = _prune_pieces(counted, self.max_vocab_size, self.max_piece_length,
-                                        self.min_count, progress, engine, tmpdir)
+            with keyboard_interrupts():
+                try:
+                    tables = self._count_ngrams(corpus, engine, spill, batch_size, progress)
+                    counted = list(self._count_pieces(tables, engine, spill, progress))
+                    del tables
+                finally:
+                    spill.close()
+                # the list hands the arrays over, so that pruning can free them early
+                self.pieces = _prune_pieces(counted, self.max_vocab_size, self.max_piece_length,
+                                            self.min_count, progress, engine, tmpdir)
         finally:
             engine.close()
             _set_mmap_threshold(1 << 17)  # glibc's initial default

@@ -417,3 +417,14 @@ def test_errors_name_file_and_line(tmp_path, capsys):
         code, _, err = run(['train', '-q', '-o', tmp_path / 'm.json', path], capsys)
         assert code == 1 and len(err.splitlines()) == 1
         assert f'{path}:2: invalid UTF-8 at byte' in err
+
+
+def test_ctrl_c_inside_a_kernel_call_is_reported_as_an_interrupt(infile, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise SystemError('CPUDispatcher(...) returned a result with an exception set') from e
+    monkeypatch.setattr(cli, 'LineFormatter', interrupted)
+    code, _, err = run(['encode', '-m', M40, infile], capsys)
+    assert code == 130 and err == 'bytepiece: interrupted\n'

@@ -305,3 +305,26 @@ def test_a_list_of_file_names_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         Trainer(order=3, max_vocab_size=300).train([str(path), 'plain text'], progress=False)
+
+
+def _interrupted_numba_call(*args, **kwargs):
+    # what CPython raises when Ctrl-C lands inside a compiled function's call
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as e:
+        raise SystemError('CPUDispatcher(<function counter_add>) returned a result with an exception set') from e
+
+
+def test_ctrl_c_inside_a_kernel_call_is_a_keyboard_interrupt(monkeypatch, tmp_path):
+    monkeypatch.setattr(Trainer, '_count_ngrams', _interrupted_numba_call)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
+    monkeypatch.setattr(Trainer, '_count_ngrams', lambda *a, **k: (_ for _ in ()).throw(SystemError('other')))
+    with pytest.raises(SystemError, match='other'):
+        Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
+
+
+def test_missing_tmpdir_is_named(tmp_path):
+    missing = tmp_path / 'nope'
+    with pytest.raises(FileNotFoundError, match=r"tmpdir is not a directory: '.*nope'"):
+        Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False, tmpdir=missing)
