@@ -456,12 +456,7 @@ class _Inputs:
     def __iter__(self):
         for path, part in self.parts:
             try:
-                yield from part
-            except UnicodeDecodeError:
-                # its position is in a decoder buffer: read the file again for the line
-                for batch in read_batches([path]):
-                    decode_lines(*batch)
-                raise ValueError(f'{path}: invalid UTF-8') from None
+                yield from part  # invalid UTF-8 is a ValueError naming file and line already
             except (OSError, *_DAMAGED) as e:
                 raise _damaged(path, e) from None
 

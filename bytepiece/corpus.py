@@ -41,19 +41,34 @@ TRAIN_MAXLEN = 10000
 __all__ = ['TextFile', 'JsonlFile', 'TextList', 'as_corpus', 'chunk_regex', 'chunk_text', 'iter_shards']
 
 
-def _open_text(path):
-    """Open ``path`` for reading text, decompressing by suffix."""
+def _open_binary(path):
+    """Open ``path`` for reading bytes, decompressing by suffix."""
     p = os.fspath(path)
     low = p.lower()
     if low.endswith('.gz'):
-        raw = gzip.open(p, 'rb')
-    elif low.endswith('.xz') or low.endswith('.lzma'):
-        raw = lzma.open(p, 'rb')
-    elif low.endswith('.bz2'):
-        raw = bz2.open(p, 'rb')
-    else:
-        raw = open(p, 'rb')
-    return io.TextIOWrapper(raw, encoding='utf-8', newline='\n')
+        return gzip.open(p, 'rb')
+    if low.endswith('.xz') or low.endswith('.lzma'):
+        return lzma.open(p, 'rb')
+    if low.endswith('.bz2'):
+        return bz2.open(p, 'rb')
+    return open(p, 'rb')
+
+
+def _open_text(path):
+    """Open ``path`` for reading UTF-8 text, decompressing by suffix."""
+    return io.TextIOWrapper(_open_binary(path), encoding='utf-8', newline='\n')
+
+
+def _invalid_utf8(path):
+    """The ValueError naming the first line of ``path`` that is not UTF-8
+    (read again: the decoder's own error counts from a buffer's start)."""
+    with _open_binary(path) as f:
+        for lineno, line in enumerate(f, 1):
+            try:
+                line.decode('utf-8')
+            except UnicodeDecodeError as e:
+                return ValueError(f'{path}:{lineno}: invalid UTF-8 at byte {e.start}')
+    return ValueError(f'{path}: invalid UTF-8')
 
 
 def _strip_compression(path):
@@ -80,6 +95,13 @@ class _FileCorpus:
     def __repr__(self):
         return f'{type(self).__name__}({self.paths!r})'
 
+    def __iter__(self):
+        for p in self.paths:
+            try:
+                yield from self._documents(p)
+            except UnicodeDecodeError:
+                raise _invalid_utf8(p) from None
+
 
 class TextFile(_FileCorpus):
     """Plain UTF-8 text files, each one document (streamed in blocks).
@@ -92,24 +114,22 @@ class TextFile(_FileCorpus):
         super().__init__(paths)
         self.block_chars = block_chars
 
-    def __iter__(self):
-        for p in self.paths:
-            with _open_text(p) as f:
-                pending = []
-                size = 0
-                for line in f:
-                    # lines end with '\n' only ('\r' stays inside a line); a
-                    # cut is made only before a line that does not start with
-                    # '\n', i.e. after a whole run of newlines.
-                    if size >= self.block_chars and not line.startswith('\n') \
-                            and pending[-1].endswith('\n'):
-                        yield ''.join(pending)
-                        pending = []
-                        size = 0
-                    pending.append(line)
-                    size += len(line)
-                if pending:
+    def _documents(self, p):
+        with _open_text(p) as f:
+            pending = []
+            size = 0
+            for line in f:
+                # lines end with '\n' only ('\r' stays inside a line); a
+                # cut is made only before a line that does not start with
+                # '\n', i.e. after a whole run of newlines.
+                if size >= self.block_chars and not line.startswith('\n') and pending[-1].endswith('\n'):
                     yield ''.join(pending)
+                    pending = []
+                    size = 0
+                pending.append(line)
+                size += len(line)
+            if pending:
+                yield ''.join(pending)
 
 
 class JsonlFile(_FileCorpus):
@@ -119,25 +139,24 @@ class JsonlFile(_FileCorpus):
         super().__init__(paths)
         self.field = field
 
-    def __iter__(self):
-        for p in self.paths:
-            with _open_text(p) as f:
-                for lineno, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise ValueError(f'{p}:{lineno}: invalid JSON: {e}') from None
-                    if not isinstance(obj, dict) or self.field not in obj:
-                        raise ValueError(f'{p}:{lineno}: no field {self.field!r} in this JSON line')
-                    text = obj[self.field]
-                    if not isinstance(text, str):
-                        raise TypeError(f'{p}:{lineno}: field {self.field!r} must be a string, '
-                                        f'got {type(text).__name__}')
-                    if '\\u' in line:  # only a \uXXXX escape can make a lone surrogate: name its line
-                        encode_utf8(text, location=f'{p}:{lineno}')
-                    yield text
+    def _documents(self, p):
+        with _open_text(p) as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f'{p}:{lineno}: invalid JSON: {e}') from None
+                if not isinstance(obj, dict) or self.field not in obj:
+                    raise ValueError(f'{p}:{lineno}: no field {self.field!r} in this JSON line')
+                text = obj[self.field]
+                if not isinstance(text, str):
+                    raise TypeError(f'{p}:{lineno}: field {self.field!r} must be a string, '
+                                    f'got {type(text).__name__}')
+                if '\\u' in line:  # only a \uXXXX escape can make a lone surrogate: name its line
+                    encode_utf8(text, location=f'{p}:{lineno}')
+                yield text
 
 
 class TextList:

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -328,3 +329,15 @@ def test_missing_tmpdir_is_named(tmp_path):
     missing = tmp_path / 'nope'
     with pytest.raises(FileNotFoundError, match=r"tmpdir is not a directory: '.*nope'"):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False, tmpdir=missing)
+
+
+@pytest.mark.parametrize('suffix', ['.txt', '.jsonl', '.txt.gz'])
+def test_invalid_utf8_names_file_and_line(tmp_path, suffix):
+    # far into the file, past the decoder's first buffer: the line is counted from the file's start
+    lines = [json.dumps({'text': f'line {i}'}) if 'jsonl' in suffix else f'line {i}' for i in range(20000)]
+    lines[15000] = lines[15000][:3] + '\udcff'  # becomes the byte 0xFF below
+    data = '\n'.join(lines).encode('utf-8', 'surrogateescape') + b'\n'
+    path = tmp_path / f'bad{suffix}'
+    path.write_bytes(gzip.compress(data) if suffix.endswith('.gz') else data)
+    with pytest.raises(ValueError, match=rf'bad{re.escape(suffix)}:15001: invalid UTF-8 at byte 3$'):
+        Trainer(order=3, max_vocab_size=300).train(str(path), progress=False)
