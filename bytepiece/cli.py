@@ -212,6 +212,11 @@ def _load_tokenizer(args, seed=None):
     from .tokenizer import Tokenizer
     normalization = None if args.normalization.lower() == 'none' else args.normalization.upper()
     special = args.special_tokens if getattr(args, 'special_tokens', None) else None
+    if special and getattr(args, 'inputs', None) == ['-']:
+        files = [t for t in special if os.path.isfile(t)]
+        if files:  # `--special-tokens TOK FILE` takes FILE as a token, and stdin is read instead
+            print(f'{PROG}: warning: --special-tokens took the file name {files[0]!r} as a token; '
+                  f'put the input files first or end the token list with --', file=sys.stderr)
     return Tokenizer(args.model, seed=seed, normalization=normalization, special_tokens=special)
 
 

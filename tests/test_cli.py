@@ -428,3 +428,14 @@ def test_ctrl_c_inside_a_kernel_call_is_reported_as_an_interrupt(infile, capsys,
     monkeypatch.setattr(cli, 'LineFormatter', interrupted)
     code, _, err = run(['encode', '-m', M40, infile], capsys)
     assert code == 130 and err == 'bytepiece: interrupted\n'
+
+
+def test_special_tokens_taking_a_file_name_warns(tok, tmp_path, capsys, monkeypatch):
+    ids = tmp_path / 'ids.txt'
+    ids.write_text('100 101\n')
+    code, out, err = run(['decode', '-m', M40, '--special-tokens', '<|eot|>', ids], capsys, stdin=b'102\n',
+                         monkeypatch=monkeypatch)
+    assert code == 0 and out == tok.decode([102]) + '\n', 'the file became a token and stdin was read'
+    assert f"warning: --special-tokens took the file name '{ids}' as a token" in err
+    code, out, err = run(['decode', '-m', M40, ids, '--special-tokens', '<|eot|>'], capsys)
+    assert code == 0 and out == tok.decode([100, 101]) + '\n' and err == ''
