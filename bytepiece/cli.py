@@ -404,6 +404,14 @@ def cmd_decode(args):
 
 def cmd_info(args):
     import numpy as np
+    text = args.text if args.text is not None else SAMPLE_TEXT
+    try:  # checked before any output
+        text.encode('utf-8')
+    except UnicodeEncodeError as e:
+        code = ord(text[e.start])
+        if 0xDC80 <= code <= 0xDCFF:  # how Python passes on command-line bytes that are not UTF-8
+            raise UsageError(f'--text is not valid UTF-8: byte 0x{code - 0xDC00:02x} at character {e.start}') from None
+        raise UsageError(f'--text holds a lone surrogate at character {e.start}') from None
     tokenizer = _load_tokenizer(args)
     automaton = tokenizer._automaton
     pieces = automaton.pieces[3:]
@@ -423,7 +431,6 @@ def cmd_info(args):
     for n in range(1, hist.size):
         if hist[n]:
             print(f'  {n:3d}: {int(hist[n]):7d} {"#" * max(1, round(40 * int(hist[n]) / width))}')
-    text = args.text if args.text is not None else SAMPLE_TEXT
     ids = tokenizer.encode(text, allowed_special='all')
     table = [display_piece(tokenizer.id_to_piece(i)) for i in ids]
     size = len(text.encode('utf-8'))

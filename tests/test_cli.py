@@ -439,3 +439,10 @@ def test_special_tokens_taking_a_file_name_warns(tok, tmp_path, capsys, monkeypa
     assert f"warning: --special-tokens took the file name '{ids}' as a token" in err
     code, out, err = run(['decode', '-m', M40, ids, '--special-tokens', '<|eot|>'], capsys)
     assert code == 0 and out == tok.decode([100, 101]) + '\n' and err == ''
+
+
+def test_info_text_that_is_not_utf8(capsys):
+    for text, message in [('ab\udcff', '--text is not valid UTF-8: byte 0xff at character 2'),
+                          ('a\ud800', '--text holds a lone surrogate at character 1')]:
+        code, out, err = run(['info', '-m', M40, '--text', text], capsys)
+        assert code == 2 and out == '' and message in err
