@@ -14,6 +14,7 @@ import json
 import lzma
 import math
 import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -54,14 +55,37 @@ _UMASK = _current_umask()
 def check_output_path(path):
     """Fail before any work if ``path`` cannot become a file: its directory
     must exist and it must not be a directory. Returns the directory."""
+    path = os.fsdecode(path)
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, 'output path is a directory', path)
-    if path.endswith(os.sep):  # meant as a directory ('out/'), which is missing
+    if path.endswith(os.sep):  # meant as a directory ('out/')
+        if os.path.exists(path.rstrip(os.sep)):
+            raise NotADirectoryError(errno.ENOTDIR, 'output path is not a directory', path)
         raise FileNotFoundError(errno.ENOENT, 'output directory not found', path)
     if not os.path.isdir(directory):
         raise FileNotFoundError(errno.ENOENT, 'output directory not found', directory)
     return directory
+
+
+_DESCRIPTOR_PATH = re.compile(r'/dev/(stdin|stdout|stderr)|/dev/fd/(\d+)|/proc/(?:self|(\d+))/fd/(\d+)')
+
+
+def _open_descriptor(path):
+    """The descriptor of this process that ``path`` names (``/dev/stdout``,
+    ``/dev/fd/N``, ``/proc/self/fd/N``), if it is open, else None."""
+    match = _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path))
+    if match is None:
+        return None
+    std, dev_fd, pid, proc_fd = match.groups()
+    if pid is not None and int(pid) != os.getpid():
+        return None
+    fd = ('stdin', 'stdout', 'stderr').index(std) if std else int(dev_fd or proc_fd)
+    try:
+        os.fstat(fd)
+    except OSError:
+        return None
+    return fd
 
 
 @contextlib.contextmanager
@@ -70,12 +94,19 @@ def atomic_output(path):
     written to a temporary file beside it, synced, then renamed over it. On
     error the temporary file is removed and any old file at ``path`` is left
     intact. A symbolic link is followed (the file it names is replaced, the
-    link stays), an old file's permissions are kept, and a path that is not a
-    regular file (``/dev/null``, ``/dev/stdout``, a pipe) is written in place,
-    as there is no file to replace. Errors name ``path``, not the temporary
-    file."""
-    path = os.fspath(path)
+    link stays), and an old file's permissions are kept. There is no file to
+    replace, and the path is written in place, when it names one of this
+    process's open descriptors (``/dev/stdout``, ``/dev/fd/N``: written
+    through that descriptor, so a redirection ``>> log`` appends) or is not a
+    regular file (``/dev/null``, a pipe). Errors name ``path``, not the
+    temporary file."""
+    path = os.fsdecode(path)
     check_output_path(path)
+    fd = _open_descriptor(path)
+    if fd is not None:
+        with os.fdopen(os.dup(fd), 'wb') as f:
+            yield f
+        return
     try:
         old = os.stat(path)  # follows links
     except FileNotFoundError:
@@ -91,10 +122,10 @@ def atomic_output(path):
     except OSError as e:
         raise type(e)(e.errno, e.strerror, path) from None
     try:
-        # mkstemp makes the file private (0600): keep the old file's mode, or
-        # give a new file the usual 0666 & ~umask.
-        os.fchmod(fd, stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_UMASK)
         with os.fdopen(fd, 'wb') as f:
+            # mkstemp makes the file private (0600): keep the old file's mode,
+            # or give a new file the usual 0666 & ~umask.
+            os.fchmod(f.fileno(), stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_UMASK)
             yield f
             f.flush()
             os.fsync(f.fileno())

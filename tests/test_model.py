@@ -4,6 +4,8 @@ import base64
 import json
 import os
 import stat
+import subprocess
+import sys
 import threading
 import zipfile
 
@@ -360,12 +362,29 @@ def test_atomic_output_follows_links_keeps_modes_and_writes_streams_in_place(tmp
     fifo = tmp_path / 'fifo'
     os.mkfifo(fifo)
     received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
     atomic_write(fifo, b'through the pipe')
     reader.join(10)
     assert received == [b'through the pipe'] and stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert sorted(os.listdir(tmp_path)) == ['fifo', 'link.txt', 'null', 'real.txt']
+
+
+def test_atomic_output_to_dev_stdout_writes_through_the_descriptor(tmp_path):
+    # '/dev/stdout' redirected to a file: written at the descriptor's position,
+    # never a new file renamed over the redirect target
+    log = tmp_path / 'log.txt'
+    log.write_text('earlier\n')
+    script = ("import sys; sys.path.insert(0, %r)\n"
+              "from bytepiece.model import atomic_write\n"
+              "print('header', flush=True)\n"
+              "atomic_write('/dev/stdout', b'model\\n')\n"
+              "atomic_write('/dev/fd/1', b'again\\n')\n"
+              "print('footer')\n" % os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(log, 'ab') as out:
+        subprocess.run([sys.executable, '-c', script], stdout=out, check=True, timeout=120)
+    assert log.read_text() == 'earlier\nheader\nmodel\nagain\nfooter\n'
+    assert os.listdir(tmp_path) == ['log.txt']
 
 
 def test_atomic_write_errors_name_the_target(tmp_path):
@@ -376,7 +395,12 @@ def test_atomic_write_errors_name_the_target(tmp_path):
         atomic_write(tmp_path / 'missing' / 'm.model', 'x')
     with pytest.raises(FileNotFoundError, match='output directory not found.*newdir'):
         atomic_write(os.path.join(tmp_path, 'newdir', ''), 'x')
-    assert sorted(os.listdir(tmp_path)) == ['adir'] and os.listdir(tmp_path / 'adir') == []
+    (tmp_path / 'afile').write_text('kept')
+    with pytest.raises(NotADirectoryError, match='output path is not a directory.*afile'):
+        atomic_write(os.path.join(tmp_path, 'afile', ''), 'x')
+    atomic_write(os.fsencode(tmp_path / 'bytes-path'), 'x')  # a bytes path works too
+    assert (tmp_path / 'bytes-path').read_text() == 'x' and (tmp_path / 'afile').read_text() == 'kept'
+    assert sorted(os.listdir(tmp_path)) == ['adir', 'afile', 'bytes-path'] and os.listdir(tmp_path / 'adir') == []
 
 
 def test_truncated_zip_is_reported_as_a_zip(tmp_path):
