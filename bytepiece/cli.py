@@ -100,6 +100,12 @@ def _check_output_apart(outputs, sources):
                 raise UsageError(f'the output {output!r} is the input {source!r}: writing it would destroy it')
 
 
+def _model_files(model):
+    """The model file and its special-token sidecar."""
+    from .special import sidecar_path
+    return [model, sidecar_path(model)]
+
+
 def read_batches(paths, progress=None):
     """Yield ``(name, first line number, data)``: ``data`` holds whole lines
     (without their final newline) joined by ``\\n``, about ``BATCH_BYTES``
@@ -212,11 +218,10 @@ def _load_tokenizer(args, seed=None):
     from .tokenizer import Tokenizer
     normalization = None if args.normalization.lower() == 'none' else args.normalization.upper()
     special = args.special_tokens if getattr(args, 'special_tokens', None) else None
-    if special and getattr(args, 'inputs', None) == ['-']:
-        files = [t for t in special if os.path.isfile(t)]
-        if files:  # `--special-tokens TOK FILE` takes FILE as a token, and stdin is read instead
-            print(f'{PROG}: warning: --special-tokens took the file name {files[0]!r} as a token; '
-                  f'put the input files first or end the token list with --', file=sys.stderr)
+    files = [t for t in special or () if os.path.isfile(t)]
+    if files:  # `--special-tokens TOK FILE` takes FILE as a token, not as an input
+        print(f'{PROG}: warning: --special-tokens took the file name {files[0]!r} as a token; '
+              f'put the input files first or end the token list with --', file=sys.stderr)
     return Tokenizer(args.model, seed=seed, normalization=normalization, special_tokens=special)
 
 
@@ -231,7 +236,7 @@ def _allowed_special(args):
 
 def cmd_encode(args):
     _check_inputs(args.inputs)
-    _check_output_apart([args.output], args.inputs + [args.model])
+    _check_output_apart([args.output], args.inputs + _model_files(args.model))
     if args.alpha is not None and args.alpha < 0:
         raise UsageError(f'--alpha must be >= 0 (omit it for Viterbi), got {args.alpha}')
     if args.threads is not None and args.threads < 1:
@@ -371,7 +376,7 @@ _ESCAPES = str.maketrans({'\\': '\\\\', '\n': '\\n', '\r': '\\r'})
 
 def cmd_decode(args):
     _check_inputs(args.inputs)
-    _check_output_apart([args.output], args.inputs + [args.model])
+    _check_output_apart([args.output], args.inputs + _model_files(args.model))
     jsonl = args.format == 'jsonl'
     if jsonl and args.escape:
         raise UsageError('--escape is for --format ids (jsonl output is escaped already)')
@@ -448,7 +453,10 @@ def _is_utf8(piece):
 
 
 def cmd_convert(args):
-    _check_output_apart([args.out], [args.model])
+    outputs = [args.out]
+    if args.to == 'huggingface' and os.path.isdir(args.out):  # the export writes these two files there
+        outputs = [os.path.join(args.out, name) for name in ('tokenizer.json', 'tokenizer_config.json')]
+    _check_output_apart(outputs, _model_files(args.model))
     tokenizer = _load_tokenizer(args)
     if args.to == 'sentencepiece':
         tokenizer.convert_to_sentencepiece(args.out)

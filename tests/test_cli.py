@@ -317,6 +317,13 @@ def test_output_over_an_input_is_refused(tok, infile, tmp_path, capsys):
     code, _, err = run(['convert', '-m', model, '--to', 'huggingface', model], capsys)
     assert code == 2 and f"the output '{model}' is the input '{model}'" in err
     assert model.read_bytes() == saved
+    # a directory: the export writes tokenizer.json there, which may be the model itself
+    export = tmp_path / 'hf'
+    export.mkdir()
+    in_dir = export / 'tokenizer.json'
+    tok.save(str(in_dir))
+    code, _, err = run(['convert', '-m', in_dir, '--to', 'huggingface', export], capsys)
+    assert code == 2 and 'writing it would destroy it' in err and in_dir.read_bytes() == saved
     pytest.importorskip('bytepiece.trainer')
     code, _, err = run(['train', '-o', infile, '--vocab-size', '300', '-q', infile], capsys)
     assert code == 2 and infile.read_bytes() == before
@@ -439,6 +446,9 @@ def test_special_tokens_taking_a_file_name_warns(tok, tmp_path, capsys, monkeypa
     assert f"warning: --special-tokens took the file name '{ids}' as a token" in err
     code, out, err = run(['decode', '-m', M40, ids, '--special-tokens', '<|eot|>'], capsys)
     assert code == 0 and out == tok.decode([100, 101]) + '\n' and err == ''
+    code, out, err = run(['decode', '-m', M40, ids, '--special-tokens', '<|eot|>', ids], capsys)
+    assert code == 0 and out == tok.decode([100, 101]) + '\n', 'the second file became a token'
+    assert f"warning: --special-tokens took the file name '{ids}' as a token" in err
 
 
 def test_info_text_that_is_not_utf8(capsys):
