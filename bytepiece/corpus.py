@@ -32,6 +32,7 @@ import os
 import re
 import unicodedata
 import warnings
+import zlib
 from collections.abc import Iterable, Iterator
 
 from .text import encode_utf8, pack_bytes
@@ -62,12 +63,15 @@ def _open_text(path):
 def _invalid_utf8(path):
     """The ValueError naming the first line of ``path`` that is not UTF-8
     (read again: the decoder's own error counts from a buffer's start)."""
-    with _open_binary(path) as f:
-        for lineno, line in enumerate(f, 1):
-            try:
-                line.decode('utf-8')
-            except UnicodeDecodeError as e:
-                return ValueError(f'{path}:{lineno}: invalid UTF-8 at byte {e.start}')
+    try:
+        with _open_binary(path) as f:
+            for lineno, line in enumerate(f, 1):
+                try:
+                    line.decode('utf-8')
+                except UnicodeDecodeError as e:
+                    return ValueError(f'{path}:{lineno}: invalid UTF-8 at byte {e.start}')
+    except (OSError, EOFError, lzma.LZMAError, zlib.error):
+        pass  # damaged or changed since: the first read's error is all there is
     return ValueError(f'{path}: invalid UTF-8')
 
 
@@ -172,8 +176,10 @@ class TextList:
             yield text
 
 
-def as_corpus(texts, field='text'):
-    """Wrap training input as a re-iterable corpus of ``str`` (see module doc)."""
+def as_corpus(texts, field='text', stacklevel=2):
+    """Wrap training input as a re-iterable corpus of ``str`` (see module doc).
+    ``stacklevel``: that of the warning about a list of file names (2: the
+    caller of ``as_corpus``)."""
     if isinstance(texts, (TextFile, JsonlFile, TextList)):
         return texts
     if isinstance(texts, (str, os.PathLike)):
@@ -192,7 +198,7 @@ def as_corpus(texts, field='text'):
     if _all_file_paths(texts):
         warnings.warn(f'the corpus texts are all names of existing files ({texts[0]!r}, ...): they are '
                       'trained on as text; to read the files, pass TextFile([...]) or JsonlFile([...])',
-                      stacklevel=3)
+                      stacklevel=stacklevel)
     return TextList(texts)
 
 
@@ -216,12 +222,11 @@ def chunk_regex(isolate_digits=False, maxlen=TRAIN_MAXLEN):
 
 def chunk_text(text, regex, index=None):
     """The UTF-8 chunks of one text: NFC, then the chunking regex."""
-    if not text.isascii():
-        text = unicodedata.normalize('NFC', text)
+    normalized = text if text.isascii() else unicodedata.normalize('NFC', text)
     try:
-        return [c.encode('utf-8') for c in regex.findall(text)]
+        return [c.encode('utf-8') for c in regex.findall(normalized)]
     except UnicodeEncodeError:
-        # the whole text's error names the character's place in the text
+        # the caller's text, so that the error gives the character's place in it
         encode_utf8(text, location=None if index is None else f'corpus item {index}')
         raise
 

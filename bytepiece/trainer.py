@@ -276,8 +276,10 @@ class Trainer:
         if executor is not None and not callable(getattr(executor, 'submit', None)):
             raise TypeError(f'executor must be a concurrent.futures.Executor or None, got {type(executor).__name__}')
         if tmpdir is not None and not os.path.isdir(tmpdir):
-            raise FileNotFoundError(errno.ENOENT, 'tmpdir is not a directory', os.fspath(tmpdir))
-        corpus = as_corpus(texts, field=field)
+            if os.path.exists(tmpdir):
+                raise NotADirectoryError(errno.ENOTDIR, 'tmpdir is not a directory', os.fspath(tmpdir))
+            raise FileNotFoundError(errno.ENOENT, 'tmpdir not found', os.fspath(tmpdir))
+        corpus = as_corpus(texts, field=field, stacklevel=3)
         _set_mmap_threshold(1 << 16)
         engine = _Engine(executor, workers)
         spill = _Spill(tmpdir)

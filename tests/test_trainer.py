@@ -327,8 +327,35 @@ def test_ctrl_c_inside_a_kernel_call_is_a_keyboard_interrupt(monkeypatch, tmp_pa
 
 def test_missing_tmpdir_is_named(tmp_path):
     missing = tmp_path / 'nope'
-    with pytest.raises(FileNotFoundError, match=r"tmpdir is not a directory: '.*nope'"):
+    with pytest.raises(FileNotFoundError, match=r"tmpdir not found: '.*nope'"):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False, tmpdir=missing)
+    a_file = tmp_path / 'file'
+    a_file.write_text('x')
+    with pytest.raises(NotADirectoryError, match=r"tmpdir is not a directory: '.*file'"):
+        Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False, tmpdir=a_file)
+
+
+def test_lone_surrogate_position_is_in_the_callers_text():
+    text = 'e\u0301' * 3 + 'x\ud800'  # NFC shortens the text before the surrogate by 3 characters
+    with pytest.raises(ValueError, match=r"corpus item 0: cannot encode '\\ud800' at character 7 "):
+        Trainer(order=3, max_vocab_size=300).train([text], progress=False)
+
+
+def test_invalid_utf8_in_a_truncated_gzip_is_still_a_value_error(tmp_path):
+    data = gzip.compress(b'ok\n\xff' + b'a' * 200000 + b'\n')
+    path = tmp_path / 'cut.txt.gz'
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=r'cut\.txt\.gz: invalid UTF-8') as info:
+        list(TextFile(str(path)))
+    assert info.value.__context__ is None or not isinstance(info.value.__context__, EOFError)
+
+
+def test_as_corpus_warning_points_at_its_caller(tmp_path):
+    path = tmp_path / 'c.txt'
+    path.write_text('x')
+    with pytest.warns(UserWarning, match='names of existing files') as record:
+        as_corpus([str(path)])
+    assert record[0].filename == __file__
 
 
 @pytest.mark.parametrize('suffix', ['.txt', '.jsonl', '.txt.gz'])
