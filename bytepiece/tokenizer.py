@@ -502,10 +502,12 @@ class Tokenizer:
 
     def _check_ids(self, ids):
         """``ids`` as an int64 array, range-checked, with a clear error."""
+        if isinstance(ids, memoryview) and ids.format.lstrip('@=<>!') not in ('B', 'b', 'c'):
+            ids = np.asarray(ids)  # a view of numbers (a memoryview of bytes is refused below)
         if isinstance(ids, np.ndarray):
             arr = ids
         else:
-            if isinstance(ids, (str, bytes, bytearray)) or (isinstance(ids, memoryview) and ids.format in 'Bbc'):
+            if isinstance(ids, (str, bytes, bytearray, memoryview)):
                 # text or raw bytes, not ids (iterating bytes would give ints)
                 raise TypeError(f'ids must be a sequence of ints, got {type(ids).__name__}')
             try:

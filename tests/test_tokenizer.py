@@ -317,6 +317,9 @@ def test_decode_bad_containers(tok80k):
         with pytest.raises(TypeError, match=f'got {type(raw).__name__}'):
             tok80k.decode(raw)  # bytes iterate as ints: they must not pass as ids
     assert tok80k.decode(memoryview(np.array([100, 101], np.int32))) == tok80k.decode([100, 101])
+    import ctypes
+    with pytest.raises(TypeError, match='got memoryview'):
+        tok80k.decode(memoryview((ctypes.c_ubyte * 3)(97, 98, 99)))  # format '<B': still bytes
     for not_a_sequence in (5, np.int64(5), None):
         with pytest.raises(TypeError, match=f'ids must be a sequence of ints, got {type(not_a_sequence).__name__}'):
             tok80k.decode(not_a_sequence)
