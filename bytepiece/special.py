@@ -14,7 +14,7 @@ top-level key of its JSON as a piece and would be corrupted by an extra key).
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import numpy as np
 
@@ -90,6 +90,8 @@ class SpecialTokens:
         forms = dict(self._forms)
         for token in tokens:
             form = self._normalize(token)
+            if form in self._reserved:  # it would match the text of <pad>, <bos> or <eos>
+                raise ValueError(f'special token {ascii(token)} normalizes to {form!r}, a reserved id of the model')
             if forms.setdefault(form, token) != token:
                 # ascii() shows the code points: the two often print alike
                 raise ValueError(f'special token {ascii(token)} normalizes to the text of {ascii(forms[form])}: '
@@ -130,7 +132,8 @@ class SpecialTokens:
             if allowed != 'all':
                 raise ValueError(f"allowed_special must be 'all' or a set of special tokens, got {allowed!r}")
             return frozenset(range(len(self.tokens))) if self.tokens else None
-        if not isinstance(allowed, Iterable) or isinstance(allowed, (bytes, bytearray)):
+        if not isinstance(allowed, Collection) or isinstance(allowed, (bytes, bytearray)):
+            # a one-shot iterator is refused too: calls read allowed_special more than once
             raise TypeError(f"allowed_special must be 'all' or a set of special tokens, got {type(allowed).__name__}")
         indices = set()
         for token in allowed:

@@ -322,7 +322,8 @@ class Tokenizer:
 
     def _wants_general(self, allowed_special, return_offsets):
         """Whether a call needs ``_encode_texts`` (checks ``allowed_special``)."""
-        if allowed_special and self._special.allowed_ids(allowed_special) is not None:
+        if (allowed_special or isinstance(allowed_special, str)) and \
+                self._special.allowed_ids(allowed_special) is not None:
             return True
         return bool(return_offsets)
 
@@ -619,7 +620,7 @@ class Tokenizer:
         """Write a HF ``tokenizer.json`` giving the same ids; see
         ``bytepiece.huggingface.convert_to_huggingface``."""
         from .huggingface import convert_to_huggingface
-        convert_to_huggingface(self, path)
+        convert_to_huggingface(self, path, _stacklevel=3)
 
     def convert_to_sentencepiece(self, path):
         """Write a SentencePiece model of this vocabulary; see

@@ -263,6 +263,22 @@ def test_tokens_match_in_normalized_form():
         Tokenizer(model_path('bytepiece.eu.plus.80k'), special_tokens=['<a\u0301>', '<\u00e1>'])
 
 
+def test_allowed_special_must_be_a_collection(tok):
+    # a one-shot iterator was read once to choose the path and found empty the second time
+    with pytest.raises(TypeError, match="allowed_special must be 'all' or a set of special tokens, got generator"):
+        tok.encode('x <mask>', allowed_special=(t for t in ['<mask>']))
+    with pytest.raises(ValueError, match="allowed_special must be 'all'"):
+        tok.encode('x <mask>', allowed_special='')
+    assert tok.encode('x <mask>', allowed_special=('<mask>',)) == tok.encode('x <mask>', allowed_special={'<mask>'})
+
+
+def test_tokens_normalizing_to_a_reserved_name_are_refused():
+    with pytest.raises(ValueError, match="normalizes to '<pad>', a reserved id"):
+        Tokenizer(model_path('bytepiece.eu.plus.80k'), normalization='NFKC', special_tokens=['\uff1cpad\uff1e'])
+    # without normalization the text differs from '<pad>', so it is allowed
+    Tokenizer(model_path('bytepiece.eu.plus.80k'), normalization=None, special_tokens=['\uff1cpad\uff1e'])
+
+
 @pytest.mark.parametrize('allowed', [b'all', bytearray(b'x'), [[1]], [b'<mask>'], {5}])
 def test_allowed_special_of_wrong_types(tok, allowed):
     with pytest.raises(TypeError, match='allowed_special'):
