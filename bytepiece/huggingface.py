@@ -28,6 +28,7 @@ text as plain text.
 import json
 import math
 import os
+import warnings
 
 from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write
 
@@ -48,6 +49,10 @@ def bytes_to_unicode():
 
 
 _BYTE_TABLE = {b: c for b, c in bytes_to_unicode().items()}  # latin-1 ordinal -> char
+
+# Characters that HF's ByteLevel decoder turns into one byte other than their
+# own UTF-8: every character of the table but printable ASCII ('é' -> b'\xe9').
+_DECODED_AS_BYTES = frozenset(c for c in _BYTE_TABLE.values() if ord(c) > 0x7E)
 
 
 def byte_level(piece):
@@ -179,7 +184,7 @@ def tokenizer_config(tokenizer):
     }
 
 
-def convert_to_huggingface(tokenizer, path):
+def convert_to_huggingface(tokenizer, path, *, _stacklevel=2):
     """Write ``tokenizer`` as a HF ``tokenizer.json``.
 
     ``path`` is the file to write, or an existing directory: then
@@ -189,6 +194,11 @@ def convert_to_huggingface(tokenizer, path):
     every special token matched). Files are written atomically.
     """
     path = os.fspath(path)
+    garbled = [t for t in tokenizer.special_tokens if _DECODED_AS_BYTES.intersection(t)]
+    if garbled:
+        warnings.warn(f'special token {garbled[0]!r} (and {len(garbled) - 1} more) holds characters that HF\'s '
+                      f'ByteLevel decoder reads as single bytes (Latin-1 letters, U+0100-U+0143): HF ids are the '
+                      f'same, but HF decodes the token garbled', stacklevel=_stacklevel)
     obj = tokenizer_json(tokenizer)
     vocab = obj['model']['vocab']
     obj['model']['vocab'] = '@@VOCAB@@'

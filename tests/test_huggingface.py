@@ -96,6 +96,21 @@ def test_special_tokens_exported(tmp_path):
     assert hf.decode(ids) == 'onetwo 中文'
 
 
+def test_export_warns_about_special_tokens_hf_decodes_garbled(tmp_path):
+    tok = Tokenizer(model_path('bytepiece.eu.plus.80k'), special_tokens=['<|caf\u00e9|>', '<|ok|>', '\u2039x\u203a'])
+    path = tmp_path / 'tokenizer.json'
+    with pytest.warns(UserWarning, match=r"special token '<\|caf\u00e9\|>' \(and 0 more\).*decodes the token garbled") \
+            as record:
+        tok.convert_to_huggingface(path)
+    assert record[0].filename == __file__
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    ids = tok.encode('a<|caf\u00e9|>b<|ok|>', allowed_special='all')
+    assert hf.encode('a<|caf\u00e9|>b<|ok|>', add_special_tokens=False).ids == ids, 'the ids are the same'
+    decoded = hf.decode(ids, skip_special_tokens=False)
+    assert '<|ok|>' in decoded and '<|caf\u00e9|>' not in decoded, 'what the warning says'
+
+
+@pytest.mark.filterwarnings('ignore:special token .* decodes the token garbled')  # '<é>': ids only here
 @pytest.mark.parametrize('normalization, specials, texts', [
     ('NFKC', ['<mask>'], ['a\uff1cmask\uff1eb', 'x <mask> y']),  # fullwidth < > normalize to ASCII
     ('NFC', ['<e\u0301>'], ['<\u00e9>', 'a<e\u0301>b']),  # a token not in NFC, text in either form
