@@ -104,8 +104,10 @@ def interleaved_medians(fns, runs):
         fn()
     wall = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
-    for _ in range(runs):
-        for name, fn in fns.items():
+    items = list(fns.items())
+    for r in range(runs):
+        shift = r % len(items)  # the order rotates: no function always follows the same one
+        for name, fn in items[shift:] + items[:shift]:
             w, c = time.perf_counter(), time.process_time()
             fn()
             cpu[name].append(time.process_time() - c)
