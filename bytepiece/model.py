@@ -54,18 +54,17 @@ _UMASK = _current_umask()
 
 def check_output_path(path):
     """Fail before any work if ``path`` cannot become a file: its directory
-    must exist and it must not be a directory. Returns the directory."""
+    must exist and it must not be a directory."""
     path = os.fsdecode(path)
-    directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, 'output path is a directory', path)
     if path.endswith(os.sep):  # meant as a directory ('out/')
         if os.path.exists(path.rstrip(os.sep)):
             raise NotADirectoryError(errno.ENOTDIR, 'output path is not a directory', path)
         raise FileNotFoundError(errno.ENOENT, 'output directory not found', path)
+    directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(errno.ENOENT, 'output directory not found', directory)
-    return directory
 
 
 _DESCRIPTOR_PATH = re.compile(r'/dev/(stdin|stdout|stderr)|/dev/fd/(\d+)|/proc/(?:self|(\d+))/fd/(\d+)')
