@@ -7,8 +7,10 @@ import json
 import lzma
 import os
 import random
+import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 from conftest import FIXTURES, model_path, read_golden
@@ -329,13 +331,21 @@ def test_output_over_an_input_is_refused(tok, infile, tmp_path, capsys):
     assert code == 2 and infile.read_bytes() == before
 
 
-def test_output_through_a_link_to_a_device(infile, tmp_path, capsys):
-    null = tmp_path / 'null'
-    null.symlink_to(os.devnull)
-    code, _, err = run(['encode', '-m', M40, infile, '-o', null], capsys)
+def test_output_through_a_link_to_a_pipe(tok, infile, tmp_path, capsys):
+    # a FIFO, not /dev/null: a regression would replace the machine's /dev/null when run as root
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(fifo)
+    link = tmp_path / 'link'
+    link.symlink_to(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = run(['encode', '-m', M40, infile, '-o', link], capsys)
+    reader.join(30)
     assert code == 0, err
-    assert null.is_symlink() and os.path.realpath(null) == os.devnull
-    assert sorted(os.listdir(tmp_path)) == ['in.txt', 'null']
+    assert received == [''.join(' '.join(map(str, tok.encode(t))) + '\n' for t in LINES).encode()]
+    assert link.is_symlink() and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ['fifo', 'in.txt', 'link']
 
 
 @pytest.mark.parametrize('word', ['+5', '1_0', '0x10', '5.0', '\u0663', '--3'])

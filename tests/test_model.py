@@ -354,20 +354,22 @@ def test_atomic_output_follows_links_keeps_modes_and_writes_streams_in_place(tmp
     atomic_write(link, b'new')
     assert link.is_symlink() and real.read_bytes() == b'new', 'the link stays, the file it names is replaced'
     assert stat.S_IMODE(os.stat(real).st_mode) == 0o640, 'the old file keeps its permissions'
-    # A path that is not a regular file is written in place, never replaced by one.
-    null_link = tmp_path / 'null'
-    null_link.symlink_to(os.devnull)
-    atomic_write(null_link, b'discarded')
-    assert null_link.is_symlink() and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    # A path that is not a regular file is written in place, never replaced by
+    # one, also through a link (a FIFO here, not /dev/null: a regression would
+    # replace the machine's /dev/null when the tests run as root).
     fifo = tmp_path / 'fifo'
     os.mkfifo(fifo)
-    received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
-    reader.start()
-    atomic_write(fifo, b'through the pipe')
-    reader.join(10)
-    assert received == [b'through the pipe'] and stat.S_ISFIFO(os.stat(fifo).st_mode)
-    assert sorted(os.listdir(tmp_path)) == ['fifo', 'link.txt', 'null', 'real.txt']
+    fifo_link = tmp_path / 'fifo-link'
+    fifo_link.symlink_to(fifo)
+    for path, data in [(fifo, b'through the pipe'), (fifo_link, b'through the link')]:
+        received = []
+        reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+        reader.start()
+        atomic_write(path, data)
+        reader.join(10)
+        assert received == [data] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert fifo_link.is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ['fifo', 'fifo-link', 'link.txt', 'real.txt']
 
 
 def test_atomic_output_to_dev_stdout_writes_through_the_descriptor(tmp_path):
