@@ -1,0 +1,188 @@
+"""Running work in parallel: one engine for encoding, training and file encoding.
+
+An ``Engine`` maps a function over tasks and yields the results in task order,
+with a bounded number of tasks in flight. Where the work runs:
+
+- ``'inline'``: on the calling thread (one worker, no pool);
+- ``'threads'``: a thread pool, for numba kernels that release the GIL (no
+  second copy of the interpreter or of shared tables);
+- ``'processes'``: a process pool (the function and its arguments pickle);
+- a ``concurrent.futures.Executor`` the caller owns;
+- a Dask ``distributed.Client``, or a scheduler address such as
+  ``'tcp://10.0.0.1:8786'``, for a cluster (``pip install 'bytepiece[dask]'``).
+
+Results never depend on the engine: work is cut into tasks independently of
+the number of workers, and results are combined in task order.
+"""
+
+import os
+from collections import deque
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from numbers import Integral
+
+import numpy as np
+
+KINDS = ('inline', 'threads', 'processes')
+
+
+def available_cores():
+    """The cores this process may run on (its CPU affinity, else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_workers(workers, name='workers'):
+    """``workers`` as a positive int; None means every available core."""
+    if workers is None:
+        return available_cores()
+    if isinstance(workers, bool) or not isinstance(workers, Integral):
+        raise TypeError(f'{name} must be an int or None, got {type(workers).__name__}')
+    if workers < 1:
+        raise ValueError(f'{name} must be >= 1, got {workers}')
+    return int(workers)
+
+
+def byte_balanced_cuts(bounds, n_ranges):
+    """Cut items into at most ``n_ranges`` non-empty ranges of consecutive
+    items of about equal size. ``bounds``: cumulative sizes (``n + 1``
+    entries, in bytes or characters). Range ``r`` is items
+    ``cuts[r]..cuts[r+1]-1``; the cuts depend only on the sizes."""
+    n_items = len(bounds) - 1
+    targets = np.linspace(0, bounds[-1], n_ranges + 1)[1:-1]
+    inner = np.searchsorted(bounds[:n_items], targets).tolist()
+    return sorted(set([0] + [t for t in inner if 0 < t < n_items] + [n_items]))
+
+
+def _is_dask_client(obj):
+    return type(obj).__name__ == 'Client' and callable(getattr(obj, 'scatter', None))
+
+
+class Engine:
+    """Maps functions over tasks on one of the backends above.
+
+    ``Engine()`` is the local default: threads on every available core.
+    ``Engine('processes', workers=4)``, ``Engine(executor)``,
+    ``Engine(dask_client)`` or ``Engine('tcp://host:8786')`` choose another.
+    An engine built from a kind or an address owns its pool or client and
+    closes it in ``close()`` (or at the end of a ``with`` block); an executor
+    or client passed in stays the caller's.
+
+    >>> with Engine('threads', workers=2) as engine:
+    ...     list(engine.imap(pow, [(2, 3), (3, 2)]))
+    [8, 9]
+    """
+
+    def __init__(self, backend='threads', workers=None):
+        self.kind = None
+        self._executor = None
+        self._client = None
+        self._owned = None
+        if isinstance(backend, str) and backend in KINDS:
+            self.kind = backend
+            self.workers = 1 if backend == 'inline' else check_workers(workers)
+            if self.kind != 'inline' and self.workers == 1:
+                self.kind = 'inline'  # a pool of one only adds a hop
+        elif isinstance(backend, str):
+            self._client = self._owned = self._connect(backend)
+        elif _is_dask_client(backend):
+            self._client = backend
+        elif isinstance(backend, Executor):
+            self.kind = 'executor'
+            self._executor = backend
+            self.workers = workers or getattr(backend, '_max_workers', None) or available_cores()
+        else:
+            raise TypeError(f"engine must be one of {KINDS}, a concurrent.futures.Executor, a dask Client or "
+                            f"a scheduler address, got {type(backend).__name__}")
+        if self._client is not None:
+            self.kind = 'dask'
+            self.workers = workers or max(1, sum(self._client.nthreads().values()))
+
+    @staticmethod
+    def _connect(address):
+        if '://' not in address:
+            raise ValueError(f"engine {address!r} is neither one of {KINDS} nor a scheduler address "
+                             f"(like 'tcp://host:8786')")
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ImportError("a Dask scheduler address needs: pip install 'bytepiece[dask]'") from None
+        return Client(address)
+
+    def _pool(self):
+        if self._executor is None:
+            pool_class = ThreadPoolExecutor if self.kind == 'threads' else ProcessPoolExecutor
+            self._executor = self._owned = pool_class(self.workers)
+        return self._executor
+
+    def share(self, value):
+        """``value`` ready to pass to many tasks: on Dask it is sent to every
+        worker once (a future standing for it), elsewhere it is itself."""
+        if self._client is not None:
+            return self._client.scatter(value, broadcast=True)
+        return value
+
+    def submit(self, fn, *args):
+        """Start ``fn(*args)``; returns a future (run at once when inline)."""
+        if self._client is not None:
+            return self._client.submit(fn, *args, pure=False)
+        if self.kind == 'inline':
+            return _Done(fn, args)
+        return self._pool().submit(fn, *args)
+
+    def imap(self, fn, tasks, window=None):
+        """``fn(*task)`` for each task of the iterable ``tasks``, yielded in
+        task order. At most ``window`` tasks are in flight (default: one more
+        than the workers), so a lazy ``tasks`` is read as results are taken.
+        Tasks still in flight when the caller stops early are cancelled."""
+        if self.kind == 'inline':
+            for task in tasks:
+                yield fn(*task)
+            return
+        limit = window or self.workers + 1
+        pending = deque()
+        try:
+            for task in tasks:
+                pending.append(self.submit(fn, *task))
+                if len(pending) >= limit:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self):
+        """Shut down the pool or client this engine started (if any)."""
+        owned, self._owned = self._owned, None
+        if owned is None:
+            return
+        if owned is self._client:
+            owned.close()
+        else:
+            owned.shutdown(cancel_futures=True)
+        self._executor = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __repr__(self):
+        return f'Engine({self.kind!r}, workers={self.workers})'
+
+
+class _Done:
+    """A finished call, with the interface of a future."""
+
+    def __init__(self, fn, args):
+        self._value = fn(*args)
+
+    def result(self):
+        return self._value
+
+    def cancel(self):
+        return False
