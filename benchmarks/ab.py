@@ -44,14 +44,17 @@ def timer(package, texts, model, what, alpha):
         return lambda: tokenizer.encode_batch(texts, alpha=alpha, num_threads=1)
     if what == 'loop':
         return lambda: [tokenizer.encode(t, alpha=alpha) for t in texts]
-    automaton = tokenizer._automaton
     buf, bounds = package.text.pack_bytes(package.text.encode_texts(texts, 'NFC'))
+    if hasattr(tokenizer, 'vocab'):
+        from importlib import import_module
+        segment_texts = import_module(package.__name__ + '.kernels.segment').segment_texts
+        vocab = tokenizer.vocab
+        args = (buf, bounds, np.arange(len(texts) + 1), vocab.trie, vocab.draw(alpha), np.uint64(1), 0)
+        return lambda: segment_texts(*args)
+    automaton = tokenizer._automaton  # checkouts before the redesign
     mode, weights = automaton.sampling_params(alpha)
-    args = (buf, bounds, automaton.trie, mode, alpha, weights, automaton.max_piece_length, np.uint64(1))
-    lattice = package.kernels.lattice
-    if hasattr(lattice, 'segment_text_range'):
-        return lambda: lattice.segment_text_range(buf, bounds, 0, len(texts), *args[2:])
-    return lambda: lattice.segment_texts_serial(*args)  # checkouts before 2026-11-23
+    args = (automaton.trie, mode, alpha, weights, automaton.max_piece_length, np.uint64(1))
+    return lambda: package.kernels.lattice.segment_text_range(buf, bounds, 0, len(texts), *args)
 
 
 def main():

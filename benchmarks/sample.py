@@ -3,7 +3,7 @@
 In one run, on the same texts and the same vocabulary (the 80k public model,
 converted with ``convert_to_sentencepiece`` for SentencePiece):
 
-- ours, sampling: ``encode(text, alpha=0.1)`` (exact draw, SPEC section 4);
+- ours, sampling: ``encode(text, alpha=0.1)`` (exact draw);
 - ours, Viterbi: ``encode(text)``;
 - SentencePiece, sampling: ``sp.encode(text, enable_sampling=True, alpha=0.1, nbest_size=-1)``
   (and its Viterbi, for reference).

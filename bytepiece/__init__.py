@@ -1,9 +1,12 @@
 """bytepiece: a byte-level unigram tokenizer with BytePiece-compatible models."""
 
 from .huggingface import convert_to_huggingface
+from .parallel import Engine
 from .special import SpecialTokens
+from .encoding import TokenArrays
 from .tokenizer import Tokenizer
 from .trainer import Trainer, convert_to_bytepiece
 
 __version__ = '0.1.0'
-__all__ = ['Tokenizer', 'Trainer', 'convert_to_bytepiece', 'convert_to_huggingface', 'SpecialTokens']
+__all__ = ['Tokenizer', 'TokenArrays', 'Trainer', 'Engine', 'convert_to_bytepiece', 'convert_to_huggingface',
+           'SpecialTokens']

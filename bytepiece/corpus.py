@@ -17,7 +17,7 @@ compression is recognised by the suffix):
   run of newlines, which gives exactly the chunks of the whole text, so a
   large file never has to fit in memory.
 
-Chunking (SPEC section 1, training variant): NFC normalization, then the
+Chunking (docs/design.md; the training variant): NFC normalization, then the
 regex ``.{,L}\\n{1,100}|.{1,L}`` with ``L = 10000`` (with ``isolate_digits``:
 ``\\d|[^\\n\\d]{,L}\\n{1,100}|[^\\n\\d]{1,L}``); each chunk is UTF-8 encoded.
 Chunks are packed into shards: one ``uint8`` buffer plus ``int64`` bounds.
@@ -209,7 +209,7 @@ def _all_file_paths(texts, most=100):
 
 
 def chunk_regex(isolate_digits=False, maxlen=TRAIN_MAXLEN):
-    """The compiled chunking regex (SPEC section 1)."""
+    """The compiled chunking regex of training (docs/design.md)."""
     if maxlen > 0:
         if isolate_digits:
             pattern = r'\d|[^\n\d]{,%d}\n{1,100}|[^\n\d]{1,%d}' % (maxlen, maxlen)

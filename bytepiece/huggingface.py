@@ -3,8 +3,8 @@
 The exported tokenizer reproduces our Viterbi encoding with stock components:
 
 - normalizer: the tokenizer's Unicode normalization (``NFC`` ...), or none;
-- pre-tokenizer: ``Split`` on the chunk regex ``[^\\n]*\\n+|[^\\n]+`` (SPEC
-  section 1: a run of non-newlines plus the newlines after it), isolated, then
+- pre-tokenizer: ``Split`` on the chunk regex ``[^\\n]*\\n+|[^\\n]+`` (a run
+  of non-newlines plus the newlines after it), isolated, then
   ``ByteLevel`` (no prefix space, no regex), which maps every byte to one
   printable character with GPT-2's byte-to-unicode table;
 - model: ``Unigram`` whose vocabulary is our pieces mapped byte by byte
@@ -16,7 +16,7 @@ The exported tokenizer reproduces our Viterbi encoding with stock components:
 HF's Unigram Viterbi (``encode_optimized``) scans start positions in order
 and replaces a best path only on a strictly higher score, so on exact ties
 the longer last piece wins, as in BytePiece; scores are float64 and summed in
-the same order, so ids are identical (see docs/usage.md for the measured
+the same order, so ids are identical (see docs/usage.md for the
 parity and the known differences).
 
 Ids 0..2 (``<pad>``, ``<bos>``, ``<eos>``) and the user-defined special tokens
@@ -30,7 +30,8 @@ import math
 import os
 import warnings
 
-from .model import NUM_SPECIAL, SPECIAL_PIECES, atomic_write
+from .fileio import atomic_write
+from .model import NUM_SPECIAL, SPECIAL_PIECES
 
 CHUNK_REGEX = r'[^\n]*\n+|[^\n]+'
 
@@ -132,12 +133,12 @@ def _dumps(obj, vocab_strings):
 
 def tokenizer_json(tokenizer):
     """The ``tokenizer.json`` content (a dict) for ``tokenizer``."""
-    automaton = tokenizer._automaton
-    base = automaton.vocab_size
-    scores = automaton.scores.tolist()
+    pieces = tokenizer.vocab.pieces
+    base = tokenizer.vocab.size
+    scores = tokenizer.vocab.scores.tolist()
     floor = min(scores[NUM_SPECIAL:]) - 100.0
     vocab = [[name, floor] for name in SPECIAL_PIECES]
-    vocab += [[byte_level(automaton.pieces[i]), scores[i]] for i in range(NUM_SPECIAL, base)]
+    vocab += [[byte_level(pieces[i]), scores[i]] for i in range(NUM_SPECIAL, base)]
     specials = list(SPECIAL_PIECES) + tokenizer.special_tokens
     seen = {entry[0]: i for i, entry in enumerate(vocab) if i >= NUM_SPECIAL}
     for k, token in enumerate(specials):

@@ -1,155 +1,110 @@
-"""Model files: load, validate and save BytePiece vocabularies.
+"""Model files: load, validate and save vocabularies (see docs/format.md).
 
-A model is a JSON object ``{base64(piece): [id, piece as text, count], ...}``
-(SPEC section 2), optionally inside a ``.zip`` holding one such file.
-Pieces get ids ``3..`` in ``(len, bytes)`` order; ids 0, 1, 2 are
-``<pad>``, ``<bos>``, ``<eos>``.
+A model is a JSON object ``{base64(piece): [id, piece as text, count], ...}``,
+optionally inside a ``.zip`` holding one such file. Pieces get ids ``3..``
+in ``(len, bytes)`` order; ids 0, 1, 2 are ``<pad>``, ``<bos>``, ``<eos>``.
+The entry of id 3 may carry the model's metadata (normalization, special
+tokens, training settings) between its text and its count, where BytePiece
+0.6.3, which reads only an entry's first and last elements, ignores it.
 """
 
 import base64
 import binascii
-import contextlib
-import errno
 import json
 import lzma
 import math
 import os
-import re
-import stat
-import tempfile
+import warnings
 import zipfile
 import zlib
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 
+from .fileio import atomic_write
 from .kernels.jsonscan import count_top_level_keys
+from .text import NORMALIZATIONS
 
 a2b_base64 = binascii.a2b_base64
 
 SPECIAL_PIECES = ('<pad>', '<bos>', '<eos>')
+PAD_ID, BOS_ID, EOS_ID = range(3)
 NUM_SPECIAL = len(SPECIAL_PIECES)
+
+METADATA_KEY = 'bytepiece'
+METADATA_VERSION = 1
+
+
+class Model(NamedTuple):
+    """What a model file holds: ``pieces`` (bytes), ``ids`` and ``counts`` in
+    file order, and ``metadata`` (a dict, empty for a plain BytePiece file)."""
+    pieces: list
+    ids: list
+    counts: list
+    metadata: dict
+
 
 def canonical_order(pieces):
     """The pieces sorted as ids are assigned: by (length, bytes)."""
     return sorted(pieces, key=lambda p: (len(p), p))
 
 
-def model_dict(pieces):
-    """The JSON-able model dict for ``{piece bytes: count}``."""
-    return {
-        base64.b64encode(p).decode('ascii'): [i + NUM_SPECIAL, p.decode('utf-8', errors='ignore'), pieces[p]]
-        for i, p in enumerate(canonical_order(pieces))
-    }
+def model_dict(pieces, metadata=None):
+    """The JSON-able model dict for ``{piece bytes: count}`` (ids in canonical order)."""
+    order = canonical_order(pieces)
+    return entries_dict(order, [pieces[p] for p in order], metadata)
 
 
-def _current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def entries_dict(pieces, counts, metadata=None):
+    """The JSON-able model dict for the pieces of ids 3, 4, ... and their
+    counts; ``metadata`` (a dict) goes into the entry of id 3."""
+    obj = {}
+    for i, (piece, count) in enumerate(zip(pieces, counts), NUM_SPECIAL):
+        if isinstance(count, float) and count.is_integer():
+            count = int(count)
+        obj[base64.b64encode(piece).decode('ascii')] = [i, piece.decode('utf-8', errors='ignore'), count]
+    if metadata:
+        first = obj[base64.b64encode(pieces[0]).decode('ascii')]
+        first.insert(2, {METADATA_KEY: {'version': METADATA_VERSION, **metadata}})
+    return obj
 
 
-_UMASK = _current_umask()
+def save_model(pieces, path, metadata=None):
+    """Save ``{piece bytes: count}`` as a model file, atomically."""
+    order = canonical_order(pieces)
+    write_model(path, order, [pieces[p] for p in order], metadata)
 
 
-def check_output_path(path):
-    """Fail before any work if ``path`` cannot become a file: its directory
-    must exist and it must not be a directory."""
-    path = os.fsdecode(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, 'output path is a directory', path)
-    if path.endswith(os.sep):  # meant as a directory ('out/')
-        if os.path.exists(path.rstrip(os.sep)):
-            raise NotADirectoryError(errno.ENOTDIR, 'output path is not a directory', path)
-        raise FileNotFoundError(errno.ENOENT, 'output directory not found', path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(errno.ENOENT, 'output directory not found', directory)
+def write_model(path, pieces, counts, metadata=None):
+    """Write the pieces of ids 3, 4, ... with their counts and ``metadata``
+    as a model file, atomically (indented as BytePiece writes it)."""
+    atomic_write(path, json.dumps(entries_dict(pieces, counts, metadata), indent=4, ensure_ascii=False))
 
 
-_DESCRIPTOR_PATH = re.compile(r'/dev/(stdin|stdout|stderr)|/dev/fd/(\d+)|/proc/(?:self|(\d+))/fd/(\d+)')
-
-
-def _open_descriptor(path):
-    """The descriptor of this process that ``path`` names (``/dev/stdout``,
-    ``/dev/fd/N``, ``/proc/self/fd/N``), if it is open, else None."""
-    match = _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path))
-    if match is None:
-        return None
-    std, dev_fd, pid, proc_fd = match.groups()
-    if pid is not None and int(pid) != os.getpid():
-        return None
-    fd = ('stdin', 'stdout', 'stderr').index(std) if std else int(dev_fd or proc_fd)
-    try:
-        os.fstat(fd)
-    except OSError:
-        return None
-    return fd
-
-
-@contextlib.contextmanager
-def atomic_output(path):
-    """A binary file that becomes ``path`` when the block ends without error:
-    written to a temporary file beside it, synced, then renamed over it. On
-    error the temporary file is removed and any old file at ``path`` is left
-    intact. A symbolic link is followed (the file it names is replaced, the
-    link stays), and an old file's permissions are kept. There is no file to
-    replace, and the path is written in place, when it names one of this
-    process's open descriptors (``/dev/stdout``, ``/dev/fd/N``: written
-    through that descriptor, so a redirection ``>> log`` appends) or is not a
-    regular file (``/dev/null``, a pipe). Errors name ``path``, not the
-    temporary file."""
-    path = os.fsdecode(path)
-    check_output_path(path)
-    fd = _open_descriptor(path)
-    if fd is not None:
-        with os.fdopen(os.dup(fd), 'wb') as f:
-            yield f
-        return
-    try:
-        old = os.stat(path)  # follows links
-    except FileNotFoundError:
-        old = None
-    if old is not None and not stat.S_ISREG(old.st_mode):
-        with open(path, 'wb') as f:
-            yield f
-        return
-    target = os.path.realpath(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(target) + '.', suffix='.tmp',
-                                   dir=os.path.dirname(target))
-    except OSError as e:
-        raise type(e)(e.errno, e.strerror, path) from None
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            # mkstemp makes the file private (0600): keep the old file's mode,
-            # or give a new file the usual 0666 & ~umask.
-            os.fchmod(f.fileno(), stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_UMASK)
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.replace(tmp, target)
-        except OSError as e:
-            raise type(e)(e.errno, e.strerror, path) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write(path, data):
-    """Write ``data`` (str as UTF-8, or bytes) to ``path`` atomically (see
-    ``atomic_output``)."""
-    if isinstance(data, str):
-        data = data.encode('utf-8')
-    with atomic_output(path) as f:
-        f.write(data)
-
-
-def save_model(pieces, path):
-    """Save ``{piece bytes: count}`` as a BytePiece model file, atomically."""
-    atomic_write(path, json.dumps(model_dict(pieces), indent=4, ensure_ascii=False))
+def _metadata(values, ids, source):
+    """The metadata of the entry of id 3 (``{}`` if none), checked."""
+    entry = values[ids.index(NUM_SPECIAL)]
+    element = entry[2] if len(entry) >= 4 else None
+    if not isinstance(element, dict) or METADATA_KEY not in element:
+        return {}
+    meta = element[METADATA_KEY]
+    if not isinstance(meta, dict):
+        raise ValueError(f'{source}: the metadata must be a JSON object, got {type(meta).__name__}')
+    version = meta.get('version')
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f'{source}: the metadata has no valid version: {version!r}')
+    if version > METADATA_VERSION:
+        raise ValueError(f'{source}: the metadata is version {version}, written by a newer bytepiece '
+                         f'(this one reads version {METADATA_VERSION}): upgrade bytepiece')
+    if meta.get('normalization', 'NFC') not in NORMALIZATIONS + (None,):
+        raise ValueError(f'{source}: unknown normalization {meta["normalization"]!r} in the metadata')
+    tokens = meta.get('special_tokens', [])
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise ValueError(f'{source}: the metadata\'s special_tokens must be a list of strings')
+    if not isinstance(meta.get('training', {}), dict):
+        raise ValueError(f'{source}: the metadata\'s training settings must be a JSON object')
+    return {k: v for k, v in meta.items() if k != 'version'}
 
 
 def _reject_duplicate_keys(pairs):
@@ -243,11 +198,9 @@ def _plain_number(x):
 
 
 def parse_model(obj, source='model'):
-    """Validate a model dict and return ``(pieces, ids, counts)``.
-
-    ``pieces`` are bytes, ``ids`` ints and ``counts`` positive numbers, in file
-    order. Raises ValueError saying what is wrong and where.
-    """
+    """Validate a model dict and return a ``Model``: ``pieces`` are bytes,
+    ``ids`` ints and ``counts`` positive numbers, in file order. Raises
+    ValueError saying what is wrong and where."""
     if not isinstance(obj, dict):
         raise ValueError(f'{source}: a model must be a JSON object, got {type(obj).__name__}')
     keys = list(obj)
@@ -304,14 +257,22 @@ def parse_model(obj, source='model'):
     if min(ids) != NUM_SPECIAL or max(ids) != n + NUM_SPECIAL - 1:
         bad = next(i for i in ids if not NUM_SPECIAL <= i < n + NUM_SPECIAL)
         raise ValueError(f'{source}: piece ids must be exactly {NUM_SPECIAL}..{n + NUM_SPECIAL - 1}, found id {bad}')
-    return pieces, ids, counts
+    return Model(pieces, ids, counts, _metadata(values, ids, source))
 
 
 def load_model(path_or_dict):
     """Load and validate a model from a path (JSON or zip) or an in-memory dict."""
     if isinstance(path_or_dict, dict):
         return parse_model(path_or_dict)
-    if isinstance(path_or_dict, (str, bytes, os.PathLike)):
-        path = os.fsdecode(path_or_dict)
-        return parse_model(read_model_json(path), source=repr(path))
-    raise TypeError(f'expected a model path or dict, got {type(path_or_dict).__name__}')
+    if not isinstance(path_or_dict, (str, bytes, os.PathLike)):
+        raise TypeError(f'expected a model path or dict, got {type(path_or_dict).__name__}')
+    path = os.fsdecode(path_or_dict)
+    model = parse_model(read_model_json(path), source=repr(path))
+    if 'special_tokens' not in model.metadata and os.path.exists(path + _OLD_SIDECAR):
+        warnings.warn(f'{path + _OLD_SIDECAR!r} is not read: special tokens are now stored in the model file. '
+                      f'Load the model with special_tokens=[...] and save it again', stacklevel=3)
+    return model
+
+
+# Where bytepiece 0.1 saved special tokens, beside the model file.
+_OLD_SIDECAR = '.special.json'

@@ -33,14 +33,15 @@ def available_cores():
         return os.cpu_count() or 1
 
 
-def check_workers(workers, name='workers'):
-    """``workers`` as a positive int; None means every available core."""
+def check_workers(workers, name='workers', most=None):
+    """``workers`` as an int in ``1..most``; None means every available core."""
     if workers is None:
         return available_cores()
     if isinstance(workers, bool) or not isinstance(workers, Integral):
         raise TypeError(f'{name} must be an int or None, got {type(workers).__name__}')
-    if workers < 1:
-        raise ValueError(f'{name} must be >= 1, got {workers}')
+    if not 1 <= workers <= (most or workers):
+        raise ValueError(f'{name} must be in [1, {most}], got {workers}' if most else
+                         f'{name} must be >= 1, got {workers}')
     return int(workers)
 
 

@@ -7,27 +7,12 @@ that starts first wins, and among matches starting at the same character the
 longest; matched text is then skipped. Matching only happens when a call allows
 it (``allowed_special``): by default a special token's text is plain text.
 
-They are saved next to the model in a sidecar file ``<model>.special.json``,
-so the model file itself stays a plain BytePiece 0.6.3 model (which reads every
-top-level key of its JSON as a piece and would be corrupted by an extra key).
+They are saved in the model file's metadata (docs/format.md).
 """
 
-import json
-import os
 from collections.abc import Collection, Iterable
 
 import numpy as np
-
-from .model import atomic_write
-
-SIDECAR_SUFFIX = '.special.json'
-SIDECAR_FORMAT = 'bytepiece-special-tokens'
-SIDECAR_VERSION = 1
-
-
-def sidecar_path(model_path):
-    """The special-token sidecar of a model file: ``<model>.special.json``."""
-    return os.fsdecode(model_path) + SIDECAR_SUFFIX
 
 
 def _unchanged(text):
@@ -193,58 +178,6 @@ class SpecialTokens:
             seg_char.append(pos)
         specials = np.array(rows, np.int64).reshape(-1, 5)
         return segments, np.array(seg_text, np.int64), np.array(seg_char, np.int64), specials
-
-    # --- persistence --------------------------------------------------------
-
-    def to_json(self):
-        return json.dumps({
-            'format': SIDECAR_FORMAT,
-            'version': SIDECAR_VERSION,
-            'base_vocab_size': self.base,
-            'special_tokens': [{'id': self.base + k, 'content': token} for k, token in enumerate(self.tokens)],
-        }, indent=2, ensure_ascii=False)
-
-    def save(self, model_path):
-        """Write the sidecar of ``model_path`` atomically (nothing if empty;
-        an existing sidecar is then removed, so it cannot go stale)."""
-        path = sidecar_path(model_path)
-        if self.tokens:
-            atomic_write(path, self.to_json())
-        elif os.path.exists(path):
-            os.unlink(path)
-
-    @staticmethod
-    def read_sidecar(model_path, base):
-        """The special tokens saved next to ``model_path`` ([] if none)."""
-        path = sidecar_path(model_path)
-        if not os.path.exists(path):
-            return []
-        try:
-            with open(path, 'rb') as f:
-                obj = json.loads(f.read().decode('utf-8'))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f'{path!r} is not valid JSON: {e}') from None
-        if not isinstance(obj, dict) or obj.get('format') != SIDECAR_FORMAT:
-            raise ValueError(f'{path!r} is not a bytepiece special-token file (format {SIDECAR_FORMAT!r})')
-        if obj.get('version') != SIDECAR_VERSION:
-            raise ValueError(f'{path!r}: unsupported version {obj.get("version")!r} (this bytepiece reads '
-                             f'version {SIDECAR_VERSION})')
-        if obj.get('base_vocab_size') != base:
-            raise ValueError(f'{path!r} was saved for a vocabulary of {obj.get("base_vocab_size")!r} ids, '
-                             f'but the model has {base}')
-        entries = obj.get('special_tokens')
-        if not isinstance(entries, list):
-            raise ValueError(f'{path!r}: "special_tokens" must be a list')
-        tokens = []
-        for k, entry in enumerate(entries):
-            if not isinstance(entry, dict) or entry.get('id') != base + k or not isinstance(entry.get('content'), str):
-                raise ValueError(f'{path!r}: entry {k} must be {{"id": {base + k}, "content": str}}, got {entry!r}')
-            tokens.append(entry['content'])
-        if len(set(tokens)) < len(tokens):
-            k = next(k for k, token in enumerate(tokens) if token in tokens[:k])
-            raise ValueError(f'{path!r}: entry {k} repeats the special token {tokens[k]!r} '
-                             f'(id {base + tokens.index(tokens[k])})')
-        return tokens
 
 
 def merge_specials(ids, tok_ends, text_tok_start, seg_bounds, specials, spans=None):

@@ -50,20 +50,6 @@ def encode_utf8(text, index=None, location=None):
         ) from None
 
 
-def char_offsets(buf, starts, ends):
-    """Character offsets of byte spans ``[starts, ends)`` of UTF-8 ``buf``.
-
-    A span that begins or ends inside a multi-byte character (a partial-UTF-8
-    token) is widened to that whole character, so neighbouring tokens that
-    split one character both cover it.
-    """
-    is_lead = (buf & 0xC0) != 0x80
-    char_of_byte = np.cumsum(is_lead, dtype=np.int64) - 1  # char holding each byte
-    if starts.size == 0:
-        return starts.astype(np.int64), ends.astype(np.int64)
-    return char_of_byte[starts], char_of_byte[ends - 1] + 1
-
-
 def token_char_spans(buf, tok_starts, tok_ends, seg_bounds, seg_char):
     """Character spans of tokens, relative to the text each comes from.
 
@@ -88,9 +74,11 @@ def encode_texts(texts, normalization, first_index=0):
     """Normalized UTF-8 bytes of every text of a list, in list comprehensions
     (the serial part of a batch); a non-str is a TypeError naming its index, a
     lone surrogate a ValueError naming the text (indices counted from
-    ``first_index``: the list may be part of a larger batch)."""
+    ``first_index``: the list may be part of a larger batch; None for one
+    text, named by no index)."""
+    indices = [None] * len(texts) if first_index is None else range(first_index, first_index + len(texts))
     if not all([type(t) is str for t in texts]):
-        for index, text in enumerate(texts, first_index):
+        for index, text in zip(indices, texts):
             check_text(text, index)
     try:
         if normalization is None:
@@ -99,6 +87,6 @@ def encode_texts(texts, normalization, first_index=0):
         nf = unicodedata.normalize
         return [t.encode('utf-8') if t.isascii() else nf(form, t).encode('utf-8') for t in texts]
     except UnicodeEncodeError:
-        for index, text in enumerate(texts, first_index):
+        for index, text in zip(indices, texts):
             encode_utf8(normalize(text, normalization), index)
         raise

@@ -35,7 +35,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from .automaton import PieceAutomaton
+from .encoding import segment_spans
+from .vocab import Vocabulary
 from .corpus import as_corpus, iter_shards
 from .interrupts import keyboard_interrupts
 from .kernels import bnlm, ngrams
@@ -484,7 +485,7 @@ def _canonical(pieces, counts):
 
 def map_segment(automaton, data, bounds):
     """Tokenize spans with a compiled vocabulary -> ``(ids, tokens per span)``."""
-    ids, _, span_start = automaton.segment_spans(data, bounds)
+    ids, _, span_start = segment_spans(automaton, data, bounds)
     return ids, np.diff(span_start)
 
 
@@ -510,7 +511,7 @@ def _split_into(pieces, counts, batches, integral, engine=None):
 
     Returns ``(sums, hits)`` indexed like ``pieces``; ``hits`` counts tokens."""
     k = len(pieces)
-    automaton = PieceAutomaton.from_counts(dict(zip(pieces, counts.tolist())))
+    automaton = Vocabulary.from_counts(dict(zip(pieces, counts.tolist())))
     sums = np.zeros(k, np.int64 if integral else np.float64)
     hits = np.zeros(k, np.int64)
     pending = deque()  # the weights of the batches in flight, in order

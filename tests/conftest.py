@@ -130,7 +130,7 @@ def scores_of(vocab):
 
 
 def chunks(text):
-    """SPEC section 1 chunks of a bytes text (no normalization)."""
+    """The chunks of a bytes text (docs/design.md, chunking; no normalization)."""
     return re.findall(rb'[^\n]*\n+|[^\n]+', text)
 
 

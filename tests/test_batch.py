@@ -30,7 +30,8 @@ def test_batch_40k_partial_pieces(tok40k):
 
 def test_array_form(tok80k, golden_texts):
     texts = golden_texts[:50] + TEXTS
-    ids, offsets = tok80k.encode_batch(texts, return_arrays=True)
+    ids, offsets, spans = tok80k.encode_batch_to_numpy(texts)
+    assert spans is None
     assert isinstance(ids, np.ndarray) and ids.dtype == np.int32 and ids.ndim == 1
     assert isinstance(offsets, np.ndarray) and offsets.dtype == np.int64
     assert offsets.shape == (len(texts) + 1,) and offsets[0] == 0 and offsets[-1] == ids.size
@@ -42,16 +43,18 @@ def test_array_form(tok80k, golden_texts):
 def test_bos_eos(tok80k, bos, eos):
     lists = tok80k.encode_batch(TEXTS, add_bos=bos, add_eos=eos)
     assert lists == [tok80k.encode(t, add_bos=bos, add_eos=eos) for t in TEXTS]
-    ids, offsets = tok80k.encode_batch(TEXTS, add_bos=bos, add_eos=eos, return_arrays=True)
+    ids, offsets, _ = tok80k.encode_batch_to_numpy(TEXTS, add_bos=bos, add_eos=eos)
     assert [ids[offsets[i]:offsets[i + 1]].tolist() for i in range(len(TEXTS))] == lists
 
 
 def test_empty_batch(tok80k):
     assert tok80k.encode_batch([]) == []
     assert tok80k.tokenize_batch([]) == []
-    ids, offsets = tok80k.encode_batch([], return_arrays=True)
+    ids, offsets, _ = tok80k.encode_batch_to_numpy([])
     assert ids.size == 0 and offsets.tolist() == [0]
-    assert tok80k.encode_batch([], return_offsets=True) == ([], [])
+    ids, offsets, spans = tok80k.encode_batch_to_numpy([], offsets=True)
+    assert ids.size == 0 and offsets.tolist() == [0] and spans.shape == (0, 2)
+    assert tok80k.encode_batch_with_offsets([]) == ([], [])
 
 
 def test_accepts_any_iterable(tok80k):
@@ -95,7 +98,9 @@ def test_bad_texts(tok80k, texts, error, match):
     with pytest.raises(error, match=match):
         tok80k.encode_batch(texts)
     with pytest.raises(error, match=match):
-        tok80k.encode_batch(texts, return_offsets=True)
+        tok80k.encode_batch_with_offsets(texts)
+    with pytest.raises(error, match=match):
+        tok80k.encode_batch_to_numpy(texts)
 
 
 @pytest.mark.parametrize('threads, error', [(0, ValueError), (-1, ValueError), (1.5, TypeError), ('2', TypeError),
@@ -112,48 +117,47 @@ def test_bad_text_index_in_a_large_batch(tok80k, n_texts, text_chars):
     texts = [('ok %d ' % i).ljust(text_chars, 'y') for i in range(n_texts)]
     at = n_texts - 7
     for bad, error, match in [(b'x', TypeError, f'index {at} must be str'), ('\ud800', ValueError, f'text {at}')]:
-        for return_arrays in (False, True):
+        for call in (tok80k.encode_batch, tok80k.encode_batch_to_numpy):
             with pytest.raises(error, match=match):
-                tok80k.encode_batch(texts[:at] + [bad] + texts[at:], num_threads=2, return_arrays=return_arrays)
+                call(texts[:at] + [bad] + texts[at:], num_threads=2)
 
 
 @pytest.mark.parametrize('bos, eos', [(False, False), (True, True)])
 def test_parts_equal_one_call(tok80k, golden_texts, bos, eos):
     texts = golden_texts + TEXTS
     two = tok80k.encode_batch(texts, num_threads=2, add_bos=bos, add_eos=eos)
-    ids, starts = tok80k.encode_batch(texts, num_threads=2, add_bos=bos, add_eos=eos, return_arrays=True)
+    ids, starts, _ = tok80k.encode_batch_to_numpy(texts, num_threads=2, add_bos=bos, add_eos=eos)
     assert two == [ids[starts[i]:starts[i + 1]].tolist() for i in range(len(texts))]
+
+
+def _segment_range(tok, texts, alpha, t0, t1):
+    from bytepiece.kernels.segment import segment_texts
+    from bytepiece.text import encode_texts, pack_bytes
+    buf, bounds = pack_bytes(encode_texts(texts[t0:t1], 'NFC'))
+    return segment_texts(buf, bounds, np.arange(t1 - t0 + 1), tok.vocab.trie, tok.vocab.draw(alpha), np.uint64(11), t0)
 
 
 @pytest.mark.parametrize('alpha', [-1.0, 0.3])
 @pytest.mark.parametrize('n_ranges', [1, 2, 3, 7, 1000])
-def test_parallel_kernel_any_range_split_equals_serial(tok80k, golden_texts, alpha, n_ranges):
-    # The parallel kernel cuts the batch into ranges of texts; any cut (empty
-    # texts and empty ranges included) must give the serial kernel's tokens.
-    from bytepiece.automaton import byte_balanced_cuts
-    from bytepiece.kernels import lattice
-    from bytepiece.text import encode_texts, pack_bytes
-    automaton = tok80k._automaton
+def test_any_cut_into_parts_equals_one_call(tok80k, golden_texts, alpha, n_ranges):
+    # A batch is cut into parts of texts segmented apart; any cut (empty texts
+    # and empty parts included) must give the tokens, and draws, of one call.
+    from bytepiece.parallel import byte_balanced_cuts
     texts = ['', ''] + golden_texts[:40] + TEXTS + ['']
-    buf, bounds = pack_bytes(encode_texts(texts, 'NFC'))
-    mode, weights = automaton.sampling_params(alpha)
-    args = (buf, bounds, automaton.trie, mode, alpha, weights, automaton.max_piece_length, np.uint64(11))
-    serial = lattice.segment_text_range(buf, bounds, 0, len(texts), *args[2:])
     n = len(texts)
-    splits = [byte_balanced_cuts(bounds, n_ranges),
-              [0, 0, 1, 3, 3, n // 2, n // 2, n - 1, n, n]]  # with empty ranges
-    for cuts in splits:
-        parallel = lattice.segment_texts(*args, np.array(cuts, np.int64))
-        for got, want in zip(parallel, serial):
-            assert np.array_equal(got, want)
-    ids, ends, starts = serial
-    assert starts.size == len(texts) + 1 and starts[-1] == ids.size == ends.size
+    ids, ends, starts = _segment_range(tok80k, texts, alpha, 0, n)
+    assert starts.size == n + 1 and starts[-1] == ids.size == ends.size
+    bounds = np.cumsum([0] + [len(t) for t in texts])
+    for cuts in (byte_balanced_cuts(bounds, n_ranges), [0, 0, 1, 3, 3, n // 2, n // 2, n - 1, n, n]):
+        parts = [_segment_range(tok80k, texts, alpha, t0, t1) for t0, t1 in zip(cuts[:-1], cuts[1:])]
+        assert np.array_equal(np.concatenate([p[0] for p in parts]), ids)
+        assert np.array_equal(np.concatenate([np.diff(p[2]) for p in parts]), np.diff(starts))
 
 
 @pytest.mark.parametrize('sizes, n_ranges', [([5], 4), ([0, 0, 0], 2), ([1, 100, 0, 3, 50, 0], 3),
                                              ([10] * 20, 64), ([1000, 1, 1, 1], 4)])
 def test_byte_balanced_cuts_cover_every_text_once(sizes, n_ranges):
-    from bytepiece.automaton import byte_balanced_cuts
+    from bytepiece.parallel import byte_balanced_cuts
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     cuts = byte_balanced_cuts(bounds, n_ranges)
     assert cuts[0] == 0 and cuts[-1] == len(sizes)
@@ -167,22 +171,22 @@ def test_marker_flags_count_by_truth_value_as_in_encode(tok80k):
     for flag in (2, 0.5, -1, 'yes', 0, '', None):
         expected = [tok80k.encode(t, add_bos=flag, add_eos=flag) for t in texts]
         assert tok80k.encode_batch(texts, add_bos=flag, add_eos=flag) == expected
-        ids, starts = tok80k.encode_batch(texts, add_bos=flag, add_eos=flag, return_arrays=True)
+        ids, starts, _ = tok80k.encode_batch_to_numpy(texts, add_bos=flag, add_eos=flag)
         assert [ids[starts[i]:starts[i + 1]].tolist() for i in range(len(texts))] == expected
 
 
 def test_small_batches_run_on_the_calling_thread(tok80k, monkeypatch):
-    """Below PARALLEL_MIN_BYTES a batch is one part: starting a thread pool for
-    it cost ~0.2 ms per call (the default num_threads=None used to)."""
-    from bytepiece.kernels import lattice
-    kernel = lattice.segment_text_range
+    """Below PARALLEL_MIN_CHARS a batch is one part, on the calling thread:
+    starting a thread pool costs more than it saves."""
+    from bytepiece import encoding
+    kernel = encoding.segment_texts
     threads_seen = []
 
     def spy(*args):
         threads_seen.append(threading.current_thread())
         return kernel(*args)
 
-    monkeypatch.setattr(lattice, 'segment_text_range', spy)
+    monkeypatch.setattr(encoding, 'segment_texts', spy)
     texts = ['hello world', '你好'] * 5
     assert tok80k.encode_batch(texts) == [tok80k.encode(t) for t in texts]
     assert threads_seen == [threading.main_thread()]
@@ -196,24 +200,24 @@ import sys, threading
 sys.path.insert(0, {root!r})
 from bytepiece import Tokenizer
 tok = Tokenizer({model!r})
-texts = ['hello world, 你好世界 %d\\n' % i * 20 for i in range(300)]  # > PARALLEL_MIN_BYTES characters
-expected = tok.encode_batch(texts, return_offsets=True, num_threads=2)
+texts = ['hello world, 你好世界 %d\\n' % i * 20 for i in range(300)]  # > PARALLEL_MIN_CHARS characters
+expected = tok.encode_batch_with_offsets(texts, num_threads=2)
 bad = []
 def run():
     for _ in range(3):
-        bad.append(tok.encode_batch(texts, return_offsets=True, num_threads=2) != expected)
+        bad.append(tok.encode_batch_with_offsets(texts, num_threads=2) != expected)
 threads = [threading.Thread(target=run) for _ in range(3)]
 for t in threads: t.start()
 for t in threads: t.join()
-import numba
-print(numba.threading_layer(), sum(bad))
+print(sum(bad))
 '''
 
 
-def test_concurrent_parallel_batches_under_the_workqueue_layer():
-    """numba's workqueue layer (its fallback without TBB or OpenMP) aborted the
-    process when Python threads ran the parallel kernel at once (offsets and
-    special tokens take that path); calls now take turns."""
+def test_concurrent_batches_from_python_threads_under_the_workqueue_layer():
+    """Python threads encoding batches at once, each on its own pool of
+    threads, under numba's workqueue layer (its fallback without TBB or
+    OpenMP, which aborts the process when two threads run a numba-parallel
+    kernel at once): no kernel of ours is numba-parallel."""
     import os
     import subprocess
     import sys
@@ -223,4 +227,4 @@ def test_concurrent_parallel_batches_under_the_workqueue_layer():
     env = dict(os.environ, NUMBA_THREADING_LAYER='workqueue', NUMBA_NUM_THREADS='2')
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ['workqueue', '0']
+    assert done.stdout.split() == ['0']

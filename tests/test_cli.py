@@ -67,7 +67,7 @@ def test_decode_round_trip(infile, tmp_path, capsys):
 
 
 def test_encode_many_batches(tok, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, 'BATCH_BYTES', 300)
+    monkeypatch.setattr(cli.streams, 'BATCH_BYTES', 300)
     texts = [r['text'].replace('\n', ' ') for r in read_golden('bytepiece.plus.40k')[:50]]
     src = tmp_path / 'many.txt'
     src.write_text('\n'.join(texts) + '\n', encoding='utf-8')
@@ -78,7 +78,7 @@ def test_encode_many_batches(tok, tmp_path, capsys, monkeypatch):
 
 
 def test_read_batches_are_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, 'BATCH_BYTES', 100)
+    monkeypatch.setattr(cli.streams, 'BATCH_BYTES', 100)
     src = tmp_path / 'big.txt'
     src.write_bytes(b'0123456789\n' * 100 + b'x' * 250 + b'\nlast')
     batches = list(cli.read_batches([str(src)]))
@@ -301,7 +301,7 @@ def test_output_to_a_directory(infile, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ['in.txt', 'late', 'somedir']  # no temp file left
     # os.replace's errors carry the temp file and the target: the message names the target
     error = OSError(21, 'Is a directory', '/d/.x.abc.tmp', None, '/d/x')
-    assert cli._one_line(error) == "Is a directory: '/d/x'"
+    assert cli.errors.one_line(error) == "Is a directory: '/d/x'"
 
 
 def test_output_over_an_input_is_refused(tok, infile, tmp_path, capsys):
@@ -367,7 +367,7 @@ def test_decode_negative_id_is_out_of_range(capsys, monkeypatch):
 
 
 def test_blank_lines_stay_aligned(tmp_path, capsys, monkeypatch, tok):
-    monkeypatch.setattr(cli, 'BATCH_BYTES', 40)  # some batches hold only blank lines
+    monkeypatch.setattr(cli.streams, 'BATCH_BYTES', 40)  # some batches hold only blank lines
     rows = ['{"text": "first"}', '', '  ', '{"text": "second"}', '', '', '', '{"text": "third"}', '']
     src = tmp_path / 'docs.jsonl'
     src.write_text('\n'.join(rows) + '\n')
@@ -442,7 +442,7 @@ def test_ctrl_c_inside_a_kernel_call_is_reported_as_an_interrupt(infile, capsys,
             raise KeyboardInterrupt
         except KeyboardInterrupt as e:
             raise SystemError('CPUDispatcher(...) returned a result with an exception set') from e
-    monkeypatch.setattr(cli, 'LineFormatter', interrupted)
+    monkeypatch.setattr(cli.commands, 'LineFormatter', interrupted)
     code, _, err = run(['encode', '-m', M40, infile], capsys)
     assert code == 130 and err == 'bytepiece: interrupted\n'
 

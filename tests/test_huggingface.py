@@ -131,7 +131,7 @@ def test_special_tokens_match_after_normalization_as_ours(tmp_path, normalizatio
 
 def test_scores_parse_exactly():
     tok = Tokenizer(model_path('bytepiece.eu.plus.80k'))
-    scores = tok._automaton.scores[3:].tolist()
+    scores = tok.vocab.scores[3:].tolist()
     strings = score_strings(scores)
     assert [float(s) for s in strings] == scores
     from bytepiece.huggingface import _probe

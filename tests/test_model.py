@@ -1,4 +1,4 @@
-"""Model files (SPEC section 2): loading, validation errors, saving."""
+"""Model files (docs/format.md): loading, validation errors, metadata, saving."""
 
 import base64
 import json
@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from bytepiece import Tokenizer
-from bytepiece.model import atomic_output, atomic_write, load_model, model_dict, parse_model, save_model
+from bytepiece.model import load_model, model_dict, parse_model, save_model
 
 from conftest import model_path, small_vocab
 
@@ -54,7 +54,8 @@ def test_save_and_load_round_trip(tmp_path):
     assert raw.startswith('{\n    "')  # indent=4 as BytePiece writes
     assert '字节' in raw  # ensure_ascii=False
     assert json.loads(raw) == model_dict(vocab)
-    pieces, ids, counts = load_model(str(path))
+    pieces, ids, counts, metadata = load_model(str(path))
+    assert metadata == {}
     assert dict(zip(pieces, counts)) == vocab
     assert sorted(ids) == list(range(3, len(vocab) + 3))
     tok = Tokenizer(str(path))
@@ -236,39 +237,11 @@ def test_empty_model():
 # --- atomic writes -----------------------------------------------------------------
 
 
-def test_atomic_write_keeps_old_file_on_failure(tmp_path):
-    path = tmp_path / 'model.json'
-    path.write_text('old', encoding='utf-8')
-
-
-    with pytest.raises(TypeError):
-        atomic_write(path, 12345)  # not str or bytes: the write fails
-    assert path.read_text(encoding='utf-8') == 'old'
-    assert os.listdir(tmp_path) == ['model.json'], 'no temporary file is left behind'
-    atomic_write(path, 'new ✓')
-    assert path.read_text(encoding='utf-8') == 'new ✓'
-    atomic_write(str(path), b'bytes')
-    assert path.read_bytes() == b'bytes'
-    assert os.listdir(tmp_path) == ['model.json']
-
-
 def test_huge_integer_counts():
     """Counts are JSON integers of any size: a total above 2**64 must still load
     (scores are log(count) - log(total) in floating point)."""
     tok = Tokenizer(model_dict(small_vocab({b'ab': 10**20})))
     assert tok.tokenize('abc') == [b'ab', b'c']
-
-
-def test_saved_model_has_default_permissions(tmp_path):
-    """A saved model is readable like any file the user writes (0666 & ~umask),
-    not private as the temporary file it was written through."""
-    import os
-    from bytepiece.model import save_model
-    path = tmp_path / 'm.model'
-    save_model({bytes([b]): 1 for b in range(256)}, path)
-    mask = os.umask(0)
-    os.umask(mask)
-    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_counts_adding_up_past_float64_are_rejected():
@@ -325,84 +298,10 @@ def test_tokenizer_save_keeps_counts_exact(tmp_path):
     vocab = small_vocab({b'ab': 2**60 + 1, b'abc': 2.5, b'ca': 4.0})
     path = tmp_path / 'm.model'
     Tokenizer(model_dict(vocab)).save(path)
-    saved = dict(zip(*load_model(str(path))[::2]))
+    model = load_model(str(path))
+    saved = dict(zip(model.pieces, model.counts))
     assert saved[b'ab'] == 2**60 + 1 and saved[b'abc'] == 2.5
     assert saved[b'ca'] == 4 and type(saved[b'ca']) is int  # integral floats are written as ints, as before
-
-
-def test_atomic_output_streams_and_keeps_old_file_on_error(tmp_path):
-    path = tmp_path / 'out.txt'
-    path.write_bytes(b'old')
-    with pytest.raises(RuntimeError, match='stop'):
-        with atomic_output(path) as f:
-            f.write(b'partial')
-            raise RuntimeError('stop')
-    assert path.read_bytes() == b'old' and os.listdir(tmp_path) == ['out.txt']
-    with atomic_output(str(path)) as f:
-        f.write(b'a')
-        f.write(b'b')
-        assert path.read_bytes() == b'old', 'the file appears only when the block ends'
-    assert path.read_bytes() == b'ab' and os.listdir(tmp_path) == ['out.txt']
-
-
-def test_atomic_output_follows_links_keeps_modes_and_writes_streams_in_place(tmp_path):
-    real = tmp_path / 'real.txt'
-    real.write_bytes(b'old')
-    os.chmod(real, 0o640)
-    link = tmp_path / 'link.txt'
-    link.symlink_to(real)
-    atomic_write(link, b'new')
-    assert link.is_symlink() and real.read_bytes() == b'new', 'the link stays, the file it names is replaced'
-    assert stat.S_IMODE(os.stat(real).st_mode) == 0o640, 'the old file keeps its permissions'
-    # A path that is not a regular file is written in place, never replaced by
-    # one, also through a link (a FIFO here, not /dev/null: a regression would
-    # replace the machine's /dev/null when the tests run as root).
-    fifo = tmp_path / 'fifo'
-    os.mkfifo(fifo)
-    fifo_link = tmp_path / 'fifo-link'
-    fifo_link.symlink_to(fifo)
-    for path, data in [(fifo, b'through the pipe'), (fifo_link, b'through the link')]:
-        received = []
-        reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
-        reader.start()
-        atomic_write(path, data)
-        reader.join(10)
-        assert received == [data] and stat.S_ISFIFO(os.stat(fifo).st_mode)
-    assert fifo_link.is_symlink()
-    assert sorted(os.listdir(tmp_path)) == ['fifo', 'fifo-link', 'link.txt', 'real.txt']
-
-
-def test_atomic_output_to_dev_stdout_writes_through_the_descriptor(tmp_path):
-    # '/dev/stdout' redirected to a file: written at the descriptor's position,
-    # never a new file renamed over the redirect target
-    log = tmp_path / 'log.txt'
-    log.write_text('earlier\n')
-    script = ("import sys; sys.path.insert(0, %r)\n"
-              "from bytepiece.model import atomic_write\n"
-              "print('header', flush=True)\n"
-              "atomic_write('/dev/stdout', b'model\\n')\n"
-              "atomic_write('/dev/fd/1', b'again\\n')\n"
-              "print('footer')\n" % os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(log, 'ab') as out:
-        subprocess.run([sys.executable, '-c', script], stdout=out, check=True, timeout=120)
-    assert log.read_text() == 'earlier\nheader\nmodel\nagain\nfooter\n'
-    assert os.listdir(tmp_path) == ['log.txt']
-
-
-def test_atomic_write_errors_name_the_target(tmp_path):
-    (tmp_path / 'adir').mkdir()
-    with pytest.raises(IsADirectoryError, match='adir'):
-        atomic_write(tmp_path / 'adir', 'x')
-    with pytest.raises(FileNotFoundError, match='missing'):
-        atomic_write(tmp_path / 'missing' / 'm.model', 'x')
-    with pytest.raises(FileNotFoundError, match='output directory not found.*newdir'):
-        atomic_write(os.path.join(tmp_path, 'newdir', ''), 'x')
-    (tmp_path / 'afile').write_text('kept')
-    with pytest.raises(NotADirectoryError, match='output path is not a directory.*afile'):
-        atomic_write(os.path.join(tmp_path, 'afile', ''), 'x')
-    atomic_write(os.fsencode(tmp_path / 'bytes-path'), 'x')  # a bytes path works too
-    assert (tmp_path / 'bytes-path').read_text() == 'x' and (tmp_path / 'afile').read_text() == 'kept'
-    assert sorted(os.listdir(tmp_path)) == ['adir', 'afile', 'bytes-path'] and os.listdir(tmp_path / 'adir') == []
 
 
 def test_truncated_zip_is_reported_as_a_zip(tmp_path):
@@ -413,3 +312,63 @@ def test_truncated_zip_is_reported_as_a_zip(tmp_path):
     cut.write_bytes(good.read_bytes()[:300])
     with pytest.raises(ValueError, match='cut.zip.*truncated or damaged'):
         Tokenizer(str(cut))
+
+
+# --- metadata ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('normalization', [None, 'NFC', 'NFKC'])
+def test_save_keeps_the_normalization(tmp_path, normalization):
+    tok = Tokenizer(model_path('bytepiece.plus.40k'), normalization=normalization, special_tokens=['<|x|>'])
+    path = tmp_path / 'm.json'
+    tok.save(path)
+    loaded = Tokenizer(path)
+    assert loaded.normalization == normalization and loaded.special_tokens == ['<|x|>']
+    text = 'ﬁne Cafe\u0301 <|x|> 你好'
+    assert loaded.encode(text, allowed_special='all') == tok.encode(text, allowed_special='all')
+    assert Tokenizer(path, normalization='NFD').normalization == 'NFD', 'an explicit argument wins'
+    assert load_model(path).metadata == {'normalization': normalization, 'special_tokens': ['<|x|>']}
+
+
+def test_metadata_sits_in_the_entry_of_id_3_between_text_and_count(tmp_path):
+    save_model(small_vocab({b'ab': 5}), tmp_path / 'm.json', {'normalization': 'NFC', 'training': {'order': 6}})
+    obj = json.loads((tmp_path / 'm.json').read_text('utf-8'))
+    entries = {v[0]: v for v in obj.values()}
+    assert entries[3][2] == {'bytepiece': {'version': 1, 'normalization': 'NFC', 'training': {'order': 6}}}
+    assert all(len(v) == 3 for i, v in entries.items() if i != 3)
+    assert entries[3][-1] == 1 and entries[3][0] == 3
+
+
+def test_a_plain_file_loads_with_bytepiece_defaults():
+    tok = Tokenizer(model_path('bytepiece.plus.40k'))
+    assert tok.normalization == 'NFC' and tok.special_tokens == []
+    assert load_model(model_path('bytepiece.plus.40k')).metadata == {}
+
+
+def with_metadata(element):
+    obj = valid_dict()
+    first = next(v for v in obj.values() if v[0] == 3)
+    first.insert(2, element)
+    return obj
+
+
+@pytest.mark.parametrize('meta, match', [
+    ({'version': 2}, 'version 2, written by a newer bytepiece'),
+    ({'version': 0}, 'no valid version'),
+    ({'normalization': 'NFC'}, 'no valid version'),
+    ({'version': 1, 'normalization': 'nfc'}, "unknown normalization 'nfc'"),
+    ({'version': 1, 'special_tokens': '<x>'}, 'special_tokens must be a list of strings'),
+    ({'version': 1, 'special_tokens': [1]}, 'special_tokens must be a list of strings'),
+    ({'version': 1, 'training': []}, 'training settings must be a JSON object'),
+    ([1], 'metadata must be a JSON object'),
+])
+def test_bad_metadata(meta, match):
+    with pytest.raises(ValueError, match=match):
+        parse_model(with_metadata({'bytepiece': meta}))
+
+
+def test_foreign_middle_elements_are_ignored_like_bytepiece_does():
+    for element in ({'other': 1}, 'text', 5):
+        assert parse_model(with_metadata(element)).metadata == {}
+    meta = parse_model(with_metadata({'bytepiece': {'version': 1, 'future_key': 1}})).metadata
+    assert meta == {'future_key': 1}, 'unknown keys pass through'

@@ -1,4 +1,4 @@
-"""Character offsets: encode(..., return_offsets=True) and the batch forms."""
+"""Character offsets: encode_with_offsets and the batch forms."""
 
 import unicodedata
 
@@ -40,7 +40,7 @@ def check_spans(tok, text, ids, offsets):
 @settings(max_examples=300, deadline=None)
 @given(TEXT)
 def test_offsets_without_normalization_80k(tok80k_raw, text):
-    ids, offsets = tok80k_raw.encode(text, return_offsets=True)
+    ids, offsets = tok80k_raw.encode_with_offsets(text)
     assert ids == tok80k_raw.encode(text)
     check_spans(tok80k_raw, text, ids, offsets)
     # a token whose piece is whole characters maps to exactly those characters
@@ -55,7 +55,7 @@ def test_offsets_without_normalization_80k(tok80k_raw, text):
 @settings(max_examples=300, deadline=None)
 @given(TEXT)
 def test_offsets_partial_utf8_pieces(tok40_raw, text):
-    ids, offsets = tok40_raw.encode(text, return_offsets=True)
+    ids, offsets = tok40_raw.encode_with_offsets(text)
     assert ids == tok40_raw.encode(text)
     check_spans(tok40_raw, text, ids, offsets)
 
@@ -64,7 +64,7 @@ def test_split_character_mapping(tok40_raw):
     # the 40k model has pieces that end inside a character: both tokens that
     # share the character cover it whole
     text = '''如果一个字符被拆开，两个词元都覆盖它。'''
-    ids, offsets = tok40_raw.encode(text, return_offsets=True)
+    ids, offsets = tok40_raw.encode_with_offsets(text)
     pieces = [tok40_raw.id_to_piece(i) for i in ids]
     split = [k for k, p in enumerate(pieces) if p.decode('utf-8', 'ignore').encode() != p]
     check_spans(tok40_raw, text, ids, offsets)
@@ -76,47 +76,41 @@ def test_split_character_mapping(tok40_raw):
 @settings(max_examples=200, deadline=None)
 @given(TEXT)
 def test_offsets_refer_to_normalized_text(tok80k, text):
-    ids, offsets = tok80k.encode(text, return_offsets=True)
+    ids, offsets = tok80k.encode_with_offsets(text)
     norm = unicodedata.normalize('NFC', text)
     check_spans(tok80k, norm, ids, offsets)
 
 
 def test_non_nfc_example(tok80k, tok80k_raw):
     text = 'Cafe\u0301 Cafe\u0301'  # decomposed é: 11 characters, 9 after NFC
-    ids, offsets = tok80k.encode(text, return_offsets=True)
+    ids, offsets = tok80k.encode_with_offsets(text)
     assert offsets[-1][1] == 9
-    ids, offsets = tok80k_raw.encode(text, return_offsets=True)
+    ids, offsets = tok80k_raw.encode_with_offsets(text)
     assert offsets[-1][1] == 11
 
 
 def test_bos_eos_offsets(tok80k):
     text = '你好 world'
-    ids, offsets = tok80k.encode(text, add_bos=True, add_eos=True, return_offsets=True)
+    ids, offsets = tok80k.encode_with_offsets(text, add_bos=True, add_eos=True)
     assert ids[0] == 1 and ids[-1] == 2
     assert offsets[0] == (0, 0) and offsets[-1] == (len(text), len(text))
     assert ids[1:-1] == tok80k.encode(text)
 
 
 def test_empty_text(tok80k):
-    assert tok80k.encode('', return_offsets=True) == ([], [])
-    assert tok80k.encode('', add_bos=True, return_offsets=True) == ([1], [(0, 0)])
-
-
-def test_iter_with_offsets(tok80k):
-    ids, offsets = tok80k.encode('abc def', iter=True, return_offsets=True)
-    assert list(zip(ids, offsets)) == list(zip(*tok80k.encode('abc def', return_offsets=True)))
+    assert tok80k.encode_with_offsets('') == ([], [])
+    assert tok80k.encode_with_offsets('', add_bos=True) == ([1], [(0, 0)])
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(TEXT, max_size=8))
 def test_batch_offsets_equal_single(tok40k, texts):
     tok40 = tok40k
-    single = [tok40.encode(t, add_bos=True, add_eos=True, return_offsets=True) for t in texts]
-    ids, offsets = tok40.encode_batch(texts, add_bos=True, add_eos=True, return_offsets=True)
+    single = [tok40.encode_with_offsets(t, add_bos=True, add_eos=True) for t in texts]
+    ids, offsets = tok40.encode_batch_with_offsets(texts, add_bos=True, add_eos=True)
     assert ids == [s[0] for s in single]
     assert offsets == [s[1] for s in single]
-    flat, starts, spans = tok40.encode_batch(texts, add_bos=True, add_eos=True, return_offsets=True,
-                                             return_arrays=True)
+    flat, starts, spans = tok40.encode_batch_to_numpy(texts, add_bos=True, add_eos=True, offsets=True)
     assert flat.dtype == np.int32 and spans.dtype == np.int64 and spans.shape == (flat.size, 2)
     for i, (row_ids, row_offsets) in enumerate(single):
         assert flat[starts[i]:starts[i + 1]].tolist() == row_ids
@@ -126,7 +120,7 @@ def test_batch_offsets_equal_single(tok40k, texts):
 def test_offsets_with_sampling(tok80k_raw):
     text = 'sampled segmentations keep exact offsets, 中文也一样。\n' * 3
     for seed in range(5):
-        ids, offsets = tok80k_raw.encode(text, alpha=0.1, seed=seed, return_offsets=True)
+        ids, offsets = tok80k_raw.encode_with_offsets(text, alpha=0.1, seed=seed)
         assert ids == tok80k_raw.encode(text, alpha=0.1, seed=seed)
         check_spans(tok80k_raw, text, ids, offsets)
 
@@ -134,10 +128,10 @@ def test_offsets_with_sampling(tok80k_raw):
 def test_offsets_with_special_tokens():
     tok = Tokenizer(model_path('bytepiece.plus.40k'), special_tokens=['<|eot|>'])
     text = 'Héllo<|eot|>世界<|eot|>'
-    ids, offsets = tok.encode(text, allowed_special='all', return_offsets=True)
+    ids, offsets = tok.encode_with_offsets(text, allowed_special='all')
     eot = tok.piece_to_id('<|eot|>')
     spans = [text[a:b] for a, b in offsets]
     assert [s for s, i in zip(spans, ids) if i == eot] == ['<|eot|>', '<|eot|>']
     assert ''.join(spans) == text
-    batch_ids, batch_offsets = tok.encode_batch([text, 'x', text], allowed_special='all', return_offsets=True)
+    batch_ids, batch_offsets = tok.encode_batch_with_offsets([text, 'x', text], allowed_special='all')
     assert batch_ids[0] == batch_ids[2] == ids and batch_offsets[0] == batch_offsets[2] == offsets

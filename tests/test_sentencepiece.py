@@ -1,4 +1,4 @@
-"""convert_to_sentencepiece (SPEC section 3): the converted model encodes like us
+"""convert_to_sentencepiece: the converted model encodes like us
 for most texts. Needs the sentencepiece and protobuf packages (``test`` extra)."""
 
 import pytest
@@ -32,7 +32,7 @@ def test_converted_model_vocabulary(tok80k, sp80k):
         except UnicodeDecodeError:
             continue
         assert sp80k.id_to_piece(i) == text
-        assert sp80k.get_score(i) == pytest.approx(tok80k._automaton.scores[i], abs=1e-5)
+        assert sp80k.get_score(i) == pytest.approx(tok80k.vocab.scores[i], abs=1e-5)
 
 
 def test_converted_model_keeps_whitespace_and_newlines(tok80k, sp80k):

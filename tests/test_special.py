@@ -1,7 +1,9 @@
 """Special tokens: registration, opt-in leftmost-longest matching, decoding, persistence."""
 
+import base64
 import json
 import os
+import shutil
 import unicodedata
 
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 from bytepiece import Tokenizer
 from bytepiece.model import load_model
-from bytepiece.special import SpecialTokens, sidecar_path
+from bytepiece.special import SpecialTokens
 
 SPECIALS = ['<|endoftext|>', '<|end|>', '<mask>', '<|中文|>']
 
@@ -175,7 +177,7 @@ def test_batch_equals_single(tok, tok40):
         assert t.encode_batch(texts, allowed_special='all', num_threads=1) == single
         assert t.encode_batch(texts, allowed_special='all', num_threads=2) == single
         assert t.tokenize_batch(texts, allowed_special='all') == [t.tokenize(x, allowed_special='all') for x in texts]
-        ids, starts = t.encode_batch(texts, allowed_special='all', return_arrays=True)
+        ids, starts, _ = t.encode_batch_to_numpy(texts, allowed_special='all')
         assert [ids[starts[i]:starts[i + 1]].tolist() for i in range(len(texts))] == single
 
 
@@ -191,58 +193,46 @@ def test_batch_sampling_with_specials(tok):
     assert all(row.count(mask) == 1 for row in one[:-1])
 
 
-def test_save_and_load_sidecar(tmp_path, tok):
+def read_like_bytepiece(path):
+    """``{piece: (id, count)}`` as BytePiece 0.6.3 reads a model file: every
+    top-level key is a base64 piece, and of each entry only the first (id)
+    and last (count) elements are used."""
+    with open(path, encoding='utf-8') as f:
+        obj = json.load(f)
+    return {base64.b64decode(k): (v[0], v[-1]) for k, v in obj.items()}
+
+
+def test_save_and_load_special_tokens(tmp_path, tok):
     path = tmp_path / 'model.json'
     tok.save(path)
-    side = sidecar_path(path)
-    assert os.path.exists(side)
+    assert not os.path.exists(str(path) + '.special.json'), 'no sidecar file'
     loaded = Tokenizer(path)
     assert loaded.special_tokens == SPECIALS
     text = 'x<|endoftext|>y<mask>'
     assert loaded.encode(text, allowed_special='all') == tok.encode(text, allowed_special='all')
-    # the model file is still a plain BytePiece model: every key is a piece
-    with open(path, encoding='utf-8') as f:
-        obj = json.load(f)
-    pieces, ids, _ = load_model(obj)
-    assert len(pieces) == tok.vocab_size - 3 - len(SPECIALS)
-    assert sorted(ids) == list(range(3, 3 + len(pieces)))
+    # BytePiece reads the same pieces, ids and counts: the metadata is invisible to it
+    seen = read_like_bytepiece(path)
+    assert len(seen) == tok.vocab_size - 3 - len(SPECIALS)
+    assert all(tok.piece_to_id(p) == i and tok.vocab.counts[i] == c for p, (i, c) in seen.items())
     # more tokens from the constructor come after the saved ones
     more = Tokenizer(path, special_tokens=['<new>', '<mask>'])
     assert more.special_tokens == SPECIALS + ['<new>']
 
 
-def test_save_without_specials_removes_stale_sidecar(tmp_path, tok, tok80k):
+def test_saving_without_special_tokens_drops_them(tmp_path, tok, tok80k):
     path = tmp_path / 'model.json'
     tok.save(path)
     tok80k.save(path)
-    assert not os.path.exists(sidecar_path(path))
     assert Tokenizer(path).special_tokens == []
 
 
-def test_bad_sidecar(tmp_path, tok, tok40):
-    path = tmp_path / 'model.json'
-    tok40.save(path)
-    side = sidecar_path(path)
-    tok.save(tmp_path / 'other.json')
-    os.replace(sidecar_path(tmp_path / 'other.json'), side)  # saved for another vocabulary
-    with pytest.raises(ValueError, match='vocabulary of'):
+def test_an_old_sidecar_is_not_read_silently(tmp_path):
+    path = tmp_path / 'model.zip'  # a model file with no metadata, as bytepiece 0.1 wrote them
+    shutil.copy(model_path('bytepiece.plus.40k'), path)
+    with open(str(path) + '.special.json', 'w') as f:
+        json.dump({'format': 'bytepiece-special-tokens', 'version': 1, 'special_tokens': []}, f)
+    with pytest.warns(UserWarning, match='special tokens are now stored in the model file'):
         Tokenizer(path)
-    with open(side, 'w') as f:
-        f.write('{not json')
-    with pytest.raises(ValueError, match='not valid JSON'):
-        Tokenizer(path)
-    base = tok40.vocab_size - len(SPECIALS)
-    for version, entries, match in [
-            (1, [{'id': 5, 'content': 'x'}], 'entry 0'),
-            (1, [{'id': base, 'content': '<x>'}, {'id': base + 1, 'content': '<x>'}],
-             f"entry 1 repeats the special token '<x>' \\(id {base}\\)"),
-            (2, [{'id': base, 'content': '<x>'}], 'unsupported version 2'),
-            (None, [{'id': base, 'content': '<x>'}], 'unsupported version None')]:
-        with open(side, 'w') as f:
-            json.dump({'format': 'bytepiece-special-tokens', 'version': version, 'base_vocab_size': base,
-                       'special_tokens': entries}, f)
-        with pytest.raises(ValueError, match=match):
-            Tokenizer(path)
 
 
 def test_tokens_match_in_normalized_form():
@@ -251,7 +241,7 @@ def test_tokens_match_in_normalized_form():
     tok = Tokenizer(model_path('bytepiece.eu.plus.80k'), special_tokens=[token])
     token_id = tok.piece_to_id(token)
     for text in ('x<caf\u00e9>y', 'x<cafe\u0301>y'):
-        ids, offsets = tok.encode(text, allowed_special='all', return_offsets=True)
+        ids, offsets = tok.encode_with_offsets(text, allowed_special='all')
         assert ids[1] == token_id and offsets[1] == (1, 7)
     assert tok.decode([token_id]) == token
     raw = Tokenizer(model_path('bytepiece.eu.plus.80k'), special_tokens=[token], normalization=None)

@@ -1,4 +1,4 @@
-"""The tokenizer (SPEC sections 1-3, issue 2): golden parity with BytePiece
+"""The tokenizer: golden parity with BytePiece
 0.6.3, round trips, the reference API and bad input."""
 
 import os
@@ -222,7 +222,7 @@ def test_decode_accepts_arrays_and_generators(tok80k):
     assert tok80k.decode(i for i in ids) == TEXT
     assert tok80k.decode(tuple(ids)) == TEXT
     assert tok80k.decode([np.int64(i) for i in ids]) == TEXT
-    assert tok80k.decode(tok80k.encode_array(TEXT)) == TEXT
+    assert tok80k.decode(tok80k.encode_to_numpy(TEXT)) == TEXT
 
 
 def test_decode_drops_partial_utf8_like_reference(tok40k):
@@ -233,7 +233,7 @@ def test_decode_drops_partial_utf8_like_reference(tok40k):
 
 
 def test_viterbi_ties_prefer_longer_last_piece():
-    """SPEC section 3: on an exact tie the path whose last piece is longer wins."""
+    """On an exact tie the path whose last piece is longer wins (BytePiece's rule)."""
     vocab = small_vocab({b'ab': 4, b'bc': 4}, byte_count=lambda b: 2 if b in b'abc' else 1)
     tok = make_tokenizer(vocab)
     # a|bc and ab|c score log(2*4) each: the longer last piece (bc) wins.
@@ -253,7 +253,7 @@ def test_normalization_argument():
 @pytest.mark.parametrize('value, type_name', [(b'abc', 'bytes'), (None, 'NoneType'), (3, 'int'),
                                               (['a'], 'list'), (bytearray(b'a'), 'bytearray')])
 def test_non_str_text_is_type_error(tok80k, value, type_name):
-    for call in (tok80k.encode, tok80k.tokenize, tok80k.encode_array, lambda t: tok80k.nbest(t, 2),
+    for call in (tok80k.encode, tok80k.tokenize, tok80k.encode_to_numpy, tok80k.encode_with_offsets, lambda t: tok80k.nbest(t, 2),
                  tok80k.log_likelihood, tok80k.entropy):
         with pytest.raises(TypeError, match=type_name):
             call(value)
@@ -324,9 +324,9 @@ def test_decode_bad_containers(tok80k):
         with pytest.raises(TypeError, match=f'ids must be a sequence of ints, got {type(not_a_sequence).__name__}'):
             tok80k.decode(not_a_sequence)
     for raw in (b'abc', memoryview(b'abc')):
-        for kwargs in ({}, {'return_offsets': True}):
+        for call in (tok80k.encode_batch, tok80k.encode_batch_with_offsets, tok80k.encode_batch_to_numpy):
             with pytest.raises(TypeError, match=f'not a single {type(raw).__name__}'):
-                tok80k.encode_batch(raw, **kwargs)
+                call(raw)
 
 
 def test_decode_mixed_signed_and_unsigned_ids(tok80k):
@@ -382,7 +382,7 @@ def test_a_bad_seed_is_rejected_by_viterbi_calls_too(tok80k, seed, error):
     """alpha < 0 ignores the seed, but a bad one is still a mistake to report."""
     for call in (lambda: tok80k.encode('hi', seed=seed), lambda: tok80k.tokenize('hi', seed=seed),
                  lambda: tok80k.encode_batch(['hi'], seed=seed),
-                 lambda: tok80k.encode('hi', seed=seed, return_offsets=True)):
+                 lambda: tok80k.encode_with_offsets('hi', seed=seed)):
         with pytest.raises(error, match='seed'):
             call()
 

@@ -91,7 +91,7 @@ def test_convert_to_bytepiece(tmp_path):
     path = tmp_path / 'conv.model'
     pieces = convert_to_bytepiece(vocab, path)
     assert pieces == expected_models('convert')[0]
-    loaded, ids, counts = load_model(path)
+    loaded, ids, counts, _ = load_model(path)
     assert dict(zip(loaded, counts)) == pieces
 
 

@@ -1,6 +1,7 @@
-"""Conversion of a vocabulary to other tokenizer libraries' model formats."""
+"""Export to a SentencePiece model file."""
 
-from .model import NUM_SPECIAL, atomic_write
+from .fileio import atomic_write
+from .model import NUM_SPECIAL
 
 # SentencePiece piece types (sentencepiece_model.proto).
 _SP_NORMAL, _SP_UNKNOWN, _SP_CONTROL, _SP_UNUSED, _SP_BYTE = 1, 2, 3, 5, 6
@@ -31,14 +32,14 @@ def convert_to_sentencepiece(tokenizer, path):
     except ImportError as e:
         raise ImportError('convert_to_sentencepiece needs: pip install "bytepiece[sentencepiece]"') from e
 
-    automaton = tokenizer._automaton
+    vocab = tokenizer.vocab
     model = sp_model.ModelProto()
     for name in ('<unk>', '<s>', '</s>'):
         model.pieces.add(piece=name, score=0.0, type=_SP_UNKNOWN if name == '<unk>' else _SP_CONTROL)
     extra_bytes = []
-    for i in range(NUM_SPECIAL, automaton.vocab_size):
-        piece = automaton.pieces[i]
-        score = float(automaton.scores[i])
+    for i in range(NUM_SPECIAL, vocab.size):
+        piece = vocab.pieces[i]
+        score = float(vocab.scores[i])
         if len(piece) == 1 and (piece[0] >= 0x80 or piece[0] == 0):  # SentencePiece rejects a '\0' piece
             model.pieces.add(piece=f'<0x{piece[0]:02X}>', score=score, type=_SP_BYTE)
             continue

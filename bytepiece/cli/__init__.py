@@ -1,0 +1,144 @@
+"""The ``bytepiece`` command line: train, encode, decode, info, convert.
+
+Every subcommand reports errors (a missing file, a bad model, a bad flag,
+malformed input) as one line on stderr and exits with a non-zero status:
+1 for a failure, 2 for bad usage. Input is streamed: ``encode`` and ``decode``
+read a batch of lines at a time, so memory does not grow with the input.
+Output files are written to a temporary file and renamed at the end, so a
+failed run leaves no partial output. A progress bar is shown on a terminal.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+from ..fileio import DAMAGED_DATA
+from ..interrupts import keyboard_interrupts
+from .commands import PROG, cmd_convert, cmd_decode, cmd_encode, cmd_info, cmd_train
+from .errors import UsageError, one_line
+from .formats import LineFormatter, display_piece
+from .streams import Output, read_batches, split_lines
+
+__all__ = ['main', 'build_parser', 'LineFormatter', 'Output', 'display_piece', 'read_batches', 'split_lines']
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and no usage dump."""
+
+    def error(self, message):
+        self.exit(2, f'{PROG}: error: {message} (see {self.prog} --help)\n')
+
+
+class _Sizes(argparse.Action):
+    """``--vocab-size N [N ...]``: the leading integers are sizes, what follows
+    them is input files (so ``--vocab-size 300 FILE`` works)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        count = next((k for k, v in enumerate(values) if not re.fullmatch(r'-?[0-9]+', v)), len(values))
+        if count == 0:
+            raise argparse.ArgumentError(self, f'invalid int value: {values[0]!r}')
+        setattr(namespace, self.dest, [int(v) for v in values[:count]])
+        namespace.more_inputs = namespace.more_inputs + values[count:]
+
+
+def build_parser():
+    parser = _Parser(prog=PROG, description='Byte-level unigram tokenizer (BytePiece-compatible models).')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sub.required = True
+
+    def model_args(p, specials=True):
+        p.add_argument('--model', '-m', required=True, help='model file (BytePiece JSON, or a .zip of one)')
+        p.add_argument('--normalization', default='NFC', choices=['NFC', 'NFKC', 'NFD', 'NFKD', 'none'],
+                       type=lambda s: s if s.lower() == 'none' else s.upper(),
+                       help='Unicode normalization before encoding (default NFC; none: byte-exact)')
+        if specials:
+            p.add_argument('--special-tokens', nargs='+', metavar='TOKEN', default=None,
+                           help='register special tokens (ids after the vocabulary)')
+
+    def stream_args(p):
+        p.add_argument('inputs', nargs='*', default=['-'], metavar='FILE',
+                       help='input files (default: stdin; - is stdin; .gz/.xz/.bz2 are decompressed)')
+        p.add_argument('-o', '--output', default=None, help='output file (default: stdout)')
+        p.add_argument('--quiet', '-q', action='store_true', help='no progress bar')
+
+    p = sub.add_parser('train', help='train a model on text files')
+    # '*', not '+': the files may also come after --vocab-size's values (checked in cmd_train)
+    p.add_argument('inputs', nargs='*', metavar='FILE',
+                   help='training files: .jsonl (with --field) or plain text (one document per file); may be compressed')
+    p.add_argument('-o', '--output', required=True, help='model path (with several sizes: PATH.<size> each)')
+    p.add_argument('--vocab-size', action=_Sizes, nargs='+', default=[10000], metavar='N',
+                   help='one or more sizes (default 10000); FILEs may follow the sizes')
+    p.add_argument('--order', type=int, default=6, help='n-gram order (default 6)')
+    p.add_argument('--min-count', type=int, default=2, help='least count of kept n-grams and pieces (default 2)')
+    p.add_argument('--max-piece-length', type=int, default=36, help='longest piece in bytes (default 36)')
+    p.add_argument('--workers', type=int, default=1, help='parallel workers (default 1)')
+    p.add_argument('--batch-size', type=int, default=1000, help='texts per work unit (default 1000)')
+    p.add_argument('--isolate-digits', action='store_true', help='every digit is its own chunk')
+    p.add_argument('--no-ensure-unicode', action='store_true', help='allow pieces that split UTF-8 characters')
+    p.add_argument('--field', default='text', help='text field of .jsonl inputs (default text)')
+    p.add_argument('--quiet', '-q', action='store_true', help='no progress bars')
+    p.set_defaults(func=cmd_train, more_inputs=[])
+
+    p = sub.add_parser('encode', help='encode text, one output line per input line')
+    model_args(p)
+    stream_args(p)
+    p.add_argument('--format', choices=['ids', 'pieces', 'jsonl'], default='ids',
+                   help='ids: space-separated ids; pieces: space-separated pieces; jsonl: input is JSON lines, '
+                        'output {"ids": [...]} per line (a blank line stays blank)')
+    p.add_argument('--field', default='text', help='text field of jsonl input (default text)')
+    p.add_argument('--alpha', type=float, default=None, help='sample a segmentation (alpha >= 0); default: Viterbi')
+    p.add_argument('--seed', type=int, default=None, help='seed of the samples (reproducible runs)')
+    p.add_argument('--threads', type=int, default=None, help='threads (default: all cores)')
+    p.add_argument('--add-bos', action='store_true', help='prepend <bos> (id 1)')
+    p.add_argument('--add-eos', action='store_true', help='append <eos> (id 2)')
+    p.add_argument('--allowed-special', default=None, metavar='all|TOKEN,...',
+                   help='match these special tokens in the text (default: none, their text is plain text)')
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser('decode', help='decode ids, one output line per input line')
+    model_args(p)
+    stream_args(p)
+    p.add_argument('--format', choices=['ids', 'jsonl'], default='ids',
+                   help='ids: space-separated decimal ids per line, output the text (a text with a newline is an '
+                        'error without --escape); jsonl: {"ids": [...]} per line, output {"text": ...}')
+    p.add_argument('--field', default=None, help='ids field of jsonl input (default ids)')
+    p.add_argument('--escape', action='store_true',
+                   help='with --format ids: write backslash, newline and CR in the text as \\\\, \\n, \\r')
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser('info', help='vocabulary size, piece lengths, how a sample text splits')
+    model_args(p)
+    p.add_argument('--text', default=None, help='sample text to split (default: a built-in one)')
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser('convert', help='convert a model to another library\'s format')
+    model_args(p)
+    p.add_argument('--to', required=True, choices=['sentencepiece', 'huggingface'])
+    p.add_argument('out', metavar='OUT', help='output file (huggingface: tokenizer.json, or a directory)')
+    p.set_defaults(func=cmd_convert)
+    return parser
+
+
+def main(argv=None):
+    """Run the CLI; returns the exit status (also used as the console entry point)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with keyboard_interrupts():
+            return args.func(args)
+    except UsageError as e:
+        print(f'{PROG} {args.command}: error: {one_line(e)}', file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, and keep Python
+        # from complaining when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print(f'{PROG}: interrupted', file=sys.stderr)
+        return 130
+    except (OSError, ValueError, TypeError, KeyError, ImportError, RuntimeError, MemoryError, *DAMAGED_DATA) as e:
+        print(f'{PROG} {args.command}: error: {one_line(e)}', file=sys.stderr)
+        return 1
+

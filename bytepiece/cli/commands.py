@@ -1,0 +1,216 @@
+"""The subcommands: train, encode, decode, info, convert."""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from ..fileio import DAMAGED_DATA, check_output_path, damaged
+from ..model import NUM_SPECIAL, SPECIAL_PIECES
+from ..trainer import Trainer
+from .errors import UsageError
+from .formats import ESCAPES, LineFormatter, display_piece, display_table, jsonl_text, parse_ids
+from .streams import (Output, check_inputs, check_output_apart, decode_lines, input_size, progress_bar,
+                      read_batches, split_lines)
+
+PROG = 'bytepiece'
+SAMPLE_TEXT = ('BytePiece tokenizes bytes: 今天天气不错，我们去公园散步吧。\n'
+               'def f(x):\n    return x ** 2  # ünïcödé, emoji 🙂\n')
+
+
+def _load_tokenizer(args, seed=None):
+    from ..tokenizer import Tokenizer
+    normalization = None if args.normalization.lower() == 'none' else args.normalization.upper()
+    special = args.special_tokens if getattr(args, 'special_tokens', None) else None
+    files = [t for t in special or () if os.path.isfile(t)]
+    if files:  # `--special-tokens TOK FILE` takes FILE as a token, not as an input
+        print(f'{PROG}: warning: --special-tokens took the file name {files[0]!r} as a token; '
+              f'put the input files first or end the token list with --', file=sys.stderr)
+    return Tokenizer(args.model, seed=seed, normalization=normalization, special_tokens=special)
+
+
+def _allowed_special(args):
+    value = args.allowed_special
+    if value is None:
+        return frozenset()
+    if value == 'all':
+        return 'all'
+    return {token for token in value.split(',') if token}
+
+
+def cmd_encode(args):
+    check_inputs(args.inputs)
+    check_output_apart([args.output], args.inputs + [args.model])
+    if args.alpha is not None and args.alpha < 0:
+        raise UsageError(f'--alpha must be >= 0 (omit it for Viterbi), got {args.alpha}')
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f'--threads must be >= 1, got {args.threads}')
+    tokenizer = _load_tokenizer(args, seed=args.seed)
+    alpha = -1.0 if args.alpha is None else args.alpha
+    allowed = _allowed_special(args)
+    if args.format == 'pieces':
+        formatter = LineFormatter(display_table(tokenizer), ' ', '', '\n')
+    elif args.format == 'ids':
+        formatter = LineFormatter([str(i) for i in range(tokenizer.vocab_size)], ' ', '', '\n')
+    else:
+        formatter = LineFormatter([str(i) for i in range(tokenizer.vocab_size)], ', ', '{"ids": [', ']}\n')
+    bar = progress_bar(input_size(args.inputs), 'encode', not args.quiet)
+    with bar, Output(args.output) as out:
+        for name, number, data in read_batches(args.inputs, bar):
+            if args.format == 'jsonl':
+                # one text per line, None for a blank line
+                texts = [jsonl_text(*item, args.field) for item in split_lines(name, number, data)]
+                docs = [t for t in texts if t is not None]
+            else:
+                texts = docs = decode_lines(name, number, data)
+            try:
+                ids, starts, _ = tokenizer.encode_batch_to_numpy(docs, alpha=alpha, add_bos=args.add_bos,
+                                                                 add_eos=args.add_eos, num_threads=args.threads,
+                                                                 allowed_special=allowed)
+            except ValueError:
+                _check_encodable(name, number, texts)  # name the line, not the index in the batch
+                raise
+            formatted = formatter.format(ids, starts)
+            if len(docs) < len(texts):  # a blank line for each blank input line
+                lines = iter(formatted.split(b'\n'))
+                formatted = b''.join(b'\n' if t is None else next(lines) + b'\n' for t in texts)
+            out.stream.write(formatted)
+    return 0
+
+
+def _check_encodable(name, number, texts):
+    """Raise a ValueError naming the first line whose text is not UTF-8
+    encodable (a lone surrogate, from a JSON escape like \\ud800)."""
+    from ..text import encode_utf8
+    for k, text in enumerate(texts):
+        if text is not None:
+            encode_utf8(text, location=f'{name}:{number + k}')
+
+
+def cmd_decode(args):
+    check_inputs(args.inputs)
+    check_output_apart([args.output], args.inputs + [args.model])
+    jsonl = args.format == 'jsonl'
+    if jsonl and args.escape:
+        raise UsageError('--escape is for --format ids (jsonl output is escaped already)')
+    tokenizer = _load_tokenizer(args)
+    field = args.field or 'ids'
+    bar = progress_bar(input_size(args.inputs), 'decode', not args.quiet)
+    with bar, Output(args.output) as out:
+        for batch in read_batches(args.inputs, bar):
+            lines = []
+            for name, number, line in split_lines(*batch):
+                ids = parse_ids(name, number, line, field, jsonl)
+                if ids is None:
+                    lines.append('')  # keep the lines aligned with the input
+                    continue
+                try:
+                    text = tokenizer.decode(ids)
+                except (ValueError, TypeError) as e:
+                    raise ValueError(f'{name}:{number}: {e}') from None
+                if jsonl:
+                    text = json.dumps({'text': text}, ensure_ascii=False)
+                elif args.escape:
+                    text = text.translate(ESCAPES)
+                elif '\n' in text:
+                    raise ValueError(f'{name}:{number}: the decoded text has a newline, which would break '
+                                     f'the one-line-per-input-line output; use --escape')
+                lines.append(text)
+            out.write_lines(lines)
+    return 0
+
+
+def cmd_info(args):
+    text = args.text if args.text is not None else SAMPLE_TEXT
+    try:  # checked before any output
+        text.encode('utf-8')
+    except UnicodeEncodeError as e:
+        code = ord(text[e.start])
+        if 0xDC80 <= code <= 0xDCFF:  # how Python passes on command-line bytes that are not UTF-8
+            raise UsageError(f'--text is not valid UTF-8: byte 0x{code - 0xDC00:02x} at character {e.start}') from None
+        raise UsageError(f'--text holds a lone surrogate at character {e.start}') from None
+    tokenizer = _load_tokenizer(args)
+    pieces = tokenizer.vocab.pieces[NUM_SPECIAL:]
+    lengths = tokenizer.vocab.piece_lengths[NUM_SPECIAL:]
+    partial = sum(1 for p in pieces if not _is_utf8(p))
+    print(f'model: {args.model}')
+    print(f'vocab size: {tokenizer.vocab_size} ({len(pieces)} pieces + {" ".join(SPECIAL_PIECES)}'
+          f'{f" + {len(tokenizer.special_tokens)} special tokens" if tokenizer.special_tokens else ""})')
+    print(f'normalization: {tokenizer.normalization}')
+    print(f'longest piece: {int(lengths.max())} bytes; pieces that are not whole UTF-8: {partial}')
+    if tokenizer.special_tokens:
+        base = tokenizer.vocab_size - len(tokenizer.special_tokens)
+        print('special tokens: ' + ', '.join(f'{t} ({base + k})' for k, t in enumerate(tokenizer.special_tokens)))
+    print('piece length histogram (bytes: pieces):')
+    hist = np.bincount(lengths)
+    width = max(1, int(hist.max()))
+    for n in range(1, hist.size):
+        if hist[n]:
+            print(f'  {n:3d}: {int(hist[n]):7d} {"#" * max(1, round(40 * int(hist[n]) / width))}')
+    ids = tokenizer.encode(text, allowed_special='all')
+    table = [display_piece(tokenizer.id_to_piece(i)) for i in ids]
+    size = len(text.encode('utf-8'))
+    print(f'sample text: {size} bytes -> {len(ids)} tokens ({size / max(len(ids), 1):.2f} bytes/token)')
+    print('  ' + ' | '.join(table))
+    return 0
+
+
+def _is_utf8(piece):
+    try:
+        piece.decode('utf-8')
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def cmd_convert(args):
+    outputs = [args.out]
+    if args.to == 'huggingface' and os.path.isdir(args.out):  # the export writes these two files there
+        outputs = [os.path.join(args.out, name) for name in ('tokenizer.json', 'tokenizer_config.json')]
+    check_output_apart(outputs, [args.model])
+    tokenizer = _load_tokenizer(args)
+    if args.to == 'sentencepiece':
+        tokenizer.convert_to_sentencepiece(args.out)
+    else:
+        tokenizer.convert_to_huggingface(args.out)
+    print(f'wrote {args.out}', file=sys.stderr)
+    return 0
+
+
+class _Inputs:
+    """Training files as one re-iterable corpus of str; read errors name the file."""
+
+    def __init__(self, paths, field):
+        from ..corpus import as_corpus
+        self.parts = [(p, as_corpus(p, field=field)) for p in paths]
+
+    def __iter__(self):
+        for path, part in self.parts:
+            try:
+                yield from part  # invalid UTF-8 is a ValueError naming file and line already
+            except (OSError, *DAMAGED_DATA) as e:
+                raise damaged(path, e) from None
+
+
+def cmd_train(args):
+    inputs = args.inputs + args.more_inputs
+    if not inputs:
+        raise UsageError('give at least one training FILE')
+    if '-' in inputs:
+        raise UsageError('train reads its input twice: give files, not -')
+    check_inputs(inputs)
+    check_output_path(args.output)  # fail before training, not at the final rename
+    sizes = args.vocab_size
+    outputs = [f'{args.output}.{size}' for size in sizes] if len(sizes) > 1 else [args.output]
+    check_output_apart(outputs, inputs)
+    trainer = Trainer(order=args.order, max_vocab_size=sizes if len(sizes) > 1 else sizes[0],
+                      max_piece_length=args.max_piece_length, min_count=args.min_count,
+                      isolate_digits=args.isolate_digits, ensure_unicode=not args.no_ensure_unicode)
+    corpus = _Inputs(inputs, args.field)
+    progress = not args.quiet and sys.stderr.isatty()
+    trainer.train(corpus, workers=args.workers, batch_size=args.batch_size, progress=progress, field=args.field)
+    paths = trainer.save(args.output)
+    for path in paths or [args.output]:
+        print(f'wrote {path}', file=sys.stderr)
+    return 0
