@@ -1,0 +1,403 @@
+"""Inputs: corpora of documents in files, read in partitions by any worker.
+
+A corpus is named by paths, directories (every file below, hidden ones
+excepted), glob patterns or fsspec URLs (``s3://``, ``gs://``, ``hf://``...,
+with the fsspec backend installed). The format follows the extension, after
+any compression suffix (``.gz``, ``.bz2``, ``.xz``, ``.zst``):
+
+- ``.jsonl``, ``.ndjson``, ``.json``: JSON lines; the text is ``field``;
+- ``.parquet``: the column ``field`` (``pip install 'bytepiece[parquet]'``);
+- anything else: plain UTF-8 text, read in documents cut after a run of
+  newlines (so the chunks of training are those of the whole file).
+
+Large uncompressed files are cut into byte ranges of about
+``partition_bytes``, each starting at a record boundary (a line for JSON
+lines, the end of a run of newlines for text); a compressed file is one
+partition, a Parquet file one partition per row group. A partition is small
+and picklable: a worker reads it itself, so the driver never holds the text.
+
+Bad records follow ``errors``: ``'strict'`` raises a ValueError naming the
+file and place; ``'skip'`` drops the record; ``'replace'`` decodes invalid
+UTF-8 as U+FFFD (a record that is not JSON, or lacks the field, is dropped).
+Dropped records are counted in the partition's ``ReadReport``.
+"""
+
+import json
+import os
+import re
+from dataclasses import dataclass, field as dataclass_field
+from typing import List, Optional
+
+from .fileio import DAMAGED_DATA, damaged
+
+FORMATS = ('text', 'jsonl', 'parquet')
+ERRORS = ('strict', 'skip', 'replace')
+COMPRESSIONS = {'.gz': 'gzip', '.bz2': 'bz2', '.xz': 'xz', '.lzma': 'xz', '.zst': 'zstd'}
+_JSONL_SUFFIXES = ('.jsonl', '.ndjson', '.json')
+PARTITION_BYTES = 64 << 20
+READ_BLOCK = 4 << 20
+MAX_REPORTED = 5
+_SURROGATE = re.compile('[\ud800-\udfff]')
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A piece of a corpus one task reads: bytes ``start..end`` of a file
+    (``end`` -1: to its end), or row group ``start`` of a Parquet file."""
+    index: int
+    path: str
+    format: str
+    compression: Optional[str]
+    field: str
+    errors: str
+    start: int = 0
+    end: int = -1
+    size: int = 0  # bytes (of the compressed file, or of the row group's data), for progress
+
+
+@dataclass
+class ReadReport:
+    """What reading a partition gave: documents, input bytes read, and
+    records dropped (or repaired) under the error policy, with the first
+    places."""
+    documents: int = 0
+    input_bytes: int = 0
+    skipped: int = 0
+    replaced: int = 0
+    places: List[str] = dataclass_field(default_factory=list)
+
+    def drop(self, place, what):
+        self.skipped += 1
+        if len(self.places) < MAX_REPORTED:
+            self.places.append(f'{place}: {what}')
+
+    def add(self, other):
+        self.documents += other.documents
+        self.input_bytes += other.input_bytes
+        self.skipped += other.skipped
+        self.replaced += other.replaced
+        self.places.extend(other.places[:MAX_REPORTED - len(self.places)])
+
+
+def _fsspec():
+    try:
+        import fsspec
+    except ImportError:
+        raise ImportError("reading corpus files needs fsspec: pip install fsspec") from None
+    return fsspec
+
+
+def detect(path):
+    """``(format, compression)`` of a file by its name."""
+    low = path.lower()
+    compression = next((c for s, c in COMPRESSIONS.items() if low.endswith(s)), None)
+    if compression:
+        low = low[:low.rindex('.')]
+    if low.endswith(_JSONL_SUFFIXES):
+        return 'jsonl', compression
+    if low.endswith('.parquet'):
+        return 'parquet', compression
+    return 'text', compression
+
+
+def resolve(files):
+    """The files named by ``files`` (a path, URL, directory or glob, or a
+    list of them) as sorted ``(url, size)`` pairs; a missing one is an error."""
+    fsspec = _fsspec()
+    names = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
+    if not names:
+        raise ValueError('no corpus files given')
+    found = []
+    for name in names:
+        if not isinstance(name, (str, bytes, os.PathLike)):
+            raise TypeError(f'a corpus file is a path or URL, got {type(name).__name__}')
+        name = os.fsdecode(name)
+        fs, path = fsspec.core.url_to_fs(name)
+        if any(c in path for c in '*?['):
+            paths = [p for p in sorted(fs.glob(path)) if fs.isfile(p)]
+            if not paths:
+                raise FileNotFoundError(f'no corpus file matches {name!r}')
+        elif fs.isdir(path):
+            paths = [p for p in sorted(fs.find(path)) if not os.path.basename(p).startswith('.')]
+            if not paths:
+                raise FileNotFoundError(f'corpus directory {name!r} holds no file')
+        elif fs.exists(path):
+            paths = [path]
+        else:
+            raise FileNotFoundError(f'corpus file not found: {name!r}')
+        found.extend((fs.unstrip_protocol(p) if '://' in name else p, fs.size(p)) for p in paths)
+    return found
+
+
+def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_BYTES):
+    """The partitions of a corpus, in a fixed order (independent of workers)."""
+    if errors not in ERRORS:
+        raise ValueError(f'errors must be one of {ERRORS}, got {errors!r}')
+    if not isinstance(field, str):
+        raise TypeError(f'field must be a str, got {type(field).__name__}')
+    parts = []
+    for url, size in resolve(files):
+        fmt, compression = detect(url)
+        if fmt == 'parquet':
+            for group, group_size in _row_groups(url):
+                parts.append(Partition(len(parts), url, fmt, None, field, errors, group, group + 1, group_size))
+            continue
+        if compression or size <= partition_bytes:
+            parts.append(Partition(len(parts), url, fmt, compression, field, errors, 0, -1, size))
+            continue
+        for start in range(0, size, partition_bytes):
+            end = min(start + partition_bytes, size)
+            parts.append(Partition(len(parts), url, fmt, None, field, errors, start, -1 if end == size else end,
+                                   end - start))
+    return parts
+
+
+def _row_groups(url):
+    pq = _parquet()
+    with _fsspec().open(url, 'rb') as f:
+        meta = pq.ParquetFile(f).metadata
+        return [(g, meta.row_group(g).total_byte_size) for g in range(meta.num_row_groups)]
+
+
+def _parquet():
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError("reading Parquet needs pyarrow: pip install 'bytepiece[parquet]'") from None
+    return pq
+
+
+def read(part, report=None):
+    """The documents (str) of a partition, in order; ``report`` (a
+    ``ReadReport``) counts them and any dropped record."""
+    report = ReadReport() if report is None else report
+    if part.format == 'parquet':
+        yield from _read_parquet(part, report)
+        return
+    try:
+        with _open(part) as f:
+            if part.format == 'jsonl':
+                yield from _jsonl_documents(_blocks(f, part), part, report)
+            else:
+                yield from _text_documents(_blocks(f, part), part, report)
+    except (OSError, *DAMAGED_DATA) as e:
+        raise damaged(part.path, e) from None
+
+
+def _open(part):
+    fsspec = _fsspec()
+    if part.compression == 'zstd':
+        try:
+            import zstandard  # noqa: F401  (fsspec reads .zst with it)
+        except ImportError:
+            raise ImportError("reading .zst files needs: pip install 'bytepiece[zstd]'") from None
+    return fsspec.open(part.path, 'rb', compression=part.compression).open()
+
+
+def _next_boundary(data, i, is_text, eof):
+    """The first record start at or after index ``i >= 1`` of ``data`` (a
+    record starts after a newline, for text after a run of newlines; the end
+    of the file ends the last record), or None if more data must be read."""
+    k = data.find(b'\n', i - 1)
+    if k < 0:
+        return len(data) if eof else None
+    j = k + 1
+    if is_text:
+        while j < len(data) and data[j] == 10:
+            j += 1
+        if j == len(data) and not eof:
+            return None
+    return j
+
+
+def _last_boundary(data, is_text, eof):
+    """The last record start in ``data`` (0 if none is known yet)."""
+    if eof:
+        return len(data)
+    k = data.rfind(b'\n')
+    if k < 0:
+        return 0
+    if is_text and k + 1 == len(data):  # a trailing run of newlines may go on
+        k = data.rstrip(b'\n').rfind(b'\n')
+    return k + 1
+
+
+class _Block:
+    """Whole records read from a file: ``data`` starts at byte ``offset``,
+    on line ``line`` (None when the partition did not start the file)."""
+    __slots__ = ('data', 'offset', 'line')
+
+    def __init__(self, data, offset, line):
+        self.data, self.offset, self.line = data, offset, line
+
+    def place(self, i):
+        """Where byte ``i`` of the block is, for messages."""
+        if self.line is None:
+            return f'byte {self.offset + i}'
+        line = self.line + self.data.count(b'\n', 0, i)
+        column = i - self.data.rfind(b'\n', 0, i) - 1
+        return f'line {line}, byte {column}'
+
+    def lines(self):
+        """The block's lines (newline kept) as blocks."""
+        start, line = 0, self.line
+        while start < len(self.data):
+            end = self.data.find(b'\n', start)
+            end = len(self.data) if end < 0 else end + 1
+            yield _Block(self.data[start:end], self.offset + start, line)
+            start = end
+            line = None if line is None else line + 1
+
+
+def _blocks(f, part):
+    """Blocks of whole records covering the partition: the records that start
+    at bytes ``start..end-1`` of the file (a record belongs to the partition
+    holding its first byte)."""
+    is_text = part.format == 'text'
+    pos = max(part.start - 1, 0)  # the file offset of data[0]
+    if pos:
+        f.seek(pos)
+    data = b''
+    begun = part.start == 0
+    line = 1 if begun else None
+    while True:
+        block = f.read(READ_BLOCK)
+        eof = not block
+        data += block
+        if not begun:
+            j = _next_boundary(data, part.start - pos, is_text, eof)
+            if j is None:
+                continue
+            data, pos, begun = data[j:], pos + j, True
+        if part.end >= 0 and pos + len(data) >= part.end:
+            j = _next_boundary(data, max(part.end - pos, 1), is_text, eof) if part.end > pos else 0
+            if j is not None:
+                if j:
+                    yield _Block(data[:j], pos, line)
+                return
+        else:
+            j = _last_boundary(data, is_text, eof)
+            if j:
+                yield _Block(data[:j], pos, line)
+                line = None if line is None else line + data.count(b'\n', 0, j)
+                data, pos = data[j:], pos + j
+        if eof:
+            return
+
+
+def _decode(block, part, report):
+    """The block as str under the error policy, or None to drop it."""
+    try:
+        return block.data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        place = f'{part.path}: {block.place(e.start)}'
+        if part.errors == 'strict':
+            raise ValueError(f'{place}: invalid UTF-8') from None
+        if part.errors == 'skip':
+            report.drop(place, 'invalid UTF-8')
+            return None
+        report.replaced += 1
+        return block.data.decode('utf-8', errors='replace')
+
+
+def _text_documents(blocks, part, report):
+    """Each block of text is one document (blocks end after a run of
+    newlines); under ``'skip'``, a line that is not UTF-8 is dropped."""
+    for block in blocks:
+        try:
+            text = block.data.decode('utf-8')
+        except UnicodeDecodeError:
+            if part.errors != 'skip':
+                text = _decode(block, part, report)
+            else:
+                text = ''.join(t for t in (_decode(b, part, report) for b in block.lines()) if t is not None)
+        report.documents += 1
+        report.input_bytes += len(block.data)
+        yield text
+
+
+def _jsonl_documents(blocks, part, report):
+    for block in (line for block in blocks for line in block.lines()):
+        report.input_bytes += len(block.data)
+        if not block.data.strip():
+            continue
+        line = _decode(block, part, report)
+        if line is None:
+            continue
+        text = None
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or part.field not in obj:
+                raise KeyError
+            text = obj[part.field]
+            if not isinstance(text, str):
+                raise TypeError
+            if '\\u' in line:  # only a \uXXXX escape can make a lone surrogate
+                text.encode('utf-8')
+        except (ValueError, KeyError, TypeError) as e:
+            text = _bad_record(e, block, part, report, text)
+            if text is None:
+                continue
+        report.documents += 1
+        yield text
+
+
+def _bad_record(error, block, part, report, text):
+    """A JSON line that cannot give its text: raised, dropped (None), or for
+    a lone surrogate under ``'replace'``, the text repaired."""
+    if isinstance(error, UnicodeEncodeError):
+        what = f'a lone surrogate in field {part.field!r} (not UTF-8)'
+        if part.errors == 'replace':
+            report.replaced += 1
+            return _SURROGATE.sub('\ufffd', text)
+    elif isinstance(error, TypeError):
+        what = f'field {part.field!r} is not a string'
+    elif isinstance(error, KeyError):
+        what = f'no field {part.field!r}'
+    else:
+        what = f'invalid JSON ({error})'
+    place = f'{part.path}: {block.place(0)}'
+    if part.errors == 'strict':
+        raise ValueError(f'{place}: {what}') from None
+    report.drop(place, what)
+    return None
+
+
+def _read_parquet(part, report):
+    pq = _parquet()
+    with _fsspec().open(part.path, 'rb') as f:
+        table = pq.ParquetFile(f).read_row_group(part.start, columns=[part.field])
+    for row, text in enumerate(table.column(part.field).to_pylist()):
+        if not isinstance(text, str):
+            what = f'field {part.field!r} is not a string'
+            place = f'{part.path} row group {part.start} row {row}'
+            if part.errors == 'strict':
+                raise ValueError(f'{place}: {what}')
+            report.drop(place, what)
+            continue
+        report.documents += 1
+        yield text
+
+
+class Files:
+    """A corpus of files (see the module doc): a re-iterable of its documents,
+    and the partitions workers read it by.
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, 'a.jsonl'), 'w') as f:
+    ...     _ = f.write('{"text": "one"}\\n{"text": "two"}\\n')
+    >>> list(Files(folder))
+    ['one', 'two']
+    """
+
+    def __init__(self, files, field='text', errors='strict', partition_bytes=PARTITION_BYTES):
+        self.parts = partitions(files, field, errors, partition_bytes)
+
+    def __iter__(self):
+        for part in self.parts:
+            yield from read(part)
+
+    def __repr__(self):
+        return f'Files({len(self.parts)} partitions)'
+

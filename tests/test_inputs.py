@@ -1,0 +1,156 @@
+"""Corpus inputs: files, directories, globs and fsspec URLs; text, JSON lines
+and Parquet, compressed or not; partitions by byte range; the error policy."""
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+import random
+
+import pytest
+
+from bytepiece.inputs import Files, ReadReport, partitions, read
+
+
+def write(path, data):
+    with open(path, 'wb') as f:
+        f.write(data)
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def corpus(tmp_path_factory):
+    """A text file full of newline runs and a JSON-lines file with text and other fields."""
+    folder = tmp_path_factory.mktemp('corpus')
+    rnd = random.Random(0)
+    text = ''.join(rnd.choice(['a', 'b', '\n', '\n\n\n', 'ü', '中文 ', '\r\n']) for _ in range(20000))
+    records = [{'id': i, 'text': ''.join(rnd.choice('ab \nü\u2028"') for _ in range(rnd.randint(0, 60)))}
+               for i in range(1000)]
+    jsonl = ''.join(json.dumps(r, ensure_ascii=i % 2 == 0) + '\n' for i, r in enumerate(records))
+    return {'dir': folder, 'text': text, 'texts': [r['text'] for r in records],
+            'txt': write(folder / 't.txt', text.encode()), 'jsonl': write(folder / 'j.jsonl', jsonl.encode())}
+
+
+@pytest.mark.parametrize('partition_bytes', [1, 2, 3, 5, 8, 100, 4096, 1 << 30])
+def test_byte_ranges_tile_the_file_at_record_boundaries(corpus, tmp_path, partition_bytes):
+    text = corpus['text'] if partition_bytes > 50 else corpus['text'][:1500]  # tiny ranges: a short file
+    path = write(tmp_path / 't.txt', text.encode())
+    parts = partitions(path, partition_bytes=partition_bytes)
+    docs = [doc for part in parts for doc in read(part)]
+    assert ''.join(docs) == text
+    # a document ends after a run of newlines: the chunks of training are the whole file's
+    assert all(d.endswith('\n') for d in docs[:-1]) and not any(d.startswith('\n') for d in docs[1:])
+    texts = corpus['texts'] if partition_bytes > 50 else corpus['texts'][:30]
+    path = write(tmp_path / 'j.jsonl', ''.join(json.dumps({'text': t}) + '\n' for t in texts).encode())
+    parts = partitions(path, partition_bytes=partition_bytes)
+    assert [doc for part in parts for doc in read(part)] == texts
+    assert [p.index for p in parts] == list(range(len(parts)))
+
+
+@pytest.mark.parametrize('suffix, compress', [('.gz', gzip.compress), ('.bz2', bz2.compress), ('.xz', lzma.compress),
+                                              ('.zst', None)])
+def test_compressed_files_are_one_partition_each(corpus, tmp_path, suffix, compress):
+    if compress is None:
+        import zstandard
+        compress = zstandard.ZstdCompressor().compress
+    with open(corpus['jsonl'], 'rb') as f:
+        path = write(tmp_path / f'j.jsonl{suffix}', compress(f.read()))
+    parts = partitions(path, partition_bytes=100)
+    assert len(parts) == 1 and parts[0].format == 'jsonl'
+    assert list(read(parts[0])) == corpus['texts']
+
+
+def test_directories_globs_and_urls(corpus, tmp_path):
+    write(tmp_path / 'b.jsonl', b'{"text": "b"}\n')
+    write(tmp_path / 'a.txt', b'a\n')
+    write(tmp_path / '.hidden', b'not read')
+    os.mkdir(tmp_path / 'sub')
+    write(tmp_path / 'sub' / 'c.jsonl', b'{"text": "c"}\n')
+    assert list(Files(tmp_path)) == ['a\n', 'b', 'c']
+    assert list(Files(str(tmp_path / '*.jsonl'))) == ['b']
+    assert list(Files([str(tmp_path / 'sub'), str(tmp_path / 'a.txt')])) == ['c', 'a\n']
+    assert list(Files('file://' + str(tmp_path / 'b.jsonl'))) == ['b']
+
+
+def test_memory_urls():
+    import fsspec
+    with fsspec.open('memory://corpus/x.jsonl', 'wb') as f:
+        f.write(b'{"text": "from memory"}\n{"text": "two"}\n')
+    assert list(Files('memory://corpus/x.jsonl')) == ['from memory', 'two']
+    assert list(Files('memory://corpus')) == ['from memory', 'two'], 'a directory of the memory filesystem'
+
+
+def test_missing_inputs(tmp_path):
+    with pytest.raises(FileNotFoundError, match='not found'):
+        partitions(str(tmp_path / 'nope.jsonl'))
+    with pytest.raises(FileNotFoundError, match='no corpus file matches'):
+        partitions(str(tmp_path / '*.jsonl'))
+    with pytest.raises(FileNotFoundError, match='holds no file'):
+        partitions(tmp_path)
+    with pytest.raises(ValueError, match='no corpus files'):
+        partitions([])
+    with pytest.raises(ValueError, match='errors must be one of'):
+        partitions(tmp_path, errors='ignore')
+
+
+BAD_LINES = [b'{"text": "ok 1"}', b'{"text": "bad \xff byte"}', b'not json', b'{"other": 1}', b'{"text": 5}',
+             b'{"text": "lone \\ud800 surrogate"}', b'["text"]', b'', b'{"text": "ok 2"}']
+
+
+def test_strict_errors_name_the_file_and_line(tmp_path):
+    path = write(tmp_path / 'bad.jsonl', b'\n'.join(BAD_LINES) + b'\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl: line 2, byte 14: invalid UTF-8"):
+        list(Files(path))
+    for k, what in [(2, 'invalid JSON'), (3, "no field 'text'"), (4, "field 'text' is not a string"),
+                    (5, 'a lone surrogate')]:
+        path = write(tmp_path / f'bad{k}.jsonl', b'{"text": "fine"}\n' + BAD_LINES[k] + b'\n')
+        with pytest.raises(ValueError, match=f'bad{k}.jsonl: line 2, byte 0: {what}'):
+            list(Files(path))
+
+
+def test_skip_and_replace_count_what_they_drop(tmp_path):
+    path = write(tmp_path / 'bad.jsonl', b'\n'.join(BAD_LINES) + b'\n')
+    (part,) = partitions(path, errors='skip')
+    report = ReadReport()
+    assert list(read(part, report)) == ['ok 1', 'ok 2']
+    assert report.skipped == 6 and report.documents == 2
+    assert report.places[0].endswith('bad.jsonl: line 2, byte 14: invalid UTF-8')
+    assert len(report.places) == 5, 'the first few places'
+    (part,) = partitions(path, errors='replace')
+    report = ReadReport()
+    assert list(read(part, report)) == ['ok 1', 'bad \ufffd byte', 'lone \ufffd surrogate', 'ok 2']
+    assert report.replaced == 2 and report.skipped == 4
+
+
+def test_text_files_under_each_policy(tmp_path):
+    path = write(tmp_path / 'bad.txt', b'good line\nbad \xfe line\n\nlast')
+    with pytest.raises(ValueError, match='bad.txt: line 2, byte 4: invalid UTF-8'):
+        list(Files(path))
+    assert ''.join(Files(path, errors='skip')) == 'good line\n\nlast'
+    assert ''.join(Files(path, errors='replace')) == 'good line\nbad \ufffd line\n\nlast'
+    # in a later partition the place is a byte offset
+    with pytest.raises(ValueError, match=r'bad.txt: byte 14: invalid UTF-8'):
+        list(Files(path, partition_bytes=5))
+
+
+def test_parquet_row_groups(tmp_path):
+    pa = pytest.importorskip('pyarrow')
+    import pyarrow.parquet as pq
+    texts = [f'document {i}' for i in range(100)]
+    path = str(tmp_path / 'c.parquet')
+    pq.write_table(pa.table({'content': texts, 'n': list(range(100))}), path, row_group_size=30)
+    parts = partitions(path, field='content')
+    assert len(parts) == 4 and all(p.format == 'parquet' for p in parts)
+    assert [t for p in parts for t in read(p)] == texts
+    pq.write_table(pa.table({'content': ['a', None]}), path)
+    with pytest.raises(ValueError, match='row 1'):
+        list(Files(path, field='content'))
+    assert list(Files(path, field='content', errors='skip')) == ['a']
+
+
+def test_partitions_pickle_small(corpus):
+    import pickle
+    parts = partitions(corpus['jsonl'], partition_bytes=1000)
+    assert all(len(pickle.dumps(p)) < 500 for p in parts)
+    assert pickle.loads(pickle.dumps(parts[3])) == parts[3]
