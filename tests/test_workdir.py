@@ -1,0 +1,65 @@
+"""Work directories: outputs that appear only complete, a manifest that
+refuses another run's arguments, and bucketed array files."""
+
+import os
+
+import numpy as np
+import pytest
+
+from bytepiece.workdir import WorkDir, read_bucket, write_buckets
+
+
+def test_a_run_resumes_in_its_own_directory(tmp_path):
+    work = WorkDir(tmp_path / 'w', {'order': 6, 'files': ['a', 'b']})
+    work.save('phase/0001.npz', keys=np.arange(5), counts=np.ones(5))
+    again = WorkDir(tmp_path / 'w', {'order': 6, 'files': ['a', 'b']})
+    assert again.exists('phase/0001.npz')
+    assert again.load('phase/0001.npz')['keys'].tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match=r'other arguments \(run.order: 6 there, 7 now\)'):
+        WorkDir(tmp_path / 'w', {'order': 7, 'files': ['a', 'b']})
+    assert again.exists('phase/0001.npz'), 'nothing is deleted'
+    again.close()
+    assert not os.path.exists(tmp_path / 'w')
+
+
+def test_a_folder_of_other_files_is_refused(tmp_path):
+    (tmp_path / 'mine.txt').write_text('data')
+    with pytest.raises(ValueError, match='not empty and has no manifest.json'):
+        WorkDir(tmp_path, {})
+    assert (tmp_path / 'mine.txt').read_text() == 'data'
+
+
+def test_a_temporary_directory_goes_away(tmp_path):
+    work = WorkDir(None, {'x': 1})
+    path = work.path
+    work.save('a.npz', x=np.zeros(3))
+    work.close(keep=True)
+    assert not os.path.exists(path)
+
+
+def test_a_failed_save_leaves_nothing(tmp_path):
+    class Broken:
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError('cannot become an array')
+
+    work = WorkDir(tmp_path / 'w', {})
+    with pytest.raises(RuntimeError, match='cannot become an array'):
+        work.save('a.npz', x=np.zeros(3), y=Broken())  # fails after the first array is written
+    assert not work.exists('a.npz')
+    assert [n for n in os.listdir(tmp_path / 'w') if n != 'manifest.json'] == []
+
+
+def test_buckets_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    n, n_buckets = 1000, 7
+    buckets = rng.integers(0, n_buckets, n)
+    keys = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
+    counts = rng.integers(1, 100, n)
+    path = str(tmp_path / 'b.bin')
+    write_buckets(path, buckets, n_buckets, keys, counts)
+    for b in range(n_buckets):
+        got_keys, got_counts = read_bucket(path, b)
+        assert got_keys.dtype == np.uint64 and got_counts.dtype == counts.dtype
+        assert np.array_equal(got_keys, keys[buckets == b]) and np.array_equal(got_counts, counts[buckets == b])
+    write_buckets(path, np.zeros(0, np.int64), 3, np.zeros(0, np.uint64))
+    assert read_bucket(path, 2)[0].size == 0
