@@ -154,17 +154,6 @@ def test_any_cut_into_parts_equals_one_call(tok80k, golden_texts, alpha, n_range
         assert np.array_equal(np.concatenate([np.diff(p[2]) for p in parts]), np.diff(starts))
 
 
-@pytest.mark.parametrize('sizes, n_ranges', [([5], 4), ([0, 0, 0], 2), ([1, 100, 0, 3, 50, 0], 3),
-                                             ([10] * 20, 64), ([1000, 1, 1, 1], 4)])
-def test_byte_balanced_cuts_cover_every_text_once(sizes, n_ranges):
-    from bytepiece.parallel import byte_balanced_cuts
-    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    cuts = byte_balanced_cuts(bounds, n_ranges)
-    assert cuts[0] == 0 and cuts[-1] == len(sizes)
-    assert all(a < b for a, b in zip(cuts, cuts[1:])), 'ranges are non-empty and in order'
-    assert len(cuts) - 1 <= n_ranges
-
-
 def test_marker_flags_count_by_truth_value_as_in_encode(tok80k):
     """add_bos=2 once duplicated a token in batches; encode reads it as True."""
     texts = ['ab', 'hello world', '']
