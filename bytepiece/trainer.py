@@ -38,7 +38,7 @@ import numpy as np
 from .automaton import PieceAutomaton
 from .corpus import as_corpus, iter_shards
 from .interrupts import keyboard_interrupts
-from .kernels import bnlm, ngrams
+from .kernels import bnlm, hashtable, ngrams
 from .model import finite_float, shown_value, save_model
 from .text import pack_bytes
 
@@ -87,9 +87,9 @@ def map_count_level(buf, bounds, n, kept_prev, part, nparts):
     return ngrams.count_level(buf, bounds, n, kept_prev, part, nparts)
 
 
-def map_count_pieces(buf, bounds, order, ensure_unicode, l1, l2, table):
+def map_count_pieces(buf, bounds, model):
     """Shard -> ``(data, bounds, counts)`` of its BNLM pieces."""
-    return bnlm.count_pieces(buf, bounds, order, ensure_unicode, l1, l2, table, table.view(np.float64))
+    return bnlm.count_pieces(buf, bounds, model)
 
 
 _M_MMAP_THRESHOLD = -3
@@ -362,13 +362,12 @@ class Trainer:
                 nparts = max(1, int(math.ceil(total / 4 / max(self.table_entries // 2, 1))))
                 part_keys, part_counts = [], []
                 for part in range(nparts):
-                    tk, tc = ngrams.counter_new(max(total // (4 * nparts), 1 << 10))
-                    used = 0
+                    table = hashtable.counter_new(max(total // (4 * nparts), 1 << 10), hashtable.COUNTER_MULT)
                     for i in range(len(shard_counts)):
                         keys, counts = shard_counts.read(i)
-                        tk, tc, used = ngrams.counter_add(tk, tc, used, keys, counts, part, nparts)
-                    keys, counts = ngrams.counter_items(tk, tc, min_count)
-                    del tk, tc
+                        table = hashtable.counter_add(table, keys, counts, part, nparts)
+                    keys, counts = hashtable.counter_items(table, min_count, True)
+                    del table
                     part_keys.append(keys)
                     part_counts.append(counts)
             finally:
@@ -394,15 +393,15 @@ class Trainer:
         del prev_keys, prev_counts
         keys = counts = None
         _release_memory()
-        table = ngrams.map_new(n_kept)
+        table = hashtable.map_new(n_kept)
         for i in range(len(levels)):
-            ngrams.map_insert(table, table.view(np.float64), *levels.read(i))
+            hashtable.map_insert(table, *levels.read(i))
         levels.close()
         _release_memory()
-        return [l1, l2, table]
+        return [bnlm.Bnlm(self.order, self.ensure_unicode, l1, l2, table)]
 
     def _count_pieces(self, tables, engine, spill, progress):
-        held = list(tables)  # [l1, l2, n-gram table]; cleared once segmentation is done
+        held = list(tables)  # [model]; cleared once segmentation is done
         tables.clear()
         # per-shard piece counts go to disk first, and are merged only once the
         # n-gram tables are freed: the two never take memory at the same time
@@ -412,7 +411,7 @@ class Trainer:
             def args():
                 for i in range(len(spill)):
                     buf, bounds = spill.read(i)
-                    yield (buf, bounds, self.order, self.ensure_unicode, *held)
+                    yield (buf, bounds, *held)
             sizes = (spill.shards[i][1] for i in range(len(spill)))
             for (data, pbounds, counts), size in zip(engine.imap(map_count_pieces, args()), sizes):
                 results.write(data, pbounds, counts)
@@ -426,18 +425,17 @@ class Trainer:
             parts = _ArraySpill(spill.directory)
             n_pieces = n_bytes = 0
             for part in range(nparts):
-                tab = bnlm.strtab_new(1 << 16, 1 << 20)
+                tab = hashtable.strtab_new(1 << 16, 1 << 20)
                 data = pbounds = counts = None
                 for i in range(len(results)):
                     data, pbounds, counts = results.read(i)
-                    tab = bnlm.strtab_add(*tab, data, pbounds[:-1], pbounds[1:], counts, part, nparts)
+                    tab = hashtable.strtab_add(tab, data, pbounds[:-1], pbounds[1:], counts, part, nparts)
                 del data, pbounds, counts
-                # entries sit in the pool in insertion order: the pool is the data
-                slots, offsets, lengths, counts, pool, used, pool_used = tab
-                del tab, slots, lengths
-                parts.write(pool[:pool_used], offsets[:used], counts[:used])
-                n_pieces += used
-                n_bytes += pool_used
+                pool, offsets, counts = hashtable.strtab_items(tab)
+                del tab
+                parts.write(pool, offsets, counts)
+                n_pieces += offsets.shape[0]
+                n_bytes += pool.shape[0]
                 del offsets, counts, pool
                 _release_memory()
         finally:
