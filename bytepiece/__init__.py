@@ -3,7 +3,7 @@
 from .huggingface import convert_to_huggingface
 from .special import SpecialTokens
 from .tokenizer import Tokenizer
-from .trainer import Trainer, convert_to_bytepiece
+from .train import Trainer, convert_to_bytepiece
 
 __version__ = '0.1.0'
 __all__ = ['Tokenizer', 'Trainer', 'convert_to_bytepiece', 'convert_to_huggingface', 'SpecialTokens']

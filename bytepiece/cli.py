@@ -494,7 +494,7 @@ def cmd_train(args):
     outputs = [f'{args.output}.{size}' for size in sizes] if len(sizes) > 1 else [args.output]
     _check_output_apart(outputs, inputs)
     try:
-        from .trainer import Trainer
+        from .train import Trainer
     except ImportError as e:
         raise RuntimeError(f'the trainer is not available: {e}') from None
     trainer = Trainer(order=args.order, max_vocab_size=sizes if len(sizes) > 1 else sizes[0],
