@@ -12,13 +12,10 @@ def _keys(rng, n):
     return np.array(sorted({rng.randrange(1, 1 << 64) for _ in range(n)}), np.uint64)
 
 
-def test_set_and_map():
+def test_map():
     rng = random.Random(3)
     keys = _keys(rng, 500)
     absent = [k for k in _keys(rng, 200) if k not in set(keys.tolist())]
-    table = ht.build_set(keys)
-    assert all(ht.set_contains(table, k) for k in keys)
-    assert not any(ht.set_contains(table, np.uint64(k)) for k in absent)
     vals = np.array([rng.random() for _ in keys])
     table = ht.map_new(keys.shape[0])
     ht.map_insert(table, keys, vals)

@@ -1,13 +1,13 @@
 """Open-addressing hash tables over numpy arrays, for the n-gram and BNLM kernels.
 
-Four tables: a set of uint64 keys; a map from uint64 keys to float64 values
-(one ``uint64[2 * cap]`` array of ``(key, value bits)`` pairs, so that a
-lookup touches one cache line; values go through its float64 view); a
-``Counter`` from uint64 keys to int64 counts; a ``StrTable`` from byte
-strings to int64 counts. uint64 keys are never 0, which marks an empty slot.
-Probing is linear from the home slot ``scale(key * multiplier, cap)``, so
-any capacity works. Each table has one probe loop, which acts on the slot it
-finds (finding the slot first and acting after the loop measured slower).
+Three tables: a map from uint64 keys to float64 values (one ``uint64[2 * cap]``
+array of ``(key, value bits)`` pairs, so that a lookup touches one cache
+line; values go through its float64 view); a ``Counter`` from uint64 keys to
+int64 counts; a ``StrTable`` from byte strings to int64 counts. uint64 keys
+are never 0, which marks an empty slot. Probing is linear from the home slot
+``scale(key * multiplier, cap)``, so any capacity works. Each table has one
+probe loop, which acts on the slot it finds (finding the slot first and
+acting after the loop measured slower).
 
 Load and growth, one rule for all tables: a table holds at most ``MAX_LOAD``
 of its capacity; one that would pass that is rebuilt at
@@ -70,39 +70,6 @@ def load_limit(cap):
 def grown_capacity(used, n_new):
     """The capacity of a table holding ``used`` keys rebuilt to take ``n_new`` more."""
     return capacity(2 * max(used, n_new))
-
-
-@njit(cache=True, inline='always')
-def _set_probe(table, key, add):
-    """Whether ``key`` is in the set; with ``add``, it is added if not."""
-    cap = table.shape[0]
-    s = slot(key, cap, TABLE_MULT)
-    while True:
-        t = table[s]
-        if t == key:
-            return True
-        if t == 0:
-            if add:
-                table[s] = key
-            return False
-        s += 1
-        if s == cap:
-            s = 0
-
-
-@njit(cache=True, nogil=True)
-def build_set(keys):
-    """A hash set holding ``keys``."""
-    table = np.zeros(capacity(keys.shape[0]), np.uint64)
-    for k in keys:
-        _set_probe(table, k, True)
-    return table
-
-
-@njit(cache=True, inline='always')
-def set_contains(table, key):
-    """Whether ``key`` is in a ``build_set`` table."""
-    return _set_probe(table, key, False)
 
 
 @njit(cache=True, inline='always')
