@@ -32,7 +32,7 @@ t2 = time.perf_counter()
 tk.encode("warm up: hello world, 你好世界")
 t3 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_encode_s": t3 - t2,
-                  "automaton_mb": tk._automaton.nbytes / 1e6, "vocab_size": tk.vocab_size}))
+                  "automaton_mb": tk.vocab.nbytes / 1e6, "vocab_size": tk.vocab_size}))
 '''
 
 

@@ -92,27 +92,28 @@ def speedup(run, runs):
 
 def kernel_runner(args):
     from bytepiece import Tokenizer
-    from bytepiece.kernels import lattice
+    from bytepiece.kernels.segment import segment_texts
     from bytepiece.text import encode_texts, pack_bytes
-    automaton = Tokenizer(args.model)._automaton
+    vocab = Tokenizer(args.model).vocab
     texts = load_texts_mb(args.corpus, args.mb)
-    buf, bounds = pack_bytes(encode_texts(texts, 'NFC'))
-    half = int(np.searchsorted(bounds, bounds[-1] / 2))  # two halves of about equal bytes
-    fixed = (automaton.trie, 0, -1.0, automaton.scores, automaton.max_piece_length, np.uint64(0))
+    half = int(np.searchsorted(np.cumsum([len(t) for t in texts]), sum(map(len, texts)) / 2))  # about equal halves
+    halves = [pack_bytes(encode_texts(part, 'NFC')) for part in (texts[:half], texts[half:])]
+    fixed = (vocab.trie, vocab.draw(-1), np.uint64(0), 0)
+
+    def segment(buf, bounds):
+        segment_texts(buf, bounds, np.arange(bounds.size), *fixed)
 
     def run(threads):
-        ranges = [(0, half), (half, len(texts))]
         if threads == 1:
-            for t0, t1 in ranges:
-                lattice.segment_text_range(buf, bounds, t0, t1, *fixed)
+            for buf, bounds in halves:
+                segment(buf, bounds)
             return
-        workers = [threading.Thread(target=lattice.segment_text_range, args=(buf, bounds, t0, t1) + fixed)
-                   for t0, t1 in ranges]
+        workers = [threading.Thread(target=segment, args=half_) for half_ in halves]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
-    return run, buf.size
+    return run, sum(buf.size for buf, _ in halves)
 
 
 def main():

@@ -64,7 +64,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {here!r})
 from train import Docs
-from bytepiece.trainer import Trainer
+from bytepiece import Trainer
 t = time.time()
 trainer = Trainer(order=6, max_vocab_size=32000, min_count=8)
 trainer.train(Docs({corpus!r}, {start}, {step}, {repeat}), workers={workers}, progress=False)
@@ -105,7 +105,7 @@ def bytes_per_token(model_path, texts):
 
 
 def parity(corpus, golden, tmp):
-    from bytepiece.trainer import Trainer
+    from bytepiece import Trainer
     meta = json.load(open(os.path.join(golden, 'train.meta.json')))
     lines = read_lines(corpus)
     held_out = [json.loads(line)['text'] for line in lines[2::30]]

@@ -5,7 +5,7 @@ from .parallel import Engine
 from .special import SpecialTokens
 from .encoding import TokenArrays
 from .tokenizer import Tokenizer
-from .trainer import Trainer, convert_to_bytepiece
+from .train import Trainer, convert_to_bytepiece
 
 __version__ = '0.1.0'
 __all__ = ['Tokenizer', 'TokenArrays', 'Trainer', 'Engine', 'convert_to_bytepiece', 'convert_to_huggingface',

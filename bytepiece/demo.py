@@ -15,7 +15,7 @@ import time
 
 from .corpus import TextFile
 from .tokenizer import Tokenizer
-from .trainer import Trainer
+from .train import Trainer
 
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'sample')
 

@@ -153,7 +153,7 @@ def test_convert(tmp_path, capsys):
 
 
 def test_train(tmp_path, capsys):
-    pytest.importorskip('bytepiece.trainer')
+    pytest.importorskip('bytepiece.train')
     corpus = os.path.join(FIXTURES, 'train', 'tang300.txt')
     out = tmp_path / 'model.json'
     code, _, err = run(['train', corpus, '-o', out, '--vocab-size', '300', '400', '--order', '4',
@@ -326,7 +326,7 @@ def test_output_over_an_input_is_refused(tok, infile, tmp_path, capsys):
     tok.save(str(in_dir))
     code, _, err = run(['convert', '-m', in_dir, '--to', 'huggingface', export], capsys)
     assert code == 2 and 'writing it would destroy it' in err and in_dir.read_bytes() == saved
-    pytest.importorskip('bytepiece.trainer')
+    pytest.importorskip('bytepiece.train')
     code, _, err = run(['train', '-o', infile, '--vocab-size', '300', '-q', infile], capsys)
     assert code == 2 and infile.read_bytes() == before
 
@@ -405,7 +405,7 @@ def test_decode_text_with_a_newline(tok, tmp_path, capsys, monkeypatch):
 
 
 def test_train_files_after_vocab_size(tmp_path, capsys):
-    pytest.importorskip('bytepiece.trainer')
+    pytest.importorskip('bytepiece.train')
     corpus = os.path.join(FIXTURES, 'train', 'tang300.txt')
     out = tmp_path / 'model.json'
     code, _, err = run(['train', '-o', out, '--order', '4', '-q', '--vocab-size', '300', corpus], capsys)
@@ -427,7 +427,7 @@ def test_errors_name_file_and_line(tmp_path, capsys):
     src.write_text('{"text": "fine"}\n\n{"text": "lone \\ud800 surrogate"}\n')
     code, _, err = run(['encode', '-m', M40, '--format', 'jsonl', src], capsys)
     assert code == 1 and f"{src}:3: cannot encode '\\ud800' at character 5 as UTF-8 (a lone surrogate)" in err
-    pytest.importorskip('bytepiece.trainer')
+    pytest.importorskip('bytepiece.train')
     for name, content in [('bad.txt', b'fine\nab\xff\n'), ('bad.jsonl', b'{"text": "a"}\n{"text": "\xe4"}\n')]:
         path = tmp_path / name
         path.write_bytes(content)

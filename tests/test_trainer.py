@@ -3,6 +3,7 @@
 import base64
 import gzip
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -14,10 +15,10 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from bytepiece import Trainer, convert_to_bytepiece
 from bytepiece.corpus import TextFile, as_corpus, iter_shards
 from bytepiece.kernels import ngrams
 from bytepiece.model import load_model
-from bytepiece.trainer import Trainer, convert_to_bytepiece
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'train')
 with open(os.path.join(HERE, 'expected.json')) as _f:
@@ -158,6 +159,16 @@ def test_trained_model_loads_in_tokenizer(tmp_path):
 def test_bad_parameters(kwargs, limit):
     with pytest.raises(ValueError, match=limit):
         Trainer(**kwargs)
+
+
+def test_settings_and_their_training_metadata():
+    trainer = Trainer(order=5, max_vocab_size=[300, 400], max_piece_length=math.inf, min_count=3)
+    assert (trainer.order, trainer.max_vocab_size, trainer.max_piece_length) == (5, [400, 300], math.inf)
+    assert trainer.settings.to_dict() == {
+        'method': 'bytepiece', 'order': 5, 'max_vocab_size': [400, 300], 'max_piece_length': None,
+        'min_count': 3, 'isolate_digits': False, 'ensure_unicode': True}
+    assert Trainer(max_piece_length=8, isolate_digits=1).settings.to_dict()['max_piece_length'] == 8
+    assert Trainer(isolate_digits=1).isolate_digits is True
 
 
 def test_bad_parameter_types():
@@ -317,10 +328,10 @@ def _interrupted_numba_call(*args, **kwargs):
 
 
 def test_ctrl_c_inside_a_kernel_call_is_a_keyboard_interrupt(monkeypatch, tmp_path):
-    monkeypatch.setattr(Trainer, '_count_ngrams', _interrupted_numba_call)
+    monkeypatch.setattr(Trainer, '_count_pieces', _interrupted_numba_call)
     with pytest.raises(KeyboardInterrupt):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
-    monkeypatch.setattr(Trainer, '_count_ngrams', lambda *a, **k: (_ for _ in ()).throw(SystemError('other')))
+    monkeypatch.setattr(Trainer, '_count_pieces', lambda *a, **k: (_ for _ in ()).throw(SystemError('other')))
     with pytest.raises(SystemError, match='other'):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
 

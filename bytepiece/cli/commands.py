@@ -8,7 +8,7 @@ import numpy as np
 
 from ..fileio import DAMAGED_DATA, check_output_path, damaged
 from ..model import NUM_SPECIAL, SPECIAL_PIECES
-from ..trainer import Trainer
+from ..train import Trainer
 from .errors import UsageError
 from .formats import ESCAPES, LineFormatter, display_piece, display_table, jsonl_text, parse_ids
 from .streams import (Output, check_inputs, check_output_apart, decode_lines, input_size, progress_bar,

@@ -4,46 +4,74 @@
 returns where pieces start. Byte ``i`` in state ``j`` (its position in the
 current piece, capped at ``order - 1``) scores ``L(j+1)`` of the ``j + 1``
 bytes ending at ``i``; the next byte goes to state 0 (new piece) or to
-``min(j + 1, order - 1)``. Floating point and tie-breaking follow the
-reference's numpy formulation exactly: every candidate is the sum
-``prev[jp] + node[j]`` and the first maximum over ``jp`` wins (an all ``-inf``
-column picks state 0).
-
-Pieces are then counted by content in a byte-string hash table (``strtab``):
-``slots int64[cap]`` (-1 empty) index entries whose bytes live in one
-``pool``; entries have ``hash``, ``offset``, ``length`` and ``count``.
+``min(j + 1, order - 1)``. Floating point and tie-breaking follow BytePiece's
+numpy formulation exactly: every candidate is the sum ``prev[jp] + node[j]``
+and the first maximum over ``jp`` wins (an all ``-inf`` column picks state
+0). ``count_pieces`` then counts the pieces by content in a string table.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from .ngrams import LEN_SHIFT, _slot, map_get_from
+from .hashtable import (hash_bytes, map_get_from, map_home, strtab_bump, strtab_grow, strtab_has_room, strtab_items,
+                        strtab_new)
+from .ngrams import LEN_SHIFT
 
 NEG_INF = -np.inf
 
 
-@njit(cache=True, nogil=True)
-def _viterbi_buffers(maxlen, order):
+class Bnlm(NamedTuple):
+    """The model: ``order`` 1..7; ``ensure_unicode``: no piece starts with a
+    UTF-8 continuation byte; ``l1 float64[256]``: the log probability of each
+    byte; ``l2 float64[65536]``: at ``256 * a + b``, that of ``b`` after ``a``
+    (``-inf`` if pruned); ``ngrams``: a ``hashtable`` map from the keys of the
+    kept n-grams (3 <= n <= order, keys as in ``ngrams``) to the log
+    probability of their last byte after the others."""
+    order: int
+    ensure_unicode: bool
+    l1: np.ndarray
+    l2: np.ndarray
+    ngrams: np.ndarray
+
+
+class ViterbiWork(NamedTuple):
     """Work arrays of ``_viterbi_chunk`` for chunks of up to ``maxlen`` bytes:
-    ``(routes, states, prev, cur, node)``."""
-    return (np.zeros((maxlen, order), np.int8), np.empty(maxlen, np.int8),
-            np.empty(order, np.float64), np.empty(order, np.float64), np.empty(order, np.float64))
+    back pointers ``routes int8[maxlen, order]``, ``states int8[maxlen]``,
+    the score columns ``prev, cur, node float64[order]``, the piece starts
+    ``starts int64[maxlen]``, and per-length probe state (``order + 1``)."""
+    routes: np.ndarray
+    states: np.ndarray
+    prev: np.ndarray
+    cur: np.ndarray
+    node: np.ndarray
+    starts: np.ndarray
+    probe_key: np.ndarray
+    probe_slot: np.ndarray
+    probe_first: np.ndarray
+    probe_need: np.ndarray
 
 
 @njit(cache=True, nogil=True)
-def _viterbi_chunk(buf, start, end, order, ensure_unicode, l1, l2, tk, tv,
-                   routes, states, prev, cur, node, out):
+def viterbi_work(maxlen, order):
+    """Work arrays for chunks of up to ``maxlen`` bytes."""
+    return ViterbiWork(np.zeros((maxlen, order), np.int8), np.empty(maxlen, np.int8),
+                       np.empty(order, np.float64), np.empty(order, np.float64), np.empty(order, np.float64),
+                       np.empty(maxlen, np.int64), np.empty(order + 1, np.uint64), np.empty(order + 1, np.int64),
+                       np.empty(order + 1, np.uint64), np.zeros(order + 1, np.bool_))
+
+
+@njit(cache=True, nogil=True)
+def _viterbi_chunk(buf, start, end, model, values, work, out):
     """Segment ``buf[start:end]``; writes the piece starts to ``out`` and
-    returns how many. Work arrays: ``routes int8[>=len, order]``,
-    ``states int8[>=len]``, ``prev, cur, node float64[order]``."""
+    returns how many. ``values``: the float64 view of ``model.ngrams``."""
+    order, ensure_unicode, l1, l2, tk = model.order, model.ensure_unicode, model.l1, model.l2, model.ngrams
+    routes, states, prev, cur, node = work.routes, work.states, work.prev, work.cur, work.node
+    qkey, qslot, qfirst, qneed = work.probe_key, work.probe_slot, work.probe_first, work.probe_need
     length = end - start
     last = order - 1
     low56 = (np.uint64(1) << LEN_SHIFT) - np.uint64(1)
-    tcap = tk.shape[0] // 2
-    qkey = np.empty(order + 1, np.uint64)
-    qslot = np.empty(order + 1, np.int64)
-    qfirst = np.empty(order + 1, np.uint64)
-    qneed = np.zeros(order + 1, np.bool_)
     w = np.uint64(0)
     for t in range(length):
         b = buf[start + t]
@@ -71,7 +99,7 @@ def _viterbi_chunk(buf, start, end, order, ensure_unicode, l1, l2, tk, tv,
                         n = j + 1
                         key = (np.uint64(n) << LEN_SHIFT) | (w & ((np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)))
                         qkey[j] = key
-                        q = _slot(key, tcap)
+                        q = map_home(tk, key)
                         qslot[j] = q
                         qfirst[j] = tk[2 * q]
                 for j in range(2, top + 1):
@@ -80,14 +108,11 @@ def _viterbi_chunk(buf, start, end, order, ensure_unicode, l1, l2, tk, tv,
                     key = qkey[j]
                     x = qfirst[j]
                     if x == key:
-                        v = tv[2 * qslot[j] + 1]
+                        v = values[2 * qslot[j] + 1]
                     elif x == 0:
                         v = NEG_INF
                     else:
-                        q = qslot[j] + 1
-                        if q == tcap:
-                            q = 0
-                        v = map_get_from(tk, tv, key, q, NEG_INF)
+                        v = map_get_from(tk, values, key, qslot[j], NEG_INF)
                     node[j] = v
                     if v == NEG_INF:
                         break
@@ -158,223 +183,63 @@ def _max_chunk(bounds):
 
 
 @njit(cache=True, nogil=True)
-def segment(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
-    """Viterbi segmentation of each chunk ``buf[bounds[c]:bounds[c+1]]``.
-
-    ``l1[b]``: L1 of byte b; ``l2[256*a+b]``: L2 of bytes ab (``-inf`` if
-    pruned); ``tk``: ``ngrams.build_map`` table from n-gram key (n >= 3) to Ln,
-    ``tv`` its float64 view.
-    Returns the sorted start offsets (into ``buf``) of all pieces; every chunk
-    start is among them and a piece ends at the next start or chunk end.
-    """
-    maxlen = _max_chunk(bounds)
+def segment(buf, bounds, model):
+    """Viterbi segmentation of each chunk ``buf[bounds[c]:bounds[c+1]]`` with
+    the ``Bnlm`` ``model``. Returns the sorted start offsets (into ``buf``) of
+    all pieces; every chunk start is among them and a piece ends at the next
+    start or chunk end."""
+    values = model.ngrams.view(np.float64)
+    work = viterbi_work(_max_chunk(bounds), model.order)
     starts = np.empty(max(bounds[-1] - bounds[0], 1), np.int64)
-    routes, states, prev, cur, node = _viterbi_buffers(maxlen, order)
     nout = 0
     for c in range(bounds.shape[0] - 1):
         if bounds[c + 1] > bounds[c]:
-            nout += _viterbi_chunk(buf, bounds[c], bounds[c + 1], order, ensure_unicode, l1, l2, tk, tv,
-                                   routes, states, prev, cur, node, starts[nout:])
+            nout += _viterbi_chunk(buf, bounds[c], bounds[c + 1], model, values, work, starts[nout:])
     return starts[:nout].copy()
 
 
-# ---------------------------------------------------------------------------
-# byte-string counting table: (slots int32[cap], offsets int64[m],
-# lengths int32[m], counts int64[m], pool uint8[P], used, pool_used)
-
-MAX_LOAD = 0.7
-
-
-@njit(cache=True, inline='always')
-def _hash_bytes(buf, s, e):
-    h = np.uint64(0xCBF29CE484222325)
-    for i in range(s, e):
-        h = (h ^ np.uint64(buf[i])) * np.uint64(0x100000001B3)
-    return h
-
-
-@njit(cache=True, inline='always')
-def _str_part(h, nparts):
-    return np.int64(((h >> np.uint64(32)) * np.uint64(nparts)) >> np.uint64(32))
-
-
 @njit(cache=True, nogil=True)
-def strtab_new(n_entries, pool_bytes):
-    """An empty table sized for about ``n_entries`` strings of ``pool_bytes``."""
-    m = max(n_entries, 16)
-    cap = np.int64(m / MAX_LOAD) + 1
-    return (np.full(cap, -1, np.int32), np.zeros(m, np.int64), np.zeros(m, np.int32),
-            np.zeros(m, np.int64), np.zeros(max(pool_bytes, 64), np.uint8), 0, 0)
-
-
-@njit(cache=True, nogil=True)
-def _rehash(offsets, lengths, pool, used, cap):
-    slots = np.full(cap, -1, np.int32)
-    for e in range(used):
-        o = offsets[e]
-        q = _slot(_hash_bytes(pool, o, o + lengths[e]), cap)
-        while slots[q] >= 0:
-            q += 1
-            if q == cap:
-                q = 0
-        slots[q] = e
-    return slots
-
-
-@njit(cache=True, inline='always')
-def _add(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0, w):
-    """Add ``w`` to the count of ``src[s0:e0]``; the caller guarantees room for
-    one more entry. Returns ``(used, pool_used)``."""
-    cap = slots.shape[0]
-    ln = e0 - s0
-    p = _slot(_hash_bytes(src, s0, e0), cap)
-    while True:
-        ent = slots[p]
-        if ent < 0:
-            break
-        if lengths[ent] == ln:
-            off = offsets[ent]
-            same = True
-            for k in range(ln):
-                if pool[off + k] != src[s0 + k]:
-                    same = False
-                    break
-            if same:
-                counts[ent] += w
-                return used, pool_used
-        p += 1
-        if p == cap:
-            p = 0
-    for k in range(ln):
-        pool[pool_used + k] = src[s0 + k]
-    offsets[used] = pool_used
-    lengths[used] = ln
-    counts[used] = w
-    slots[p] = used
-    return used + 1, pool_used + ln
-
-
-@njit(cache=True, nogil=True)
-def _reserve(slots, offsets, lengths, counts, pool, used, pool_used, n_new, n_bytes):
-    """Grow the table to take ``n_new`` more entries of ``n_bytes`` in all."""
-    if used + n_new > offsets.shape[0]:
-        m = max(offsets.shape[0] + offsets.shape[0] // 4, used + n_new)
-        no = np.zeros(m, np.int64)
-        no[:used] = offsets[:used]
-        nl = np.zeros(m, np.int32)
-        nl[:used] = lengths[:used]
-        nc = np.zeros(m, np.int64)
-        nc[:used] = counts[:used]
-        offsets, lengths, counts = no, nl, nc
-    if pool_used + n_bytes > pool.shape[0]:
-        m = max(pool.shape[0] + pool.shape[0] // 4, pool_used + n_bytes)
-        npool = np.zeros(m, np.uint8)
-        npool[:pool_used] = pool[:pool_used]
-        pool = npool
-    if used + n_new > MAX_LOAD * slots.shape[0]:
-        slots = _rehash(offsets, lengths, pool, used, np.int64(2 * (used + n_new) / MAX_LOAD) + 1)
-    return slots, offsets, lengths, counts, pool
-
-
-@njit(cache=True, inline='always')
-def _has_room(slots, offsets, pool, used, pool_used, n_new, n_bytes):
-    return (used + n_new <= offsets.shape[0] and pool_used + n_bytes <= pool.shape[0]
-            and used + n_new <= MAX_LOAD * slots.shape[0])
-
-
-@njit(cache=True, nogil=True)
-def _add_run(slots, offsets, lengths, counts, pool, used, pool_used, src, span_starts, span_ends, weights, i,
-             part, nparts):
-    n = span_starts.shape[0]
-    while i < n:
-        s0 = span_starts[i]
-        e0 = span_ends[i]
-        if nparts > 1 and _str_part(_hash_bytes(src, s0, e0), nparts) != part:
-            i += 1
-            continue
-        if not _has_room(slots, offsets, pool, used, pool_used, 1, e0 - s0):
-            break
-        used, pool_used = _add(slots, offsets, lengths, counts, pool, used, pool_used, src, s0, e0, weights[i])
-        i += 1
-    return i, used, pool_used
-
-
-@njit(cache=True, nogil=True)
-def strtab_add(slots, offsets, lengths, counts, pool, used, pool_used,
-               src, span_starts, span_ends, weights, part=0, nparts=1):
-    """Add ``weights[i]`` to the count of ``src[span_starts[i]:span_ends[i]]``
-    (only the strings of hash partition ``part`` of ``nparts``).
-
-    Returns the (possibly reallocated) table tuple."""
-    i = 0
-    n = span_starts.shape[0]
-    while True:
-        i, used, pool_used = _add_run(slots, offsets, lengths, counts, pool, used, pool_used,
-                                      src, span_starts, span_ends, weights, i, part, nparts)
-        if i >= n:
-            return slots, offsets, lengths, counts, pool, used, pool_used
-        slots, offsets, lengths, counts, pool = _reserve(
-            slots, offsets, lengths, counts, pool, used, pool_used, 1, span_ends[i] - span_starts[i])
-
-
-@njit(cache=True, nogil=True)
-def strtab_compact(offsets, lengths, counts, pool, used):
-    """The table's entries as ``(data uint8, bounds int64[n+1], counts int64[n])``
-    in insertion order, with entry i at ``data[bounds[i]:bounds[i+1]]``."""
-    bounds = np.zeros(used + 1, np.int64)
-    for i in range(used):
-        bounds[i + 1] = bounds[i] + lengths[i]
-    data = np.empty(bounds[used], np.uint8)
-    for i in range(used):
-        o = offsets[i]
-        b = bounds[i]
-        for k in range(lengths[i]):
-            data[b + k] = pool[o + k]
-    return data, bounds, counts[:used].copy()
-
-
-@njit(cache=True, nogil=True)
-def _pieces_run(buf, bounds, c, order, ensure_unicode, l1, l2, tk, tv,
-                routes, states, prev, cur, node, starts,
-                slots, offsets, lengths, counts, pool, used, pool_used):
+def _pieces_run(buf, bounds, c, model, values, work, table):
+    # from chunk c on, while the table surely has room for a whole chunk's pieces
+    starts = work.starts
     nchunks = bounds.shape[0] - 1
     while c < nchunks:
         length = bounds[c + 1] - bounds[c]
-        if not _has_room(slots, offsets, pool, used, pool_used, length, length):
+        if not strtab_has_room(table, length, length):
             break
         if length > 0:
-            n = _viterbi_chunk(buf, bounds[c], bounds[c + 1], order, ensure_unicode, l1, l2, tk, tv,
-                               routes, states, prev, cur, node, starts)
+            n = _viterbi_chunk(buf, bounds[c], bounds[c + 1], model, values, work, starts)
             for i in range(n):
+                s = starts[i]
                 e = starts[i + 1] if i + 1 < n else bounds[c + 1]
-                used, pool_used = _add(slots, offsets, lengths, counts, pool, used, pool_used,
-                                       buf, starts[i], e, 1)
+                strtab_bump(table, buf, s, e, hash_bytes(buf, s, e), 1)
         c += 1
-    return c, used, pool_used
+    return c
 
 
 @njit(cache=True, nogil=True)
-def count_pieces(buf, bounds, order, ensure_unicode, l1, l2, tk, tv):
+def count_pieces(buf, bounds, model):
     """Segment the chunks (see ``segment``) and count the pieces by content.
 
-    Returns ``(data, piece_bounds, counts)`` as ``strtab_compact``."""
+    Returns ``(data, piece_bounds, counts)``: piece ``i`` is
+    ``data[piece_bounds[i]:piece_bounds[i+1]]``, in order of first occurrence."""
     nbytes = bounds[-1] - bounds[0]
     maxlen = _max_chunk(bounds)
-    slots, offsets, lengths, counts, pool, used, pool_used = strtab_new(
-        max(nbytes // 16, 2 * maxlen), max(nbytes // 4, 2 * maxlen))
-    starts = np.empty(maxlen, np.int64)
-    routes, states, prev, cur, node = _viterbi_buffers(maxlen, order)
+    table = strtab_new(max(nbytes // 16, 2 * maxlen), max(nbytes // 4, 2 * maxlen))
+    values = model.ngrams.view(np.float64)
+    work = viterbi_work(maxlen, model.order)
     c = 0
     while True:
-        c, used, pool_used = _pieces_run(buf, bounds, c, order, ensure_unicode, l1, l2, tk, tv,
-                                         routes, states, prev, cur, node, starts,
-                                         slots, offsets, lengths, counts, pool, used, pool_used)
+        c = _pieces_run(buf, bounds, c, model, values, work, table)
         if c >= bounds.shape[0] - 1:
             break
         length = bounds[c + 1] - bounds[c]
-        slots, offsets, lengths, counts, pool = _reserve(
-            slots, offsets, lengths, counts, pool, used, pool_used, length, length)
-    return strtab_compact(offsets, lengths, counts, pool, used)
+        table = strtab_grow(table, length, length)
+    data, starts, counts = strtab_items(table)
+    piece_bounds = np.empty(starts.shape[0] + 1, np.int64)
+    piece_bounds[:-1] = starts
+    piece_bounds[-1] = data.shape[0]
+    return data.copy(), piece_bounds, counts.copy()
 
 
 @njit(cache=True, nogil=True)
