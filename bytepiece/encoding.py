@@ -77,7 +77,12 @@ class Part(NamedTuple):
 class TokenArrays(NamedTuple):
     """A batch's tokens as flat arrays: text ``i`` is
     ``ids[bounds[i]:bounds[i+1]]`` (int32 ids, int64 bounds); ``spans``: an
-    int64 ``(n_tokens, 2)`` array of character spans, or None."""
+    int64 ``(n_tokens, 2)`` array of character spans, or None.
+
+    >>> arrays = tok.encode_batch_to_numpy(['a b', 'cd'], offsets=True)
+    >>> arrays.bounds.size, arrays.spans.shape == (arrays.ids.size, 2)
+    (3, True)
+    """
     ids: np.ndarray
     bounds: np.ndarray
     spans: Optional[np.ndarray] = None

@@ -185,7 +185,7 @@ def tokenizer_config(tokenizer):
     }
 
 
-def convert_to_huggingface(tokenizer, path, *, _stacklevel=2):
+def convert_to_huggingface(tokenizer, path, *, _stacklevel=2) -> None:
     """Write ``tokenizer`` as a HF ``tokenizer.json``.
 
     ``path`` is the file to write, or an existing directory: then
@@ -193,6 +193,12 @@ def convert_to_huggingface(tokenizer, path, *, _stacklevel=2):
     that ``transformers.AutoTokenizer.from_pretrained(path)`` loads it.
     ``tokenizers.Tokenizer.from_file`` gives our ids (Viterbi encoding, with
     every special token matched). Files are written atomically.
+
+    >>> import os, tempfile, tokenizers
+    >>> path = os.path.join(tempfile.mkdtemp(), 'tokenizer.json')
+    >>> convert_to_huggingface(tok, path)
+    >>> tokenizers.Tokenizer.from_file(path).encode('def f(x):').ids == tok.encode('def f(x):')
+    True
     """
     path = os.fspath(path)
     garbled = [t for t in tokenizer.special_tokens if _DECODED_AS_BYTES.intersection(t)]

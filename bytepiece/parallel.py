@@ -19,6 +19,7 @@ import os
 from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from numbers import Integral
+from typing import Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class Engine:
     [8, 9]
     """
 
-    def __init__(self, backend='threads', workers=None):
+    def __init__(self, backend: Union[str, Executor, object] = 'threads', workers: Optional[int] = None):
         self.kind = None
         self._executor = None
         self._client = None
@@ -132,7 +133,7 @@ class Engine:
             return _Done(fn, args)
         return self._pool().submit(fn, *args)
 
-    def imap(self, fn, tasks, window=None):
+    def imap(self, fn: Callable, tasks: Iterable[tuple], window: Optional[int] = None) -> Iterator:
         """``fn(*task)`` for each task of the iterable ``tasks``, yielded in
         task order. At most ``window`` tasks are in flight (default: one more
         than the workers), so a lazy ``tasks`` is read as results are taken.

@@ -24,7 +24,14 @@ class SpecialTokens:
 
     ``base`` is the size of the model's vocabulary (pieces plus ``<pad>``,
     ``<bos>``, ``<eos>``). ``reserved`` are names that are already ids
-    (``'<pad>'``, ...) and cannot be registered again.
+    (``'<pad>'``, ...) and cannot be registered again. Tokenizers hold one;
+    ``Tokenizer.add_special_tokens`` is the usual way in.
+
+    >>> specials = SpecialTokens(1000, reserved=('<pad>',))
+    >>> specials.add(['<|end|>', '<mask>'])
+    2
+    >>> specials.ids['<mask>'], specials.find('a<mask>b<|end|>', specials.allowed_ids('all'))
+    (1001, [(1, 7, 1), (8, 15, 0)])
     """
 
     def __init__(self, base, reserved=(), normalize=None):

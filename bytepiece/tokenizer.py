@@ -45,8 +45,11 @@ class Tokenizer:
             those saved in the model file; see ``add_special_tokens``.
 
     >>> from bytepiece import Tokenizer, Trainer
-    >>> texts = ['the cat sat on the mat.', 'the dog sat on the log.'] * 50
-    >>> tok = Trainer(max_vocab_size=300).train(texts, progress=False).tokenizer()
+    >>> from bytepiece.demo import SAMPLE_DIR
+    >>> from bytepiece.inputs import Files
+    >>> trainer = Trainer(max_vocab_size=1000, min_count=4)
+    >>> _ = trainer.train(Files(SAMPLE_DIR), progress=False)
+    >>> tok = trainer.tokenizer()
     >>> tok.decode(tok.encode('the cat sat on the log.'))
     'the cat sat on the log.'
     """
@@ -82,8 +85,8 @@ class Tokenizer:
         """Number of ids: ``<pad>``, ``<bos>``, ``<eos>``, the pieces, then the
         user-defined special tokens.
 
-        >>> tok.vocab_size
-        300
+        >>> tok.vocab_size == len(tok.vocab.pieces) + len(tok.special_tokens)
+        True
         """
         return self._table.size
 

@@ -4,6 +4,7 @@ lines, outputs written atomically, and checks made before any work."""
 import os
 import sys
 
+from .. import progress
 from ..fileio import DAMAGED_DATA, atomic_output, compression_suffix, damaged, open_input
 from .errors import UsageError
 
@@ -114,5 +115,6 @@ class Output:
 
 
 def progress_bar(total, desc, enabled=True):
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit='B', unit_scale=True, disable=not (enabled and sys.stderr.isatty()))
+    """A bar over input bytes, shown only on a terminal."""
+    return progress.progress_bar(enabled and sys.stderr.isatty(), total=total, desc=desc, unit='B',
+                                 unit_scale=True)

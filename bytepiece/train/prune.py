@@ -230,12 +230,20 @@ def _vocab_arrays(pieces):
     return plist, np.array([items[p] for p in plist], np.int64 if all_int else np.float64)
 
 
-def convert_to_bytepiece(pieces, path, progress=False):
+def convert_to_bytepiece(pieces: dict, path, progress: bool = False) -> dict:
     """Build a BytePiece model file at ``path`` from an external vocabulary
     ``{piece (str or bytes): count}``: all 256 bytes are added (count 1 when
     missing), pieces with a count below 1 are split into the others, and
     wasted pieces (those that no tokenization of the pieces uses) are
-    pruned. Returns the model's ``{piece bytes: count}``."""
+    pruned. Returns the model's ``{piece bytes: count}``.
+
+    >>> import os, tempfile
+    >>> from bytepiece import Tokenizer, convert_to_bytepiece
+    >>> path = os.path.join(tempfile.mkdtemp(), 'words.model')
+    >>> pieces = convert_to_bytepiece({'hello': 50, ' world': 40, 'hello world': 10}, path)
+    >>> len(pieces), Tokenizer(path).tokenize('hello world, hello!')
+    (259, [b'hello world', b',', b' ', b'hello', b'!'])
+    """
     plist, counts = _vocab_arrays(pieces)
     data, bounds = pack_bytes(plist) if plist else (np.zeros(0, np.uint8), np.zeros(1, np.int64))
     result = prune_pieces([data, bounds, counts], [len(plist) + MIN_VOCAB_SIZE], math.inf, 1, progress,

@@ -10,6 +10,7 @@ work runs.
 """
 
 import os
+from typing import List, Optional, Union
 
 from ..corpus import as_corpus
 from ..interrupts import keyboard_interrupts
@@ -41,10 +42,21 @@ class Trainer:
     ``min_count``: least count of a kept n-gram (n >= 2) and piece, >= 1.
     ``isolate_digits``: every digit is its own chunk.
     ``ensure_unicode``: no piece starts with a UTF-8 continuation byte.
+
+    >>> from bytepiece import Trainer
+    >>> from bytepiece.demo import SAMPLE_DIR
+    >>> from bytepiece.inputs import Files
+    >>> trainer = Trainer(order=6, max_vocab_size=[1000, 500], min_count=4)
+    >>> _ = trainer.train(Files(SAMPLE_DIR), progress=False)
+    >>> [len(pieces) + 3 <= size for pieces, size in zip(trainer.pieces, trainer.max_vocab_size)]
+    [True, True]
+    >>> trainer.tokenizer(500).decode(trainer.tokenizer(500).encode('def f(x):'))
+    'def f(x):'
     """
 
-    def __init__(self, order=6, max_vocab_size=10000, max_piece_length=36, min_count=2,
-                 isolate_digits=False, ensure_unicode=True):
+    def __init__(self, order: int = 6, max_vocab_size: Union[int, List[int]] = 10000,
+                 max_piece_length: Union[int, float] = 36, min_count: int = 2, isolate_digits: bool = False,
+                 ensure_unicode: bool = True):
         self.settings = Settings.checked(order, max_vocab_size, max_piece_length, min_count,
                                          isolate_digits, ensure_unicode)
         self.pieces = None
@@ -101,7 +113,7 @@ class Trainer:
         release_memory()
         return list(merge_piece_counts(per_shard, self.table_entries))
 
-    def save(self, path):
+    def save(self, path: Union[str, os.PathLike]) -> List[str]:
         """Save the model(s): ``path`` for one size, else ``path.<size>`` each."""
         if self.pieces is None:
             raise RuntimeError('nothing to save: call train() first')
@@ -110,6 +122,21 @@ class Trainer:
             paths = [path]
         else:
             paths = ['%s.%s' % (path, size) for size in self.max_vocab_size]
+        metadata = {'normalization': 'NFC', 'training': self.settings.to_dict()}
         for pieces, p in zip(self.pieces, paths):
-            save_model(pieces, p)
+            save_model(pieces, p, metadata)
         return paths
+
+    def tokenizer(self, size: Optional[int] = None, **kwargs) -> 'Tokenizer':
+        """A ``Tokenizer`` of the trained vocabulary of ``size`` (default: the
+        largest), without saving it first; ``kwargs`` go to ``Tokenizer``."""
+        from ..model import model_dict
+        from ..tokenizer import Tokenizer
+        if self.pieces is None:
+            raise RuntimeError('no vocabulary yet: call train() first')
+        sizes = self.max_vocab_size
+        if size is not None and size not in sizes:
+            raise ValueError(f'size {size} was not trained (sizes: {sizes})')
+        pieces = self.pieces[0 if size is None else sizes.index(size)]
+        return Tokenizer(model_dict(pieces, {'normalization': 'NFC', 'training': self.settings.to_dict()}),
+                         **kwargs)
