@@ -42,47 +42,60 @@ class _Sizes(argparse.Action):
         namespace.more_inputs = namespace.more_inputs + values[count:]
 
 
-def build_parser():
-    parser = _Parser(prog=PROG, description='Byte-level unigram tokenizer (BytePiece-compatible models).')
-    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
-    sub.required = True
+def _model_args(p, specials=True):
+    p.add_argument('--model', '-m', required=True, help='model file (BytePiece JSON, or a .zip of one)')
+    p.add_argument('--normalization', default='NFC', choices=['NFC', 'NFKC', 'NFD', 'NFKD', 'none'],
+                   type=lambda s: s if s.lower() == 'none' else s.upper(),
+                   help='Unicode normalization before encoding (default NFC; none: byte-exact)')
+    if specials:
+        p.add_argument('--special-tokens', nargs='+', metavar='TOKEN', default=None,
+                       help='register special tokens (ids after the vocabulary)')
 
-    def model_args(p, specials=True):
-        p.add_argument('--model', '-m', required=True, help='model file (BytePiece JSON, or a .zip of one)')
-        p.add_argument('--normalization', default='NFC', choices=['NFC', 'NFKC', 'NFD', 'NFKD', 'none'],
-                       type=lambda s: s if s.lower() == 'none' else s.upper(),
-                       help='Unicode normalization before encoding (default NFC; none: byte-exact)')
-        if specials:
-            p.add_argument('--special-tokens', nargs='+', metavar='TOKEN', default=None,
-                           help='register special tokens (ids after the vocabulary)')
 
-    def stream_args(p):
-        p.add_argument('inputs', nargs='*', default=['-'], metavar='FILE',
-                       help='input files (default: stdin; - is stdin; .gz/.xz/.bz2 are decompressed)')
-        p.add_argument('-o', '--output', default=None, help='output file (default: stdout)')
-        p.add_argument('--quiet', '-q', action='store_true', help='no progress bar')
+def _stream_args(p):
+    p.add_argument('inputs', nargs='*', default=['-'], metavar='FILE',
+                   help='input files (default: stdin; - is stdin; .gz/.xz/.bz2 are decompressed)')
+    p.add_argument('-o', '--output', default=None, help='output file (default: stdout)')
+    p.add_argument('--quiet', '-q', action='store_true', help='no progress bar')
 
+
+def _train_parser(sub):
     p = sub.add_parser('train', help='train a model on text files')
     # '*', not '+': the files may also come after --vocab-size's values (checked in cmd_train)
     p.add_argument('inputs', nargs='*', metavar='FILE',
-                   help='training files: .jsonl (with --field) or plain text (one document per file); may be compressed')
+                   help='training files, folders, globs or URLs (s3://... with the fsspec backend): .jsonl '
+                        '(with --field), .parquet (a column), or plain text; may be compressed (.gz .bz2 .xz .zst)')
     p.add_argument('-o', '--output', required=True, help='model path (with several sizes: PATH.<size> each)')
     p.add_argument('--vocab-size', action=_Sizes, nargs='+', default=[10000], metavar='N',
                    help='one or more sizes (default 10000); FILEs may follow the sizes')
     p.add_argument('--order', type=int, default=6, help='n-gram order (default 6)')
     p.add_argument('--min-count', type=int, default=2, help='least count of kept n-grams and pieces (default 2)')
     p.add_argument('--max-piece-length', type=int, default=36, help='longest piece in bytes (default 36)')
-    p.add_argument('--workers', type=int, default=1, help='parallel workers (default 1)')
-    p.add_argument('--batch-size', type=int, default=1000, help='texts per work unit (default 1000)')
+    p.add_argument('--workers', type=int, default=None, help='parallel workers (default: every core)')
+    p.add_argument('--engine', default=None, metavar='threads|processes|ADDRESS',
+                   help='where the work runs: threads (default), processes, or a Dask scheduler address '
+                        '(tcp://host:8786; needs bytepiece[dask])')
+    p.add_argument('--work-dir', default=None,
+                   help='folder of the phases\' outputs (default MODEL.work, removed at the end, and started '
+                        'anew for other arguments); run the same command again to resume a killed run; on a '
+                        'cluster, a folder every worker reaches')
+    p.add_argument('--memory-limit', default=None, metavar='SIZE',
+                   help='memory one reduce task may hold, e.g. 512MB (default 256MB)')
+    p.add_argument('--errors', choices=['strict', 'skip', 'replace'], default='strict',
+                   help='a record that is not UTF-8 or not JSON: an error (default), skipped, or repaired')
+    p.add_argument('--holdout', type=float, default=0.0,
+                   help='fraction of documents held back to measure bytes per token (default 0: training text)')
     p.add_argument('--isolate-digits', action='store_true', help='every digit is its own chunk')
     p.add_argument('--no-ensure-unicode', action='store_true', help='allow pieces that split UTF-8 characters')
-    p.add_argument('--field', default='text', help='text field of .jsonl inputs (default text)')
-    p.add_argument('--quiet', '-q', action='store_true', help='no progress bars')
+    p.add_argument('--field', default='text', help='text field of .jsonl inputs, column of .parquet (default text)')
+    p.add_argument('--quiet', '-q', action='store_true', help='no progress bars, no report (warnings only)')
     p.set_defaults(func=cmd_train, more_inputs=[])
 
+
+def _other_parsers(sub):
     p = sub.add_parser('encode', help='encode text, one output line per input line')
-    model_args(p)
-    stream_args(p)
+    _model_args(p)
+    _stream_args(p)
     p.add_argument('--format', choices=['ids', 'pieces', 'jsonl'], default='ids',
                    help='ids: space-separated ids; pieces: space-separated pieces; jsonl: input is JSON lines, '
                         'output {"ids": [...]} per line (a blank line stays blank)')
@@ -97,8 +110,8 @@ def build_parser():
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser('decode', help='decode ids, one output line per input line')
-    model_args(p)
-    stream_args(p)
+    _model_args(p)
+    _stream_args(p)
     p.add_argument('--format', choices=['ids', 'jsonl'], default='ids',
                    help='ids: space-separated decimal ids per line, output the text (a text with a newline is an '
                         'error without --escape); jsonl: {"ids": [...]} per line, output {"text": ...}')
@@ -108,15 +121,23 @@ def build_parser():
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser('info', help='vocabulary size, piece lengths, how a sample text splits')
-    model_args(p)
+    _model_args(p)
     p.add_argument('--text', default=None, help='sample text to split (default: a built-in one)')
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser('convert', help='convert a model to another library\'s format')
-    model_args(p)
+    _model_args(p)
     p.add_argument('--to', required=True, choices=['sentencepiece', 'huggingface'])
     p.add_argument('out', metavar='OUT', help='output file (huggingface: tokenizer.json, or a directory)')
     p.set_defaults(func=cmd_convert)
+
+
+def build_parser():
+    parser = _Parser(prog=PROG, description='Byte-level unigram tokenizer (BytePiece-compatible models).')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sub.required = True
+    _train_parser(sub)
+    _other_parsers(sub)
     return parser
 
 
