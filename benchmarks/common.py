@@ -133,12 +133,13 @@ def machine():
     return f'{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}'
 
 
-def run_measured(python, code, cwd=None):
+def run_measured(python, code, cwd=None, timeout=None):
     """Run ``code`` in a fresh process. Returns the wall time, the peak RSS and
     the peak PSS summed over the process tree (bytes; RSS polled every 10 ms,
     PSS, which counts pages shared between processes once, every 500 ms since
     reading /proc/PID/smaps is slow and stalls the measured process), and the
-    JSON line the child prints."""
+    JSON line the child prints. Past ``timeout`` seconds the process tree is
+    killed and ``subprocess.TimeoutExpired`` raised."""
     import psutil
     t = time.time()
     # cwd: not the repository, whose bytepiece/ would shadow the reference's package
@@ -148,6 +149,14 @@ def run_measured(python, code, cwd=None):
     peak_rss = peak_pss = 0
     tick = 0
     while proc.poll() is None:
+        if timeout is not None and time.time() - t > timeout:
+            for p in root.children(recursive=True) + [root]:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+            proc.wait()
+            raise subprocess.TimeoutExpired(python, timeout)
         try:
             procs = [root] + root.children(recursive=True)
         except psutil.Error:

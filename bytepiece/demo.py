@@ -11,9 +11,7 @@ licence).
 import argparse
 import os
 import sys
-import time
 
-from .corpus import TextFile
 from .tokenizer import Tokenizer
 from .train import Trainer
 
@@ -52,11 +50,11 @@ def main(argv=None):
     files = sample_files()
     size = sum(os.path.getsize(f) for f in files) / 1e6
     print(f'training on {len(files)} sample files ({size:.2f} MB): {", ".join(map(os.path.basename, files))}')
-    start = time.perf_counter()
     trainer = Trainer(order=6, max_vocab_size=args.vocab_size, min_count=args.min_count)
-    trainer.train(TextFile(files), workers=2, progress=not args.no_progress)
+    report = trainer.train(files=files, workers=2, progress=not args.no_progress)
     trainer.save(args.out)
-    print(f'trained in {time.perf_counter() - start:.1f} s, saved {args.out}')
+    print(report)
+    print(f'saved {args.out}')
 
     tokenizer = Tokenizer(args.out, seed=42)
     print(f'vocab_size = {tokenizer.vocab_size}')

@@ -102,9 +102,11 @@ def _open_descriptor(path):
 
 
 @contextlib.contextmanager
-def atomic_output(path):
+def atomic_output(path, sync=True):
     """A binary file that becomes ``path`` when the block ends without error:
-    written to a temporary file beside it, synced, then renamed over it. On
+    written to a temporary file beside it, synced (unless ``sync`` is false:
+    the rename alone survives a killed process, not a crashed machine), then
+    renamed over it. On
     error the temporary file is removed and any old file at ``path`` is left
     intact. A symbolic link is followed (the file it names is replaced, the
     link stays), and an old file's permissions are kept. There is no file to
@@ -141,7 +143,8 @@ def atomic_output(path):
             os.fchmod(f.fileno(), stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_UMASK)
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         try:
             os.replace(tmp, target)
         except OSError as e:

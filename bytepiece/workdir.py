@@ -1,7 +1,9 @@
 """Work directories: where a long run keeps the finished parts of its phases.
 
 Each task of a phase writes its output under a name of its own, to a
-temporary file renamed at the end, so an output exists only once complete.
+temporary file renamed at the end, so an output exists only once complete
+(not synced to disk: a killed run leaves only whole outputs; after a machine
+crash, start again with a new directory).
 A run killed at any point and started again with the same arguments finds
 the outputs of its finished tasks and skips them. The directory records the
 run's arguments (its fingerprint) and refuses to serve a run with others.
@@ -21,6 +23,7 @@ import tempfile
 import numpy as np
 
 from .fileio import atomic_output
+from .kernels.decode import gather_bytes
 
 MANIFEST = 'manifest.json'
 FORMAT_VERSION = 1
@@ -30,9 +33,9 @@ class WorkDir:
     """A work directory for the run whose arguments are ``fingerprint`` (a
     JSON-able dict). ``path`` None makes a temporary one, removed by
     ``close``; an existing directory left by a run with other arguments is an
-    error (it is never deleted silently)."""
+    error, unless ``replace`` (its outputs are then removed)."""
 
-    def __init__(self, path=None, fingerprint=None):
+    def __init__(self, path=None, fingerprint=None, replace=False):
         self.temporary = path is None
         self.path = tempfile.mkdtemp(prefix='bytepiece-work-') if path is None else os.fspath(path)
         os.makedirs(self.path, exist_ok=True)
@@ -43,9 +46,21 @@ class WorkDir:
         if found is None:
             with atomic_output(self.file(MANIFEST)) as f:
                 f.write(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8'))
+        elif found != manifest and replace:
+            self.clear()
+            with atomic_output(self.file(MANIFEST)) as f:
+                f.write(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8'))
         elif found != manifest:
             raise ValueError(f'work directory {self.path!r} belongs to a run with other arguments '
                              f'({_first_difference(found, manifest)}): remove it or choose another one')
+
+    @classmethod
+    def attach(cls, path):
+        """The work directory at ``path`` as a task sees it: already set up
+        by the run's driver, so its manifest is not checked again."""
+        work = cls.__new__(cls)
+        work.temporary, work.path = False, os.fspath(path)
+        return work
 
     def _read_manifest(self):
         try:
@@ -70,13 +85,18 @@ class WorkDir:
 
     def save(self, name, **arrays):
         """Save named arrays as one file, atomically (``load`` reads them)."""
-        with atomic_output(self.file(name)) as f:
+        with atomic_output(self.file(name), sync=False) as f:
             np.savez(f, **arrays)
 
     def load(self, name):
         """The arrays of ``save``, as a dict."""
         with np.load(self.file(name)) as data:
             return {k: data[k] for k in data.files}
+
+    def save_array(self, name, array):
+        """Save one array as ``.npy``, atomically (``mapped_array`` maps it)."""
+        with atomic_output(self.file(name), sync=False) as f:
+            np.save(f, array)
 
     def remove(self, *names):
         """Delete a file or folder of the directory (nothing if absent)."""
@@ -87,10 +107,23 @@ class WorkDir:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
+    def clear(self):
+        """Remove every output, keeping the manifest."""
+        for name in os.listdir(self.path):
+            if name != MANIFEST:
+                self.remove(name)
+
     def close(self, keep=False):
         """Remove the directory (a temporary one always, a named one unless ``keep``)."""
         if self.temporary or not keep:
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def mapped_array(path):
+    """The array of a ``.npy`` file, memory-mapped copy-on-write: tasks that
+    read one table share the file's pages, which the process holds only
+    while it uses them."""
+    return np.load(path, mmap_mode='c')
 
 
 def _first_difference(found, wanted, where=''):
@@ -107,46 +140,84 @@ def _short(value):
 
 
 # --- bucketed array files --------------------------------------------------------
-# One file holds rows of several arrays grouped by bucket, so that a reduce
-# task reads its bucket alone: a header (magic, version, buckets, arrays, each
-# array's dtype), the bucket offsets (in rows), then each array's rows.
+# One file holds rows grouped by bucket, so that a reduce task reads its buckets
+# alone. A row has one value in each array and, optionally, one byte string.
+# Layout: a header (magic, version, buckets, arrays, whether there are
+# strings, each array's dtype), the bucket offsets in rows and in string
+# bytes, each array's rows, then the strings' bytes.
 
 _MAGIC = b'BPBUCKET'
+_HEADER = struct.Struct('<IIII')
 
 
-def write_buckets(path, buckets, n_buckets, *arrays):
+def write_buckets(path, buckets, n_buckets, *arrays, strings=None):
     """Write the rows of ``arrays`` (equal lengths) grouped by ``buckets``
-    (an int array of bucket ids, ``0..n_buckets-1``), atomically."""
-    order = np.argsort(buckets, kind='stable')
+    (bucket ids ``0..n_buckets-1``), atomically. ``strings``: optional
+    ``(data, bounds)``, row ``i``'s string being ``data[bounds[i]:bounds[i+1]]``."""
+    # small integer types sort by radix
+    order = np.argsort(buckets.astype(np.uint8 if n_buckets <= 256 else np.uint16), kind='stable')
     offsets = np.zeros(n_buckets + 1, np.int64)
     np.cumsum(np.bincount(buckets, minlength=n_buckets), out=offsets[1:])
-    with atomic_output(path) as f:
-        f.write(_MAGIC + struct.pack('<III', 1, n_buckets, len(arrays)))
-        for a in arrays:
+    columns = [np.ascontiguousarray(a[order]) for a in arrays]
+    byte_offsets = np.zeros(n_buckets + 1, np.int64)
+    blob = b''
+    if strings is not None:
+        data, bounds = strings
+        lengths = np.diff(bounds)[order]
+        columns.append(lengths)
+        byte_offsets = np.concatenate([[0], np.cumsum(lengths)])[offsets]
+        blob = gather_bytes(order, data, bounds)
+    with atomic_output(path, sync=False) as f:
+        f.write(_MAGIC + _HEADER.pack(2, n_buckets, len(columns), strings is not None))
+        for a in columns:
             code = a.dtype.str.encode('ascii')
             f.write(struct.pack('<B', len(code)) + code)
         f.write(offsets.tobytes())
-        for a in arrays:
-            f.write(np.ascontiguousarray(a[order]).tobytes())
+        f.write(byte_offsets.tobytes())
+        for a in columns:
+            f.write(a.tobytes())
+        f.write(blob)
 
 
-def read_bucket(path, bucket):
-    """The rows of one bucket of a ``write_buckets`` file, as a tuple of arrays."""
+def read_buckets(path, lo, hi=None):
+    """The rows of buckets ``lo..hi-1`` (default: ``lo`` alone) of a
+    ``write_buckets`` file: a tuple of arrays, then ``(data, bounds)`` if the
+    file has strings."""
+    hi = lo + 1 if hi is None else hi
     with open(path, 'rb') as f:
-        head = f.read(len(_MAGIC) + 12)
+        head = f.read(len(_MAGIC) + _HEADER.size)
         if head[:len(_MAGIC)] != _MAGIC:
             raise ValueError(f'{path!r} is not a bucket file')
-        _, n_buckets, n_arrays = struct.unpack('<III', head[len(_MAGIC):])
+        _, n_buckets, n_arrays, has_strings = _HEADER.unpack(head[len(_MAGIC):])
         dtypes = []
         for _ in range(n_arrays):
             size = f.read(1)[0]
             dtypes.append(np.dtype(f.read(size).decode('ascii')))
         offsets = np.frombuffer(f.read(8 * (n_buckets + 1)), np.int64)
+        byte_offsets = np.frombuffer(f.read(8 * (n_buckets + 1)), np.int64)
         start = f.tell()
         rows = int(offsets[-1])
+        a, b = int(offsets[lo]), int(offsets[hi])
         out = []
         for dtype in dtypes:
-            f.seek(start + int(offsets[bucket]) * dtype.itemsize)
-            out.append(np.fromfile(f, dtype, int(offsets[bucket + 1] - offsets[bucket])))
+            f.seek(start + a * dtype.itemsize)
+            out.append(np.fromfile(f, dtype, b - a))
             start += rows * dtype.itemsize
-        return tuple(out)
+        if not has_strings:
+            return tuple(out)
+        lengths = out.pop()
+        f.seek(start + int(byte_offsets[lo]))
+        data = np.fromfile(f, np.uint8, int(byte_offsets[hi] - byte_offsets[lo]))
+        bounds = np.zeros(lengths.size + 1, np.int64)
+        np.cumsum(lengths, out=bounds[1:])
+        return (*out, (data, bounds))
+
+
+def bucket_rows(path):
+    """The number of rows of each bucket of a ``write_buckets`` file."""
+    with open(path, 'rb') as f:
+        head = f.read(len(_MAGIC) + _HEADER.size)
+        _, n_buckets, n_arrays, _ = _HEADER.unpack(head[len(_MAGIC):])
+        for _ in range(n_arrays):
+            f.read(f.read(1)[0])
+        return np.diff(np.frombuffer(f.read(8 * (n_buckets + 1)), np.int64))

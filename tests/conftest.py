@@ -252,3 +252,12 @@ def g_test(observed, expected_probs, min_expected=5.0):
     if df < 1:
         return g, df, 1.0
     return g, df, chi2_sf(g, df)
+
+
+@pytest.fixture(scope='session')
+def dask_client():
+    """A real Dask cluster on this machine: two worker processes, one thread each."""
+    import distributed
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client

@@ -100,12 +100,12 @@ BAD_LINES = [b'{"text": "ok 1"}', b'{"text": "bad \xff byte"}', b'not json', b'{
 
 def test_strict_errors_name_the_file_and_line(tmp_path):
     path = write(tmp_path / 'bad.jsonl', b'\n'.join(BAD_LINES) + b'\n')
-    with pytest.raises(ValueError, match=r"bad.jsonl: line 2, byte 14: invalid UTF-8"):
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: invalid UTF-8 at byte 14"):
         list(Files(path))
     for k, what in [(2, 'invalid JSON'), (3, "no field 'text'"), (4, "field 'text' is not a string"),
                     (5, 'a lone surrogate')]:
         path = write(tmp_path / f'bad{k}.jsonl', b'{"text": "fine"}\n' + BAD_LINES[k] + b'\n')
-        with pytest.raises(ValueError, match=f'bad{k}.jsonl: line 2, byte 0: {what}'):
+        with pytest.raises(ValueError, match=f'bad{k}.jsonl:2: {what}'):
             list(Files(path))
 
 
@@ -115,7 +115,7 @@ def test_skip_and_replace_count_what_they_drop(tmp_path):
     report = ReadReport()
     assert list(read(part, report)) == ['ok 1', 'ok 2']
     assert report.skipped == 6 and report.documents == 2
-    assert report.places[0].endswith('bad.jsonl: line 2, byte 14: invalid UTF-8')
+    assert report.places[0].endswith('bad.jsonl:2: invalid UTF-8 at byte 14')
     assert len(report.places) == 5, 'the first few places'
     (part,) = partitions(path, errors='replace')
     report = ReadReport()
@@ -125,12 +125,12 @@ def test_skip_and_replace_count_what_they_drop(tmp_path):
 
 def test_text_files_under_each_policy(tmp_path):
     path = write(tmp_path / 'bad.txt', b'good line\nbad \xfe line\n\nlast')
-    with pytest.raises(ValueError, match='bad.txt: line 2, byte 4: invalid UTF-8'):
+    with pytest.raises(ValueError, match='bad.txt:2: invalid UTF-8 at byte 4'):
         list(Files(path))
     assert ''.join(Files(path, errors='skip')) == 'good line\n\nlast'
     assert ''.join(Files(path, errors='replace')) == 'good line\nbad \ufffd line\n\nlast'
     # in a later partition the place is a byte offset
-    with pytest.raises(ValueError, match=r'bad.txt: byte 14: invalid UTF-8'):
+    with pytest.raises(ValueError, match=r'bad.txt at byte 14: invalid UTF-8'):
         list(Files(path, partition_bytes=5))
 
 

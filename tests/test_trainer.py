@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from bytepiece import Trainer, convert_to_bytepiece
-from bytepiece.corpus import TextFile, as_corpus, iter_shards
+from bytepiece.inputs import Files
+from bytepiece.train.chunks import chunk_regex, chunk_text, text_chunks
+from bytepiece.train.run import Run
 from bytepiece.kernels import ngrams
 from bytepiece.model import load_model
 
@@ -68,20 +70,23 @@ def test_file_inputs_equal_lists():
     assert mixed.pieces == expected_models('mixed5')
 
 
-def test_workers_and_executors_give_identical_results():
+def test_workers_and_engines_give_identical_results(tmp_path):
     ref = expected_models('mixed5')
-    assert train('mixed5', workers=2, batch_size=7).pieces == ref
+    path = os.path.join(HERE, 'mixed.jsonl')
+    for kwargs in (dict(workers=1), dict(workers=2), dict(workers=8), dict(engine='processes', workers=2)):
+        trainer = Trainer(**EXPECTED['mixed5']['params'])
+        trainer.train(files=path, field='body', progress=False, **kwargs)
+        assert trainer.pieces == ref, kwargs
     with ThreadPoolExecutor(3) as ex:
-        assert train('mixed5', executor=ex, batch_size=5).pieces == ref
+        assert train('mixed5', executor=ex).pieces == ref
     if sys.platform.startswith('linux'):
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('fork')) as ex:
             assert train('mixed5', executor=ex, workers=2).pieces == ref
 
 
-def test_partitioned_ngram_counting_is_exact():
+def test_many_reduce_tasks_give_the_same_model():
     trainer = Trainer(**EXPECTED['tang6']['params'])
-    trainer.table_entries = 500  # force several hash partitions per n-gram pass
-    trainer.train(fixture_corpus('tang6'), progress=False)
+    trainer.train(fixture_corpus('tang6'), progress=False, workers=40)  # about 80 bucket ranges per reduce
     assert trainer.pieces == expected_models('tang6')
 
 
@@ -107,7 +112,8 @@ def test_save_names_and_format(tmp_path):
         ordered = sorted(ref, key=lambda p: (len(p), p))
         assert list(raw) == [base64.b64encode(p).decode() for p in ordered]
         assert [v[0] for v in raw.values()] == list(range(3, len(ordered) + 3))
-        assert [v[2] for v in raw.values()] == [ref[p] for p in ordered]
+        assert [v[-1] for v in raw.values()] == [ref[p] for p in ordered]
+        assert list(raw.values())[0][2]['bytepiece']['training']['max_vocab_size'] == [1500, 600]
     # one size (even in a list): saved at the path itself
     one = Trainer(order=4, max_vocab_size=[300], min_count=2)
     one.train(fixture_corpus('tang6'), progress=False)
@@ -183,10 +189,8 @@ def test_bad_parameter_types():
     (['', ''], ValueError, 'no text'),
     (['ok', 3], TypeError, 'item 1'),
     ([b'bytes'], TypeError, 'item 0'),
-    ((t for t in ['a', 'b']), TypeError, 'one-shot'),
-    (iter(['a', 'b']), TypeError, 'one-shot'),
-    (b'abc', TypeError, 'bytes'),
-    (42, TypeError, 'int'),
+    (b'no such file', FileNotFoundError, 'not found'),
+    (42, TypeError, 'iterable of str, got int'),
     (['ok', 'x \ud800 lone surrogate'], ValueError, r"corpus item 1: cannot encode '\\ud800' at character 2 .*surrogate"),
 ])
 def test_bad_corpus(texts, error, match):
@@ -199,11 +203,11 @@ def test_bad_files(tmp_path):
         Trainer().train(str(tmp_path / 'nope.txt'), progress=False)
     bad = tmp_path / 'bad.jsonl'
     bad.write_text('{"text": "a"}\n{"other": "b"}\n')
-    with pytest.raises(ValueError, match='bad.jsonl:2'):
+    with pytest.raises(ValueError, match="bad.jsonl:2: no field 'text'"):
         Trainer(order=3, max_vocab_size=300).train(bad, progress=False)
     bad.write_text('{"text": 5}\n')
-    with pytest.raises(TypeError, match='bad.jsonl:1'):
-        Trainer(order=3, max_vocab_size=300).train(bad, progress=False)
+    with pytest.raises(ValueError, match="bad.jsonl:1: field 'text' is not a string"):
+        Trainer(order=3, max_vocab_size=300).train(files=bad, progress=False)
     bad.write_text('not json\n')
     with pytest.raises(ValueError, match='invalid JSON'):
         Trainer(order=3, max_vocab_size=300).train(bad, progress=False)
@@ -216,10 +220,8 @@ def test_bad_files(tmp_path):
 # ---------------------------------------------------------------- corpus and kernels
 
 def _shards(corpus, isolate_digits=False):
-    out = []
-    for buf, bounds, _ in iter_shards(as_corpus(corpus), isolate_digits, batch_size=1000, shard_bytes=1 << 30):
-        out += [buf[a:b].tobytes() for a, b in zip(bounds[:-1], bounds[1:])]
-    return out
+    regex = chunk_regex(isolate_digits)
+    return [chunk for text in corpus for chunk in chunk_text(text, regex)]
 
 
 @pytest.mark.parametrize('isolate_digits', [False, True])
@@ -233,9 +235,20 @@ def test_text_file_blocks_give_the_chunks_of_the_whole_file(tmp_path, isolate_di
     with gzip.open(gz, 'wb') as f:
         f.write(text.encode('utf-8'))
     whole = _shards([text], isolate_digits)
-    assert _shards(TextFile(path, block_chars=50), isolate_digits) == whole
-    assert _shards(TextFile(gz, block_chars=7), isolate_digits) == whole
+    assert _shards(Files(path, partition_bytes=50), isolate_digits) == whole
+    assert _shards(Files(gz), isolate_digits) == whole
     assert max(map(len, whole)) <= 10000 + 100
+
+
+@pytest.mark.parametrize('isolate_digits', [False, True])
+def test_long_texts_are_chunked_in_slices_like_whole(isolate_digits):
+    rng = random.Random(7)
+    alphabet = ['a', 'b', ' ', '\n', '\n\n\n', '7', 'e\u0301', '\u4e2d', '\n' * 150, 'x' * 300]
+    text = ''.join(rng.choice(alphabet) for _ in range(5000)) + 'y' * 25000
+    regex = chunk_regex(isolate_digits)
+    whole = chunk_text(text, regex)
+    for size in (1, 50, 777, 10 ** 9):
+        assert [c for part in text_chunks(text, regex, slice_chars=size) for c in part] == whole
 
 
 def test_chunking_rules():
@@ -273,9 +286,11 @@ def test_ngram_level_counts_match_brute_force():
             assert all(every[g] == c for g, c in got.items())
 
 
-def test_trainer_rejects_a_non_executor_and_repeated_sizes():
-    with pytest.raises(TypeError, match='executor'):
-        Trainer(max_vocab_size=300).train(['abc'], executor='x')
+def test_trainer_rejects_a_non_engine_and_repeated_sizes():
+    with pytest.raises(ValueError, match='scheduler address'):
+        Trainer(max_vocab_size=300).train(['abc'], engine='x')
+    with pytest.raises(TypeError, match='engine must be one of'):
+        Trainer(max_vocab_size=300).train(['abc'], executor=42)
     with pytest.raises(ValueError, match='twice'):
         Trainer(max_vocab_size=[300, 400, 300])
 
@@ -294,7 +309,8 @@ def test_convert_to_bytepiece_rejects_counts_it_cannot_sum(tmp_path):
 
 
 def test_save_several_sizes_to_a_bytes_path(tmp_path):
-    trainer = Trainer(order=3, max_vocab_size=[300, 280], min_count=1).train(['abcabc abd'] * 20)
+    trainer = Trainer(order=3, max_vocab_size=[300, 280], min_count=1)
+    trainer.train(['abcabc abd'] * 20, progress=False)
     paths = trainer.save(os.fsencode(str(tmp_path / 'm')))
     assert sorted(os.listdir(tmp_path)) == ['m.280', 'm.300']
     assert paths == [str(tmp_path / 'm.300'), str(tmp_path / 'm.280')]
@@ -304,19 +320,28 @@ def test_lone_surrogate_in_jsonl_names_file_and_line(tmp_path):
     path = tmp_path / 'c.jsonl'
     path.write_text('{"text": "ok"}\n\n{"text": "pair \\ud83d\\ude00 \\u4e2d"}\n{"text": "bad \\ud800"}\n',
                     encoding='utf-8')
-    with pytest.raises(ValueError, match=r'c\.jsonl:4: .*lone surrogate'):
+    with pytest.raises(ValueError, match=r'c\.jsonl:4: a lone surrogate'):
         Trainer(max_vocab_size=300, min_count=1).train(str(path))
 
 
-def test_a_list_of_file_names_warns(tmp_path):
+def test_a_list_of_file_names_is_refused_as_texts(tmp_path):
     path = tmp_path / 'corpus.txt'
     path.write_text('some text to train on\n' * 50, encoding='utf-8')
-    with pytest.warns(UserWarning, match=r'names of existing files .*TextFile') as record:
+    with pytest.raises(ValueError, match=r'names of existing files .*files=\[\.\.\.\]'):
         Trainer(order=3, max_vocab_size=300).train([str(path)], progress=False)
-    assert record[0].filename == __file__, 'the warning points at the caller'
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         Trainer(order=3, max_vocab_size=300).train([str(path), 'plain text'], progress=False)
+    one = Trainer(order=3, max_vocab_size=300)
+    one.train(files=[str(path)], progress=False)
+    two = Trainer(order=3, max_vocab_size=300)
+    two.train(['some text to train on\n' * 50], progress=False)
+    assert one.pieces == two.pieces
+
+
+def test_texts_may_be_read_once():
+    ref = train('mixed5').pieces
+    assert train('mixed5', texts=(t for t in fixture_corpus('mixed5'))).pieces == ref
 
 
 def _interrupted_numba_call(*args, **kwargs):
@@ -328,10 +353,10 @@ def _interrupted_numba_call(*args, **kwargs):
 
 
 def test_ctrl_c_inside_a_kernel_call_is_a_keyboard_interrupt(monkeypatch, tmp_path):
-    monkeypatch.setattr(Trainer, '_count_pieces', _interrupted_numba_call)
+    monkeypatch.setattr(Run, 'count_pieces', _interrupted_numba_call)
     with pytest.raises(KeyboardInterrupt):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
-    monkeypatch.setattr(Trainer, '_count_pieces', lambda *a, **k: (_ for _ in ()).throw(SystemError('other')))
+    monkeypatch.setattr(Run, 'count_pieces', lambda *a, **k: (_ for _ in ()).throw(SystemError('other')))
     with pytest.raises(SystemError, match='other'):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
 
@@ -356,17 +381,10 @@ def test_invalid_utf8_in_a_truncated_gzip_is_still_a_value_error(tmp_path):
     data = gzip.compress(b'ok\n\xff' + b'a' * 200000 + b'\n')
     path = tmp_path / 'cut.txt.gz'
     path.write_bytes(data[:len(data) // 2])
-    with pytest.raises(ValueError, match=r'cut\.txt\.gz: invalid UTF-8') as info:
-        list(TextFile(str(path)))
-    assert info.value.__context__ is None or not isinstance(info.value.__context__, EOFError)
-
-
-def test_as_corpus_warning_points_at_its_caller(tmp_path):
-    path = tmp_path / 'c.txt'
-    path.write_text('x')
-    with pytest.warns(UserWarning, match='names of existing files') as record:
-        as_corpus([str(path)])
-    assert record[0].filename == __file__
+    with pytest.raises(ValueError, match=r'cut\.txt\.gz: compressed data ended early'):
+        list(Files(str(path)))
+    with pytest.raises(ValueError, match=r'cut\.txt\.gz: compressed data ended early'):
+        Trainer(order=3, max_vocab_size=300).train(files=str(path), progress=False)
 
 
 @pytest.mark.parametrize('suffix', ['.txt', '.jsonl', '.txt.gz'])

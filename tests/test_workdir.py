@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from bytepiece.workdir import WorkDir, read_bucket, write_buckets
+from bytepiece.workdir import WorkDir, bucket_rows, read_buckets, write_buckets
 
 
 def test_a_run_resumes_in_its_own_directory(tmp_path):
@@ -58,8 +58,30 @@ def test_buckets_round_trip(tmp_path):
     path = str(tmp_path / 'b.bin')
     write_buckets(path, buckets, n_buckets, keys, counts)
     for b in range(n_buckets):
-        got_keys, got_counts = read_bucket(path, b)
+        got_keys, got_counts = read_buckets(path, b)
         assert got_keys.dtype == np.uint64 and got_counts.dtype == counts.dtype
         assert np.array_equal(got_keys, keys[buckets == b]) and np.array_equal(got_counts, counts[buckets == b])
+    got_keys, _ = read_buckets(path, 2, 5)
+    assert np.array_equal(got_keys, keys[(buckets >= 2) & (buckets < 5)][np.argsort(buckets[(buckets >= 2) & (buckets < 5)], kind='stable')])
+    assert bucket_rows(path).tolist() == np.bincount(buckets, minlength=n_buckets).tolist()
     write_buckets(path, np.zeros(0, np.int64), 3, np.zeros(0, np.uint64))
-    assert read_bucket(path, 2)[0].size == 0
+    assert read_buckets(path, 2)[0].size == 0
+
+
+def test_buckets_with_strings(tmp_path):
+    rng = np.random.default_rng(1)
+    strings = [bytes(rng.integers(0, 256, rng.integers(0, 9)).astype(np.uint8)) for _ in range(300)]
+    data = np.frombuffer(b''.join(strings), np.uint8)
+    bounds = np.concatenate([[0], np.cumsum([len(x) for x in strings])]).astype(np.int64)
+    buckets = rng.integers(0, 5, len(strings))
+    counts = np.arange(len(strings))
+    path = str(tmp_path / 's.bin')
+    write_buckets(path, buckets, 5, counts, strings=(data, bounds))
+    for lo, hi in ((0, 1), (1, 4), (4, 5), (0, 5)):
+        got, (gdata, gbounds) = read_buckets(path, lo, hi)
+        want = [i for b in range(lo, hi) for i in np.flatnonzero(buckets == b)]
+        assert got.tolist() == want
+        assert [gdata[gbounds[k]:gbounds[k + 1]].tobytes() for k in range(len(want))] == [strings[i] for i in want]
+    write_buckets(path, np.zeros(0, np.int64), 2, np.zeros(0), strings=(np.zeros(0, np.uint8), np.zeros(1, np.int64)))
+    got, (gdata, gbounds) = read_buckets(path, 0, 2)
+    assert got.size == 0 and gdata.size == 0 and gbounds.tolist() == [0]

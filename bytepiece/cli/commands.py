@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ..fileio import DAMAGED_DATA, check_output_path, damaged
+from ..fileio import check_output_path
 from ..model import NUM_SPECIAL, SPECIAL_PIECES
 from ..train import Trainer
 from .errors import UsageError
@@ -178,39 +178,30 @@ def cmd_convert(args):
     return 0
 
 
-class _Inputs:
-    """Training files as one re-iterable corpus of str; read errors name the file."""
-
-    def __init__(self, paths, field):
-        from ..corpus import as_corpus
-        self.parts = [(p, as_corpus(p, field=field)) for p in paths]
-
-    def __iter__(self):
-        for path, part in self.parts:
-            try:
-                yield from part  # invalid UTF-8 is a ValueError naming file and line already
-            except (OSError, *DAMAGED_DATA) as e:
-                raise damaged(path, e) from None
-
-
 def cmd_train(args):
     inputs = args.inputs + args.more_inputs
     if not inputs:
         raise UsageError('give at least one training FILE')
     if '-' in inputs:
-        raise UsageError('train reads its input twice: give files, not -')
-    check_inputs(inputs)
+        raise UsageError('train reads files (in partitions, on any worker): give files, not -')
     check_output_path(args.output)  # fail before training, not at the final rename
     sizes = args.vocab_size
     outputs = [f'{args.output}.{size}' for size in sizes] if len(sizes) > 1 else [args.output]
-    check_output_apart(outputs, inputs)
+    check_output_apart(outputs, [p for p in inputs if '://' not in p])
     trainer = Trainer(order=args.order, max_vocab_size=sizes if len(sizes) > 1 else sizes[0],
                       max_piece_length=args.max_piece_length, min_count=args.min_count,
                       isolate_digits=args.isolate_digits, ensure_unicode=not args.no_ensure_unicode)
-    corpus = _Inputs(inputs, args.field)
     progress = not args.quiet and sys.stderr.isatty()
-    trainer.train(corpus, workers=args.workers, batch_size=args.batch_size, progress=progress, field=args.field)
+    work_dir = args.work_dir or f'{args.output}.work'  # the same command resumes a killed run
+    report = trainer.train(files=inputs, field=args.field, errors=args.errors, engine=args.engine,
+                           workers=args.workers, work_dir=work_dir, memory_limit=args.memory_limit,
+                           holdout=args.holdout, progress=progress, restart=args.work_dir is None)
     paths = trainer.save(args.output)
+    if not args.quiet:
+        print(report, file=sys.stderr)
+    else:
+        for line in report.warnings():
+            print(f'{PROG} train: warning: {line}', file=sys.stderr)
     for path in paths or [args.output]:
         print(f'wrote {path}', file=sys.stderr)
     return 0

@@ -1,4 +1,5 @@
-"""Decoding: token ids back to the bytes of their pieces."""
+"""Gathering byte strings: token ids back to the bytes of their pieces, or
+strings put in another order."""
 
 import numpy as np
 from numba import njit
@@ -6,7 +7,8 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def gather_bytes(ids, piece_data, piece_offsets):
-    """Concatenate the bytes of the pieces ``ids`` (already range-checked)."""
+    """Concatenate the strings ``piece_data[piece_offsets[t]:piece_offsets[t+1]]``
+    for each ``t`` of ``ids`` (already range-checked)."""
     total = 0
     for i in range(ids.size):
         t = ids[i]

@@ -55,6 +55,25 @@ def partition(key, nparts):
 
 
 @njit(cache=True, nogil=True)
+def key_partitions(keys, nparts):
+    """The hash partition of each uint64 key."""
+    out = np.empty(keys.shape[0], np.int64)
+    for i in range(keys.shape[0]):
+        out[i] = partition(keys[i], nparts)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def string_partitions(data, bounds, nparts):
+    """The hash partition of each byte string ``data[bounds[i]:bounds[i+1]]``
+    (the partition ``strtab_add`` gives it)."""
+    out = np.empty(bounds.shape[0] - 1, np.int64)
+    for i in range(out.shape[0]):
+        out[i] = scale(hash_bytes(data, bounds[i], bounds[i + 1]), nparts)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def capacity(n):
     """The capacity that holds ``n`` keys within ``MAX_LOAD``."""
     return max(np.int64(n / MAX_LOAD) + 1, 16)

@@ -1,98 +1,71 @@
 """Counting and pruning byte n-grams: the BNLM of a corpus (see docs/design.md, Training).
 
-The corpus is read once, cut into chunks and packed into shards that are
-spilled to a temporary file, while the 1- and 2-grams are counted densely.
-Then each length n = 3..order takes one pass over the spilled shards,
-counting only n-grams whose (n-1)-byte prefix and suffix were kept (exact for
-every n-gram that can reach ``min_count``). The per-shard counts are spilled
-too, then reduced one hash partition of the keys at a time, so that no count
-table exceeds ``table_entries / 2`` keys.
-
-The task functions are top level, so that process pools can pickle them.
+The 1- and 2-grams are counted densely while the corpus is prepared. Each
+length n = 3..order is then a map-reduce over the shards: a map task counts
+the n-grams of one shard whose (n-1)-byte prefix and suffix were kept (exact
+for every n-gram that can reach ``min_count``) and writes them grouped by a
+hash of the key into ``N_BUCKETS`` buckets; a reduce task sums a range of
+buckets over all shards and keeps what reaches ``min_count``. Reduce ranges
+are cut so that no task holds more than its share of the memory limit. The
+kept n-grams of all lengths make the model, saved as arrays that every
+segmentation task maps from the work directory.
 """
-
-import math
 
 import numpy as np
 
-from ..corpus import iter_shards
 from ..kernels import hashtable, ngrams
 from ..kernels.bnlm import Bnlm
-from ..progress import progress_bar
-from .memory import release_memory
-from .spill import ArraySpill
+from ..workdir import WorkDir, bucket_rows, mapped_array, read_buckets, write_buckets
+from .chunks import load_shard
 
-__all__ = ['count_ngrams', 'SHARD_BYTES']
-
-SHARD_BYTES = 1 << 19  # a shard of chunked text: the unit of work of the count tasks
-
-
-def map_count_short(buf, bounds):
-    """Shard -> ``(c1 int64[256], c2 int64[65536])``."""
-    return ngrams.count_short(buf, bounds)
+N_BUCKETS = 256
+ROW_BYTES = 48  # a counted key in a reduce table, with its share of empty slots and of the inputs
+MODEL_BYTES = 24  # an n-gram of the model's table, with its share of empty slots
 
 
-def map_count_level(buf, bounds, n, kept_prev):
-    """Shard -> ``(keys, counts)`` of the n-grams whose (n-1)-grams pass ``kept_prev``."""
-    return ngrams.count_level(buf, bounds, n, kept_prev, 0, 1)
+def map_level(work_path, shard, n):
+    """Task: the n-grams of one shard, bucketed; returns rows per bucket."""
+    work = WorkDir.attach(work_path)
+    path = work.file(f'level{n}/map/{shard}.bin')
+    if not work.exists(f'level{n}/map/{shard}.bin'):
+        buf, bounds = load_shard(work, shard)
+        keys, counts = ngrams.count_level(buf, bounds, n, mapped_array(work.file(f'level{n - 1}/filter.npy')), 0, 1)
+        write_buckets(path, hashtable.key_partitions(keys, N_BUCKETS), N_BUCKETS, keys, counts)
+    return bucket_rows(path)
 
 
-def count_ngrams(corpus, settings, engine, shards, batch_size, progress, table_entries):
-    """Read ``corpus`` into the spill ``shards`` (``(buf, bounds)`` of chunked
-    text) and count its n-grams. Returns ``(model, kept)``: the ``Bnlm`` of
-    the n-grams kept (count >= ``settings.min_count``), and how many were kept
-    of each length."""
-    c1, c2 = _read_corpus(corpus, settings.isolate_digits, engine, shards, batch_size, progress)
-    l1, l2, kept2 = _short_log_probs(c1, c2, settings.min_count)
-    prev_keys = (np.uint64(2) << ngrams.LEN_SHIFT) | np.flatnonzero(kept2).astype(np.uint64)  # sorted
-    prev_counts = c2[kept2]
-    kept = {1: 256, 2: int(kept2.sum())}
-    del c2, kept2
-    with ArraySpill(shards.directory) as levels:  # kept keys and log probabilities of each length
-        for n in range(3, settings.order + 1):
-            if prev_keys.shape[0] == 0:
-                break
-            keys, counts = _count_level(n, prev_keys, settings.min_count, engine, shards, progress, table_entries)
-            prefix_counts = ngrams.lookup_counts(ngrams.prefix_keys(keys), prev_keys, prev_counts)
-            vals = np.log(counts.astype(np.float64)) - np.log(prefix_counts.astype(np.float64))
-            del prefix_counts
-            levels.write(keys, vals)
-            del vals
-            kept[n] = int(keys.shape[0])
-            prev_keys, prev_counts = keys, counts
-        del prev_keys, prev_counts
-        keys = counts = None
-        release_memory()
-        table = hashtable.map_new(levels.total_length(0))
-        for i in range(len(levels)):
-            hashtable.map_insert(table, *levels.read(i))  # one level in memory at a time
-    release_memory()
-    return Bnlm(settings.order, settings.ensure_unicode, l1, l2, table), kept
+def reduce_level(work_path, n, shards, lo, hi, rows, min_count):
+    """Task: the n-grams of buckets ``lo..hi-1`` reaching ``min_count``, summed
+    over all shards and saved sorted by key; returns how many."""
+    work = WorkDir.attach(work_path)
+    name = f'level{n}/reduce/{lo:03d}-{hi:03d}.npz'
+    if not work.exists(name):
+        table = hashtable.counter_new(max(rows // 2, 1 << 10), hashtable.COUNTER_MULT)
+        for shard in shards:
+            keys, counts = read_buckets(work.file(f'level{n}/map/{shard}.bin'), lo, hi)
+            table = hashtable.counter_add(table, keys, counts)
+        keys, counts = hashtable.counter_items(table, min_count, True)
+        del table
+        work.save(name, keys=keys, counts=counts)
+    return work.load(name)['keys'].shape[0]
 
 
-def _read_corpus(corpus, isolate_digits, engine, shards, batch_size, progress):
-    """Chunk and pack the corpus into ``shards``; returns the 1- and 2-gram counts."""
-    c1 = np.zeros(256, np.int64)
-    c2 = np.zeros(65536, np.int64)
-    ntexts = 0
-    with progress_bar(progress, desc='Count Ngrams', unit=' texts') as bar:
-        def tasks():
-            nonlocal ntexts
-            for buf, bounds, n in iter_shards(corpus, isolate_digits, batch_size, SHARD_BYTES):
-                shards.write(buf, bounds)
-                ntexts += n
-                bar.update(n)
-                yield buf, bounds
-
-        for a, b in engine.imap(map_count_short, tasks()):
-            c1 += a
-            c2 += b
-    if ntexts == 0:
-        raise ValueError('the corpus is empty')
-    return c1, c2
+def reduce_ranges(rows, most_rows, least_ranges):
+    """Cut the buckets into ranges of consecutive buckets holding at most
+    ``most_rows`` rows each (a bucket alone may hold more), and at least
+    ``least_ranges`` ranges where there are rows enough."""
+    limit = max(1, min(most_rows, int(np.ceil(rows.sum() / max(least_ranges, 1)))))
+    ranges, lo, total = [], 0, 0
+    for b, r in enumerate(rows.tolist()):
+        if total and total + r > limit:
+            ranges.append((lo, b))
+            lo, total = b, 0
+        total += r
+    ranges.append((lo, len(rows)))
+    return ranges
 
 
-def _short_log_probs(c1, c2, min_count):
+def short_log_probs(c1, c2, min_count):
     """``(l1, l2, kept2)``: the log probabilities of bytes and of the kept 2-grams
     (``-inf`` for the others, as ``Bnlm`` has them), and which 2-grams are kept."""
     c0 = int(c1.sum())
@@ -101,7 +74,7 @@ def _short_log_probs(c1, c2, min_count):
     # every byte counts at least once (and once more in the 0-gram)
     missing = c1 == 0
     c0 += int(missing.sum())
-    c1[missing] = 1
+    c1 = np.where(missing, 1, c1)
     with np.errstate(divide='ignore'):
         l1 = np.log(c1.astype(np.float64)) - np.log(np.float64(c0))
         kept2 = c2 >= min_count
@@ -111,33 +84,86 @@ def _short_log_probs(c1, c2, min_count):
     return l1, l2, kept2
 
 
-def _count_level(n, prev_keys, min_count, engine, shards, progress, table_entries):
-    """The kept n-grams of length ``n`` (their (n-1)-grams ``prev_keys`` kept):
-    ``(keys, counts)`` sorted by key."""
-    kept_prev = ngrams.build_filter(prev_keys)
-    with ArraySpill(shards.directory) as shard_counts, \
-            progress_bar(progress, desc=f'Count {n}-grams', total=len(shards), unit=' shards') as bar:
-        for keys, counts in engine.imap(map_count_level, ((*shard, n, kept_prev) for shard in shards)):
-            shard_counts.write(keys, counts)
-            bar.update(1)
-        del kept_prev
-        release_memory()
-        # a key shows up in about 4 shards' counts
-        total = shard_counts.total_length(0)
-        nparts = max(1, int(math.ceil(total / 4 / max(table_entries // 2, 1))))
-        parts = [_reduce_part(shard_counts, part, nparts, total, min_count) for part in range(nparts)]
-    release_memory()
-    if nparts == 1:
-        return parts[0]
-    keys = np.concatenate([keys for keys, _ in parts])
-    order = np.argsort(keys)
-    return keys[order], np.concatenate([counts for _, counts in parts])[order]
+def count_ngrams(run, shards, c1, c2):
+    """Count the n-grams of the prepared ``shards`` and save the model (see
+    ``load_model``). Returns how many n-grams of each length were kept.
+
+    The model's table holds at most a quarter of the memory limit: past it,
+    the rarest n-grams go, by raising the least count of each length from 3
+    on as needed (never below that of the length before, so that counting
+    only where the prefix and suffix were kept stays exact); the raised
+    counts go to ``run.report.thresholds``."""
+    settings, work = run.settings, run.work
+    l1, l2, kept2 = short_log_probs(c1, c2, settings.min_count)
+    keys = (np.uint64(2) << ngrams.LEN_SHIFT) | np.flatnonzero(kept2).astype(np.uint64)  # sorted
+    counts = c2[kept2]
+    kept = {1: 256, 2: int(keys.shape[0])}
+    budget = max(run.memory_limit // 4 // MODEL_BYTES, 1)
+    threshold = settings.min_count
+    for n in range(3, settings.order + 1):
+        if keys.shape[0] == 0:
+            break
+        share = (budget - sum(v for k, v in kept.items() if k >= 3)) // (settings.order - n + 1)
+        keys, counts, threshold = _level(run, shards, n, keys, counts, threshold, share)
+        kept[n] = int(keys.shape[0])
+        if threshold > settings.min_count:
+            run.report.thresholds[n] = threshold
+    del keys, counts
+    table = hashtable.map_new(sum(v for n, v in kept.items() if n >= 3))
+    for n in range(3, settings.order + 1):
+        if n in kept:
+            level = work.load(f'level{n}/kept.npz')
+            hashtable.map_insert(table, level['keys'], level['logp'])
+            del level
+    for name, array in (('l1', l1), ('l2', l2), ('table', table)):
+        work.save_array(f'model/{name}.npy', array)
+    return kept
 
 
-def _reduce_part(shard_counts, part, nparts, total, min_count):
-    """The summed counts of the keys of hash partition ``part`` of ``nparts``
-    that reach ``min_count``, sorted by key."""
-    table = hashtable.counter_new(max(total // (4 * nparts), 1 << 10), hashtable.COUNTER_MULT)
-    for keys, counts in shard_counts:
-        table = hashtable.counter_add(table, keys, counts, part, nparts)
-    return hashtable.counter_items(table, min_count, True)
+def _level(run, shards, n, prev_keys, prev_counts, threshold, most):
+    """The kept n-grams of length ``n`` (at most ``most`` of them, with counts
+    of at least ``threshold``, raised if needed): ``(keys, counts, threshold)``,
+    sorted by key."""
+    work = run.work
+    name = f'level{n}/kept.npz'
+    if not work.exists(name):
+        work.save_array(f'level{n - 1}/filter.npy', ngrams.build_filter(prev_keys))
+        rows = np.zeros(N_BUCKETS, np.int64)
+        for shard_rows in run.map(f'Count {n}-grams', map_level, [(work.path, s, n) for s in shards], shards):
+            rows += shard_rows
+        ranges = reduce_ranges(rows, run.task_memory // ROW_BYTES, 2 * run.engine.workers)
+        tasks = [(work.path, n, shards, lo, hi, int(rows[lo:hi].sum()), run.settings.min_count) for lo, hi in ranges]
+        list(run.engine.imap(reduce_level, tasks))
+        parts = [work.load(f'level{n}/reduce/{lo:03d}-{hi:03d}.npz') for lo, hi in ranges]
+        keys = np.concatenate([p['keys'] for p in parts])
+        counts = np.concatenate([p['counts'] for p in parts])
+        del parts
+        threshold = least_count(counts, threshold, most)
+        select = counts >= threshold
+        keys, counts = keys[select], counts[select]
+        order = np.argsort(keys)
+        keys, counts = keys[order], counts[order]
+        del order, select
+        prefix_counts = ngrams.lookup_counts(ngrams.prefix_keys(keys), prev_keys, prev_counts)
+        logp = np.log(counts.astype(np.float64)) - np.log(prefix_counts.astype(np.float64))
+        work.save(name, keys=keys, counts=counts, logp=logp, threshold=threshold)
+        work.remove(f'level{n}/map')
+        work.remove(f'level{n}/reduce')
+        return keys, counts, threshold
+    level = work.load(name)
+    return level['keys'], level['counts'], int(level['threshold'])
+
+
+def least_count(counts, threshold, most):
+    """The least count, ``threshold`` or more, that at most ``most`` of ``counts`` reach."""
+    if np.count_nonzero(counts >= threshold) <= most:
+        return threshold
+    if most <= 0:
+        return int(counts.max()) + 1
+    return max(threshold, int(np.partition(counts, counts.size - most - 1)[counts.size - most - 1]) + 1)
+
+
+def load_model(work, settings):
+    """The saved model as a ``Bnlm``, its arrays mapped from the work directory."""
+    l1, l2, table = (mapped_array(work.file(f'model/{name}.npy')) for name in ('l1', 'l2', 'table'))
+    return Bnlm(settings.order, settings.ensure_unicode, l1, l2, table)

@@ -1,83 +1,79 @@
 """Segmenting the corpus with the BNLM and counting its pieces (see docs/design.md, Training).
 
-Each shard's pieces are counted by content in a string table; the per-shard
-counts are spilled to disk and merged only once the n-gram model is freed,
-so the two never take memory at the same time. The merge runs in hash
-partitions of the pieces when there are many.
+A map task segments one shard with the model and counts its pieces by
+content; it writes them grouped by a hash of their bytes into ``N_BUCKETS``
+buckets. A reduce task sums a range of buckets over all shards and splits the
+pieces into those kept for pruning (single bytes, and pieces within
+``max_piece_length`` reaching ``min_count``) and those dropped, whose counts
+pruning hands to the kept pieces.
 """
-
-import math
 
 import numpy as np
 
 from ..kernels import bnlm, hashtable
-from ..progress import progress_bar
-from .memory import release_memory
-from .spill import ArraySpill
+from ..workdir import WorkDir, bucket_rows, read_buckets, write_buckets
+from .chunks import load_shard
+from .ngram_counts import N_BUCKETS, load_model, reduce_ranges
 
-__all__ = ['segment_shards', 'merge_piece_counts']
-
-
-def map_count_pieces(buf, bounds, model):
-    """Shard -> ``(data, bounds, counts)`` of its pieces."""
-    return bnlm.count_pieces(buf, bounds, model)
+# a counted piece in a reduce table: its entry, slot, and a dozen bytes
+ROW_BYTES = 64
 
 
-def segment_shards(model, engine, shards, progress):
-    """Segment the spilled ``shards`` with the ``Bnlm`` ``model``; returns a
-    spill of each shard's pieces and counts, ``(data, bounds, counts)``."""
-    per_shard = ArraySpill(shards.directory)
-    try:
-        shared = engine.share(model)
-        tasks = ((*shard, shared) for shard in shards)
-        with progress_bar(progress, desc='Count Pieces', total=shards.total_length(0), unit='B',
-                          unit_scale=True) as bar:
-            for i, counted in enumerate(engine.imap(map_count_pieces, tasks)):
-                per_shard.write(*counted)
-                bar.update(shards.lengths(i)[0])
-    except BaseException:
-        per_shard.close()
-        raise
-    return per_shard
+def map_pieces(work_path, shard, settings):
+    """Task: the pieces of one shard with their counts, bucketed; returns rows per bucket."""
+    work = WorkDir.attach(work_path)
+    path = work.file(f'pieces/map/{shard}.bin')
+    if not work.exists(f'pieces/map/{shard}.bin'):
+        buf, bounds = load_shard(work, shard)
+        data, piece_bounds, counts = bnlm.count_pieces(buf, bounds, load_model(work, settings))
+        buckets = hashtable.string_partitions(data, piece_bounds, N_BUCKETS)
+        write_buckets(path, buckets, N_BUCKETS, counts, strings=(data, piece_bounds))
+    return bucket_rows(path)
 
 
-def merge_piece_counts(per_shard, table_entries):
-    """Merge (and close) the spill of ``segment_shards``: ``(data, bounds,
-    counts)`` of every distinct piece, piece ``i`` being
-    ``data[bounds[i]:bounds[i+1]]``."""
-    with per_shard, ArraySpill(per_shard.directory) as parts:
-        # the per-shard counts hold each distinct piece about 3 times
-        total = per_shard.total_length(2)
-        nparts = max(1, int(math.ceil(total / 3 / max(table_entries // 4, 1))))
-        for part in range(nparts):
-            parts.write(*_merge_part(per_shard, part, nparts))  # (data, starts, counts)
-            release_memory()
-        per_shard.close()
-        return _concatenated(parts)
+def reduce_pieces(work_path, shards, lo, hi, rows, settings):
+    """Task: the pieces of buckets ``lo..hi-1`` summed over all shards, saved
+    as kept and dropped; returns how many of each."""
+    work = WorkDir.attach(work_path)
+    names = (f'pieces/kept/{lo:03d}-{hi:03d}.npz', f'pieces/dropped/{lo:03d}-{hi:03d}.npz')
+    if not work.exists(names[1]):
+        table = hashtable.strtab_new(max(rows // 2, 1 << 10), 8 * max(rows // 2, 1 << 10))
+        for shard in shards:
+            counts, (data, bounds) = read_buckets(work.file(f'pieces/map/{shard}.bin'), lo, hi)
+            table = hashtable.strtab_add(table, data, bounds[:-1], bounds[1:], counts)
+        data, starts, counts = hashtable.strtab_items(table)
+        bounds = np.append(starts, data.shape[0])
+        lengths = np.diff(bounds)
+        keep = (lengths == 1) | ((lengths <= settings.max_piece_length) & (counts >= settings.min_count))
+        for name, select in zip(names, (keep, ~keep)):
+            work.save(name, **select_strings(data, bounds, counts, select))
+    return tuple(work.load(name)['counts'].shape[0] for name in names)
 
 
-def _merge_part(per_shard, part, nparts):
-    """The summed counts of the pieces of hash partition ``part`` of ``nparts``,
-    as ``hashtable.strtab_items``."""
-    table = hashtable.strtab_new(1 << 16, 1 << 20)
-    for data, bounds, counts in per_shard:
-        table = hashtable.strtab_add(table, data, bounds[:-1], bounds[1:], counts, part, nparts)
-    return hashtable.strtab_items(table)
+def select_strings(data, bounds, counts, select):
+    """The selected byte strings (and counts) as ``dict(data, bounds, counts)``."""
+    lengths = np.diff(bounds)[select]
+    new_bounds = np.zeros(lengths.shape[0] + 1, np.int64)
+    np.cumsum(lengths, out=new_bounds[1:])
+    return {'data': data[np.repeat(select, np.diff(bounds))], 'bounds': new_bounds, 'counts': counts[select]}
 
 
-def _concatenated(parts):
-    """The pieces of all ``(data, starts, counts)`` of ``parts``, one after the other."""
-    n_bytes, n_pieces = parts.total_length(0), parts.total_length(2)
-    data = np.empty(n_bytes, np.uint8)
-    bounds = np.empty(n_pieces + 1, np.int64)
-    counts = np.empty(n_pieces, np.int64)
-    n_pieces = n_bytes = 0
-    for pdata, pstarts, pcounts in parts:
-        k = pcounts.shape[0]
-        data[n_bytes:n_bytes + pdata.shape[0]] = pdata
-        bounds[n_pieces:n_pieces + k] = pstarts + n_bytes
-        counts[n_pieces:n_pieces + k] = pcounts
-        n_pieces += k
-        n_bytes += pdata.shape[0]
-    bounds[n_pieces] = n_bytes
-    return data, bounds, counts
+def count_pieces(run, shards):
+    """Segment the shards with the saved model and count the pieces; returns
+    the names of the reduce outputs (``pieces/kept/<name>``,
+    ``pieces/dropped/<name>``) and how many pieces were kept and dropped."""
+    work = run.work
+    if not work.exists('pieces/reduced.npz'):
+        rows = np.zeros(N_BUCKETS, np.int64)
+        tasks = [(work.path, s, run.settings) for s in shards]
+        for shard_rows in run.map('Count pieces', map_pieces, tasks, shards):
+            rows += shard_rows
+        ranges = reduce_ranges(rows, run.task_memory // ROW_BYTES, 2 * run.engine.workers)
+        tasks = [(work.path, shards, lo, hi, int(rows[lo:hi].sum()), run.settings) for lo, hi in ranges]
+        sizes = np.array(list(run.engine.imap(reduce_pieces, tasks)), np.int64).reshape(-1, 2)
+        names = np.array([f'{lo:03d}-{hi:03d}.npz' for lo, hi in ranges])
+        work.save('pieces/reduced.npz', names=names, sizes=sizes)
+        work.remove('pieces/map')
+    reduced = work.load('pieces/reduced.npz')
+    names = [str(name) for name in reduced['names'].tolist()]
+    return names, int(reduced['sizes'][:, 0].sum()), int(reduced['sizes'][:, 1].sum())

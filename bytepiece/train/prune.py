@@ -20,9 +20,9 @@ from ..model import NUM_SPECIAL, finite_float, save_model, shown_value
 from ..parallel import Engine
 from ..progress import progress_bar
 from ..text import pack_bytes
+from ..vocab import Vocabulary
 from .memory import release_memory
 from .settings import MIN_VOCAB_SIZE
-from ..vocab import Vocabulary
 from .spill import ArraySpill
 
 __all__ = ['prune_pieces', 'convert_to_bytepiece', 'tokenize_spans']
@@ -180,20 +180,83 @@ def prune_pieces(counted, sizes, max_piece_length, min_count, progress, engine, 
     n_drop, n_bytes = bnlm.compact_spans(data, bounds, counts, ~keep)
     drop = [data[:n_bytes], bounds[:n_drop + 1], counts[:n_drop]]
     del data, bounds, counts, keep
-    results = []
-    with progress_bar(progress, desc='Prune Pieces', unit=' rounds') as bar:
+    with progress_bar(progress, desc='Prune pieces', unit=' rounds') as bar:
         kcounts = _redistribute(pieces, kcounts, drop, engine, tmpdir)
         release_memory()
         bar.update(1)
-        pieces, kcounts = _prune_wasted(pieces, kcounts, bar, engine)
-        for size in sizes:
-            if len(pieces) > size - NUM_SPECIAL:
-                pieces, kcounts, drop = _split_off(pieces, kcounts, size - NUM_SPECIAL)
-                kcounts = _redistribute(pieces, kcounts, drop, engine, tmpdir)
-                bar.update(1)
-                pieces, kcounts = _prune_wasted(pieces, kcounts, bar, engine)
-            results.append(dict(zip(pieces, kcounts.tolist())))
+        return prune_to_sizes(pieces, kcounts, sizes, bar, engine, tmpdir)
+
+
+def prune_to_sizes(pieces, counts, sizes, bar, engine, tmpdir=None):
+    """From the kept pieces (canonical order) with their counts, dropped ones
+    already handed over: the wasted pieces pruned, then for each size
+    (largest first) the vocabulary cut to it. Returns one ``{piece: count}``
+    dict per size."""
+    pieces, counts = _prune_wasted(pieces, counts, bar, engine)
+    results = []
+    for size in sizes:
+        if len(pieces) > size - NUM_SPECIAL:
+            pieces, counts, drop = _split_off(pieces, counts, size - NUM_SPECIAL)
+            counts = _redistribute(pieces, counts, drop, engine, tmpdir)
+            bar.update(1)
+            pieces, counts = _prune_wasted(pieces, counts, bar, engine)
+        results.append(dict(zip(pieces, counts.tolist())))
     return results
+
+
+def map_redistribute(vocab, path):
+    """Task: tokenize the dropped pieces saved at ``path`` with ``vocab`` and
+    sum their counts onto the pieces of their tokenizations (by id)."""
+    with np.load(path) as saved:
+        data, bounds, weights = saved['data'], saved['bounds'], saved['counts']
+    sums = np.zeros(vocab.size, np.int64)
+    for batch_data, batch_bounds, batch_weights in _span_batches(data, bounds, weights):
+        ids, ntok = map_segment_spans(vocab, batch_data, batch_bounds)
+        np.add.at(sums, ids, np.repeat(batch_weights, ntok))
+    return sums
+
+
+# a piece kept for pruning: its bytes object, list entries, trie units and counts
+PIECE_BYTES = 512
+
+
+def prune_saved(run, names, progress):
+    """Prune the pieces a counting phase saved in ``pieces/kept/<name>`` and
+    ``pieces/dropped/<name>``: one ``{piece: count}`` dict per size. At most
+    a quarter of the memory limit goes to the kept pieces: past it, the most
+    frequent are kept (single bytes always) and the others handed over like
+    the dropped ones (``run.report.pieces_cap``)."""
+    work, settings = run.work, run.settings
+    pieces, counts = _saved_kept(work, names)
+    most = max(run.memory_limit // 4 // PIECE_BYTES, max(settings.max_vocab_size))
+    dropped = [work.file(f'pieces/dropped/{name}') for name in names]
+    if len(pieces) > most:
+        pieces, counts, extra = _split_off(pieces, counts, most)
+        work.save('pieces/dropped/over-limit.npz', **dict(zip(('data', 'bounds', 'counts'), extra)))
+        dropped.append(work.file('pieces/dropped/over-limit.npz'))
+        run.report.pieces_cap = most
+    with progress_bar(progress, desc='Prune pieces', unit=' rounds') as bar:
+        vocab = run.engine.share(Vocabulary.from_counts(dict(zip(pieces, counts.tolist()))))
+        for sums in run.engine.imap(map_redistribute, [(vocab, path) for path in dropped]):
+            counts = counts + sums[NUM_SPECIAL:]
+        del vocab
+        bar.update(1)
+        return prune_to_sizes(pieces, counts, settings.max_vocab_size, bar, run.engine)
+
+
+def _saved_kept(work, names):
+    """The kept pieces of the saved counts, every single byte among them,
+    in canonical order with their counts."""
+    pieces, counts = [], []
+    for name in names:
+        with np.load(work.file(f'pieces/kept/{name}')) as kept:
+            data, bounds = kept['data'], kept['bounds']
+            pieces.extend(data[s:e].tobytes() for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+            counts.append(kept['counts'])
+    counts = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+    present = {p[0] for p in pieces if len(p) == 1}
+    missing = [bytes([b]) for b in range(256) if b not in present]
+    return _canonical(pieces + missing, np.concatenate([counts, np.ones(len(missing), np.int64)]))
 
 
 # ---------------------------------------------------------------------------

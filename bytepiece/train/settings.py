@@ -1,15 +1,13 @@
 """The trainer's settings and the checks of its arguments."""
 
-import errno
 import math
-import os
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 from ..kernels.ngrams import MAX_ORDER
 from ..model import NUM_SPECIAL
 
-__all__ = ['Settings', 'MIN_VOCAB_SIZE', 'check_int', 'check_run_arguments']
+__all__ = ['Settings', 'MIN_VOCAB_SIZE', 'check_int']
 
 MIN_VOCAB_SIZE = 256 + NUM_SPECIAL
 
@@ -71,16 +69,3 @@ class Settings:
                 'max_piece_length': None if self.max_piece_length == math.inf else self.max_piece_length,
                 'min_count': self.min_count, 'isolate_digits': self.isolate_digits,
                 'ensure_unicode': self.ensure_unicode}
-
-
-def check_run_arguments(workers, batch_size, executor, tmpdir):
-    """Check ``Trainer.train``'s arguments; returns ``(workers, batch_size)`` as ints."""
-    workers = check_int('workers', workers, 1)
-    batch_size = check_int('batch_size', batch_size, 1)
-    if executor is not None and not callable(getattr(executor, 'submit', None)):
-        raise TypeError(f'executor must be a concurrent.futures.Executor or None, got {type(executor).__name__}')
-    if tmpdir is not None and not os.path.isdir(tmpdir):
-        if os.path.exists(tmpdir):
-            raise NotADirectoryError(errno.ENOTDIR, 'tmpdir is not a directory', os.fspath(tmpdir))
-        raise FileNotFoundError(errno.ENOENT, 'tmpdir not found', os.fspath(tmpdir))
-    return workers, batch_size

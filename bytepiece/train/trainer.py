@@ -1,36 +1,29 @@
 """The ``Trainer``: a vocabulary from a corpus with BytePiece's byte n-gram
 language model method (see docs/design.md, Training).
 
-Counting n-grams, segmenting with the model and counting pieces are maps from
-shards of the corpus to mergeable counts, run on a ``parallel.Engine``: a
-thread pool of ``workers`` threads by default (the kernels release the GIL,
-and threads share one copy of the tables), inline for ``workers=1``, or any
-``concurrent.futures.Executor``. The result does not depend on where the
-work runs.
+Every phase is a map over shards of the prepared corpus and a reduce over
+hash buckets, run on a ``parallel.Engine``: threads over every core by
+default (the kernels release the GIL and threads share one copy of the
+model), processes, or a Dask cluster. Tasks read and write the work
+directory, so the driver holds no text; a run killed at any point and
+started again with the same arguments and work directory goes on where it
+stopped. The result does not depend on where the work runs.
 """
 
+import math
 import os
+import time
 from typing import List, Optional, Union
 
-from ..corpus import as_corpus
 from ..interrupts import keyboard_interrupts
-from ..model import save_model
-from ..parallel import Engine
-from .memory import release_memory, training_allocations
-from .ngram_counts import count_ngrams
-from .piece_counts import merge_piece_counts, segment_shards
-from .prune import prune_pieces
-from .settings import Settings, check_run_arguments
-from .spill import ArraySpill
+from ..model import model_dict, save_model
+from .memory import training_allocations
+from .prune import prune_saved
+from .report import TrainReport
+from .run import Run, resolve_inputs
+from .settings import Settings
 
 __all__ = ['Trainer']
-
-
-def _engine(executor, workers):
-    if executor is not None:
-        # keep every worker of a given executor busy, whatever ``workers`` says
-        return Engine(executor, workers=max(workers, getattr(executor, '_max_workers', 1) or 1))
-    return Engine('threads' if workers > 1 else 'inline', workers=workers)
 
 
 class Trainer:
@@ -45,11 +38,10 @@ class Trainer:
 
     >>> from bytepiece import Trainer
     >>> from bytepiece.demo import SAMPLE_DIR
-    >>> from bytepiece.inputs import Files
     >>> trainer = Trainer(order=6, max_vocab_size=[1000, 500], min_count=4)
-    >>> _ = trainer.train(Files(SAMPLE_DIR), progress=False)
-    >>> [len(pieces) + 3 <= size for pieces, size in zip(trainer.pieces, trainer.max_vocab_size)]
-    [True, True]
+    >>> report = trainer.train(files=SAMPLE_DIR, progress=False)
+    >>> sorted(report.sizes) == [500, 1000] and all(report.sizes[s] <= s for s in report.sizes)
+    True
     >>> trainer.tokenizer(500).decode(trainer.tokenizer(500).encode('def f(x):'))
     'def f(x):'
     """
@@ -60,11 +52,7 @@ class Trainer:
         self.settings = Settings.checked(order, max_vocab_size, max_piece_length, min_count,
                                          isolate_digits, ensure_unicode)
         self.pieces = None
-        self.ngram_counts = None  # n -> how many n-grams were kept, once trained
-        # bounds the count tables of the reduce steps (n-grams: table_entries / 2
-        # keys, pieces: table_entries / 4; more keys are reduced in several hash
-        # partitions); changes memory and time, never results
-        self.table_entries = 1 << 18
+        self.report = None
 
     order = property(lambda self: self.settings.order)
     max_vocab_size = property(lambda self: self.settings.max_vocab_size)
@@ -73,45 +61,64 @@ class Trainer:
     isolate_digits = property(lambda self: self.settings.isolate_digits)
     ensure_unicode = property(lambda self: self.settings.ensure_unicode)
 
-    def train(self, texts, workers=1, batch_size=1000, executor=None, progress=True,
-              field='text', tmpdir=None):
-        """Train on ``texts`` (a re-iterable of str, a file path, or a corpus
-        from ``bytepiece.corpus``; ``field`` names the text of ``.jsonl``
-        files). Sets ``self.pieces``: one ``{piece: count}`` dict per size,
-        largest size first, and returns ``self``.
+    def train(self, texts=None, *, files=None, field: str = 'text', errors: str = 'strict', engine=None,
+              workers: Optional[int] = None, executor=None, work_dir=None, memory_limit=None,
+              holdout: float = 0.0, progress: bool = True, tmpdir=None, restart: bool = False) -> TrainReport:
+        """Train on a corpus; sets ``self.pieces`` (one ``{piece: count}`` dict
+        per size, largest first) and returns a ``TrainReport``.
 
-        ``workers``: threads for the counting phases (the kernels release the
-        GIL). ``executor``: any ``concurrent.futures.Executor`` to run them on
-        instead (e.g. a ``ProcessPoolExecutor``; the task functions and their
-        array arguments pickle, the segmentation tasks carry the n-gram table).
-        The result is the same for any executor and number of workers.
-        ``batch_size``: at most this many texts per shard (a shard is also cut
-        at 512 KiB of text). ``progress``: tqdm progress bars on stderr.
-        ``tmpdir``: where the chunked corpus is spilled (a temporary file about
-        the size of the corpus in UTF-8, removed at the end).
+        The corpus: ``files`` (paths, folders, globs or fsspec URLs of text,
+        JSON lines with the text in ``field``, or Parquet, maybe compressed:
+        see ``bytepiece.inputs``), or ``texts``, any iterable of str (read
+        once). A path given as ``texts`` is read as a file. ``errors``: what
+        a record that is not UTF-8 or not JSON does: ``'strict'`` (an error),
+        ``'skip'``, ``'replace'``; dropped records are counted in the report.
 
-        On glibc, training sets malloc's mmap threshold (64 KiB during training,
-        glibc's initial 128 KiB after), so that the tables of one phase go back
-        to the OS before the next; this turns off glibc's dynamic threshold.
+        Where the work runs: ``engine`` (``'threads'``, ``'processes'``, a
+        ``concurrent.futures.Executor``, a Dask ``Client`` or a scheduler
+        address; default threads) with ``workers`` (default: every core).
+        ``work_dir``: where the phases keep their outputs; a run killed and
+        started again with the same arguments and ``work_dir`` resumes (by
+        default a temporary folder in ``tmpdir``, removed at the end). On a
+        cluster it must be a folder every worker reaches at the same path.
+        A ``work_dir`` left by a run with other arguments is an error, or
+        with ``restart=True`` emptied and used.
+        ``memory_limit`` (bytes, or a string like ``'512MB'``): what one
+        reduce task may hold (default 256 MB). ``holdout``: the fraction of
+        documents held back from training to measure the report's bytes per
+        token (default 0: the report measures training text).
         """
-        workers, batch_size = check_run_arguments(workers, batch_size, executor, tmpdir)
-        corpus = as_corpus(texts, field=field, stacklevel=3)
-        with training_allocations(), _engine(executor, workers) as engine, keyboard_interrupts():
-            counted = self._count_pieces(corpus, engine, batch_size, progress, tmpdir)
-            # the list hands the arrays over, so that pruning can free them early
-            self.pieces = prune_pieces(counted, self.max_vocab_size, self.max_piece_length, self.min_count,
-                                       progress, engine, tmpdir)
-        return self
+        settings = self.settings
+        inputs = resolve_inputs(texts, files, field, errors)
+        holdout = _check_holdout(holdout)
+        start = time.perf_counter()
+        with Run(settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
+                 progress, restart) as run, training_allocations(), keyboard_interrupts():
+            report = run.report
+            shards = run.prepare()
+            kept = run.timed('n-grams', lambda: run.count_ngrams(shards))
+            names = run.timed('pieces', lambda: run.count_pieces(shards))
+            self.pieces = run.timed('pruning', lambda: prune_saved(run, names, progress))
+            report.ngrams = kept
+            report.sizes = {size: len(p) + 3 for size, p in zip(settings.max_vocab_size, self.pieces)}
+            report.short = {size: _why_short(given, settings) for size, given in report.sizes.items()
+                            if given < size}
+            self._measure(run)
+            run.finish()
+        report.seconds = time.perf_counter() - start
+        self.report = report
+        return report
 
-    def _count_pieces(self, corpus, engine, batch_size, progress, tmpdir):
-        """``[data, bounds, counts]`` of the pieces of the BNLM segmentation."""
-        with ArraySpill(tmpdir) as shards:  # (buf, bounds) of chunked text
-            model, self.ngram_counts = count_ngrams(corpus, self.settings, engine, shards, batch_size, progress,
-                                                    self.table_entries)
-            per_shard = segment_shards(model, engine, shards, progress)
-        del model  # the n-gram table is freed before the piece counts are merged
-        release_memory()
-        return list(merge_piece_counts(per_shard, self.table_entries))
+    def _measure(self, run):
+        """Bytes per token of the largest vocabulary on the sample."""
+        report = run.report
+        texts = run.sample_texts()
+        if not texts:
+            return
+        tokenizer = self.tokenizer()
+        arrays = tokenizer.encode_batch_to_numpy(texts, num_threads=1)
+        report.sample_bytes = sum(len(t.encode('utf-8')) for t in texts)
+        report.bytes_per_token = report.sample_bytes / max(arrays.ids.size, 1)
 
     def save(self, path: Union[str, os.PathLike]) -> List[str]:
         """Save the model(s): ``path`` for one size, else ``path.<size>`` each."""
@@ -122,15 +129,16 @@ class Trainer:
             paths = [path]
         else:
             paths = ['%s.%s' % (path, size) for size in self.max_vocab_size]
-        metadata = {'normalization': 'NFC', 'training': self.settings.to_dict()}
         for pieces, p in zip(self.pieces, paths):
-            save_model(pieces, p, metadata)
+            save_model(pieces, p, self._metadata())
         return paths
 
-    def tokenizer(self, size: Optional[int] = None, **kwargs) -> 'Tokenizer':
+    def _metadata(self):
+        return {'normalization': 'NFC', 'training': self.settings.to_dict()}
+
+    def tokenizer(self, size: Optional[int] = None, **kwargs):
         """A ``Tokenizer`` of the trained vocabulary of ``size`` (default: the
         largest), without saving it first; ``kwargs`` go to ``Tokenizer``."""
-        from ..model import model_dict
         from ..tokenizer import Tokenizer
         if self.pieces is None:
             raise RuntimeError('no vocabulary yet: call train() first')
@@ -138,5 +146,17 @@ class Trainer:
         if size is not None and size not in sizes:
             raise ValueError(f'size {size} was not trained (sizes: {sizes})')
         pieces = self.pieces[0 if size is None else sizes.index(size)]
-        return Tokenizer(model_dict(pieces, {'normalization': 'NFC', 'training': self.settings.to_dict()}),
-                         **kwargs)
+        return Tokenizer(model_dict(pieces, self._metadata()), **kwargs)
+
+
+def _why_short(given, settings):
+    return (f'only {given - 3} pieces reach min_count={settings.min_count} and survive pruning; '
+            f'lower min_count or train on more text')
+
+
+def _check_holdout(holdout):
+    if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 <= holdout < 1 \
+            or not math.isfinite(holdout):
+        raise ValueError(f'holdout must be a fraction in [0, 1), got {holdout!r}')
+    return float(holdout)
+

@@ -1,0 +1,64 @@
+"""What a training run reports: the vocabularies asked for and given, the
+corpus, what was skipped, time, and compression on a sample."""
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from ..inputs import ReadReport
+
+
+@dataclass
+class TrainReport:
+    """The end of a training run, as ``Trainer.train`` returns it and the CLI
+    prints it. ``sizes``: per requested size, the pieces given (ids 0..2
+    included, as ``vocab_size`` counts them); ``short``: why a size was not
+    reached; ``thresholds`` and ``pieces_cap``: where the memory limit raised
+    the least count of the n-grams of a length, or capped the pieces kept
+    for pruning; ``bytes_per_token``: of the largest vocabulary on ``sample``
+    (``'held-back'`` documents, or ``'training'`` text when none is held back)."""
+    sizes: Dict[int, int] = field(default_factory=dict)
+    short: Dict[int, str] = field(default_factory=dict)
+    documents: int = 0
+    input_bytes: int = 0
+    text_bytes: int = 0
+    partitions: int = 0
+    shards: int = 0
+    read: ReadReport = field(default_factory=ReadReport)
+    ngrams: Dict[int, int] = field(default_factory=dict)
+    thresholds: Dict[int, int] = field(default_factory=dict)
+    pieces_cap: Optional[int] = None
+    pieces_kept: int = 0
+    pieces_dropped: int = 0
+    seconds: float = 0.0
+    phase_seconds: Dict[str, float] = field(default_factory=dict)
+    bytes_per_token: Optional[float] = None
+    sample: str = 'training'
+    sample_bytes: int = 0
+    engine: str = ''
+
+    def warnings(self) -> List[str]:
+        """Lines worth a warning: sizes not reached, records dropped or repaired."""
+        lines = [f'vocabulary size {size} not reached: {self.sizes[size]} ids ({why})'
+                 for size, why in self.short.items()]
+        if self.read.skipped:
+            lines.append(f'{self.read.skipped} records skipped, first at: ' + '; '.join(self.read.places))
+        if self.read.replaced:
+            lines.append(f'{self.read.replaced} records with invalid UTF-8 or lone surrogates repaired (U+FFFD)')
+        return lines
+
+    def __str__(self):
+        sizes = ', '.join(f'{asked} asked, {given} given' for asked, given in self.sizes.items())
+        lines = [f'trained: {sizes}',
+                 f'corpus: {self.documents} documents, {self.text_bytes / 1e6:.1f} MB of text in {self.shards} '
+                 f'shards ({self.partitions} input partitions)',
+                 f'n-grams kept: ' + ', '.join(f'{n}: {k}' for n, k in sorted(self.ngrams.items())) +
+                 ''.join(f'; memory limit: least count of {n}-grams raised to {t}'
+                         for n, t in sorted(self.thresholds.items())),
+                 f'pieces counted: {self.pieces_kept} kept for pruning, {self.pieces_dropped} handed over' +
+                 (f' (memory limit: the {self.pieces_cap} most frequent kept)' if self.pieces_cap else ''),
+                 f'time: {self.seconds:.1f} s (' + ', '.join(f'{k} {v:.1f} s' for k, v in self.phase_seconds.items())
+                 + f') on {self.engine}']
+        if self.bytes_per_token is not None:
+            lines.append(f'bytes per token: {self.bytes_per_token:.3f} on {self.sample_bytes / 1e6:.2f} MB of '
+                         f'{self.sample} text')
+        return '\n'.join(lines + [f'warning: {w}' for w in self.warnings()])

@@ -1,0 +1,206 @@
+"""One training run: its inputs, engine, work directory, memory limit,
+progress bars and report, and the phases in order."""
+
+import errno
+import os
+import re
+import time
+from collections.abc import Iterable
+
+import numpy as np
+
+from .. import inputs as corpus_inputs
+from ..parallel import Engine
+from ..progress import progress_bar
+from ..workdir import WorkDir
+from .chunks import load_shard, prepare_partition, prepare_texts
+from .ngram_counts import count_ngrams
+from .piece_counts import count_pieces
+from .report import TrainReport
+
+DEFAULT_MEMORY_LIMIT = 256 << 20
+SAMPLE_BYTES = 1 << 20
+_UNITS = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
+
+
+def parse_memory(value):
+    """Bytes from an int or a string like ``'512MB'``, ``'2G'``, ``'1.5GiB'``."""
+    if value is None:
+        return DEFAULT_MEMORY_LIMIT
+    if isinstance(value, str):
+        match = re.fullmatch(r'\s*([0-9.]+)\s*([kKmMgGtT]?)(i?[bB])?\s*', value)
+        if not match:
+            raise ValueError(f'memory_limit must be bytes or a size like "512MB", got {value!r}')
+        value = float(match.group(1)) * _UNITS[match.group(2).upper()]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1 << 20:
+        raise ValueError(f'memory_limit must be at least 1 MB, got {value!r}')
+    return int(value)
+
+
+def resolve_inputs(texts, files, field, errors):
+    """``('files', partitions)`` or ``('texts', iterable of str)``."""
+    if texts is not None and files is not None:
+        raise TypeError('give texts or files, not both')
+    if texts is None and files is None:
+        raise TypeError('give the corpus: texts=[...] or files=...')
+    if isinstance(texts, (str, bytes, os.PathLike)):
+        files, texts = texts, None
+    if files is not None:
+        return 'files', corpus_inputs.partitions(files, field, errors)
+    if isinstance(texts, bytes) or not isinstance(texts, Iterable):
+        raise TypeError(f'texts must be an iterable of str, got {type(texts).__name__}')
+    if _all_file_names(texts):
+        raise ValueError(f'the texts are all names of existing files ({texts[0]!r}, ...): to train on the files, '
+                         f'pass files=[...]')
+    return 'texts', texts
+
+
+def _all_file_names(texts, most=100):
+    return (isinstance(texts, (list, tuple)) and 0 < len(texts) <= most
+            and all(isinstance(t, str) and '\n' not in t and len(t) < 4096 and os.path.isfile(t) for t in texts))
+
+
+def make_engine(engine, workers, executor):
+    """The run's engine: ``engine`` or ``executor`` as given, else threads on
+    ``workers`` (every core by default; inline for one)."""
+    if executor is not None:
+        if engine is not None:
+            raise TypeError('give engine or executor, not both')
+        engine = executor
+    if engine is None or engine in ('threads', 'processes', 'inline'):
+        return Engine(engine or 'threads', workers=workers)
+    if isinstance(engine, Engine):
+        return engine
+    return Engine(engine, workers=workers)
+
+
+class Run:
+    """The state of one ``Trainer.train`` call (a context manager: the work
+    directory and the engine it started go away at the end)."""
+
+    def __init__(self, settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
+                 progress, restart=False):
+        self.settings = settings
+        self.kind, self.inputs = inputs
+        self.memory_limit = parse_memory(memory_limit)
+        # a reduce task's share: the model, another task and the reads take the rest
+        self.task_memory = self.memory_limit // 8
+        self.holdout = holdout
+        self.progress = progress
+        if tmpdir is not None and not os.path.isdir(tmpdir):
+            if os.path.exists(tmpdir):
+                raise NotADirectoryError(errno.ENOTDIR, 'tmpdir is not a directory', os.fspath(tmpdir))
+            raise FileNotFoundError(errno.ENOENT, 'tmpdir not found', os.fspath(tmpdir))
+        if work_dir is None and tmpdir is not None:
+            work_dir = os.path.join(tmpdir, f'bytepiece-work-{os.getpid()}-{time.monotonic_ns()}')
+            self._remove_work = True
+        else:
+            self._remove_work = work_dir is None
+        self.work = WorkDir(work_dir, self.fingerprint(), replace=restart)
+        if self.kind == 'texts':
+            self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
+        self.engine = make_engine(engine, workers, executor)
+        self._own_engine = self.engine is not engine
+        self.report = TrainReport(engine=repr(self.engine))
+        self.shard_bytes = {}
+        self._samples = []
+
+    def fingerprint(self):
+        """What the outputs in the work directory depend on."""
+        run = {'settings': self.settings.to_dict(), 'holdout': self.holdout}
+        if self.kind == 'files':
+            run['partitions'] = [[p.path, p.format, p.field, p.errors, p.start, p.end, p.size] for p in self.inputs]
+        else:
+            run['texts'] = True
+        return run
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._own_engine:
+            self.engine.close()
+        if self._remove_work:
+            self.work.close()
+        return False
+
+    def finish(self):
+        """The run went through: its work directory is no longer needed."""
+        self._remove_work = True
+
+    def timed(self, phase, fn):
+        start = time.perf_counter()
+        result = fn()
+        self.report.phase_seconds[phase] = time.perf_counter() - start
+        return result
+
+    def map(self, desc, fn, tasks, shards):
+        """``engine.imap(fn, tasks)``, one task per shard, with a bar over the shards' bytes."""
+        total = sum(self.shard_bytes[s] for s in shards)
+        with progress_bar(self.progress, desc=desc, total=total, unit='B', unit_scale=True) as bar:
+            for shard, result in zip(shards, self.engine.imap(fn, tasks)):
+                bar.update(self.shard_bytes[shard])
+                yield result
+
+    def prepare(self):
+        """Read the corpus into shards; returns their names in corpus order."""
+        return self.timed('reading', self._prepare)
+
+    def _prepare(self):
+        report = self.report
+        c1 = np.zeros(256, np.int64)
+        c2 = np.zeros(65536, np.int64)
+        if self.kind == 'texts':
+            summaries = [prepare_texts(self.work, self.inputs, self.settings.isolate_digits)]
+        else:
+            summaries = self._prepare_partitions()
+        shards = []
+        for summary in summaries:
+            c1 += summary['c1']
+            c2 += summary['c2']
+            shards.extend(summary['shards'])
+            self.shard_bytes.update(zip(summary['shards'], summary['shard_bytes']))
+            report.read.add(summary['report'])
+            self._samples.extend(summary['sample'])
+        report.documents = report.read.documents
+        report.input_bytes = report.read.input_bytes
+        report.text_bytes = sum(self.shard_bytes.values())
+        report.shards = len(shards)
+        if report.documents == 0:
+            raise ValueError('the corpus is empty')
+        self._short_counts = c1, c2
+        return shards
+
+    def _prepare_partitions(self):
+        parts = self.inputs
+        self.report.partitions = len(parts)
+        tasks = [(self.work.path, p, self.settings.isolate_digits, self.holdout) for p in parts]
+        summaries = []
+        with progress_bar(self.progress, desc='Read corpus', total=sum(p.size for p in parts), unit='B',
+                          unit_scale=True) as bar:
+            for part, summary in zip(parts, self.engine.imap(prepare_partition, tasks)):
+                bar.update(part.size)
+                summaries.append(summary)
+        return summaries
+
+    def count_ngrams(self, shards):
+        c1, c2 = self._short_counts
+        return count_ngrams(self, shards, c1, c2)
+
+    def count_pieces(self, shards):
+        names, self.report.pieces_kept, self.report.pieces_dropped = count_pieces(self, shards)
+        return names
+
+    def sample_texts(self):
+        """Texts for the report's bytes per token: held-back documents, else
+        the first shard's chunks (training text)."""
+        if self._samples:
+            self.report.sample = 'held-back'
+            return self._samples
+        shards = sorted(self.shard_bytes)
+        if not shards:
+            return []
+        buf, bounds = load_shard(self.work, shards[0])
+        end = bounds[min(int(np.searchsorted(bounds, SAMPLE_BYTES)), bounds.size - 1)]
+        text = buf[:end].tobytes().decode('utf-8')  # whole chunks of UTF-8 text
+        return [text] if text else []
