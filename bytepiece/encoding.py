@@ -39,13 +39,15 @@ PARTS_PER_THREAD = 8
 class Request(NamedTuple):
     """What an encode call asks for. ``allowed``: the special tokens to match
     (indices, from ``SpecialTokens.allowed_ids``) or None; ``seed``: the
-    call's seed (unused by Viterbi)."""
+    call's seed (unused by Viterbi); text ``t`` of the call draws from stream
+    ``first_text + t`` (token files encode a document stream in batches)."""
     alpha: float
     seed: int
     allowed: Optional[frozenset] = None
     spans: bool = False
     add_bos: bool = False
     add_eos: bool = False
+    first_text: int = 0
 
 
 class Packed(NamedTuple):
@@ -212,7 +214,7 @@ class Encoder:
     def _segment(self, t0, t1, packed, draw, request):
         """A worker's job: segment one prepared part, then finish it."""
         ids, ends, starts = segment_texts(packed.buf, packed.seg_bounds, packed.text_seg, self.vocab.trie, draw,
-                                          np.uint64(request.seed), t0)
+                                          np.uint64(request.seed), request.first_text + t0)
         spans = None
         if request.spans:
             tok_starts = ends - self.vocab.piece_lengths[ids]

@@ -8,7 +8,8 @@ any compression suffix (``.gz``, ``.bz2``, ``.xz``, ``.zst``):
 - ``.jsonl``, ``.ndjson``, ``.json``: JSON lines; the text is ``field``;
 - ``.parquet``: the column ``field`` (``pip install 'bytepiece[parquet]'``);
 - anything else: plain UTF-8 text, read in documents cut after a run of
-  newlines (so the chunks of training are those of the whole file).
+  newlines (so the chunks of training are those of the whole file), or with
+  ``text_lines`` one document per non-empty line (its newline dropped).
 
 Large uncompressed files are cut into byte ranges of about
 ``partition_bytes``, each starting at a record boundary (a line for JSON
@@ -30,7 +31,7 @@ from typing import List, Optional
 
 from .fileio import DAMAGED_DATA, damaged
 
-FORMATS = ('text', 'jsonl', 'parquet')
+FORMATS = ('text', 'lines', 'jsonl', 'parquet')
 ERRORS = ('strict', 'skip', 'replace')
 COMPRESSIONS = {'.gz': 'gzip', '.bz2': 'bz2', '.xz': 'xz', '.lzma': 'xz', '.zst': 'zstd'}
 _JSONL_SUFFIXES = ('.jsonl', '.ndjson', '.json')
@@ -68,8 +69,7 @@ class ReadReport:
 
     def drop(self, place, what):
         self.skipped += 1
-        if len(self.places) < MAX_REPORTED:
-            self.places.append(f'{place}: {what}')
+        self.places.extend([f'{place}: {what}'][:MAX_REPORTED - len(self.places)])
 
     def add(self, other):
         self.documents += other.documents
@@ -129,7 +129,7 @@ def resolve(files):
     return found
 
 
-def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_BYTES):
+def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_BYTES, text_lines=False):
     """The partitions of a corpus, in a fixed order (independent of workers)."""
     if errors not in ERRORS:
         raise ValueError(f'errors must be one of {ERRORS}, got {errors!r}')
@@ -138,6 +138,7 @@ def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_B
     parts = []
     for url, size in resolve(files):
         fmt, compression = detect(url)
+        fmt = 'lines' if fmt == 'text' and text_lines else fmt
         if fmt == 'parquet':
             for group, group_size in _row_groups(url):
                 parts.append(Partition(len(parts), url, fmt, None, field, errors, group, group + 1, group_size))
@@ -176,8 +177,8 @@ def read(part, report=None):
         return
     try:
         with _open(part) as f:
-            if part.format == 'jsonl':
-                yield from _jsonl_documents(_blocks(f, part), part, report)
+            if part.format in ('jsonl', 'lines'):
+                yield from _line_documents(_blocks(f, part), part, report)
             else:
                 yield from _text_documents(_blocks(f, part), part, report)
     except (OSError, *DAMAGED_DATA) as e:
@@ -316,13 +317,18 @@ def _text_documents(blocks, part, report):
         yield text
 
 
-def _jsonl_documents(blocks, part, report):
+def _line_documents(blocks, part, report):
+    """The field of each JSON line, or each non-empty line of text."""
     for block in (line for block in blocks for line in block.lines()):
         report.input_bytes += len(block.data)
-        if not block.data.strip():
+        if not block.data.strip(b'\n' if part.format == 'lines' else None):
             continue
         line = _decode(block, part, report)
         if line is None:
+            continue
+        if part.format == 'lines':
+            report.documents += 1
+            yield line[:-1] if line.endswith('\n') else line
             continue
         text = None
         try:
