@@ -43,4 +43,4 @@ def merge(folder, output):
                                  f'of {dtype}')
             writer.add_dataset(dataset_paths(fmt, shard.prefix)[0], shard.n_documents, shard.n_tokens,
                                _lengths(shard))
-    return TokenFile(output + ('.ds' if fmt == 'flat' else ''))
+    return TokenFile(output)

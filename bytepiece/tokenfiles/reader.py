@@ -24,6 +24,8 @@ class TokenFile:
             if path.endswith(suffix) and os.path.exists(path):
                 path = path[:-len(suffix)] + ('.ds' if suffix.startswith('.ds') else '')
                 break
+        else:
+            path = path + '.ds' if os.path.exists(path + '.ds') else path
         if path.endswith('.ds'):
             self.format, self.prefix = 'flat', path[:-3]
             self.dtype, n_tokens = flat.read_metadata(self.prefix + '.ds.metadata')
