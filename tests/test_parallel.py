@@ -102,14 +102,6 @@ def test_threads_run_at_once():
         assert list(engine.imap(meet, [(1,), (2,)])) == [1, 2]
 
 
-@pytest.fixture(scope='session')
-def dask_client():
-    distributed = pytest.importorskip('distributed')
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        yield client
-
-
 def test_dask_client_and_address(dask_client):
     with Engine(dask_client) as engine:
         assert engine.kind == 'dask' and engine.workers == 2
