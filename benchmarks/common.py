@@ -5,6 +5,8 @@ import lzma
 import os
 import platform
 import statistics
+import subprocess
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -129,3 +131,44 @@ def machine():
     except (OSError, StopIteration):
         pass
     return f'{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}'
+
+
+def run_measured(python, code, cwd=None):
+    """Run ``code`` in a fresh process. Returns the wall time, the peak RSS and
+    the peak PSS summed over the process tree (bytes; RSS polled every 10 ms,
+    PSS, which counts pages shared between processes once, every 500 ms since
+    reading /proc/PID/smaps is slow and stalls the measured process), and the
+    JSON line the child prints."""
+    import psutil
+    t = time.time()
+    # cwd: not the repository, whose bytepiece/ would shadow the reference's package
+    proc = subprocess.Popen([python, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=cwd or tempfile.gettempdir())
+    root = psutil.Process(proc.pid)
+    peak_rss = peak_pss = 0
+    tick = 0
+    while proc.poll() is None:
+        try:
+            procs = [root] + root.children(recursive=True)
+        except psutil.Error:
+            procs = []
+        rss = pss = 0
+        for p in procs:
+            try:
+                if tick % 50 == 0:
+                    full = p.memory_full_info()
+                    rss += full.rss
+                    pss += full.pss
+                else:
+                    rss += p.memory_info().rss
+            except psutil.Error:
+                pass
+        peak_rss = max(peak_rss, rss)
+        peak_pss = max(peak_pss, pss)
+        tick += 1
+        time.sleep(0.01)
+    wall = time.time() - t
+    out = proc.stdout.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f'child failed ({proc.returncode}): {out[-2000:]}')
+    return wall, (peak_rss, peak_pss), json.loads(out.strip().splitlines()[-1])

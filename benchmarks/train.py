@@ -23,10 +23,11 @@ import base64
 import json
 import lzma
 import os
-import subprocess
 import sys
 import tempfile
 import time
+
+from common import run_measured  # noqa: E402  (benchmarks/ is the script's folder)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -85,47 +86,6 @@ trainer.train(Docs(), workers={workers})
 trainer.save({out!r})
 print(json.dumps({{'seconds': time.time() - t, 'pieces': len(trainer.pieces[0])}}))
 '''
-
-
-def run_measured(python, code, cwd=None):
-    """Run ``code`` in a fresh process. Returns the wall time, the peak RSS and
-    the peak PSS summed over the process tree (bytes; RSS polled every 10 ms,
-    PSS, which counts pages shared between processes once, every 500 ms since
-    reading /proc/PID/smaps is slow and stalls the measured process), and the
-    JSON line the child prints."""
-    import psutil
-    t = time.time()
-    # cwd: not the repository, whose bytepiece/ would shadow the reference's package
-    proc = subprocess.Popen([python, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            cwd=cwd or tempfile.gettempdir())
-    root = psutil.Process(proc.pid)
-    peak_rss = peak_pss = 0
-    tick = 0
-    while proc.poll() is None:
-        try:
-            procs = [root] + root.children(recursive=True)
-        except psutil.Error:
-            procs = []
-        rss = pss = 0
-        for p in procs:
-            try:
-                if tick % 50 == 0:
-                    full = p.memory_full_info()
-                    rss += full.rss
-                    pss += full.pss
-                else:
-                    rss += p.memory_info().rss
-            except psutil.Error:
-                pass
-        peak_rss = max(peak_rss, rss)
-        peak_pss = max(peak_pss, pss)
-        tick += 1
-        time.sleep(0.01)
-    wall = time.time() - t
-    out = proc.stdout.read()
-    if proc.returncode != 0:
-        raise RuntimeError(f'child failed ({proc.returncode}): {out[-2000:]}')
-    return wall, (peak_rss, peak_pss), json.loads(out.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------- parity

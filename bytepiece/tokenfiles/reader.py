@@ -6,7 +6,6 @@
 Tokens are memory-mapped: opening a dataset reads its index only.
 """
 
-import json
 import os
 
 import numpy as np
