@@ -1,33 +1,18 @@
 """The command line's encode input formats, kept fields, token files, merge,
 and decoding long lines."""
 
-import io
 import json
-import sys
 
 import numpy as np
 import pytest
 from conftest import model_path
+from test_cli import run, tok  # noqa: F401  (tok: the 40k model's fixture)
 
-from bytepiece import Tokenizer, cli
 from bytepiece.tokenfiles import open_tokens
 
 M40 = model_path('bytepiece.plus.40k')
 RECORDS = [{'id': 1, 'text': 'hello world', 'meta': {'lang': 'en'}}, {'text': '你好', 'ids': 'old'},
            {'id': 3, 'text': ''}]
-
-
-@pytest.fixture(scope='module')
-def tok():
-    return Tokenizer(M40)
-
-
-def run(argv, capsys, stdin=None, monkeypatch=None):
-    if stdin is not None:
-        monkeypatch.setattr(sys, 'stdin', io.TextIOWrapper(io.BytesIO(stdin)))
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

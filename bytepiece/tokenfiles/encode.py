@@ -15,6 +15,7 @@ do not depend on the workers, the engine, or on how a task batches its
 documents.
 """
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -34,7 +35,7 @@ from .progress import Progress
 from .shards import COUNTS, ShardFolder
 from .writer import TokenWriter, token_dtype
 
-BATCH_CHARS = 4 << 20  # characters a task encodes at a time
+BATCH_CHARS = 2 << 20  # characters a task encodes at a time
 
 
 @dataclass
@@ -110,35 +111,51 @@ def model_digest(tokenizer):
 
 
 def _batches(documents, report):
-    """Lists of documents of about ``BATCH_CHARS`` characters, with the UTF-8
-    bytes of each batch's text."""
-    batch, chars, text_bytes = [], 0, 0
+    """``(first document, texts, their UTF-8 bytes, input bytes read so far)``
+    for batches of about ``BATCH_CHARS`` characters."""
+    batch, chars, text_bytes, first = [], 0, 0, 0
     for doc in documents:
         batch.append(doc)
         chars += len(doc)
         text_bytes += len(doc) if doc.isascii() else len(doc.encode('utf-8'))
         if chars >= BATCH_CHARS:
-            yield batch, text_bytes, report.input_bytes
+            yield first, batch, text_bytes, report.input_bytes
+            first += len(batch)
             batch, chars, text_bytes = [], 0, 0
     if batch:
-        yield batch, text_bytes, report.input_bytes
+        yield first, batch, text_bytes, report.input_bytes
+
+
+def _encode_batch(tokenizer, options, allowed, part_seed, first, texts):
+    """One batch on the calling thread: its ``TokenArrays``."""
+    request = Request(options.alpha, part_seed, allowed, False, options.add_bos, options.add_eos, first)
+    return flat_arrays(tokenizer._encoder.parts(texts, request, 1))
 
 
 def encode_partition(part, model, options, prefix, threads, progress=None):
     """One task: encode partition ``part`` into the dataset ``prefix``;
-    returns the shard's record. ``progress``: a ``Progress`` on the same
-    process (threads), told of each batch."""
+    returns the shard's record. With ``threads`` > 1, batches are encoded on
+    that many threads at once (each preparing its texts and segmenting them:
+    no thread waits for another's step) and written in order. ``progress``:
+    a ``Progress`` in the same process (threads), told of each batch."""
     tokenizer = _tokenizer_of(model)
     report = ReadReport()
     allowed = tokenizer._allowed(options.allowed_special)
     part_seed = int(stream_seed(np.uint64(options.seed), np.uint64(part.index))) if options.alpha >= 0 else 0
-    first, text_bytes, done_bytes = 0, 0, 0
-    with TokenWriter(options.format, prefix, options.dtype) as writer:
-        for texts, batch_bytes, read_bytes in prefetch(_batches(read(part, report), report)):
-            request = Request(options.alpha, part_seed, allowed, False, options.add_bos, options.add_eos, first)
-            arrays = flat_arrays(tokenizer._encoder.parts(texts, request, threads))
+    text_bytes, done_bytes = 0, 0
+    sizes = []  # (text bytes, input bytes) of the batches in flight, in order
+
+    def tasks(batches):
+        for first, texts, batch_bytes, read_bytes in batches:
+            sizes.append((batch_bytes, read_bytes))
+            yield tokenizer, options, allowed, part_seed, first, texts
+
+    batches = contextlib.closing(prefetch(_batches(read(part, report), report)))
+    with batches, Engine('threads', workers=threads) as engine, \
+            TokenWriter(options.format, prefix, options.dtype) as writer:
+        for arrays in engine.imap(_encode_batch, tasks(batches.thing), window=threads + 1):
             writer.add(arrays.ids, arrays.bounds)
-            first += len(texts)
+            batch_bytes, read_bytes = sizes.pop(0)
             text_bytes += batch_bytes
             if progress is not None:
                 progress.update(read_bytes - done_bytes, int(arrays.bounds[-1]))
