@@ -266,3 +266,13 @@ def test_merge_refuses_an_unfinished_run(corpus, tmp_path):
     assert not (tmp_path / 'm.bin').exists()
     with pytest.raises(FileNotFoundError, match='not a shard folder'):
         merge(tmp_path, tmp_path / 'm')
+
+
+@pytest.mark.parametrize('fmt', ['megatron', 'flat'])
+def test_an_empty_input_gives_an_empty_dataset(tmp_path, fmt):
+    (tmp_path / 'empty.txt').write_bytes(b'')
+    (tmp_path / 'blank.txt').write_bytes(b'\n\n\n')
+    summary = encode_files([str(tmp_path / 'empty.txt'), str(tmp_path / 'blank.txt')], M40, tmp_path / 'o', fmt)
+    assert summary.shards == 2 and summary.documents == 0 and summary.tokens == 0
+    data = merge(tmp_path / 'o', tmp_path / 'm')
+    assert data.n_documents == 0 and data.n_tokens == 0 and list(open_tokens(tmp_path / 'o')) == []
