@@ -102,16 +102,17 @@ def text_list(texts):
 
 def add_markers(ids, starts, add_bos, add_eos):
     """Insert ``<bos>``/``<eos>`` around each text of a flat ids array; the
-    flags count by truth value. Returns ``(ids, starts)``."""
+    flags count by truth value, or are bool arrays (one flag per text).
+    Returns ``(ids, starts)``."""
     n_texts = starts.size - 1
+    bos, eos = (np.broadcast_to(f if isinstance(f, np.ndarray) else bool(f), n_texts) for f in (add_bos, add_eos))
     new_starts = np.zeros(n_texts + 1, np.int64)
-    np.cumsum(np.diff(starts) + bool(add_bos) + bool(add_eos), out=new_starts[1:])
+    np.cumsum(np.diff(starts) + bos + eos, out=new_starts[1:])
     out = np.empty(new_starts[-1], np.int32)
     body = np.ones(out.size, bool)
-    for flag, where, marker in ((add_bos, new_starts[:-1], BOS_ID), (add_eos, new_starts[1:] - 1, EOS_ID)):
-        if flag:
-            out[where] = marker
-            body[where] = False
+    for flags, where, marker in ((bos, new_starts[:-1], BOS_ID), (eos, new_starts[1:] - 1, EOS_ID)):
+        out[where[flags]] = marker
+        body[where[flags]] = False
     out[body] = ids
     return out, new_starts
 

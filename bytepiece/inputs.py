@@ -321,14 +321,16 @@ def _line_documents(blocks, part, report):
     """The field of each JSON line, or each non-empty line of text."""
     for block in (line for block in blocks for line in block.lines()):
         report.input_bytes += len(block.data)
-        if not block.data.strip(b'\n' if part.format == 'lines' else None):
+        # blank lines are no documents (tested without a copy of a long line)
+        if block.data in (b'', b'\n') or part.format != 'lines' and block.data.isspace():
             continue
         line = _decode(block, part, report)
         if line is None:
             continue
         if part.format == 'lines':
             report.documents += 1
-            yield line[:-1] if line.endswith('\n') else line
+            text, line = line[:-1] if line.endswith('\n') else line, None  # one copy alive while it is read
+            yield text
             continue
         text = None
         try:
@@ -345,6 +347,7 @@ def _line_documents(blocks, part, report):
             if text is None:
                 continue
         report.documents += 1
+        line = obj = None
         yield text
 
 

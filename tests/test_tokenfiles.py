@@ -276,3 +276,23 @@ def test_an_empty_input_gives_an_empty_dataset(tmp_path, fmt):
     assert summary.shards == 2 and summary.documents == 0 and summary.tokens == 0
     data = merge(tmp_path / 'o', tmp_path / 'm')
     assert data.n_documents == 0 and data.n_tokens == 0 and list(open_tokens(tmp_path / 'o')) == []
+
+
+def test_long_documents_are_encoded_in_pieces_with_the_same_ids(tok, tmp_path, monkeypatch):
+    rnd = random.Random(3)
+    words = ['int', ' x', ' = ', '0;', '\n', '\n\n', '\t', '中文', ' \n', 'über', '\n\n\n']
+    docs = [''.join(rnd.choice(words) for _ in range(rnd.randint(0, 600))) for _ in range(40)]
+    docs.append('no newline at all ' * 40)
+    docs.append('\n' * 300 + 'x')
+    src = tmp_path / 'long.jsonl'
+    src.write_text(''.join(json.dumps({'text': d}) + '\n' for d in docs), encoding='utf-8')
+    pieces = list(encode_module._pieces(docs[0] * 10, 50))
+    assert ''.join(pieces) == docs[0] * 10 and len(pieces) > 5
+    assert all(p.endswith('\n') and not q.startswith('\n') for p, q in zip(pieces, pieces[1:]))
+    monkeypatch.setattr(encode_module, 'BATCH_CHARS', 50)  # most documents are cut into pieces
+    kw = dict(add_bos=True, add_eos=True)
+    summary = encode_files(str(src), M40, tmp_path / 'o', 'flat', workers=2, **kw)
+    expected = expected_arrays(tok, docs, **kw)
+    data = merge(tmp_path / 'o', tmp_path / 'm')
+    assert summary.documents == len(docs) and data.n_documents == len(docs)
+    assert np.array_equal(data.offsets, expected.bounds) and np.array_equal(data.tokens(0, None), expected.ids)

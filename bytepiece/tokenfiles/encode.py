@@ -16,16 +16,17 @@ documents.
 """
 
 import contextlib
+import ctypes
 import functools
 import hashlib
 import os
 import time
 from dataclasses import dataclass, field as dataclass_field
-from typing import List
+from typing import List, NamedTuple
 
 import numpy as np
 
-from ..encoding import Request, flat_arrays
+from ..encoding import Request, add_markers, flat_arrays
 from ..inputs import PARTITION_BYTES, ReadReport, partitions, read
 from ..kernels.rng import stream_seed
 from ..parallel import Engine, check_workers
@@ -36,6 +37,19 @@ from .shards import COUNTS, ShardFolder
 from .writer import TokenWriter, token_dtype
 
 BATCH_CHARS = 2 << 20  # characters a task encodes at a time
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim``: a freed batch's memory goes back to the
+    system (threads keep freed memory in their own arenas otherwise, and the
+    process grows with the number of large batches it has seen)."""
+    try:
+        return ctypes.CDLL('libc.so.6').malloc_trim
+    except (OSError, AttributeError):
+        return lambda pad: 0
+
+
+release_memory = _malloc_trim()
 
 
 @dataclass
@@ -110,26 +124,66 @@ def model_digest(tokenizer):
     return h.hexdigest()
 
 
-def _batches(documents, report):
-    """``(first document, texts, their UTF-8 bytes, input bytes read so far)``
-    for batches of about ``BATCH_CHARS`` characters."""
-    batch, chars, text_bytes, first = [], 0, 0, 0
+class Batch(NamedTuple):
+    """Texts a task encodes at once: document ``first`` onwards, a long
+    document cut into pieces (text ``t`` starts its document if
+    ``starts[t]``, ends it if ``ends[t]``)."""
+    first: int
+    texts: list
+    starts: np.ndarray
+    ends: np.ndarray
+    text_bytes: int
+    read_bytes: int  # input bytes read by the end of the batch
+
+
+def _pieces(doc, limit):
+    """``doc`` cut after runs of newlines into pieces of about ``limit``
+    characters. Encoding cuts text into chunks at exactly these places, so
+    the pieces' ids, joined, are the document's."""
+    start = 0
+    while len(doc) - start > limit:
+        cut = doc.rfind('\n', start, start + limit)
+        cut = doc.find('\n', start + limit) if cut < 0 else cut
+        if cut < 0:
+            break
+        cut += 1
+        while cut < len(doc) and doc[cut] == '\n':
+            cut += 1
+        if cut == len(doc):
+            break
+        yield doc[start:cut]
+        start = cut
+    yield doc[start:]
+
+
+def _batches(documents, report, split):
+    """``Batch`` es of about ``BATCH_CHARS`` characters; with ``split``, a
+    longer document is cut into pieces, so that memory stays a few batches."""
+    texts, starts, ends, chars, text_bytes, first = [], [], [], 0, 0, 0
     for doc in documents:
-        batch.append(doc)
-        chars += len(doc)
         text_bytes += len(doc) if doc.isascii() else len(doc.encode('utf-8'))
-        if chars >= BATCH_CHARS:
-            yield first, batch, text_bytes, report.input_bytes
-            first += len(batch)
-            batch, chars, text_bytes = [], 0, 0
-    if batch:
-        yield first, batch, text_bytes, report.input_bytes
+        pieces = list(_pieces(doc, BATCH_CHARS)) if split and len(doc) > BATCH_CHARS else [doc]
+        for k, piece in enumerate(pieces):
+            texts.append(piece)
+            starts.append(k == 0)
+            ends.append(k == len(pieces) - 1)
+            chars += len(piece)
+            if chars >= BATCH_CHARS:
+                yield Batch(first, texts, np.array(starts), np.array(ends), text_bytes, report.input_bytes)
+                first += sum(ends)
+                texts, starts, ends, chars, text_bytes = [], [], [], 0, 0
+    if texts:
+        yield Batch(first, texts, np.array(starts), np.array(ends), text_bytes, report.input_bytes)
 
 
-def _encode_batch(tokenizer, options, allowed, part_seed, first, texts):
-    """One batch on the calling thread: its ``TokenArrays``."""
-    request = Request(options.alpha, part_seed, allowed, False, options.add_bos, options.add_eos, first)
-    return flat_arrays(tokenizer._encoder.parts(texts, request, 1))
+def _encode_batch(tokenizer, options, allowed, part_seed, batch):
+    """One batch on the calling thread: ``(ids, bounds)`` of its texts, with
+    ``<bos>`` before the first piece of a document and ``<eos>`` after its last."""
+    request = Request(options.alpha, part_seed, allowed, False, False, False, batch.first)
+    ids, bounds, _ = flat_arrays(tokenizer._encoder.parts(batch.texts, request, 1))
+    if options.add_bos or options.add_eos:
+        ids, bounds = add_markers(ids, bounds, batch.starts & options.add_bos, batch.ends & options.add_eos)
+    return ids, bounds
 
 
 def encode_partition(part, model, options, prefix, threads, progress=None):
@@ -142,24 +196,28 @@ def encode_partition(part, model, options, prefix, threads, progress=None):
     report = ReadReport()
     allowed = tokenizer._allowed(options.allowed_special)
     part_seed = int(stream_seed(np.uint64(options.seed), np.uint64(part.index))) if options.alpha >= 0 else 0
+    # pieces of a document give its ids for Viterbi, unless a special token could span a cut
+    split = options.alpha < 0 and not any('\n' in token for token in tokenizer.special_tokens)
     text_bytes, done_bytes = 0, 0
-    sizes = []  # (text bytes, input bytes) of the batches in flight, in order
+    in_flight = []  # the batches being encoded, in order
 
     def tasks(batches):
-        for first, texts, batch_bytes, read_bytes in batches:
-            sizes.append((batch_bytes, read_bytes))
-            yield tokenizer, options, allowed, part_seed, first, texts
+        for batch in batches:
+            in_flight.append(batch)
+            yield tokenizer, options, allowed, part_seed, batch
 
-    batches = contextlib.closing(prefetch(_batches(read(part, report), report)))
+    batches = contextlib.closing(prefetch(_batches(read(part, report), report, split)))
     with batches, Engine('threads', workers=threads) as engine, \
             TokenWriter(options.format, prefix, options.dtype) as writer:
-        for arrays in engine.imap(_encode_batch, tasks(batches.thing), window=threads + 1):
-            writer.add(arrays.ids, arrays.bounds)
-            batch_bytes, read_bytes = sizes.pop(0)
-            text_bytes += batch_bytes
+        for ids, bounds in engine.imap(_encode_batch, tasks(batches.thing), window=threads + 1):
+            batch = in_flight.pop(0)
+            writer.add(ids, bounds, batch.ends)
+            text_bytes += batch.text_bytes
             if progress is not None:
-                progress.update(read_bytes - done_bytes, int(arrays.bounds[-1]))
-                done_bytes = read_bytes
+                progress.update(batch.read_bytes - done_bytes, int(bounds[-1]))
+                done_bytes = batch.read_bytes
+            del ids, bounds, batch
+            release_memory(0)
     if progress is not None:
         progress.update(report.input_bytes - done_bytes, 0)
     return {'name': os.path.basename(prefix), 'partition': part.index, 'path': part.path, 'start': part.start,

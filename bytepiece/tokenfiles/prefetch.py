@@ -6,7 +6,7 @@ import threading
 _END = object()
 
 
-def prefetch(items, depth=2):
+def prefetch(items, depth=1):
     """Yield the items of the iterable ``items``, which a reading thread takes
     up to ``depth`` ahead (decompressing and parsing overlap the caller's
     work). An error of the reader is raised here, in order; stopping early

@@ -47,16 +47,25 @@ class TokenWriter:
         self._lengths = []  # arrays of document lengths, or callables returning them
         self.documents = 0
         self.tokens = 0
+        self._open = 0  # tokens of a document whose last piece has not come yet
 
     def __enter__(self):
         self._data = self._stack.enter_context(atomic_output(self.files[0]))
         return self
 
-    def add(self, ids, bounds):
-        """Append documents: ``ids`` (any int array), ``bounds`` (n + 1 offsets)."""
+    def add(self, ids, bounds, ends=None):
+        """Append texts ``ids[bounds[i]:bounds[i+1]]`` (any int array, n + 1
+        offsets). Each is a document, or with ``ends`` (bools) a piece of one
+        that ends where ``ends[i]`` (a document may go on in the next call)."""
         self._data.write(np.ascontiguousarray(ids, self.dtype.newbyteorder('<')).data)
-        self._lengths.append(np.diff(bounds))
-        self.documents += bounds.size - 1
+        lengths = np.diff(bounds)
+        if ends is not None:
+            total = np.cumsum(lengths) + self._open  # token counts since the last document's start
+            closed = total[ends]
+            lengths = np.diff(closed, prepend=np.int64(0))
+            self._open = int(total[-1] - closed[-1]) if closed.size else int(total[-1]) if total.size else self._open
+        self._lengths.append(lengths)
+        self.documents += lengths.size
         self.tokens += int(bounds[-1] - bounds[0])
 
     def add_dataset(self, tokens_path, n_documents, n_tokens, lengths):
@@ -75,6 +84,10 @@ class TokenWriter:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             return self._stack.__exit__(exc_type, exc, tb)
+        if self._open:
+            err = ValueError(f'{self.prefix}: the last document has no end')
+            self._stack.__exit__(ValueError, err, None)
+            raise err
         self._stack.close()  # the tokens, renamed into place
         with atomic_output(self.files[1]) as f:
             if self.fmt == 'megatron':
