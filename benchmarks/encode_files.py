@@ -175,7 +175,7 @@ def memory(args, tmp, out):
     out('| input | wall s | peak RSS MB | peak PSS MB | tokens |')
     out('|---|---|---|---|---|')
     peaks = {}
-    for megabytes in (250, 1000):
+    for megabytes in (250, 500, 1000):
         src = corpus(args, megabytes)
         folder = os.path.join(tmp, f'mem-{megabytes}')
         wall, (rss, pss), info = run_measured(sys.executable, CHILD.format(root=ROOT, src=src, model=MODEL,
@@ -187,7 +187,11 @@ def memory(args, tmp, out):
     growth = peaks[1000] / peaks[250]
     out(f'\n- 1 GB peak RSS {peaks[1000] / 1e6:.0f} MB (bar <= {MEMORY_BAR / 1e6:.0f}): '
         f'{"met" if peaks[1000] <= MEMORY_BAR else "NOT met"}; 250 MB to 1 GB: {growth:.2f}x (bar <= {GROWTH_BAR}): '
-        f'{"met" if growth <= GROWTH_BAR else "NOT met"}')
+        f'{"met" if growth <= GROWTH_BAR else "NOT met"}; 500 MB to 1 GB: {peaks[1000] / peaks[500]:.2f}x')
+    for megabytes in (250, 500, 1000):
+        with open(corpus(args, megabytes), encoding='utf-8') as f:
+            longest = max(len(json.loads(line)['text']) for line in f)
+        out(f'- longest document of linux-{megabytes}mb: {longest / 1e6:.1f} M characters')
 
 
 def same_folders(a, b):
