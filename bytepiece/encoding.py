@@ -39,13 +39,15 @@ PARTS_PER_THREAD = 8
 class Request(NamedTuple):
     """What an encode call asks for. ``allowed``: the special tokens to match
     (indices, from ``SpecialTokens.allowed_ids``) or None; ``seed``: the
-    call's seed (unused by Viterbi)."""
+    call's seed (unused by Viterbi); text ``t`` of the call draws from stream
+    ``first_text + t`` (token files encode a document stream in batches)."""
     alpha: float
     seed: int
     allowed: Optional[frozenset] = None
     spans: bool = False
     add_bos: bool = False
     add_eos: bool = False
+    first_text: int = 0
 
 
 class Packed(NamedTuple):
@@ -105,16 +107,17 @@ def text_list(texts):
 
 def add_markers(ids, starts, add_bos, add_eos):
     """Insert ``<bos>``/``<eos>`` around each text of a flat ids array; the
-    flags count by truth value. Returns ``(ids, starts)``."""
+    flags count by truth value, or are bool arrays (one flag per text).
+    Returns ``(ids, starts)``."""
     n_texts = starts.size - 1
+    bos, eos = (np.broadcast_to(f if isinstance(f, np.ndarray) else bool(f), n_texts) for f in (add_bos, add_eos))
     new_starts = np.zeros(n_texts + 1, np.int64)
-    np.cumsum(np.diff(starts) + bool(add_bos) + bool(add_eos), out=new_starts[1:])
+    np.cumsum(np.diff(starts) + bos + eos, out=new_starts[1:])
     out = np.empty(new_starts[-1], np.int32)
     body = np.ones(out.size, bool)
-    for flag, where, marker in ((add_bos, new_starts[:-1], BOS_ID), (add_eos, new_starts[1:] - 1, EOS_ID)):
-        if flag:
-            out[where] = marker
-            body[where] = False
+    for flags, where, marker in ((bos, new_starts[:-1], BOS_ID), (eos, new_starts[1:] - 1, EOS_ID)):
+        out[where[flags]] = marker
+        body[where[flags]] = False
     out[body] = ids
     return out, new_starts
 
@@ -217,7 +220,7 @@ class Encoder:
     def _segment(self, t0, t1, packed, draw, request):
         """A worker's job: segment one prepared part, then finish it."""
         ids, ends, starts = segment_texts(packed.buf, packed.seg_bounds, packed.text_seg, self.vocab.trie, draw,
-                                          np.uint64(request.seed), t0)
+                                          np.uint64(request.seed), request.first_text + t0)
         spans = None
         if request.spans:
             tok_starts = ends - self.vocab.piece_lengths[ids]
