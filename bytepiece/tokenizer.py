@@ -19,7 +19,7 @@ from .statistics import LatticeStatistics
 from .text import check_normalization, check_text, normalize
 from .vocab import Vocabulary
 
-Seed = Union[int, np.random.Generator, None]
+Seed = Union[int, Tuple[int, ...], np.random.Generator, None]
 Allowed = Union[str, frozenset, set, list, tuple]
 
 
@@ -29,8 +29,11 @@ class Tokenizer(LatticeStatistics):
     Args:
         model: a model file (JSON, or a ``.zip`` holding one) or the model
             dict itself (docs/format.md).
-        seed: seeds the random draws of ``alpha >= 0``; None draws a seed from
-            the OS. The same seed gives the same sequence of draws.
+        seed: seeds the random draws of ``alpha >= 0``: an int, a tuple of
+            ints (folded into one) or a numpy Generator; None draws a fresh
+            seed from the OS in every process the tokenizer draws in. The
+            same seed gives the same sequence of draws; in a worker process
+            the stream also depends on the worker's identity (``set_seed``).
         normalization: Unicode normalization applied before encoding:
             ``'NFC'`` (BytePiece's), ``'NFKC'``, ``'NFD'``, ``'NFKD'``, or None
             for a byte-exact round trip; ``'auto'`` (the default) takes the
@@ -141,9 +144,18 @@ class Tokenizer(LatticeStatistics):
 
     # --- seeds ------------------------------------------------------------
 
-    def set_seed(self, seed: Seed) -> None:
-        """Restart the random draws from ``seed`` (None: a fresh OS seed)."""
-        self._seeds.reset(seed)
+    def set_seed(self, seed: Seed, worker: Union[int, Tuple[int, ...], None] = None) -> None:
+        """Restart the random draws from ``seed`` (None: a fresh OS seed in
+        every process). ``worker``: this copy's identity, an int or tuple of
+        ints (e.g. ``(epoch, worker_id)``); the stream is then keyed by the
+        seed and the identity, so that workers and epochs draw differently
+        and reproducibly. Without one, a PyTorch DataLoader worker uses its
+        ``get_worker_info().seed``, other processes the seed alone.
+        docs/usage.md, "Sampling in a training loop".
+
+        >>> tok.set_seed(7, worker=(0, 1))
+        """
+        self._seeds.reset(seed, worker)
 
     # --- encoding ---------------------------------------------------------
 
@@ -172,11 +184,12 @@ class Tokenizer(LatticeStatistics):
 
         ``alpha < 0``: the most likely segmentation (Viterbi). ``0 <= alpha <=
         1e6``: a random segmentation drawn with probability proportional to
-        ``exp(alpha * score)``; ``seed`` (int or numpy Generator) makes this
-        call's draw reproducible, otherwise the tokenizer's own seed sequence
-        is used. ``allowed_special``: ``'all'`` or a set of registered special
-        tokens to match in the text (leftmost-longest); by default special-token
-        text is plain text. ``iter=True`` returns an iterator (BytePiece's API).
+        ``exp(alpha * score)``; ``seed`` (an int, a tuple of ints such as
+        ``(run_seed, epoch, index)``, or a numpy Generator) makes this call's
+        draw reproducible, otherwise the tokenizer's own seed sequence is
+        used. ``allowed_special``: ``'all'`` or a set of registered special
+        tokens to match in the text (leftmost-longest); by default
+        special-token text is plain text. ``iter=True`` returns an iterator (BytePiece's API).
 
         >>> b''.join(tok.tokenize('the mat', alpha=0.1, seed=1))
         b'the mat'
