@@ -137,12 +137,14 @@ def segment_spans(vocab, buf, bounds, alpha=-1.0, seed=0):
 
 
 class Encoder:
-    """The pipeline over one vocabulary, normalization and set of special tokens."""
+    """The pipeline over one vocabulary, normalization and set of special
+    tokens; ``keep_known_chars``: see ``Vocabulary.draw``."""
 
-    def __init__(self, vocab, specials, normalization):
+    def __init__(self, vocab, specials, normalization, keep_known_chars=False):
         self.vocab = vocab
         self.specials = specials
         self.normalization = normalization
+        self.keep_known_chars = keep_known_chars
         self._viterbi_args = (*vocab.trie, vocab.trie.unit_score, MODE_VITERBI, -1.0, vocab.max_piece_length, 0)
 
     def text_bytes(self, text):
@@ -162,7 +164,7 @@ class Encoder:
                 check_unused_seed(seed)
             return segment_text(buf, *self._viterbi_args)
         bits = seeds.text_bits(seed)
-        draw = self.vocab.draw(alpha)
+        draw = self.vocab.draw(alpha, self.keep_known_chars)
         units, unit_score, unit_token = self.vocab.trie
         return segment_text(buf, units, unit_score, unit_token, draw.unit_weight, draw.mode, draw.alpha,
                             draw.window, bits)
@@ -180,7 +182,7 @@ class Encoder:
             threads = 1  # one part, on the calling thread
         else:
             cuts = byte_balanced_cuts(char_bounds, PARTS_PER_THREAD * threads)
-        draw = self.vocab.draw(request.alpha)
+        draw = self.vocab.draw(request.alpha, self.keep_known_chars)
         prepared = ((t0, t1, self._prepare(texts[t0:t1], None if single else t0, request))
                     for t0, t1 in zip(cuts[:-1], cuts[1:]))
         with Engine('threads', workers=threads) as engine:

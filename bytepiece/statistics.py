@@ -1,4 +1,8 @@
-"""The Tokenizer's lattice statistics: n-best paths, log-likelihood and entropy."""
+"""The Tokenizer's lattice statistics: n-best paths, log-likelihood and entropy.
+
+They describe the full lattice of a text, at any alpha, whatever the
+tokenizer's ``keep_known_chars`` (which only restricts sampling draws).
+"""
 
 from numbers import Integral
 from typing import List, Tuple

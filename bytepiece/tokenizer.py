@@ -40,6 +40,10 @@ class Tokenizer(LatticeStatistics):
             model file's (NFC for a file that names none).
         special_tokens: user-defined special tokens (strings) added after
             those saved in the model file; see ``add_special_tokens``.
+        keep_known_chars: sampling never splits a known character (several
+            bytes whose whole UTF-8 is a piece) into lone byte pieces, as
+            SentencePiece's byte fallback applies only to unknown characters;
+            docs/design.md. Viterbi is unchanged.
 
     >>> from bytepiece import Tokenizer, Trainer
     >>> texts = ['the cat sat on the mat.', 'the dog sat on the log.'] * 50
@@ -49,7 +53,7 @@ class Tokenizer(LatticeStatistics):
     """
 
     def __init__(self, model: Union[str, os.PathLike, dict], seed: Seed = None, normalization: Optional[str] = 'auto',
-                 special_tokens: Optional[Iterable[str]] = None):
+                 special_tokens: Optional[Iterable[str]] = None, keep_known_chars: bool = False):
         pieces, ids, counts, metadata = load_model(model)
         if normalization == 'auto':
             normalization = metadata.get('normalization', 'NFC')
@@ -60,7 +64,9 @@ class Tokenizer(LatticeStatistics):
         self._special = SpecialTokens(self._vocab.size, reserved=SPECIAL_PIECES,
                                       normalize=functools.partial(normalize, normalization=self.normalization))
         self._table = PieceTable(self._vocab, [])
-        self._encoder = Encoder(self._vocab, self._special, self.normalization)
+        if not isinstance(keep_known_chars, bool):
+            raise TypeError(f'keep_known_chars must be a bool, got {type(keep_known_chars).__name__}')
+        self._encoder = Encoder(self._vocab, self._special, self.normalization, keep_known_chars)
         self.add_special_tokens(metadata.get('special_tokens', []))
         if special_tokens is not None:
             self.add_special_tokens(special_tokens)
@@ -83,6 +89,11 @@ class Tokenizer(LatticeStatistics):
         300
         """
         return self._table.size
+
+    @property
+    def keep_known_chars(self) -> bool:
+        """Whether sampling keeps known characters whole (set at construction)."""
+        return self._encoder.keep_known_chars
 
     @property
     def special_tokens(self) -> List[str]:
@@ -109,7 +120,7 @@ class Tokenizer(LatticeStatistics):
         added = special.add(tokens)
         if added:
             self._table = PieceTable(self._vocab, special.tokens)
-            self._encoder = Encoder(self._vocab, special, self.normalization)
+            self._encoder = Encoder(self._vocab, special, self.normalization, self.keep_known_chars)
             self._special = special
         return added
 
