@@ -146,6 +146,7 @@ class Encoder:
         self.normalization = normalization
         self.keep_known_chars = keep_known_chars
         self._viterbi_args = (*vocab.trie, vocab.trie.unit_score, MODE_VITERBI, -1.0, vocab.max_piece_length, 0)
+        self._sampling_args = {}
 
     def text_bytes(self, text):
         """One text, normalized, as a uint8 array of its UTF-8 bytes."""
@@ -163,11 +164,20 @@ class Encoder:
             if seed is not None:
                 check_unused_seed(seed)
             return segment_text(buf, *self._viterbi_args)
-        bits = seeds.text_bits(seed)
+        args = self._sampling_args.get(alpha)
+        if args is None:
+            args = self._sampling(alpha)
+        return segment_text(buf, *args, seeds.text_bits(seed))
+
+    def _sampling(self, alpha):
+        """``segment_text``'s arguments for sampling at ``alpha`` (but the
+        stream), kept for the next calls at the same alpha."""
+        if len(self._sampling_args) >= 8:
+            self._sampling_args.clear()
         draw = self.vocab.draw(alpha, self.keep_known_chars)
-        units, unit_score, unit_token = self.vocab.trie
-        return segment_text(buf, units, unit_score, unit_token, draw.unit_weight, draw.mode, draw.alpha,
-                            draw.window, bits)
+        args = (*self.vocab.trie, draw.unit_weight, draw.mode, draw.alpha, draw.window)
+        self._sampling_args[alpha] = args
+        return args
 
     def parts(self, texts, request, threads, single=False):
         """Encode ``texts`` (a checked list of str, see ``text_list``); yields

@@ -17,6 +17,7 @@ forks (docs/usage.md, "Sampling in a training loop"):
   the seed folded with that identity.
 """
 
+import math
 import multiprocessing
 import os
 import secrets
@@ -45,6 +46,8 @@ _UINT64 = 1 << 64
 
 def check_alpha(alpha):
     """``alpha`` as a float: < 0 for Viterbi, 0..MAX_ALPHA for sampling."""
+    if type(alpha) is float and -math.inf < alpha <= MAX_ALPHA:  # the common case, quickly (NaN fails it)
+        return alpha
     if isinstance(alpha, bool) or not isinstance(alpha, Real):
         raise TypeError(f'alpha must be a real number, got {type(alpha).__name__}')
     if not finite_float(alpha):
@@ -69,21 +72,24 @@ def fold_seed(values, domain=TUPLE_DOMAIN, what='seed'):
     return fold_seed_bits(values, domain, what) % _UINT64
 
 
-def fold_seed_bits(values, domain=TUPLE_DOMAIN, what='seed'):
-    """``fold_seed`` as int64 bits, in one compiled call when every value is
-    a plain int below 2**63 (the per-example path)."""
+def fold_seed_bits(values, domain=TUPLE_DOMAIN, what='seed', text_stream=False):
+    """``fold_seed`` as int64 bits, or with ``text_stream`` the stream of text
+    0 under it (``text_stream_bits``), in one compiled call when every value
+    is a plain int below 2**63 (the per-example path)."""
     if not values:
         raise ValueError(f'a {what} tuple must hold at least one int, got ()')
     for v in values:
         if type(v) is not int or not 0 <= v < 1 << 63:
             values = tuple(as_int64_bits(_seed_int(v, f'each value of a {what} tuple')) for v in values)
             break
-    return fold_bits(domain, values)
+    return fold_bits(domain, values, text_stream)
 
 
 def check_seed(seed):
     """A seed is an int in [0, 2**64), a numpy Generator (one draw is taken)
     or a tuple of such ints (folded into one: ``fold_seed``)."""
+    if type(seed) is int and 0 <= seed < _UINT64:  # the common case, quickly
+        return seed
     if type(seed) is tuple:
         return fold_seed(seed)
     if isinstance(seed, np.random.Generator):
@@ -202,5 +208,5 @@ class SeedStream:
             self.draws += 1
             return text_stream_bits(self.bits, self.draws)
         if type(seed) is tuple:
-            return text_stream_bits(fold_seed_bits(seed), 0)
+            return fold_seed_bits(seed, text_stream=True)
         return text_stream_bits(as_int64_bits(check_seed(seed)), 0)
