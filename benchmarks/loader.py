@@ -1,0 +1,163 @@
+"""The data-loader case of ``benchmarks/sample.py --dataloader``: sampling in
+2 worker processes through the per-example API.
+
+Each worker draws its shard of the texts (worker ``w`` takes texts ``w, w + 2,
+...``), one call per text, and times its own loop (wall clock and its process
+CPU time); the ids stay in the worker, so the figures are those of the calls,
+not of sending tokens back. The rows, timed in interleaved rounds (the order
+rotating, fresh workers every round, as a DataLoader starts them every epoch):
+
+- bytepiece, per-example seeds: ``encode(text, alpha=0.1, seed=(run, round, index))``;
+- bytepiece, the tokenizer's stream: ``encode(text, alpha=0.1)`` (seed 0, so the
+  stream is keyed by the worker's identity at its first draw);
+- SentencePiece: ``sp.encode(text, enable_sampling=True, alpha=0.1, nbest_size=-1)``;
+
+each in the 2 workers and, for the same calls in one process, in this process
+shard after shard. The workers are a PyTorch DataLoader's (an IterableDataset,
+``num_workers=2``, fork) when torch is installed, else two forked processes.
+
+Bars: per worker, our per-example rate >= 0.9x the same calls' rate in one
+process, and >= 10x SentencePiece's rate in the same workers.
+"""
+
+import os
+import statistics
+import time
+
+ALPHA = 0.1
+RUN_SEED = 20240601
+WORKERS = 2
+IDENTITY_BAR = 0.9
+SP_BAR = 10.0
+
+# What the forked workers inherit: set by ``measure`` before they start.
+_STATE = {}
+
+
+def sample_shard(row, shard, round_index):
+    """Draw every text of ``shard`` once; ``(bytes, wall s, CPU s)`` of the loop."""
+    items = _STATE['shards'][shard]
+    tok, sp = _STATE['tokenizer'], _STATE['sp']
+    tokens = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    if row == 'per-example':
+        for index, text in items:
+            tokens += len(tok.encode(text, alpha=ALPHA, seed=(RUN_SEED, round_index, index)))
+    elif row == 'stream':
+        for _, text in items:
+            tokens += len(tok.encode(text, alpha=ALPHA))
+    else:
+        for _, text in items:
+            tokens += len(sp.encode(text, enable_sampling=True, alpha=ALPHA, nbest_size=-1))
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    assert tokens >= _STATE['shard_bytes'][shard] // 64  # the calls happened
+    return _STATE['shard_bytes'][shard], wall, cpu
+
+
+def _dataloader_rounds():
+    """A function running a row in a fresh DataLoader's 2 workers, or None without torch."""
+    try:
+        from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+    except ImportError:
+        return None
+
+    class Shards(IterableDataset):
+        def __init__(self, row, round_index):
+            self.row, self.round_index = row, round_index
+
+        def __iter__(self):
+            shard = get_worker_info().id
+            yield sample_shard(self.row, shard, self.round_index)
+
+    def run(row, round_index):
+        loader = DataLoader(Shards(row, round_index), batch_size=None, num_workers=WORKERS,
+                            multiprocessing_context='fork')
+        return [tuple(map(float, item)) for item in loader]
+    return run
+
+
+def _process_rounds(row, round_index):
+    """A row in 2 fresh forked processes (no torch), each given its identity."""
+    import multiprocessing
+    ctx = multiprocessing.get_context('fork')
+    queue = ctx.Queue()
+
+    def worker(shard):
+        _STATE['tokenizer'].set_seed(0, worker=(round_index, shard))
+        queue.put(sample_shard(row, shard, round_index))
+    procs = [ctx.Process(target=worker, args=(s,)) for s in range(WORKERS)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    return results
+
+
+def measure(tokenizer, sp, texts, runs):
+    """Medians over ``runs`` rounds: ``{(row, where): (MB/s wall, MB/s CPU)}``
+    per worker (``where``: 'workers' or 'one process'), and what ran the workers."""
+    shards = [[(i, texts[i]) for i in range(s, len(texts), WORKERS)] for s in range(WORKERS)]
+    _STATE.update(tokenizer=tokenizer, sp=sp, shards=shards,
+                  shard_bytes=[sum(len(t.encode('utf-8')) for _, t in shard) for shard in shards])
+    in_workers = _dataloader_rounds()
+    runner = 'a PyTorch DataLoader (2 workers, fork)' if in_workers else '2 forked processes (torch not installed)'
+    in_workers = in_workers or _process_rounds
+    rows = ['per-example', 'stream'] + (['sentencepiece'] if sp is not None else [])
+    cases = [(row, where) for row in rows for where in ('workers', 'one process')]
+    rates = {case: [] for case in cases}
+    for r in range(runs + 1):  # round 0 warms up
+        shift = r % len(cases)
+        for row, where in cases[shift:] + cases[:shift]:
+            if where == 'workers':
+                results = in_workers(row, r)
+            else:
+                results = [sample_shard(row, s, r) for s in range(WORKERS)]
+            size, wall, cpu = (sum(x[k] for x in results) for k in range(3))
+            if r > 0:  # per worker: bytes over time, summed over the shards
+                rates[row, where].append((size / wall / 1e6, size / cpu / 1e6))
+    medians = {case: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+               for case, v in rates.items()}
+    return medians, runner
+
+
+def checks(medians):
+    """The bars: ``(what, wall ratio, CPU ratio, bar)``."""
+    ours = medians['per-example', 'workers']
+    out = [('per-example in workers / the same calls in one process',
+            ours[0] / medians['per-example', 'one process'][0], ours[1] / medians['per-example', 'one process'][1],
+            IDENTITY_BAR),
+           ('stream in workers / the same calls in one process (reference)',
+            medians['stream', 'workers'][0] / medians['stream', 'one process'][0],
+            medians['stream', 'workers'][1] / medians['stream', 'one process'][1], None)]
+    if ('sentencepiece', 'workers') in medians:
+        sp = medians['sentencepiece', 'workers']
+        out.append(('per-example / SentencePiece sampling, in the same workers', ours[0] / sp[0], ours[1] / sp[1],
+                    SP_BAR))
+    return out
+
+
+def report(medians, runner, loads):
+    """The results as printed lines and as markdown lines."""
+    printed = [f'workers: {runner}; load average {loads[0]:.2f} at the start, {loads[1]:.2f} at the end',
+               'MB/s per worker, medians (wall clock / process CPU time):']
+    table = ['| row | 2 workers, per worker | one process |', '|---|---:|---:|']
+    for row in dict.fromkeys(row for row, _ in medians):
+        cells = [f'{medians[row, where][0]:.2f} ({medians[row, where][1]:.2f})' for where in ('workers', 'one process')]
+        printed.append(f'  {row:<14} workers {cells[0]:>14}   one process {cells[1]:>14}')
+        table.append(f'| {row} | {cells[0]} | {cells[1]} |')
+    printed.append('bars:')
+    notes = []
+    for what, wall, cpu, bar in checks(medians):
+        verdict = '' if bar is None else f' (bar {bar}x): wall {"PASS" if wall >= bar else "FAIL"}, ' \
+                                         f'CPU {"PASS" if cpu >= bar else "FAIL"}'
+        printed.append(f'  {what}: {wall:.2f}x wall, {cpu:.2f}x CPU{verdict}')
+        notes.append(f'- {what}: **{wall:.2f}x** wall clock, **{cpu:.2f}x** CPU time{verdict}')
+    return printed, table + [''] + notes
+
+
+def loadavg():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float('nan')
