@@ -23,7 +23,7 @@ from bytepiece import Tokenizer
 from bytepiece.kernels import lattice
 from bytepiece.model import model_dict
 
-from conftest import g_test, logsumexp, model_path, scores_of, segmentations, small_vocab
+from conftest import backtracked_counts, g_test, logsumexp, model_path, scores_of, segmentations, small_vocab
 
 N_SAMPLES = 20000
 P_MIN = 1e-4
@@ -115,15 +115,7 @@ def python_keep_sampler(data, vocab, alpha, n, seed, forward):
             weights = np.exp(np.array([w for _, w in choices]) - max(w for _, w in choices))
             picked = rng.choice(len(choices), size=n, p=weights / weights.sum())
             back[e] = np.array([s for s, _ in choices])[picked]
-    counts = Counter()
-    for j in range(n):
-        e, seg = len(data), []
-        while e > 0:
-            s = int(back[e, j])
-            seg.append(data[s:e])
-            e = s
-        counts[tuple(reversed(seg))] += 1
-    return counts
+    return backtracked_counts(data, back)
 
 
 # --- exactness -----------------------------------------------------------------------

@@ -278,41 +278,22 @@ def _viterbi_spans(buf, bounds, i0, i1, units, unit_score, unit_token, work, bac
     return ntok
 
 
-@njit(inline='always')
-def _sample_loop(buf, bounds, i0, i1, units, unit_weight, unit_token, window, state, work, back, back_node,
-                 out_ids, out_ends, span_tok_start, ntok, keep_chars):
+@njit(nogil=True, cache=True)
+def _sample_spans(buf, bounds, i0, i1, units, unit_weight, unit_token, window, state, work, back, back_node,
+                  out_ids, out_ends, span_tok_start, ntok, keep_chars):
     cand_total = np.empty(window + 1, np.float64)  # a walk meets at most window units
     cand_node = np.empty(window + 1, np.uint64)
     for i in range(i0, i1):
         a = bounds[i]
         m = bounds[i + 1] - a
         span_tok_start[i] = ntok
-        state = _sample_span(buf, a, m, units, unit_weight, unit_token, window, work, back, back_node,
-                             cand_total, cand_node, state, keep_chars)
-        ntok = _emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
-    return ntok
-
-
-@njit(nogil=True, cache=True)
-def _sample_spans(buf, bounds, i0, i1, units, unit_weight, unit_token, window, state, work, back, back_node,
-                  out_ids, out_ends, span_tok_start, ntok, keep_chars):
-    # One loop per value of keep_chars, each compiled with it as a constant.
-    if keep_chars:
-        return _sample_loop(buf, bounds, i0, i1, units, unit_weight, unit_token, window, state, work, back,
-                            back_node, out_ids, out_ends, span_tok_start, ntok, True)
-    return _sample_loop(buf, bounds, i0, i1, units, unit_weight, unit_token, window, state, work, back,
-                        back_node, out_ids, out_ends, span_tok_start, ntok, False)
-
-
-@njit(inline='always')
-def _sample_log_loop(buf, bounds, i0, i1, units, unit_score, unit_token, alpha, state, work, back, back_node,
-                     out_ids, out_ends, span_tok_start, ntok, keep_chars):
-    for i in range(i0, i1):
-        a = bounds[i]
-        m = bounds[i + 1] - a
-        span_tok_start[i] = ntok
-        state = _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, work, back, back_node, state,
-                                 keep_chars)
+        # one span loop per value of keep_chars, each compiled with it as a constant
+        if keep_chars:
+            state = _sample_span(buf, a, m, units, unit_weight, unit_token, window, work, back, back_node,
+                                 cand_total, cand_node, state, True)
+        else:
+            state = _sample_span(buf, a, m, units, unit_weight, unit_token, window, work, back, back_node,
+                                 cand_total, cand_node, state, False)
         ntok = _emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
     return ntok
 
@@ -320,11 +301,18 @@ def _sample_log_loop(buf, bounds, i0, i1, units, unit_score, unit_token, alpha, 
 @njit(nogil=True, cache=True)
 def _sample_spans_log(buf, bounds, i0, i1, units, unit_score, unit_token, alpha, state, work, back, back_node,
                       out_ids, out_ends, span_tok_start, ntok, keep_chars):
-    if keep_chars:
-        return _sample_log_loop(buf, bounds, i0, i1, units, unit_score, unit_token, alpha, state, work, back,
-                                back_node, out_ids, out_ends, span_tok_start, ntok, True)
-    return _sample_log_loop(buf, bounds, i0, i1, units, unit_score, unit_token, alpha, state, work, back,
-                            back_node, out_ids, out_ends, span_tok_start, ntok, False)
+    for i in range(i0, i1):
+        a = bounds[i]
+        m = bounds[i + 1] - a
+        span_tok_start[i] = ntok
+        if keep_chars:
+            state = _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, work, back, back_node,
+                                     state, True)
+        else:
+            state = _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, work, back, back_node,
+                                     state, False)
+        ntok = _emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
+    return ntok
 
 
 @njit(nogil=True, cache=True)

@@ -10,7 +10,7 @@ chunks never cross a segment either. Text ``t`` of a batch draws from its own
 random stream ``stream_seed(seed, first_stream + t)``, so a draw never depends
 on how a batch is cut into parts, nor on threads.
 
-How a path is chosen comes with the call as a ``lattice.Draw``: Viterbi, or
+How a path is chosen comes with each call as a ``lattice.Draw``: Viterbi, or
 exact sampling (linear or log space), optionally keeping known characters
 whole (``lattice.KEEP_KNOWN_CHARS``).
 
