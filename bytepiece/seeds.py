@@ -72,6 +72,21 @@ def fold_seed(values, domain=TUPLE_DOMAIN, what='seed'):
     return fold_seed_bits(values, domain, what) % _UINT64
 
 
+def _mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % _UINT64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % _UINT64
+    return z ^ (z >> 31)
+
+
+def python_fold(values, domain):
+    """``fold_seed`` of checked ints in Python: for keys made once per process,
+    where loading a compiled specialization would cost milliseconds."""
+    h = _mix64((domain + len(values) * 0x9E3779B97F4A7C15) % _UINT64)
+    for v in values:
+        h = _mix64(h ^ _mix64(v))
+    return h
+
+
 def fold_seed_bits(values, domain=TUPLE_DOMAIN, what='seed', text_stream=False):
     """``fold_seed`` as int64 bits, or with ``text_stream`` the stream of text
     0 under it (``text_stream_bits``), in one compiled call when every value
@@ -174,7 +189,7 @@ class SeedStream:
         else:
             worker = self.worker or torch_worker()
             if worker is not None:
-                key = fold_seed((self.seed,) + worker, WORKER_DOMAIN)
+                key = python_fold((self.seed,) + worker, WORKER_DOMAIN)
                 self.draws = 0
             else:
                 key = self.seed  # the sequence carries over
