@@ -24,6 +24,8 @@ import os
 import statistics
 import time
 
+from benchmarks.common import busy_seconds
+
 ALPHA = 0.1
 RUN_SEED = 20240601
 WORKERS = 2
@@ -94,9 +96,26 @@ def _process_rounds(row, round_index):
     return results
 
 
-def measure(tokenizer, sp, texts, runs):
+def others_cores(fn):
+    """``(fn(), cores that other processes used meanwhile)``: the machine's
+    CPU time less this process's and its waited-for children's, over the wall
+    time (0 where /proc/stat cannot be read)."""
+    busy, mine, wall = busy_seconds(), os.times(), time.perf_counter()
+    result = fn()
+    wall = time.perf_counter() - wall
+    if busy is None:
+        return result, 0.0
+    busy = busy_seconds() - busy
+    mine = sum(os.times()[:4]) - sum(mine[:4])  # user, system, children's user and system
+    return result, max(0.0, busy - mine) / wall
+
+
+def measure(tokenizer, sp, texts, runs, max_others=-1.0, max_wait=600.0):
     """Medians over ``runs`` rounds: ``{(row, where): (MB/s wall, MB/s CPU)}``
-    per worker (``where``: 'workers' or 'one process'), and what ran the workers."""
+    per worker (``where``: 'workers' or 'one process'), what ran the workers,
+    and how many rounds were discarded: with ``max_others >= 0``, a round
+    during any case of which other processes used more than that many cores
+    is run again (until ``max_wait`` seconds have passed)."""
     shards = [[(i, texts[i]) for i in range(s, len(texts), WORKERS)] for s in range(WORKERS)]
     _STATE.update(tokenizer=tokenizer, sp=sp, shards=shards,
                   shard_bytes=[sum(len(t.encode('utf-8')) for _, t in shard) for shard in shards])
@@ -106,19 +125,32 @@ def measure(tokenizer, sp, texts, runs):
     rows = ['per-example', 'stream'] + (['sentencepiece'] if sp is not None else [])
     cases = [(row, where) for row in rows for where in ('workers', 'one process')]
     rates = {case: [] for case in cases}
-    for r in range(runs + 1):  # round 0 warms up
+    kept = discarded = 0
+    deadline = time.time() + max_wait
+    for r in range(runs * 100):  # round 0 warms up; the seeds' round number never repeats
         shift = r % len(cases)
+        round_rates, busiest = {}, 0.0
         for row, where in cases[shift:] + cases[:shift]:
             if where == 'workers':
-                results = in_workers(row, r)
+                results, others = others_cores(lambda: in_workers(row, r))
             else:
-                results = [sample_shard(row, s, r) for s in range(WORKERS)]
+                results, others = others_cores(lambda: [sample_shard(row, s, r) for s in range(WORKERS)])
             size, wall, cpu = (sum(x[k] for x in results) for k in range(3))
-            if r > 0:  # per worker: bytes over time, summed over the shards
-                rates[row, where].append((size / wall / 1e6, size / cpu / 1e6))
+            round_rates[row, where] = (size / wall / 1e6, size / cpu / 1e6)  # per worker: summed over the shards
+            busiest = max(busiest, others)
+        if r == 0:
+            continue
+        if max_others >= 0 and busiest > max_others and time.time() < deadline:
+            discarded += 1
+            continue
+        for case, rate in round_rates.items():
+            rates[case].append(rate)
+        kept += 1
+        if kept == runs:
+            break
     medians = {case: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
                for case, v in rates.items()}
-    return medians, runner
+    return medians, runner, discarded
 
 
 def checks(medians):

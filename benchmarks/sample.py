@@ -44,6 +44,11 @@ def main():
     parser.set_defaults(runs=3)
     parser.add_argument('--markdown', help='also write the results as markdown to this file')
     parser.add_argument('--dataloader', action='store_true', help='the data-loader case (benchmarks/loader.py)')
+    parser.add_argument('--max-others', type=float, default=-1, metavar='CORES',
+                        help='--dataloader: run a round again if other processes used more than this many cores '
+                             'during any of its cases (Linux; -1: keep every round)')
+    parser.add_argument('--max-wait', type=float, default=900, metavar='S',
+                        help='with --max-others, keep every round after S seconds')
     args = parser.parse_args()
 
     texts = load_texts_mb(args.corpus, args.mb, args.lines)
@@ -137,13 +142,16 @@ def write_markdown(args, header, settings, results, cpu_results, checks):
 
 def dataloader_case(args, tokenizer, sp, texts, header):
     loads = [loader.loadavg()]
-    medians, runner = loader.measure(tokenizer, sp, texts, args.runs)
+    medians, runner, discarded = loader.measure(tokenizer, sp, texts, args.runs, args.max_others, args.max_wait)
     loads.append(loader.loadavg())
     printed, table = loader.report(medians, runner, loads)
-    print('\n'.join(printed))
+    kept = (f'rounds run again because other processes used more than {args.max_others:g} core: {discarded}'
+            if args.max_others >= 0 else 'every round kept')
+    print('\n'.join(printed + [kept]))
     if args.markdown:
         lines = markdown_head('Sampling in data-loader workers', header) + [
-            f'- Workers: {runner}; load average (1 min) {loads[0]:.2f} at the start, {loads[1]:.2f} at the end', '']
+            f'- Workers: {runner}; load average (1 min) {loads[0]:.2f} at the start, {loads[1]:.2f} at the end; '
+            f'{kept}', '']
         with open(args.markdown, 'w', encoding='utf-8') as f:
             f.write('\n'.join(lines + table) + '\n')
         print(f'wrote {args.markdown}')
