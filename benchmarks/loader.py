@@ -4,20 +4,28 @@
 Each worker draws its shard of the texts (worker ``w`` takes texts ``w, w + 2,
 ...``), one call per text, and times its own loop (wall clock and its process
 CPU time); the ids stay in the worker, so the figures are those of the calls,
-not of sending tokens back. The rows, timed in interleaved rounds (the order
-rotating, fresh workers every round, as a DataLoader starts them every epoch):
+not of sending tokens back. The rows:
 
 - bytepiece, per-example seeds: ``encode(text, alpha=0.1, seed=(run, round, index))``;
 - bytepiece, the tokenizer's stream: ``encode(text, alpha=0.1)`` (seed 0, so the
   stream is keyed by the worker's identity at its first draw);
 - SentencePiece: ``sp.encode(text, enable_sampling=True, alpha=0.1, nbest_size=-1)``;
 
-each in the 2 workers and, for the same calls in one process, in this process
-shard after shard. The workers are a PyTorch DataLoader's (an IterableDataset,
-``num_workers=2``, fork) when torch is installed, else two forked processes.
+each run three ways, in interleaved rounds (the order rotating; fresh worker
+processes every round, as a DataLoader starts them every epoch):
 
-Bars: per worker, our per-example rate >= 0.9x the same calls' rate in one
-process, and >= 10x SentencePiece's rate in the same workers.
+- ``loader``: the 2 workers of a PyTorch DataLoader (an IterableDataset,
+  ``num_workers=2``, fork), if torch is installed;
+- ``processes``: the same calls in one plain forked process per worker, both
+  at once (the stream row's processes get their identity from ``set_seed``);
+- ``one process``: the same calls in this process, shard after shard.
+
+Rates are per worker (a shard's bytes over the time of its own loop). Bars:
+per worker, our per-example rate in the DataLoader >= 0.9x the same calls'
+in one process per worker (so 2 processes sharing the machine either way),
+and >= 10x SentencePiece's in the same workers. The ratio to this one
+process alone is also shown: it adds the machine's own cost of running two
+processes at once (docs/benchmarks.md, machine scaling).
 """
 
 import os
@@ -112,18 +120,21 @@ def others_cores(fn):
 
 def measure(tokenizer, sp, texts, runs, max_others=-1.0, max_wait=600.0):
     """Medians over ``runs`` rounds: ``{(row, where): (MB/s wall, MB/s CPU)}``
-    per worker (``where``: 'workers' or 'one process'), what ran the workers,
+    per worker (``where``: 'loader', 'processes', 'one process'), what ran the workers,
     and how many rounds were discarded: with ``max_others >= 0``, a round
     during any case of which other processes used more than that many cores
     is run again (until ``max_wait`` seconds have passed)."""
     shards = [[(i, texts[i]) for i in range(s, len(texts), WORKERS)] for s in range(WORKERS)]
     _STATE.update(tokenizer=tokenizer, sp=sp, shards=shards,
                   shard_bytes=[sum(len(t.encode('utf-8')) for _, t in shard) for shard in shards])
-    in_workers = _dataloader_rounds()
-    runner = 'a PyTorch DataLoader (2 workers, fork)' if in_workers else '2 forked processes (torch not installed)'
-    in_workers = in_workers or _process_rounds
+    in_loader = _dataloader_rounds()
+    runs_in = {'processes': _process_rounds,
+               'one process': lambda row, r: [sample_shard(row, s, r) for s in range(WORKERS)]}
+    if in_loader:
+        runs_in = dict(loader=in_loader, **runs_in)
+    runner = ('a PyTorch DataLoader (2 workers, fork)' if in_loader else 'no DataLoader (torch not installed)')
     rows = ['per-example', 'stream'] + (['sentencepiece'] if sp is not None else [])
-    cases = [(row, where) for row in rows for where in ('workers', 'one process')]
+    cases = [(row, where) for row in rows for where in runs_in]
     rates = {case: [] for case in cases}
     kept = discarded = 0
     deadline = time.time() + max_wait
@@ -131,10 +142,7 @@ def measure(tokenizer, sp, texts, runs, max_others=-1.0, max_wait=600.0):
         shift = r % len(cases)
         round_rates, busiest = {}, 0.0
         for row, where in cases[shift:] + cases[:shift]:
-            if where == 'workers':
-                results, others = others_cores(lambda: in_workers(row, r))
-            else:
-                results, others = others_cores(lambda: [sample_shard(row, s, r) for s in range(WORKERS)])
+            results, others = others_cores(lambda: runs_in[where](row, r))
             size, wall, cpu = (sum(x[k] for x in results) for k in range(3))
             round_rates[row, where] = (size / wall / 1e6, size / cpu / 1e6)  # per worker: summed over the shards
             busiest = max(busiest, others)
@@ -154,30 +162,32 @@ def measure(tokenizer, sp, texts, runs, max_others=-1.0, max_wait=600.0):
 
 
 def checks(medians):
-    """The bars: ``(what, wall ratio, CPU ratio, bar)``."""
-    ours = medians['per-example', 'workers']
-    out = [('per-example in workers / the same calls in one process',
-            ours[0] / medians['per-example', 'one process'][0], ours[1] / medians['per-example', 'one process'][1],
-            IDENTITY_BAR),
-           ('stream in workers / the same calls in one process (reference)',
-            medians['stream', 'workers'][0] / medians['stream', 'one process'][0],
-            medians['stream', 'workers'][1] / medians['stream', 'one process'][1], None)]
-    if ('sentencepiece', 'workers') in medians:
-        sp = medians['sentencepiece', 'workers']
-        out.append(('per-example / SentencePiece sampling, in the same workers', ours[0] / sp[0], ours[1] / sp[1],
-                    SP_BAR))
-    return out
+    """The bars: ``(what, wall ratio, CPU ratio, bar or None)``."""
+    def ratio(a, b, what, bar=None):
+        if a not in medians or b not in medians:
+            return []
+        return [(what, medians[a][0] / medians[b][0], medians[a][1] / medians[b][1], bar)]
+    workers = 'loader' if ('per-example', 'loader') in medians else 'processes'
+    return (ratio(('per-example', 'loader'), ('per-example', 'processes'),
+                  'per-example in the DataLoader / the same calls in one process per worker', IDENTITY_BAR)
+            + ratio(('per-example', workers), ('per-example', 'one process'),
+                    f'per-example in the {workers} / the same calls in this one process alone (reference)')
+            + ratio(('stream', 'loader'), ('stream', 'processes'),
+                    'stream in the DataLoader / the same calls in one process per worker (reference)')
+            + ratio(('per-example', workers), ('sentencepiece', workers),
+                    f'per-example / SentencePiece sampling, in the same {workers}', SP_BAR))
 
 
 def report(medians, runner, loads):
     """The results as printed lines and as markdown lines."""
+    wheres = list(dict.fromkeys(where for _, where in medians))
     printed = [f'workers: {runner}; load average {loads[0]:.2f} at the start, {loads[1]:.2f} at the end',
-               'MB/s per worker, medians (wall clock / process CPU time):']
-    table = ['| row | 2 workers, per worker | one process |', '|---|---:|---:|']
+               'MB/s per worker, medians, wall clock (process CPU time): ' + ' | '.join(wheres)]
+    table = ['| row | ' + ' | '.join(wheres) + ' |', '|---|' + '---:|' * len(wheres)]
     for row in dict.fromkeys(row for row, _ in medians):
-        cells = [f'{medians[row, where][0]:.2f} ({medians[row, where][1]:.2f})' for where in ('workers', 'one process')]
-        printed.append(f'  {row:<14} workers {cells[0]:>14}   one process {cells[1]:>14}')
-        table.append(f'| {row} | {cells[0]} | {cells[1]} |')
+        cells = [f'{medians[row, where][0]:.2f} ({medians[row, where][1]:.2f})' for where in wheres]
+        printed.append(f'  {row:<14} ' + ' | '.join(cells))
+        table.append(f'| {row} | ' + ' | '.join(cells) + ' |')
     printed.append('bars:')
     notes = []
     for what, wall, cpu, bar in checks(medians):
