@@ -145,13 +145,16 @@ def segment_spans(vocab, buf, bounds, alpha=-1.0, seed=0):
 
 
 class Encoder:
-    """The pipeline over one vocabulary, normalization and set of special tokens."""
+    """The pipeline over one vocabulary, normalization and set of special
+    tokens; ``keep_known_chars``: see ``Vocabulary.draw``."""
 
-    def __init__(self, vocab, specials, normalization):
+    def __init__(self, vocab, specials, normalization, keep_known_chars=False):
         self.vocab = vocab
         self.specials = specials
         self.normalization = normalization
+        self.keep_known_chars = keep_known_chars
         self._viterbi_args = (*vocab.trie, vocab.trie.unit_score, MODE_VITERBI, -1.0, vocab.max_piece_length, 0)
+        self._sampling_args = {}
 
     def text_bytes(self, text):
         """One text, normalized, as a uint8 array of its UTF-8 bytes."""
@@ -169,11 +172,20 @@ class Encoder:
             if seed is not None:
                 check_unused_seed(seed)
             return segment_text(buf, *self._viterbi_args)
-        bits = seeds.text_bits(seed)
-        draw = self.vocab.draw(alpha)
-        units, unit_score, unit_token = self.vocab.trie
-        return segment_text(buf, units, unit_score, unit_token, draw.unit_weight, draw.mode, draw.alpha,
-                            draw.window, bits)
+        args = self._sampling_args.get(alpha)
+        if args is None:
+            args = self._sampling(alpha)
+        return segment_text(buf, *args, seeds.text_bits(seed))
+
+    def _sampling(self, alpha):
+        """``segment_text``'s arguments for sampling at ``alpha`` (but the
+        stream), kept for the next calls at the same alpha."""
+        if len(self._sampling_args) >= 8:
+            self._sampling_args.clear()
+        draw = self.vocab.draw(alpha, self.keep_known_chars)
+        args = (*self.vocab.trie, draw.unit_weight, draw.mode, draw.alpha, draw.window)
+        self._sampling_args[alpha] = args
+        return args
 
     def parts(self, texts, request, threads, single=False):
         """Encode ``texts`` (a checked list of str, see ``text_list``); yields
@@ -188,7 +200,7 @@ class Encoder:
             threads = 1  # one part, on the calling thread
         else:
             cuts = byte_balanced_cuts(char_bounds, PARTS_PER_THREAD * threads)
-        draw = self.vocab.draw(request.alpha)
+        draw = self.vocab.draw(request.alpha, self.keep_known_chars)
         prepared = ((t0, t1, self._prepare(texts[t0:t1], None if single else t0, request))
                     for t0, t1 in zip(cuts[:-1], cuts[1:]))
         with Engine('threads', workers=threads) as engine:
