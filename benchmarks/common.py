@@ -118,6 +118,17 @@ def interleaved_medians(fns, runs):
             {name: statistics.median(t) for name, t in cpu.items()})
 
 
+def busy_seconds():
+    """CPU seconds all processes of the machine have run (user, nice, system),
+    from /proc/stat; None where it cannot be read."""
+    try:
+        with open('/proc/stat') as f:
+            ticks = f.readline().split()[1:4]
+    except OSError:
+        return None
+    return sum(int(t) for t in ticks) / os.sysconf('SC_CLK_TCK')
+
+
 def machine():
     try:
         import psutil

@@ -39,13 +39,15 @@ PARTS_PER_THREAD = 8
 class Request(NamedTuple):
     """What an encode call asks for. ``allowed``: the special tokens to match
     (indices, from ``SpecialTokens.allowed_ids``) or None; ``seed``: the
-    call's seed (unused by Viterbi)."""
+    call's seed (unused by Viterbi); text ``t`` of the call draws from stream
+    ``first_text + t`` (token files encode a document stream in batches)."""
     alpha: float
     seed: int
     allowed: Optional[frozenset] = None
     spans: bool = False
     add_bos: bool = False
     add_eos: bool = False
+    first_text: int = 0
 
 
 class Packed(NamedTuple):
@@ -105,16 +107,17 @@ def text_list(texts):
 
 def add_markers(ids, starts, add_bos, add_eos):
     """Insert ``<bos>``/``<eos>`` around each text of a flat ids array; the
-    flags count by truth value. Returns ``(ids, starts)``."""
+    flags count by truth value, or are bool arrays (one flag per text).
+    Returns ``(ids, starts)``."""
     n_texts = starts.size - 1
+    bos, eos = (np.broadcast_to(f if isinstance(f, np.ndarray) else bool(f), n_texts) for f in (add_bos, add_eos))
     new_starts = np.zeros(n_texts + 1, np.int64)
-    np.cumsum(np.diff(starts) + bool(add_bos) + bool(add_eos), out=new_starts[1:])
+    np.cumsum(np.diff(starts) + bos + eos, out=new_starts[1:])
     out = np.empty(new_starts[-1], np.int32)
     body = np.ones(out.size, bool)
-    for flag, where, marker in ((add_bos, new_starts[:-1], BOS_ID), (add_eos, new_starts[1:] - 1, EOS_ID)):
-        if flag:
-            out[where] = marker
-            body[where] = False
+    for flags, where, marker in ((bos, new_starts[:-1], BOS_ID), (eos, new_starts[1:] - 1, EOS_ID)):
+        out[where[flags]] = marker
+        body[where[flags]] = False
     out[body] = ids
     return out, new_starts
 
@@ -142,13 +145,16 @@ def segment_spans(vocab, buf, bounds, alpha=-1.0, seed=0):
 
 
 class Encoder:
-    """The pipeline over one vocabulary, normalization and set of special tokens."""
+    """The pipeline over one vocabulary, normalization and set of special
+    tokens; ``keep_known_chars``: see ``Vocabulary.draw``."""
 
-    def __init__(self, vocab, specials, normalization):
+    def __init__(self, vocab, specials, normalization, keep_known_chars=False):
         self.vocab = vocab
         self.specials = specials
         self.normalization = normalization
+        self.keep_known_chars = keep_known_chars
         self._viterbi_args = (*vocab.trie, vocab.trie.unit_score, MODE_VITERBI, -1.0, vocab.max_piece_length, 0)
+        self._sampling_args = {}
 
     def text_bytes(self, text):
         """One text, normalized, as a uint8 array of its UTF-8 bytes."""
@@ -166,11 +172,20 @@ class Encoder:
             if seed is not None:
                 check_unused_seed(seed)
             return segment_text(buf, *self._viterbi_args)
-        bits = seeds.text_bits(seed)
-        draw = self.vocab.draw(alpha)
-        units, unit_score, unit_token = self.vocab.trie
-        return segment_text(buf, units, unit_score, unit_token, draw.unit_weight, draw.mode, draw.alpha,
-                            draw.window, bits)
+        args = self._sampling_args.get(alpha)
+        if args is None:
+            args = self._sampling(alpha)
+        return segment_text(buf, *args, seeds.text_bits(seed))
+
+    def _sampling(self, alpha):
+        """``segment_text``'s arguments for sampling at ``alpha`` (but the
+        stream), kept for the next calls at the same alpha."""
+        if len(self._sampling_args) >= 8:
+            self._sampling_args.clear()
+        draw = self.vocab.draw(alpha, self.keep_known_chars)
+        args = (*self.vocab.trie, draw.unit_weight, draw.mode, draw.alpha, draw.window)
+        self._sampling_args[alpha] = args
+        return args
 
     def parts(self, texts, request, threads, single=False):
         """Encode ``texts`` (a checked list of str, see ``text_list``); yields
@@ -185,7 +200,7 @@ class Encoder:
             threads = 1  # one part, on the calling thread
         else:
             cuts = byte_balanced_cuts(char_bounds, PARTS_PER_THREAD * threads)
-        draw = self.vocab.draw(request.alpha)
+        draw = self.vocab.draw(request.alpha, self.keep_known_chars)
         prepared = ((t0, t1, self._prepare(texts[t0:t1], None if single else t0, request))
                     for t0, t1 in zip(cuts[:-1], cuts[1:]))
         with Engine('threads', workers=threads) as engine:
@@ -217,7 +232,7 @@ class Encoder:
     def _segment(self, t0, t1, packed, draw, request):
         """A worker's job: segment one prepared part, then finish it."""
         ids, ends, starts = segment_texts(packed.buf, packed.seg_bounds, packed.text_seg, self.vocab.trie, draw,
-                                          np.uint64(request.seed), t0)
+                                          np.uint64(request.seed), request.first_text + t0)
         spans = None
         if request.spans:
             tok_starts = ends - self.vocab.piece_lengths[ids]

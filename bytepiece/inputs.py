@@ -8,7 +8,8 @@ any compression suffix (``.gz``, ``.bz2``, ``.xz``, ``.zst``):
 - ``.jsonl``, ``.ndjson``, ``.json``: JSON lines; the text is ``field``;
 - ``.parquet``: the column ``field`` (``pip install 'bytepiece[parquet]'``);
 - anything else: plain UTF-8 text, read in documents cut after a run of
-  newlines (so the chunks of training are those of the whole file).
+  newlines (so the chunks of training are those of the whole file), or with
+  ``text_lines`` one document per non-empty line (its newline dropped).
 
 Large uncompressed files are cut into byte ranges of about
 ``partition_bytes``, each starting at a record boundary (a line for JSON
@@ -29,7 +30,7 @@ from typing import List, Optional
 from . import records
 from .fileio import DAMAGED_DATA, damaged
 
-FORMATS = ('text', 'jsonl', 'parquet')
+FORMATS = ('text', 'lines', 'jsonl', 'parquet')
 ERRORS = ('strict', 'skip', 'replace')
 COMPRESSIONS = {'.gz': 'gzip', '.bz2': 'bz2', '.xz': 'xz', '.lzma': 'xz', '.zst': 'zstd'}
 _JSONL_SUFFIXES = ('.jsonl', '.ndjson', '.json')
@@ -126,7 +127,7 @@ def resolve(files):
     return found
 
 
-def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_BYTES):
+def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_BYTES, text_lines=False):
     """The partitions of a corpus, in a fixed order (independent of workers)."""
     if errors not in ERRORS:
         raise ValueError(f'errors must be one of {ERRORS}, got {errors!r}')
@@ -135,6 +136,7 @@ def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_B
     parts = []
     for url, size in resolve(files):
         fmt, compression = detect(url)
+        fmt = 'lines' if fmt == 'text' and text_lines else fmt
         if fmt == 'parquet':
             for group, group_size in _row_groups(url):
                 parts.append(Partition(len(parts), url, fmt, None, field, errors, group, group + 1, group_size))
@@ -173,8 +175,8 @@ def read(part, report=None):
         return
     try:
         with _open(part) as f:
-            if part.format == 'jsonl':
-                yield from records.jsonl_documents(records.blocks(f, part), part, report)
+            if part.format in ('jsonl', 'lines'):
+                yield from records.line_documents(records.blocks(f, part), part, report)
             else:
                 yield from records.text_documents(records.blocks(f, part), part, report)
     except (OSError, *DAMAGED_DATA) as e:

@@ -1,6 +1,6 @@
 """Reading the records of a corpus file's byte range (see ``bytepiece.inputs``).
 
-A record is a line of JSON lines, or, for text, a run of lines ending in a
+A record is a line of JSON lines (or of text read a line a document), or, for text, a run of lines ending in a
 run of newlines. A partition owns the records that start in its byte range,
 so ranges cut anywhere tile the file; its bytes are read in blocks of whole
 records, decoded under the error policy, and turned into documents.
@@ -136,13 +136,20 @@ def text_documents(blocks, part, report):
         yield text
 
 
-def jsonl_documents(blocks, part, report):
+def line_documents(blocks, part, report):
+    """The field of each JSON line, or each non-empty line of text."""
     for block in (line for block in blocks for line in block.lines()):
         report.input_bytes += len(block.data)
-        if not block.data.strip():
+        # blank lines are no documents (checked without a copy of a long line)
+        if block.data in (b'', b'\n') or part.format != 'lines' and block.data.isspace():
             continue
         line = _decode(block, part, report)
         if line is None:
+            continue
+        if part.format == 'lines':
+            report.documents += 1
+            text, line = line[:-1] if line.endswith('\n') else line, None  # one copy alive while it is read
+            yield text
             continue
         text = None
         try:
@@ -159,6 +166,7 @@ def jsonl_documents(blocks, part, report):
             if text is None:
                 continue
         report.documents += 1
+        line = obj = None
         yield text
 
 

@@ -5,44 +5,45 @@ Examples in the docstrings use the ``tok`` of the ``Tokenizer`` example.
 
 import functools
 import os
-from numbers import Integral
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .encoding import Encoder, Request, TokenArrays, flat_arrays, id_lists, offset_lists, text_list
-from .kernels.forward import forward_stats
-from .kernels.nbest import nbest
-from .kernels.segment import chunk_bounds
 from .model import NUM_SPECIAL, SPECIAL_PIECES, load_model, write_model
 from .parallel import available_cores, check_workers
 from .pieces import PieceTable
 from .seeds import SeedStream, check_alpha, check_unused_seed
 from .special import SpecialTokens
+from .statistics import LatticeStatistics
 from .text import check_normalization, check_text, normalize
 from .vocab import Vocabulary
 
-# nbest keeps n partial paths per byte position (20 bytes each): at most ~1.3 GiB.
-MAX_NBEST_CELLS = 1 << 26
-
-Seed = Union[int, np.random.Generator, None]
+Seed = Union[int, Tuple[int, ...], np.random.Generator, None]
 Allowed = Union[str, frozenset, set, list, tuple]
 
 
-class Tokenizer:
+class Tokenizer(LatticeStatistics):
     """A byte-level unigram tokenizer over a BytePiece model.
 
     Args:
         model: a model file (JSON, or a ``.zip`` holding one) or the model
             dict itself (docs/format.md).
-        seed: seeds the random draws of ``alpha >= 0``; None draws a seed from
-            the OS. The same seed gives the same sequence of draws.
+        seed: seeds the random draws of ``alpha >= 0``: an int, a tuple of
+            ints (folded into one) or a numpy Generator; None draws a fresh
+            seed from the OS in every process the tokenizer draws in. The
+            same seed gives the same sequence of draws; in a worker process
+            the stream also depends on the worker's identity (``set_seed``).
         normalization: Unicode normalization applied before encoding:
             ``'NFC'`` (BytePiece's), ``'NFKC'``, ``'NFD'``, ``'NFKD'``, or None
             for a byte-exact round trip; ``'auto'`` (the default) takes the
             model file's (NFC for a file that names none).
         special_tokens: user-defined special tokens (strings) added after
             those saved in the model file; see ``add_special_tokens``.
+        keep_known_chars: sampling never splits a known character (several
+            bytes whose whole UTF-8 is a piece) into lone byte pieces, as
+            SentencePiece's byte fallback applies only to unknown characters;
+            docs/design.md. Viterbi is unchanged.
 
     >>> from bytepiece import Tokenizer, Trainer
     >>> from bytepiece.demo import SAMPLE_DIR
@@ -55,7 +56,7 @@ class Tokenizer:
     """
 
     def __init__(self, model: Union[str, os.PathLike, dict], seed: Seed = None, normalization: Optional[str] = 'auto',
-                 special_tokens: Optional[Iterable[str]] = None):
+                 special_tokens: Optional[Iterable[str]] = None, keep_known_chars: bool = False):
         pieces, ids, counts, metadata = load_model(model)
         if normalization == 'auto':
             normalization = metadata.get('normalization', 'NFC')
@@ -66,7 +67,9 @@ class Tokenizer:
         self._special = SpecialTokens(self._vocab.size, reserved=SPECIAL_PIECES,
                                       normalize=functools.partial(normalize, normalization=self.normalization))
         self._table = PieceTable(self._vocab, [])
-        self._encoder = Encoder(self._vocab, self._special, self.normalization)
+        if not isinstance(keep_known_chars, bool):
+            raise TypeError(f'keep_known_chars must be a bool, got {type(keep_known_chars).__name__}')
+        self._encoder = Encoder(self._vocab, self._special, self.normalization, keep_known_chars)
         self.add_special_tokens(metadata.get('special_tokens', []))
         if special_tokens is not None:
             self.add_special_tokens(special_tokens)
@@ -89,6 +92,11 @@ class Tokenizer:
         True
         """
         return self._table.size
+
+    @property
+    def keep_known_chars(self) -> bool:
+        """Whether sampling keeps known characters whole (set at construction)."""
+        return self._encoder.keep_known_chars
 
     @property
     def special_tokens(self) -> List[str]:
@@ -115,7 +123,7 @@ class Tokenizer:
         added = special.add(tokens)
         if added:
             self._table = PieceTable(self._vocab, special.tokens)
-            self._encoder = Encoder(self._vocab, special, self.normalization)
+            self._encoder = Encoder(self._vocab, special, self.normalization, self.keep_known_chars)
             self._special = special
         return added
 
@@ -150,9 +158,18 @@ class Tokenizer:
 
     # --- seeds ------------------------------------------------------------
 
-    def set_seed(self, seed: Seed) -> None:
-        """Restart the random draws from ``seed`` (None: a fresh OS seed)."""
-        self._seeds.reset(seed)
+    def set_seed(self, seed: Seed, worker: Union[int, Tuple[int, ...], None] = None) -> None:
+        """Restart the random draws from ``seed`` (None: a fresh OS seed in
+        every process). ``worker``: this copy's identity, an int or tuple of
+        ints (e.g. ``(epoch, worker_id)``); the stream is then keyed by the
+        seed and the identity, so that workers and epochs draw differently
+        and reproducibly. Without one, a PyTorch DataLoader worker uses its
+        ``get_worker_info().seed``, other processes the seed alone.
+        docs/usage.md, "Sampling in a training loop".
+
+        >>> tok.set_seed(7, worker=(0, 1))
+        """
+        self._seeds.reset(seed, worker)
 
     # --- encoding ---------------------------------------------------------
 
@@ -181,11 +198,12 @@ class Tokenizer:
 
         ``alpha < 0``: the most likely segmentation (Viterbi). ``0 <= alpha <=
         1e6``: a random segmentation drawn with probability proportional to
-        ``exp(alpha * score)``; ``seed`` (int or numpy Generator) makes this
-        call's draw reproducible, otherwise the tokenizer's own seed sequence
-        is used. ``allowed_special``: ``'all'`` or a set of registered special
-        tokens to match in the text (leftmost-longest); by default special-token
-        text is plain text. ``iter=True`` returns an iterator (BytePiece's API).
+        ``exp(alpha * score)``; ``seed`` (an int, a tuple of ints such as
+        ``(run_seed, epoch, index)``, or a numpy Generator) makes this call's
+        draw reproducible, otherwise the tokenizer's own seed sequence is
+        used. ``allowed_special``: ``'all'`` or a set of registered special
+        tokens to match in the text (leftmost-longest); by default
+        special-token text is plain text. ``iter=True`` returns an iterator (BytePiece's API).
 
         >>> b''.join(tok.tokenize('the mat', alpha=0.1, seed=1))
         b'the mat'
@@ -316,58 +334,6 @@ class Tokenizer:
         'the dog'
         """
         return self._table.decode_bytes(ids).decode('utf-8', errors='ignore')
-
-    # --- lattice statistics -------------------------------------------------
-
-    def nbest(self, text: str, n: int) -> List[Tuple[List[int], float]]:
-        """The ``n`` best segmentations of ``text``, best first, as a list of
-        ``(ids, score)``; ``score`` is the sum of the pieces' log
-        probabilities. Fewer are returned if the text has fewer.
-
-        >>> best = tok.nbest('the cat', 3)
-        >>> best[0][0] == tok.encode('the cat') and best[0][1] >= best[1][1]
-        True
-        """
-        if isinstance(n, bool) or not isinstance(n, Integral):
-            raise TypeError(f'n must be an int, got {type(n).__name__}')
-        if n <= 0:
-            raise ValueError(f'n must be positive, got {n}')
-        buf = self._encoder.text_bytes(text)
-        cells = (buf.size + 1) * n  # the kernel keeps n partial paths per byte position, 20 bytes each
-        if cells > MAX_NBEST_CELLS:
-            raise ValueError(f'nbest of {buf.size} bytes with n={n} needs {cells * 20 / 2**30:.1f} GiB; '
-                             f'(bytes + 1) * n must be at most {MAX_NBEST_CELLS}: split the text or lower n')
-        scores, ids, starts = nbest(buf, chunk_bounds(buf), self._vocab.trie, int(n))
-        ids = ids.tolist()
-        starts = starts.tolist()
-        return [(ids[starts[r]:starts[r + 1]], float(scores[r])) for r in range(len(scores))]
-
-    def _forward_stats(self, text, alpha):
-        alpha = check_alpha(alpha)
-        if alpha < 0:
-            raise ValueError(f'alpha must be >= 0 for lattice statistics, got {alpha}')
-        buf = self._encoder.text_bytes(text)
-        return forward_stats(buf, chunk_bounds(buf), self._vocab.trie, alpha)
-
-    def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
-        """log Z: the log of the sum over all segmentations of
-        ``exp(alpha * score)`` (with alpha = 1, the log marginal probability
-        of the text under the unigram model).
-
-        >>> tok.log_likelihood('the cat') >= tok.nbest('the cat', 1)[0][1]
-        True
-        """
-        return float(self._forward_stats(text, alpha)[0])
-
-    def entropy(self, text: str, alpha: float = 1.0) -> float:
-        """Entropy (nats) of the segmentation distribution at ``alpha``.
-
-        >>> tok.entropy('the cat', alpha=0.0) > 0
-        True
-        """
-        # log Z - alpha * E[score] cancels: with one likely path, rounding can
-        # leave a tiny negative value where the entropy is 0.
-        return max(0.0, float(self._forward_stats(text, alpha)[1]))
 
     # --- saving and conversion ------------------------------------------------
 

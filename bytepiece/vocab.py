@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .kernels.lattice import MODE_SAMPLE, MODE_SAMPLE_LOG, MODE_VITERBI, Draw
+from .kernels.lattice import KEEP_KNOWN_CHARS, MODE_SAMPLE, MODE_SAMPLE_LOG, MODE_VITERBI, Draw
 from .kernels.trie import build_trie
 from .model import NUM_SPECIAL, canonical_order
 from .text import pack_bytes
@@ -85,16 +85,18 @@ class Vocabulary:
         """Length in bytes of each id's piece (0 for ids 0..2)."""
         return np.diff(self.piece_offsets)
 
-    def draw(self, alpha):
+    def draw(self, alpha, keep_known_chars=False):
         """How the kernels choose a path at ``alpha``: Viterbi for
         ``alpha < 0``, else exact sampling, in linear space with weights
         ``exp(alpha * score)`` cached per alpha, or in log space where those
-        weights could underflow."""
+        weights could underflow. ``keep_known_chars``: sampling never takes a
+        lone byte piece inside a character whose whole UTF-8 is a piece."""
         window = self.max_piece_length
         if alpha < 0:
             return Draw(MODE_VITERBI, -1.0, self.scores, window)
+        keep = KEEP_KNOWN_CHARS if keep_known_chars else 0
         if alpha * self.min_score < _MIN_LOG_WEIGHT:
-            return Draw(MODE_SAMPLE_LOG, float(alpha), self.scores, window)
+            return Draw(MODE_SAMPLE_LOG | keep, float(alpha), self.scores, window)
         weights = self._weights.get(alpha)
         if weights is None:
             if len(self._weights) >= _WEIGHT_CACHE:
@@ -104,4 +106,4 @@ class Vocabulary:
             ends_piece = self.trie.unit_token >= 0
             weights[ends_piece] = np.exp(alpha * unit_score[ends_piece])
             self._weights[alpha] = weights
-        return Draw(MODE_SAMPLE, float(alpha), weights, window)
+        return Draw(MODE_SAMPLE | keep, float(alpha), weights, window)

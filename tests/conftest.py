@@ -20,6 +20,7 @@ import math
 import os
 import random
 import re
+from collections import Counter
 
 import pytest
 
@@ -78,6 +79,15 @@ def golden(request):
 @pytest.fixture(scope='session')
 def golden80k():
     return read_golden('bytepiece.eu.plus.80k')
+
+
+@pytest.fixture(scope='session')
+def dask_client():
+    """A real Dask cluster on this machine: two worker processes, one thread each."""
+    distributed = pytest.importorskip('distributed')
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client
 
 
 # --- small vocabularies ----------------------------------------------------
@@ -176,6 +186,20 @@ def exact_distribution(text, vocab, alpha):
     logw = [alpha * sum(score[p] for p in seg) for seg in segs]
     log_z = logsumexp(logw)
     return {seg: math.exp(w - log_z) for seg, w in zip(segs, logw)}
+
+
+def backtracked_counts(text, back):
+    """``{segmentation: count}`` of the draws a Python sampler made:
+    ``back[e, j]`` is where draw ``j``'s piece ending at ``e`` starts."""
+    counts = Counter()
+    for j in range(back.shape[1]):
+        e, seg = len(text), []
+        while e > 0:
+            s = int(back[e, j])
+            seg.append(text[s:e])
+            e = s
+        counts[tuple(reversed(seg))] += 1
+    return counts
 
 
 # --- goodness of fit -------------------------------------------------------

@@ -154,3 +154,15 @@ def test_partitions_pickle_small(corpus):
     parts = partitions(corpus['jsonl'], partition_bytes=1000)
     assert all(len(pickle.dumps(p)) < 500 for p in parts)
     assert pickle.loads(pickle.dumps(parts[3])) == parts[3]
+
+
+@pytest.mark.parametrize('partition_bytes', [1, 3, 7, 64, 1 << 30])
+def test_text_lines_are_one_document_each(corpus, tmp_path, partition_bytes):
+    text = corpus['text'][:3000]
+    path = write(tmp_path / 't.txt', text.encode())
+    parts = partitions(path, partition_bytes=partition_bytes, text_lines=True)
+    report = ReadReport()
+    docs = [doc for part in parts for doc in read(part, report)]
+    assert docs == [line for line in text.split('\n') if line], 'non-empty lines, newline dropped'
+    assert report.documents == len(docs) and report.input_bytes == len(text.encode())
+    assert all(p.format == 'lines' for p in parts)

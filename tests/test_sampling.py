@@ -24,8 +24,8 @@ from bytepiece.kernels import lattice, rng
 from bytepiece.model import model_dict
 from bytepiece.seeds import SeedStream
 
-from conftest import (chi2_sf, exact_distribution, g_test, logsumexp, make_tokenizer, random_case, scores_of,
-                      segmentations, small_vocab)
+from conftest import (backtracked_counts, chi2_sf, exact_distribution, g_test, logsumexp, make_tokenizer,
+                      random_case, scores_of, segmentations, small_vocab)
 
 N_SAMPLES = 20000
 ALPHAS = (0.0, 0.1, 0.5, 1.0, 2.0)
@@ -91,15 +91,7 @@ def python_sampler(text, vocab, alpha, n, seed, variant):
             raise ValueError(variant)
         back[e, keep] = s
         winner_w[e, keep] = w
-    counts = Counter()
-    for j in range(n):
-        e, seg = L, []
-        while e > 0:
-            s = int(back[e, j])
-            seg.append(text[s:e])
-            e = s
-        counts[tuple(reversed(seg))] += 1
-    return counts
+    return backtracked_counts(text, back)
 
 
 def test_chi2_survival_function():

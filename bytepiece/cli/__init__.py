@@ -1,4 +1,4 @@
-"""The ``bytepiece`` command line: train, encode, decode, info, convert.
+"""The ``bytepiece`` command line: train, encode, decode, merge, info, convert.
 
 Every subcommand reports errors (a missing file, a bad model, a bad flag,
 malformed input) as one line on stderr and exits with a non-zero status:
@@ -19,6 +19,7 @@ from .commands import PROG, cmd_convert, cmd_decode, cmd_encode, cmd_info, cmd_t
 from .errors import UsageError, one_line
 from .formats import LineFormatter, display_piece
 from .streams import Output, read_batches, split_lines
+from .tokenfiles import add_encode_files_args, cmd_merge
 
 __all__ = ['main', 'build_parser', 'LineFormatter', 'Output', 'display_piece', 'read_batches', 'split_lines']
 
@@ -93,13 +94,19 @@ def _train_parser(sub):
 
 
 def _other_parsers(sub):
-    p = sub.add_parser('encode', help='encode text, one output line per input line')
+    p = sub.add_parser('encode', help='encode text: one output line per input line, or token files for training')
     _model_args(p)
     _stream_args(p)
-    p.add_argument('--format', choices=['ids', 'pieces', 'jsonl'], default='ids',
-                   help='ids: space-separated ids; pieces: space-separated pieces; jsonl: input is JSON lines, '
-                        'output {"ids": [...]} per line (a blank line stays blank)')
-    p.add_argument('--field', default='text', help='text field of jsonl input (default text)')
+    p.add_argument('--format', choices=['ids', 'pieces', 'jsonl', 'megatron', 'flat'], default='ids',
+                   help='ids: space-separated ids; pieces: space-separated pieces; jsonl: {"ids": [...]} per line '
+                        'with the record\'s other fields (a blank line stays blank); megatron: Megatron-LM '
+                        '.bin/.idx shards in the folder -o; flat: uint16/uint32 .ds token files with a .ds.index '
+                        'of document ends (datatrove, nanoGPT) in the folder -o')
+    p.add_argument('--input-format', choices=['auto', 'text', 'jsonl'], default='auto',
+                   help='auto (default): .jsonl/.ndjson/.json files are JSON lines, stdin is JSON lines with '
+                        '--format jsonl, anything else text, one document per line')
+    p.add_argument('--field', default='text', help='text field of JSON lines and Parquet input (default text)')
+    add_encode_files_args(p)
     p.add_argument('--alpha', type=float, default=None, help='sample a segmentation (alpha >= 0); default: Viterbi')
     p.add_argument('--seed', type=int, default=None, help='seed of the samples (reproducible runs)')
     p.add_argument('--threads', type=int, default=None, help='threads (default: all cores)')
@@ -119,6 +126,12 @@ def _other_parsers(sub):
     p.add_argument('--escape', action='store_true',
                    help='with --format ids: write backslash, newline and CR in the text as \\\\, \\n, \\r')
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser('merge', help='join the shards of an encode --format megatron|flat run into one dataset')
+    p.add_argument('folder', metavar='FOLDER', help='the shard folder (encode -o)')
+    p.add_argument('-o', '--output', required=True, metavar='PREFIX',
+                   help='the merged dataset: PREFIX.bin and PREFIX.idx, or PREFIX.ds, .ds.index, .ds.metadata')
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser('info', help='vocabulary size, piece lengths, how a sample text splits')
     _model_args(p)

@@ -7,10 +7,11 @@ import sys
 import numpy as np
 
 from ..fileio import check_output_path
+from ..inputs import detect
 from ..model import NUM_SPECIAL, SPECIAL_PIECES
 from ..train import Trainer
 from .errors import UsageError
-from .formats import ESCAPES, LineFormatter, display_piece, display_table, jsonl_text, parse_ids
+from .formats import ESCAPES, LineFormatter, display_piece, display_table, ids_records, jsonl_record, parse_ids
 from .streams import (Output, check_inputs, check_output_apart, decode_lines, input_size, progress_bar,
                       read_batches, split_lines)
 
@@ -39,9 +40,35 @@ def _allowed_special(args):
     return {token for token in value.split(',') if token}
 
 
+TOKEN_FORMATS = ('megatron', 'flat')
+
+
+def _jsonl_input(name, args):
+    """Whether an input holds JSON lines: by ``--input-format``, else by its
+    extension, as ``train`` reads (stdin: with ``--format jsonl``)."""
+    if args.input_format != 'auto':
+        return args.input_format == 'jsonl'
+    if name == '<stdin>':
+        return args.format == 'jsonl'
+    return detect(name)[0] == 'jsonl'
+
+
+def _encode_formatter(tokenizer, fmt):
+    if fmt == 'pieces':
+        return LineFormatter(display_table(tokenizer), ' ', '', '\n')
+    numbers = [str(i) for i in range(tokenizer.vocab_size)]
+    return LineFormatter(numbers, ' ', '', '\n') if fmt == 'ids' else LineFormatter(numbers, ', ', '[', ']\n')
+
+
 def cmd_encode(args):
+    if args.format in TOKEN_FORMATS:
+        from .tokenfiles import cmd_encode_files
+        return cmd_encode_files(args)
     check_inputs(args.inputs)
     check_output_apart([args.output], args.inputs + [args.model])
+    parquet = [p for p in args.inputs if p != '-' and detect(p)[0] == 'parquet']
+    if parquet:
+        raise UsageError(f'{parquet[0]!r}: Parquet input is read by the token-file formats (--format megatron|flat)')
     if args.alpha is not None and args.alpha < 0:
         raise UsageError(f'--alpha must be >= 0 (omit it for Viterbi), got {args.alpha}')
     if args.threads is not None and args.threads < 1:
@@ -49,21 +76,18 @@ def cmd_encode(args):
     tokenizer = _load_tokenizer(args, seed=args.seed)
     alpha = -1.0 if args.alpha is None else args.alpha
     allowed = _allowed_special(args)
-    if args.format == 'pieces':
-        formatter = LineFormatter(display_table(tokenizer), ' ', '', '\n')
-    elif args.format == 'ids':
-        formatter = LineFormatter([str(i) for i in range(tokenizer.vocab_size)], ' ', '', '\n')
-    else:
-        formatter = LineFormatter([str(i) for i in range(tokenizer.vocab_size)], ', ', '{"ids": [', ']}\n')
+    formatter = _encode_formatter(tokenizer, args.format)
     bar = progress_bar(input_size(args.inputs), 'encode', not args.quiet)
     with bar, Output(args.output) as out:
         for name, number, data in read_batches(args.inputs, bar):
-            if args.format == 'jsonl':
-                # one text per line, None for a blank line
-                texts = [jsonl_text(*item, args.field) for item in split_lines(name, number, data)]
+            if _jsonl_input(name, args):
+                # one record per line, None for a blank line
+                records = [jsonl_record(*item, args.field) for item in split_lines(name, number, data)]
+                texts = [None if r is None else r[args.field] for r in records]
                 docs = [t for t in texts if t is not None]
             else:
                 texts = docs = decode_lines(name, number, data)
+                records = [{}] * len(texts)
             try:
                 ids, starts, _ = tokenizer.encode_batch_to_numpy(docs, alpha=alpha, add_bos=args.add_bos,
                                                                  add_eos=args.add_eos, num_threads=args.threads,
@@ -72,7 +96,9 @@ def cmd_encode(args):
                 _check_encodable(name, number, texts)  # name the line, not the index in the batch
                 raise
             formatted = formatter.format(ids, starts)
-            if len(docs) < len(texts):  # a blank line for each blank input line
+            if args.format == 'jsonl':
+                formatted = ids_records(formatted.split(b'\n'), records, args.field)
+            elif len(docs) < len(texts):  # a blank line for each blank input line
                 lines = iter(formatted.split(b'\n'))
                 formatted = b''.join(b'\n' if t is None else next(lines) + b'\n' for t in texts)
             out.stream.write(formatted)

@@ -6,6 +6,8 @@ import re
 
 import numpy as np
 
+from ..kernels.decode import parse_decimal_ids
+
 _DISPLAY = {0xDC00 + b: f'\\x{b:02x}' for b in range(0x80, 0x100)}  # invalid bytes (surrogateescape)
 _DISPLAY.update({c: f'\\x{c:02x}' for c in list(range(0x20)) + [0x7F]})
 _DISPLAY.update({ord('\\'): '\\\\', ord(' '): '\u2581', ord('\n'): '\\n', ord('\t'): '\\t', ord('\r'): '\\r'})
@@ -77,26 +79,40 @@ def json_line(name, number, line):
         raise ValueError(f'{name}:{number}: not a JSON line ({e})') from None
 
 
-def jsonl_text(name, number, line, field):
+def jsonl_record(name, number, line, field):
+    """The JSON record of one input line, checked to hold the text ``field``
+    (None for a blank line)."""
     doc = json_line(name, number, line)
     if doc is None:
         return None
     if not isinstance(doc, dict) or field not in doc:
         raise ValueError(f'{name}:{number}: no field {field!r} in the JSON document')
-    text = doc[field]
-    if not isinstance(text, str):
-        raise ValueError(f'{name}:{number}: field {field!r} is {type(text).__name__}, not a string')
-    return text
+    if not isinstance(doc[field], str):
+        raise ValueError(f'{name}:{number}: field {field!r} is {type(doc[field]).__name__}, not a string')
+    return doc
 
 
-# plain decimal ids (int() would also take '+5' and '1_0'); a minus sign is
-# let through so that the range check names the id
-_ID = re.compile(rb'-?[0-9]+')
-_ID_LINE = re.compile(rb'\s*(?:-?[0-9]+(?:\s+-?[0-9]+)*)?\s*')
+def ids_records(id_lines, records, field):
+    """JSON lines of ids (``id_lines``: ``[...]`` per record with a text),
+    each record keeping its other fields, the text ``field`` replaced by
+    ``"ids"``; a blank line for each None record."""
+    lines = iter(id_lines)
+    out = []
+    for record in records:
+        if record is None:
+            out.append(b'\n')
+            continue
+        rest = {k: v for k, v in record.items() if k != field and k != 'ids'}
+        head = json.dumps(rest, ensure_ascii=False)[:-1] + ', ' if rest else '{'
+        out.append(head.encode('utf-8') + b'"ids": ' + next(lines) + b'}\n')
+    return b''.join(out)
 
 
 def parse_ids(name, number, line, field, jsonl):
-    """The ids of one input line (None for a blank jsonl line)."""
+    """The ids of one input line (None for a blank jsonl line): plain
+    decimal ids (``int()`` would also take ``+5`` and ``1_0``), parsed with
+    no Python object per id; a minus sign is let through so that the range
+    check names the id."""
     if jsonl:
         doc = json_line(name, number, line)
         if doc is None:
@@ -104,12 +120,15 @@ def parse_ids(name, number, line, field, jsonl):
         if not isinstance(doc, dict) or not isinstance(doc.get(field), list):
             raise ValueError(f'{name}:{number}: no list field {field!r} in the JSON document')
         return doc[field]
-    words = line.split()
-    if not _ID_LINE.fullmatch(line):
-        bad = next(w for w in words if not _ID.fullmatch(w)).decode('utf-8', 'replace')
-        shown = repr(bad) if len(bad) <= 40 else f'{bad[:30]!r}... ({len(bad)} characters)'
+    ids, bad = parse_decimal_ids(np.frombuffer(line, np.uint8))
+    if bad >= 0:
+        word = line[bad:].split(None, 1)[0]
+        if re.fullmatch(rb'-?[0-9]+', word):
+            raise ValueError(f'{name}:{number}: token id {word.decode()} at position {ids.size} out of range')
+        word = word.decode('utf-8', 'replace')
+        shown = repr(word) if len(word) <= 40 else f'{word[:30]!r}... ({len(word)} characters)'
         raise ValueError(f'{name}:{number}: {shown} is not a token id')
-    return [int(word) for word in words]
+    return ids
 
 
 # backslash, newline and CR in decoded text written one line each (--escape)

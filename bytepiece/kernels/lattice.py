@@ -32,6 +32,10 @@ from .rng import advance
 MODE_VITERBI = 0
 MODE_SAMPLE = 1  # linear-space weights with exact power-of-two rescaling
 MODE_SAMPLE_LOG = 2  # log-space weights: for alphas whose weights underflow
+# Added to a sampling mode: no lone byte piece inside a known character, one
+# of several bytes whose whole UTF-8 is a piece (the edge gets weight 0).
+KEEP_KNOWN_CHARS = 4
+_SAMPLING = 3  # the mode without KEEP_KNOWN_CHARS
 
 # Linear-space forward values are kept within [2**-RESCALE_EXP, 2**RESCALE_EXP].
 RESCALE_EXP = 100
@@ -108,7 +112,29 @@ def _viterbi_span(buf, a, m, units, unit_score, best, back, back_node):
 
 
 @njit(inline='always')
-def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, cand_total, cand_node, state):
+def _known_char_end(buf, a, p, m, units, unit_token):
+    """If a multi-byte character starts at byte ``p`` of the span
+    ``buf[a:a+m]`` and its whole UTF-8 is a piece, the position just past it
+    (its lone bytes are excluded up to there), else 0. Looks the character up
+    in the reversed-piece trie."""
+    lead = buf[a + p]
+    if lead < 0xC0:
+        return 0
+    width = 2 + (lead >= 0xE0) + (lead >= 0xF0)
+    if p + width > m:
+        return 0
+    node = units[0] + buf[a + p + width - 1]
+    for k in range(a + p + width - 2, a + p - 1, -1):
+        child = units[2 * node] + buf[k]
+        if units[2 * child + 1] != node:
+            return 0
+        node = child
+    return p + width if unit_token[node] >= 0 else 0
+
+
+@njit(inline='always')
+def _sample_span(buf, a, m, units, unit_weight, unit_token, window, z, back, back_node, cand_total, cand_node, state,
+                 keep_chars):
     """Draw ``back[e]`` for each end of the span ``buf[a:a+m]`` from its
     incoming edges in proportion to their weights ``c = Z[k] * w(piece)``,
     in linear space: the distribution of the reservoir of ``_sample_span_log``,
@@ -118,8 +144,9 @@ def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, cand
     uniform ``u``: the chosen edge is the first whose running total exceeds
     ``u * Z[e]``, found by counting the totals at or below it (no branch per
     edge; an edge of weight 0 is never chosen). An end with a single edge
-    draws nothing. Indexed as ``_viterbi_span``. Returns the random stream's
-    new state."""
+    draws nothing. ``keep_chars`` (a constant at every call, so the default
+    loop keeps none of its code): ``KEEP_KNOWN_CHARS``. Indexed as
+    ``_viterbi_span``. Returns the random stream's new state."""
     one = np.uint64(1)
     two = np.uint64(2)
     a = np.uint64(a)
@@ -128,9 +155,15 @@ def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, cand
     hi = 2.0 ** RESCALE_EXP
     lo = 2.0 ** -RESCALE_EXP
     z[0] = 1.0
+    guard = np.uint64(0)  # lone bytes before this position lie inside a known character
     for e in range(one, m + one):
         node = root_base + np.uint64(buf[a + e - one])
         total = z[e - one] * unit_weight[node]
+        if keep_chars:
+            guard = max(guard, np.uint64(_known_char_end(buf, np.int64(a), np.int64(e - one), np.int64(m), units,
+                                                          unit_token)))
+            if e - one < guard:
+                total = 0.0
         cand_total[0] = total
         cand_node[0] = node
         n = 0  # longer pieces' units met (a unit where no piece ends has weight 0)
@@ -154,9 +187,10 @@ def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, cand
         z[e] = total
         back[e] = e - one - np.uint64(chosen)
         back_node[e] = np.int32(cand_node[chosen])
-        if total > hi or total < lo:
+        if total > hi or (total < lo and not (keep_chars and total == 0.0)):
             # Scale every value a later end may read by one power of two:
-            # exact, and sampling only uses their ratios.
+            # exact, and sampling only uses their ratios. (An end that no
+            # allowed path reaches has 0: nothing to scale.)
             factor = math.ldexp(1.0, -math.frexp(total)[1])
             for k in range(max(0, np.int64(e) - window), np.int64(e) + 1):
                 z[k] *= factor
@@ -164,16 +198,22 @@ def _sample_span(buf, a, m, units, unit_weight, window, z, back, back_node, cand
 
 
 @njit(inline='always')
-def _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, z, back, back_node, state):
+def _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, z, back, back_node, state, keep_chars):
     """Reservoir sampling in log space, for any alpha: each edge into ``e``,
     of log weight ``w = Z[k] + alpha * score``, replaces the end's choice with
     probability ``exp(w - Z[e] so far)``; by induction the path is drawn with
-    exactly its probability."""
+    exactly its probability. A lone byte that ``keep_chars`` excludes has
+    ``w = -inf``: the first allowed edge replaces it with probability 1."""
     root_base = units[0]
     z[0] = 0.0
+    guard = 0
     for e in range(1, m + 1):
         node = root_base + buf[a + e - 1]
         total = z[e - 1] + alpha * unit_score[node]
+        if keep_chars:
+            guard = max(guard, _known_char_end(buf, a, e - 1, m, units, unit_token))
+            if e - 1 < guard:
+                total = -np.inf
         chosen_start = e - 1
         chosen_node = node
         for k in range(e - 2, -1, -1):
@@ -240,27 +280,37 @@ def _viterbi_spans(buf, bounds, i0, i1, units, unit_score, unit_token, work, bac
 
 @njit(nogil=True, cache=True)
 def _sample_spans(buf, bounds, i0, i1, units, unit_weight, unit_token, window, state, work, back, back_node,
-                  out_ids, out_ends, span_tok_start, ntok):
+                  out_ids, out_ends, span_tok_start, ntok, keep_chars):
     cand_total = np.empty(window + 1, np.float64)  # a walk meets at most window units
     cand_node = np.empty(window + 1, np.uint64)
     for i in range(i0, i1):
         a = bounds[i]
         m = bounds[i + 1] - a
         span_tok_start[i] = ntok
-        state = _sample_span(buf, a, m, units, unit_weight, window, work, back, back_node,
-                             cand_total, cand_node, state)
+        # one span loop per value of keep_chars, each compiled with it as a constant
+        if keep_chars:
+            state = _sample_span(buf, a, m, units, unit_weight, unit_token, window, work, back, back_node,
+                                 cand_total, cand_node, state, True)
+        else:
+            state = _sample_span(buf, a, m, units, unit_weight, unit_token, window, work, back, back_node,
+                                 cand_total, cand_node, state, False)
         ntok = _emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
     return ntok
 
 
 @njit(nogil=True, cache=True)
 def _sample_spans_log(buf, bounds, i0, i1, units, unit_score, unit_token, alpha, state, work, back, back_node,
-                      out_ids, out_ends, span_tok_start, ntok):
+                      out_ids, out_ends, span_tok_start, ntok, keep_chars):
     for i in range(i0, i1):
         a = bounds[i]
         m = bounds[i + 1] - a
         span_tok_start[i] = ntok
-        state = _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, work, back, back_node, state)
+        if keep_chars:
+            state = _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, work, back, back_node,
+                                     state, True)
+        else:
+            state = _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, work, back, back_node,
+                                     state, False)
         ntok = _emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
     return ntok
 
@@ -278,14 +328,15 @@ def segment_into(buf, bounds, i0, i1, trie, draw, seed, work, out, ntok):
     value, back, back_node = work
     out_ids, out_ends, span_tok_start = out
     state = np.uint64(seed)
+    keep_chars = draw.mode & KEEP_KNOWN_CHARS != 0
     if draw.mode == MODE_VITERBI:
         ntok = _viterbi_spans(buf, bounds, i0, i1, units, unit_score, unit_token, value, back, back_node,
                               out_ids, out_ends, span_tok_start, ntok)
-    elif draw.mode == MODE_SAMPLE:
+    elif draw.mode & _SAMPLING == MODE_SAMPLE:
         ntok = _sample_spans(buf, bounds, i0, i1, units, draw.unit_weight, unit_token, draw.window, state,
-                             value, back, back_node, out_ids, out_ends, span_tok_start, ntok)
+                             value, back, back_node, out_ids, out_ends, span_tok_start, ntok, keep_chars)
     else:
         ntok = _sample_spans_log(buf, bounds, i0, i1, units, unit_score, unit_token, draw.alpha, state,
-                                 value, back, back_node, out_ids, out_ends, span_tok_start, ntok)
+                                 value, back, back_node, out_ids, out_ends, span_tok_start, ntok, keep_chars)
     span_tok_start[i1] = ntok
     return ntok

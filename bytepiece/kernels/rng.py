@@ -58,6 +58,20 @@ def text_stream_bits(seed_bits, draws):
     return np.int64(stream_seed(seed, 0))
 
 
+@njit(cache=True, nogil=True)
+def fold_bits(domain, values, text_stream=False):
+    """One seed from a tuple of int64 bits: ``h = mix64(domain + n * golden)``,
+    then ``h = mix64(h ^ mix64(v))`` for each value in order, as int64 bits;
+    with ``text_stream``, ``stream_seed(h, 0)`` instead (a per-text call's
+    stream). ``domain`` keeps folds made for different purposes apart."""
+    h = mix64(np.uint64(domain) + np.uint64(len(values)) * _GOLDEN)
+    for v in values:
+        h = mix64(h ^ mix64(np.uint64(v)))
+    if text_stream:
+        h = stream_seed(h, 0)
+    return np.int64(h)
+
+
 def as_int64_bits(value):
     """A uint64 value as the int64 with the same bits."""
     return value - (1 << 64) if value >= 1 << 63 else value

@@ -10,6 +10,10 @@ chunks never cross a segment either. Text ``t`` of a batch draws from its own
 random stream ``stream_seed(seed, first_stream + t)``, so a draw never depends
 on how a batch is cut into parts, nor on threads.
 
+How a path is chosen comes with each call as a ``lattice.Draw``: Viterbi, or
+exact sampling (linear or log space), optionally keeping known characters
+whole (``lattice.KEEP_KNOWN_CHARS``).
+
 None of these kernels is parallel: parallelism is the caller's
 (``bytepiece.parallel``), over parts of a batch.
 """

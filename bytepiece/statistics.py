@@ -1,0 +1,71 @@
+"""The Tokenizer's lattice statistics: n-best paths, log-likelihood and entropy.
+
+They describe the full lattice of a text, at any alpha, whatever the
+tokenizer's ``keep_known_chars`` (which only restricts sampling draws).
+"""
+
+from numbers import Integral
+from typing import List, Tuple
+
+from .kernels.forward import forward_stats
+from .kernels.nbest import nbest
+from .kernels.segment import chunk_bounds
+from .seeds import check_alpha
+
+# nbest keeps n partial paths per byte position (20 bytes each): at most ~1.3 GiB.
+MAX_NBEST_CELLS = 1 << 26
+
+
+class LatticeStatistics:
+    """Methods of ``Tokenizer`` (a base class of it): they read its
+    ``_encoder`` (normalization, UTF-8) and ``_vocab`` (the trie)."""
+
+    def nbest(self, text: str, n: int) -> List[Tuple[List[int], float]]:
+        """The ``n`` best segmentations of ``text``, best first, as a list of
+        ``(ids, score)``; ``score`` is the sum of the pieces' log
+        probabilities. Fewer are returned if the text has fewer.
+
+        >>> best = tok.nbest('the cat', 3)
+        >>> best[0][0] == tok.encode('the cat') and best[0][1] >= best[1][1]
+        True
+        """
+        if isinstance(n, bool) or not isinstance(n, Integral):
+            raise TypeError(f'n must be an int, got {type(n).__name__}')
+        if n <= 0:
+            raise ValueError(f'n must be positive, got {n}')
+        buf = self._encoder.text_bytes(text)
+        cells = (buf.size + 1) * n  # the kernel keeps n partial paths per byte position, 20 bytes each
+        if cells > MAX_NBEST_CELLS:
+            raise ValueError(f'nbest of {buf.size} bytes with n={n} needs {cells * 20 / 2**30:.1f} GiB; '
+                             f'(bytes + 1) * n must be at most {MAX_NBEST_CELLS}: split the text or lower n')
+        scores, ids, starts = nbest(buf, chunk_bounds(buf), self._vocab.trie, int(n))
+        ids = ids.tolist()
+        starts = starts.tolist()
+        return [(ids[starts[r]:starts[r + 1]], float(scores[r])) for r in range(len(scores))]
+
+    def _forward_stats(self, text, alpha):
+        alpha = check_alpha(alpha)
+        if alpha < 0:
+            raise ValueError(f'alpha must be >= 0 for lattice statistics, got {alpha}')
+        buf = self._encoder.text_bytes(text)
+        return forward_stats(buf, chunk_bounds(buf), self._vocab.trie, alpha)
+
+    def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
+        """log Z: the log of the sum over all segmentations of
+        ``exp(alpha * score)`` (with alpha = 1, the log marginal probability
+        of the text under the unigram model).
+
+        >>> tok.log_likelihood('the cat') >= tok.nbest('the cat', 1)[0][1]
+        True
+        """
+        return float(self._forward_stats(text, alpha)[0])
+
+    def entropy(self, text: str, alpha: float = 1.0) -> float:
+        """Entropy (nats) of the segmentation distribution at ``alpha``.
+
+        >>> tok.entropy('the cat', alpha=0.0) > 0
+        True
+        """
+        # log Z - alpha * E[score] cancels: with one likely path, rounding can
+        # leave a tiny negative value where the entropy is 0.
+        return max(0.0, float(self._forward_stats(text, alpha)[1]))

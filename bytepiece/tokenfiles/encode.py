@@ -1,0 +1,323 @@
+"""``encode_files``: a corpus of files to a folder of token-file shards.
+
+Each input partition (``bytepiece.inputs``: a byte range of a large file, a
+compressed file, a Parquet row group) becomes one shard, encoded by one
+task on the engine (threads on every core by default, processes, or a Dask
+cluster). A task reads its partition in batches on a reading thread while
+it encodes and writes the previous batch. Shards depend on their partition
+and the options alone, so the bytes written do not depend on the engine or
+the number of workers.
+
+Sampling (``alpha >= 0``) needs a ``seed``: document ``d`` of partition
+``p`` draws from the stream ``stream_seed(stream_seed(seed, p), d)``.
+Partitions depend only on the files and ``partition_bytes``, so the draws
+do not depend on the workers, the engine, or on how a task batches its
+documents.
+"""
+
+import contextlib
+import ctypes
+import functools
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field as dataclass_field
+from typing import List, NamedTuple
+
+import numpy as np
+
+from ..encoding import Request, add_markers, flat_arrays
+from ..inputs import PARTITION_BYTES, ReadReport, partitions, read
+from ..kernels.rng import stream_seed
+from ..parallel import Engine, check_workers
+from ..seeds import check_alpha, check_seed
+from .prefetch import prefetch
+from .progress import Progress
+from .shards import COUNTS, ShardFolder
+from .writer import TokenWriter, token_dtype
+
+BATCH_CHARS = 2 << 20  # characters a task encodes at a time
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim``: a freed batch's memory goes back to the
+    system (threads keep freed memory in their own arenas otherwise, and the
+    process grows with the number of large batches it has seen)."""
+    try:
+        return ctypes.CDLL('libc.so.6').malloc_trim
+    except (OSError, AttributeError):
+        return lambda pad: 0
+
+
+release_memory = _malloc_trim()
+TRIM_EVERY = 4  # batches between two trims (a trim costs page faults afterwards)
+
+
+@dataclass
+class Summary:
+    """What a run wrote: the totals over every shard (resumed ones included)."""
+    folder: str
+    format: str
+    dtype: str
+    shards: int = 0
+    resumed: int = 0
+    documents: int = 0
+    tokens: int = 0
+    text_bytes: int = 0
+    input_bytes: int = 0
+    skipped: int = 0
+    replaced: int = 0
+    places: List[str] = dataclass_field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def bytes_per_token(self):
+        return self.text_bytes / self.tokens if self.tokens else 0.0
+
+    def lines(self):
+        """The summary as lines of text (for the CLI)."""
+        out = [f'{self.folder}: {self.shards} shards ({self.resumed} from an earlier run), {self.documents:,} '
+               f'documents, {self.tokens:,} tokens ({self.dtype}), {self.bytes_per_token:.2f} bytes per token, '
+               f'{self.seconds:.1f} s']
+        if self.skipped or self.replaced:
+            out.append(f'skipped records: {self.skipped:,}; repaired: {self.replaced:,}')
+            out.extend(f'  {place}' for place in self.places)
+        return out
+
+
+@dataclass(frozen=True)
+class Options:
+    """How each document is encoded (the same for every task)."""
+    format: str
+    dtype: str
+    alpha: float
+    seed: int
+    add_bos: bool
+    add_eos: bool
+    allowed_special: object
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model file to load once per worker process (Dask, process pools)."""
+    path: str
+    normalization: object
+    special_tokens: tuple
+
+
+@functools.lru_cache(maxsize=4)
+def _load(spec):
+    from ..tokenizer import Tokenizer
+    return Tokenizer(spec.path, normalization=spec.normalization, special_tokens=list(spec.special_tokens))
+
+
+def _tokenizer_of(model):
+    return _load(model) if isinstance(model, ModelSpec) else model
+
+
+def model_digest(tokenizer):
+    """A digest of what decides the ids: pieces, scores, normalization, special tokens."""
+    h = hashlib.sha256()
+    vocab = tokenizer.vocab
+    for array in (vocab.piece_data, vocab.piece_offsets, np.asarray(vocab.counts, np.float64)):
+        h.update(np.ascontiguousarray(array).tobytes())
+    h.update(repr((tokenizer.normalization, tokenizer.special_tokens)).encode('utf-8'))
+    return h.hexdigest()
+
+
+class Batch(NamedTuple):
+    """Texts a task encodes at once: document ``first`` onwards, a long
+    document cut into pieces (text ``t`` starts its document if
+    ``starts[t]``, ends it if ``ends[t]``)."""
+    first: int
+    texts: list
+    starts: np.ndarray
+    ends: np.ndarray
+    text_bytes: int
+    read_bytes: int  # input bytes read by the end of the batch
+
+
+def _pieces(doc, limit):
+    """``doc`` cut after runs of newlines into pieces of about ``limit``
+    characters. Encoding cuts text into chunks at exactly these places, so
+    the pieces' ids, joined, are the document's."""
+    start = 0
+    while len(doc) - start > limit:
+        cut = doc.rfind('\n', start, start + limit)
+        cut = doc.find('\n', start + limit) if cut < 0 else cut
+        if cut < 0:
+            break
+        cut += 1
+        while cut < len(doc) and doc[cut] == '\n':
+            cut += 1
+        if cut == len(doc):
+            break
+        yield doc[start:cut]
+        start = cut
+    yield doc[start:]
+
+
+def _batches(documents, report, split):
+    """``Batch`` es of about ``BATCH_CHARS`` characters; with ``split``, a
+    longer document is cut into pieces, so that memory stays a few batches."""
+    texts, starts, ends, chars, text_bytes, first = [], [], [], 0, 0, 0
+    for doc in documents:
+        text_bytes += len(doc) if doc.isascii() else len(doc.encode('utf-8'))
+        pieces = list(_pieces(doc, BATCH_CHARS)) if split and len(doc) > BATCH_CHARS else [doc]
+        for k, piece in enumerate(pieces):
+            texts.append(piece)
+            starts.append(k == 0)
+            ends.append(k == len(pieces) - 1)
+            chars += len(piece)
+            if chars >= BATCH_CHARS:
+                yield Batch(first, texts, np.array(starts), np.array(ends), text_bytes, report.input_bytes)
+                first += sum(ends)
+                texts, starts, ends, chars, text_bytes = [], [], [], 0, 0
+    if texts:
+        yield Batch(first, texts, np.array(starts), np.array(ends), text_bytes, report.input_bytes)
+
+
+def _encode_batch(tokenizer, options, allowed, part_seed, batch):
+    """One batch on the calling thread: ``(ids, bounds)`` of its texts, with
+    ``<bos>`` before the first piece of a document and ``<eos>`` after its last."""
+    request = Request(options.alpha, part_seed, allowed, False, False, False, batch.first)
+    ids, bounds, _ = flat_arrays(tokenizer._encoder.parts(batch.texts, request, 1))
+    if options.add_bos or options.add_eos:
+        ids, bounds = add_markers(ids, bounds, batch.starts & options.add_bos, batch.ends & options.add_eos)
+    return ids, bounds
+
+
+def encode_partition(part, model, options, prefix, threads, progress=None):
+    """One task: encode partition ``part`` into the dataset ``prefix``;
+    returns the shard's record. With ``threads`` > 1, batches are encoded on
+    that many threads at once (each preparing its texts and segmenting them:
+    no thread waits for another's step) and written in order. ``progress``:
+    a ``Progress`` in the same process (threads), told of each batch."""
+    tokenizer = _tokenizer_of(model)
+    report = ReadReport()
+    allowed = tokenizer._allowed(options.allowed_special)
+    part_seed = int(stream_seed(np.uint64(options.seed), np.uint64(part.index))) if options.alpha >= 0 else 0
+    # pieces of a document give its ids for Viterbi, unless a special token could span a cut
+    split = options.alpha < 0 and not any('\n' in token for token in tokenizer.special_tokens)
+    text_bytes, done_bytes, written = 0, 0, 0
+    in_flight = []  # the batches being encoded, in order
+
+    def tasks(batches):
+        for batch in batches:
+            in_flight.append(batch)
+            yield tokenizer, options, allowed, part_seed, batch
+
+    batches = contextlib.closing(prefetch(_batches(read(part, report), report, split)))
+    with batches, Engine('threads', workers=threads) as engine, \
+            TokenWriter(options.format, prefix, options.dtype) as writer:
+        for ids, bounds in engine.imap(_encode_batch, tasks(batches.thing), window=threads + 1):
+            batch = in_flight.pop(0)
+            writer.add(ids, bounds, batch.ends)
+            text_bytes += batch.text_bytes
+            if progress is not None:
+                progress.update(batch.read_bytes - done_bytes, int(bounds[-1]))
+                done_bytes = batch.read_bytes
+            written += 1
+            if written % TRIM_EVERY == 0 or not (batch.starts.all() and batch.ends.all()):
+                del ids, bounds, batch
+                release_memory(0)  # after pieces of a long document, and now and then
+    if progress is not None:
+        progress.update(report.input_bytes - done_bytes, 0)
+    return {'name': os.path.basename(prefix), 'partition': part.index, 'path': part.path, 'start': part.start,
+            'end': part.end, 'documents': writer.documents, 'tokens': writer.tokens, 'text_bytes': text_bytes,
+            'input_bytes': report.input_bytes, 'skipped': report.skipped, 'replaced': report.replaced,
+            'places': report.places}
+
+
+def _engine_for(engine, workers, n_tasks):
+    """``(engine, owned, threads per task)``: a local engine gets no more
+    workers than tasks, and the cores left over go to each task's encoder."""
+    if isinstance(engine, Engine):
+        return engine, False, 1
+    if engine is None or engine in ('threads', 'processes', 'inline'):
+        kind = engine or 'threads'
+        total = 1 if kind == 'inline' else check_workers(workers)
+        outer = max(1, min(total, n_tasks))
+        return Engine(kind, workers=outer), True, max(1, total // outer)
+    return Engine(engine, workers=workers), True, 1
+
+
+def _load_model(model, normalization, special_tokens):
+    """``(tokenizer, spec)``: the driver's tokenizer, and for a model path the
+    ``ModelSpec`` that worker processes load once each (None for an object)."""
+    from ..tokenizer import Tokenizer
+    if isinstance(model, Tokenizer):
+        if special_tokens is not None:
+            raise ValueError('special_tokens is for a model path: add them to the Tokenizer instead')
+        return model, None
+    spec = ModelSpec(os.fspath(model), normalization, tuple(special_tokens or ()))
+    return _load(spec), spec
+
+
+def _fingerprint(parts, tokenizer, options, field, errors, text_lines):
+    return {'parts': [[p.path, p.format, p.compression, p.start, p.end, p.size] for p in parts],
+            'model': model_digest(tokenizer), 'format': options.format, 'dtype': options.dtype,
+            'alpha': options.alpha, 'seed': options.seed, 'add_bos': options.add_bos, 'add_eos': options.add_eos,
+            'allowed_special': sorted(options.allowed_special) if not isinstance(options.allowed_special, str)
+            else options.allowed_special, 'field': field, 'errors': errors, 'text_lines': text_lines}
+
+
+def encode_files(inputs, model, output, format='megatron', *, field='text', errors='strict', add_bos=False,
+                 add_eos=False, alpha=-1.0, seed=None, allowed_special=frozenset(), engine=None, workers=None,
+                 partition_bytes=PARTITION_BYTES, text_lines=True, normalization='auto', special_tokens=None,
+                 progress=False):
+    """Encode the corpus ``inputs`` (paths, folders, globs, fsspec URLs; text,
+    JSON lines, Parquet; compressed or not; see ``bytepiece.inputs``) with
+    ``model`` (a model path or a ``Tokenizer``) into the shard folder
+    ``output`` (see ``bytepiece.tokenfiles.shards``) in ``format``
+    ``'megatron'`` or ``'flat'``; returns a ``Summary``. ``merge`` joins the
+    shards into one dataset.
+
+    ``text_lines``: plain-text files hold one document per non-empty line
+    (False: documents cut after a run of newlines, as training reads them).
+    ``errors``: ``'strict'``, ``'skip'`` or ``'replace'`` for bad records.
+    ``add_bos``/``add_eos``, ``alpha``, ``allowed_special``: as in
+    ``Tokenizer.encode_batch``; sampling needs a ``seed`` (see the module doc).
+    ``engine``: None (threads on every core, or ``workers``), ``'processes'``,
+    an ``Engine``, an executor, a Dask client or a scheduler address. A run
+    that stopped part-way resumes when called again with the same arguments.
+    """
+    started = time.time()
+    alpha = check_alpha(alpha)
+    if alpha >= 0 and seed is None:
+        raise ValueError('sampling (alpha >= 0) needs a seed, so that a resumed run draws as the first did')
+    seed = check_seed(seed) if seed is not None else 0
+    parts = partitions(inputs, field, errors, partition_bytes, text_lines=text_lines)
+    tokenizer, spec = _load_model(model, normalization, special_tokens)
+    allowed = allowed_special if isinstance(allowed_special, str) else frozenset(allowed_special)
+    tokenizer._allowed(allowed)  # unknown tokens fail before any work
+    options = Options(format, token_dtype(format, tokenizer.vocab_size).name, alpha if alpha >= 0 else -1.0, seed,
+                      bool(add_bos), bool(add_eos), allowed)
+    folder = ShardFolder(output, _fingerprint(parts, tokenizer, options, field, errors, text_lines), format)
+    records = {p.index: folder.record(p.index) for p in parts}
+    todo = [p for p in parts if records[p.index] is None]
+    summary = Summary(os.path.abspath(folder.path), format, options.dtype, len(parts), len(parts) - len(todo))
+    engine, owned, threads = _engine_for(engine, workers, len(todo))
+    local = engine.kind in ('inline', 'threads')
+    model_ref = tokenizer if local or spec is None else spec
+    bar = Progress(todo, progress)
+    try:
+        shared = model_ref if local else engine.share(model_ref)
+        tasks = ((p, shared, options, folder.prefix(p.index), threads, bar if local else None) for p in todo)
+        for part, record in zip(todo, engine.imap(encode_partition, tasks)):
+            folder.save_record(part.index, record)
+            records[part.index] = record
+            if not local:
+                bar.update(record['input_bytes'], record['tokens'])
+    finally:
+        bar.close()
+        if owned:
+            engine.close()
+    ordered = [records[p.index] for p in parts]
+    folder.save_index({'format': format, 'dtype': options.dtype, 'vocab_size': tokenizer.vocab_size}, ordered)
+    for record in ordered:
+        for key in COUNTS:
+            setattr(summary, key, getattr(summary, key) + record[key])
+        summary.places.extend(record['places'][:5 - len(summary.places)])
+    summary.seconds = time.time() - started
+    return summary

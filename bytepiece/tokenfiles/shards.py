@@ -1,0 +1,77 @@
+"""The shard folder of ``encode_files``: one dataset per input partition, a
+record of each finished shard, and the index of shards written last.
+
+::
+
+    OUT/manifest.json        the run's arguments (a rerun with others is refused)
+    OUT/part-00000.bin/.idx  (or .ds, .ds.index, .ds.metadata) shard 0
+    OUT/part-00000.json      its record: source range, documents, tokens, ...
+    OUT/index.json           every shard in order, with the totals
+
+A shard's record is written after its files, and ``index.json`` after every
+record: a rerun skips the shards that have a record, and a folder without
+``index.json`` is an unfinished run.
+"""
+
+import json
+import os
+
+from ..fileio import atomic_write
+from ..workdir import WorkDir
+from .writer import dataset_paths
+
+INDEX = 'index.json'
+COUNTS = ('documents', 'tokens', 'text_bytes', 'input_bytes', 'skipped', 'replaced')
+
+
+def shard_name(part_index):
+    return f'part-{part_index:05d}'
+
+
+class ShardFolder(WorkDir):
+    """The output folder of one run (see the module doc)."""
+
+    def __init__(self, path, fingerprint, fmt):
+        super().__init__(path, fingerprint)
+        self.fmt = fmt
+
+    def prefix(self, part_index):
+        return os.path.join(self.path, shard_name(part_index))
+
+    def record(self, part_index):
+        """The record of a finished shard, or None."""
+        path = self.prefix(part_index) + '.json'
+        try:
+            with open(path, encoding='utf-8') as f:
+                record = json.load(f)
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return None  # a damaged record: the shard is made again
+        if not all(os.path.exists(p) for p in dataset_paths(self.fmt, self.prefix(part_index))):
+            return None
+        return record
+
+    def save_record(self, part_index, record):
+        atomic_write(self.prefix(part_index) + '.json', json.dumps(record, sort_keys=True))
+
+    def save_index(self, header, records):
+        totals = {key: sum(r[key] for r in records) for key in COUNTS}
+        index = dict(header, **totals, shards=records)
+        atomic_write(os.path.join(self.path, INDEX), json.dumps(index, indent=1))
+        return index
+
+
+def read_index(folder):
+    """The index of a finished shard folder; a ValueError if the run has not finished."""
+    path = os.path.join(os.fspath(folder), INDEX)
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except FileNotFoundError:
+        if os.path.isdir(folder) and any(n.endswith('.json') and n.startswith('part-') for n in os.listdir(folder)):
+            raise ValueError(f'{folder!r}: the run has not finished (no {INDEX}): run it again to complete it') \
+                from None
+        raise FileNotFoundError(f'{folder!r} is not a shard folder of encode_files (no {INDEX})') from None
+    except ValueError:
+        raise ValueError(f'{path!r} is damaged') from None
