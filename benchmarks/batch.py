@@ -4,7 +4,7 @@ In one run, on the same texts and the same vocabulary (the 80k public model,
 converted with ``convert_to_sentencepiece`` for SentencePiece):
 
 - ours: ``encode_batch(texts, num_threads=1)`` and ``num_threads=2``, both as
-  lists of ids (the default) and as arrays (``return_arrays=True``: one flat
+  lists of ids (the default) and as arrays (``encode_batch_to_numpy``: one flat
   int32 array plus offsets, no Python object per token);
 - SentencePiece: ``sp.encode(texts, num_threads=1)`` and ``num_threads=2``;
 - HF tokenizers with our exported ``tokenizer.json`` (``encode_batch``, all
@@ -101,8 +101,8 @@ def main():
         cases = [
             ('bytepiece 1 thread (lists)', lambda: tokenizer.encode_batch(texts, num_threads=1)),
             ('bytepiece 2 threads (lists)', lambda: tokenizer.encode_batch(texts, num_threads=2)),
-            ('bytepiece 1 thread (arrays)', lambda: tokenizer.encode_batch(texts, num_threads=1, return_arrays=True)),
-            ('bytepiece 2 threads (arrays)', lambda: tokenizer.encode_batch(texts, num_threads=2, return_arrays=True)),
+            ('bytepiece 1 thread (arrays)', lambda: tokenizer.encode_batch_to_numpy(texts, num_threads=1)),
+            ('bytepiece 2 threads (arrays)', lambda: tokenizer.encode_batch_to_numpy(texts, num_threads=2)),
         ]
         if sp is not None:
             cases += [('sentencepiece 1 thread', lambda: sp.encode(texts, num_threads=1)),

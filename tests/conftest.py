@@ -81,15 +81,6 @@ def golden80k():
     return read_golden('bytepiece.eu.plus.80k')
 
 
-@pytest.fixture(scope='session')
-def dask_client():
-    """A real Dask cluster on this machine: two worker processes, one thread each."""
-    distributed = pytest.importorskip('distributed')
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        yield client
-
-
 # --- small vocabularies ----------------------------------------------------
 
 
