@@ -5,6 +5,7 @@ our two methods on the whole corpus.
     python benchmarks/compression.py [--corpus ../shared/corpus/dev.jsonl.xz] [--sizes 8000 32000 64000]
                                      [--trainers unigram bytepiece hf-bytelevel hf-whole sp-unigram sp-bpe]
                                      [--workers 2] [--runs 3] [--skip-time] [--json results.json]
+                                     [--ref-python REF_VENV/bin/python]
 
 Split: documents whose ``src`` is ``reference.*`` or ``fortunes-zh.chinese``
 are the out-of-domain test; of the others, in corpus order, every 10th is
@@ -29,6 +30,10 @@ depend on the size asked for). Bytes per token: UTF-8 bytes of the test
 documents over the tokens of encoding each whole document (ours: ``encode``,
 Viterbi; with ``--penalty-loss`` also without the unigram model's token
 penalty, which is what BytePiece 0.6.3 reads from the file).
+
+With ``--ref-python`` (a venv with BytePiece 0.6.3), the unigram models are
+saved and loaded by BytePiece 0.6.3, which encodes the test documents: the
+report gives how many of them get the same ids as ours.
 
 Time and memory: ``Trainer(method=m, max_vocab_size=32000)`` on the whole
 corpus with ``workers``, each in a fresh process (after one warm-up run that
@@ -71,8 +76,36 @@ def split(path):
 
 # ---------------------------------------------------------------- trainers: each returns {size: count_tokens}
 
+REF_ENCODE = r'''
+import json, sys
+from bytepiece import Tokenizer
+tok = Tokenizer(sys.argv[1])
+texts = json.load(open(sys.argv[2], encoding='utf-8'))
+json.dump([tok.encode(t) for t in texts], open(sys.argv[3], 'w'))
+'''
+
+
+def bytepiece_parity(trainer, sizes, texts, ref_python, tmp):
+    """Per size: how many of ``texts`` BytePiece 0.6.3 encodes to our ids
+    with the saved model."""
+    import subprocess
+    paths = trainer.save(os.path.join(tmp, f'{trainer.method}.model'))
+    source = os.path.join(tmp, 'parity-texts.json')
+    with open(source, 'w', encoding='utf-8') as f:
+        json.dump(texts, f)
+    same = {}
+    for size, path in zip(trainer.max_vocab_size, paths):
+        out = os.path.join(tmp, f'parity-{size}.json')
+        subprocess.run([ref_python, '-c', REF_ENCODE, path, source, out], check=True, cwd=tmp)
+        theirs = json.load(open(out))
+        ours = trainer.tokenizer(size).encode_batch(texts)
+        same[size] = sum(a == b for a, b in zip(ours, theirs))
+    return same
+
+
 def ours(method, train, sizes, workers, penalty_loss):
-    """Our trainer: one run; per size a function from texts to token counts."""
+    """Our trainer: one run; per size a function from texts to token counts;
+    the trainer."""
     from bytepiece import Tokenizer, Trainer
     trainer = Trainer(max_vocab_size=sizes, method=method)
     start = time.perf_counter()
@@ -85,7 +118,7 @@ def ours(method, train, sizes, workers, penalty_loss):
         if penalty_loss and tok.vocab.token_penalty:
             plain = Tokenizer(_plain_model(trainer, size))
             counters[(size, 'no penalty')] = _our_counter(plain)
-    return counters, seconds
+    return counters, seconds, trainer
 
 
 def _plain_model(trainer, size):
@@ -167,7 +200,12 @@ def compression(args, train, held, outside, tmp):
     for name in args.trainers:
         print(f'training {name} ...', file=sys.stderr, flush=True)
         if name in ('unigram', 'bytepiece'):
-            counters, seconds[name] = ours(name, train, args.sizes, args.workers, args.penalty_loss)
+            counters, seconds[name], trainer = ours(name, train, args.sizes, args.workers, args.penalty_loss)
+            if name == 'unigram' and args.ref_python:
+                texts = held + [t for _, t in outside]
+                same = bytepiece_parity(trainer, args.sizes, texts, args.ref_python, tmp)
+                print('BytePiece 0.6.3 with the saved unigram models: ' + ', '.join(
+                    f'{size}: identical ids on {n}/{len(texts)} test documents' for size, n in same.items()))
         elif name.startswith('hf-'):
             counters, seconds[name] = hf_bpe(name, train, args.sizes)
         else:
@@ -245,6 +283,7 @@ def main():
     parser.add_argument('--skip-time', action='store_true')
     parser.add_argument('--penalty-loss', action='store_true')
     parser.add_argument('--json')
+    parser.add_argument('--ref-python', help='python of a venv with BytePiece 0.6.3: encode with it too')
     args = parser.parse_args()
     print(f'# compression, {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; {machine()}; '
           f'load {os.getloadavg()[0]:.2f}')

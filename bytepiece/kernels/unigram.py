@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from .hashtable import COUNTER_MULT, counter_add, counter_items, counter_new
-from .lattice import _viterbi_span
+from .lattice import viterbi_span
 from .ngrams import LEN_SHIFT
 
 PAIR_SHIFT = np.uint64(32)
@@ -38,7 +38,7 @@ def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, 
         m = bounds[i + 1] - a
         if m == 0:
             continue
-        _viterbi_span(buf, a, m, units, unit_score, best, back, back_node)
+        viterbi_span(buf, a, m, units, unit_score, best, back, back_node)
         score += best[m]
         n = 0
         e = np.uint64(m)
@@ -85,7 +85,7 @@ def alternatives(data, offsets, units, unit_score, unit_token):
         if m < 2:
             continue
         # best paths into every end but the last, then the last end without the edge from 0
-        _viterbi_span(data, a, m - 1, units, unit_score, best, back, back_node)
+        viterbi_span(data, a, m - 1, units, unit_score, best, back, back_node)
         node = root_base + data[a + m - 1]
         top = best[m - 1] + unit_score[node]
         top_start = m - 1

@@ -13,7 +13,7 @@ MIN_VOCAB_SIZE = 256 + NUM_SPECIAL
 METHODS = ('bytepiece', 'unigram')
 DEFAULT_METHOD = 'bytepiece'
 # the options of one method only, with their defaults there
-METHOD_OPTIONS = {'bytepiece': {'order': 6}, 'unigram': {'token_penalty': 0.0, 'growth': 1.3}}
+METHOD_OPTIONS = {'bytepiece': {'order': 6}, 'unigram': {'token_penalty': 1.0, 'growth': 1.3}}
 MAX_PIECE_LENGTH = {'bytepiece': 36, 'unigram': 16}
 
 

@@ -46,8 +46,9 @@ class Trainer:
     ``'unigram'``, every piece of more than one byte is whole characters.
     Of ``'bytepiece'`` only: ``order``, the n-gram order of the byte language
     model, 1..7 (default 6). Of ``'unigram'`` only: ``token_penalty``, a cost
-    per token subtracted from every score (default 0: scores are log
-    probabilities; the model file then stores it, docs/format.md), and
+    per token subtracted from every score, which favours fewer tokens
+    (default 1.0; the model file stores it, docs/format.md; with 0 the scores
+    are log probabilities, as BytePiece 0.6.3 reads them), and
     ``growth``, how many times the largest size the vocabulary grows to
     before it is pruned (default 1.3). An option of the other method is a
     ValueError.

@@ -90,8 +90,8 @@ def train_unigram(run, shards):
 
 
 def seed(run, shards):
-    """The seed vocabulary: bytes, characters, then the most frequent pairs
-    of characters, with their counts."""
+    """The seed vocabulary: bytes, the most frequent characters, then the
+    most frequent pairs of characters, with their counts."""
     settings = run.settings
     keys, counts = count_chars(run, shards)
     lengths = (keys >> LEN_SHIFT).astype(np.int64)
@@ -100,9 +100,14 @@ def seed(run, shards):
     is_char = (lengths == lead_length) if settings.ensure_unicode else np.zeros(keys.size, bool)
     fits = lengths <= min(settings.max_piece_length, _UNLIMITED)
     largest = math.ceil(settings.growth * (settings.max_vocab_size[0] - NUM_SPECIAL))
-    room = max(min(SEED_PIECES, largest) - 256 - int((is_char & fits).sum()), 0)
+    # beyond the bytes, the most frequent characters take at most half the
+    # room, the seed at most half the room (growth needs the rest), and a
+    # character left out stays its bytes
+    half = max(largest - 256, 0) // 2
+    chars = np.flatnonzero(is_char & fits)[:half]
+    room = max(min(SEED_PIECES - 256, half) - chars.size, 0)
     pairs = np.flatnonzero(~is_char & fits)[:room]
-    chosen = np.sort(np.concatenate([np.flatnonzero(is_char & fits), pairs]))
+    chosen = np.sort(np.concatenate([chars, pairs]))
     byte_counts = run.byte_counts()
     pieces = [bytes([b]) for b in range(256)] + [unpack(k) for k in keys[chosen].tolist()]
     seed_counts = np.concatenate([byte_counts, counts[chosen]]).astype(np.int64)
