@@ -22,13 +22,16 @@ RSS summed over each run's process tree, polled every 10 ms (and PSS,
 which counts shared pages once).
 
 Dask: the same job on a ``LocalCluster`` of 2 worker processes (1 thread
-each), started by the driver, which the engine address points at: the same
-model as the local run, the time ratio, and the driver's own peak RSS.
+each), started in a process of its own; the driver, another process, gets
+its scheduler address: the same model as the local run, the time ratio, and
+the driver's own peak RSS.
 
 Kill and resume: the job with a work directory is killed with SIGKILL once
 inside each phase (when the phase's first output appears), then run again:
-the model must be byte-identical to an uninterrupted run; the resumed run's
-report says how many tasks of each phase it found finished.
+the model must be byte-identical to an uninterrupted run. The row gives the
+task outputs of the phase found after the kill: a task writes its output
+whole when it ends, so the work lost is the tasks running at the kill, at
+most one per worker.
 """
 
 import argparse
@@ -123,16 +126,22 @@ spm.SentencePieceTrainer.train(input={text!r}, model_prefix={prefix!r}, vocab_si
 print(json.dumps({{'seconds': time.time() - t}}))
 '''
 
-CHILD_DASK = r'''
-import json, os, resource, sys, time
-sys.path.insert(0, {root!r})
+CHILD_CLUSTER = r'''
+import sys, time
 from distributed import LocalCluster
-from bytepiece.cli import main
 with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-    t = time.time()
-    code = main({argv!r} + ['--engine', cluster.scheduler_address])
-    seconds = time.time() - t
-print(json.dumps({{'seconds': seconds, 'code': code, 'driver_rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
+    print(cluster.scheduler_address, flush=True)
+    sys.stdin.read()  # until the driver is done
+'''
+
+CHILD_DRIVER = r'''
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from bytepiece.cli import main
+t = time.time()
+code = main({argv!r})
+print(json.dumps({{'seconds': time.time() - t, 'code': code,
+                  'driver_rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
 '''
 
 
@@ -186,15 +195,25 @@ def scale(paths, tmp, peers, factor):
 
 
 def dask(corpus, tmp):
+    """The local run, then the same job driven by its own process against a
+    LocalCluster started in another one (so that the driver's peak is the
+    driver's, not the scheduler's)."""
     local = os.path.join(tmp, 'local.model')
     wall, (rss, _), _ = ours(corpus, local)
     out = os.path.join(tmp, 'dask.model')
-    argv = ['train', corpus, '-o', out, '-q'] + ARGS
-    dwall, (drss, _), info = run_measured(sys.executable, CHILD_DASK.format(root=ROOT, argv=argv))
+    cluster = subprocess.Popen([sys.executable, '-c', CHILD_CLUSTER], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        address = cluster.stdout.readline().strip()
+        argv = ['train', corpus, '-o', out, '-q', '--engine', address] + ARGS
+        dwall, (drss, _), info = run_measured(sys.executable, CHILD_DRIVER.format(root=ROOT, argv=argv))
+    finally:
+        cluster.stdin.close()
+        cluster.wait()
     same = open(local, 'rb').read() == open(out, 'rb').read()
     print(f'| local (threads) | {wall:.0f} s | {rss / 1e6:.0f} MB (process) |')
-    print(f'| Dask LocalCluster, 2 workers | {info["seconds"]:.0f} s training ({dwall:.0f} s with the cluster) | '
-          f'driver {info["driver_rss"] / 1e6:.0f} MB (its own peak), all processes {drss / 1e6:.0f} MB |')
+    print(f'| Dask LocalCluster, 2 worker processes | {info["seconds"]:.0f} s training ({dwall:.0f} s with start-up) '
+          f'| driver {info["driver_rss"] / 1e6:.0f} MB (its peak RSS; the cluster runs in another process) |')
     print(f'\nsame model: {same}; time ratio (training) x{info["seconds"] / wall:.2f}')
 
 
@@ -220,9 +239,19 @@ def kill_and_resume(corpus, tmp):
             time.sleep(0.5)  # inside the phase
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        finished = _finished_outputs(target)
         wall, _, _ = ours(corpus, out)
         same = open(out, 'rb').read() == reference
-        print(f'| {phase} | killed: {killed} | resumed in {wall:.0f} s | identical model: {same} |', flush=True)
+        print(f'| {phase} | killed: {killed} | {finished} | resumed in {wall:.0f} s | identical model: {same} |',
+              flush=True)
+
+
+def _finished_outputs(target):
+    """The phase's task outputs present after the kill (temporary files aside)."""
+    if not os.path.isdir(target):
+        return f'{int(os.path.exists(target))} output'
+    names = [n for n in os.listdir(target) if not n.startswith('.') and '.tmp' not in n]
+    return f'{len(names)} task outputs kept'
 
 
 def main():
@@ -232,6 +261,7 @@ def main():
     parser.add_argument('--no-peers', action='store_true')
     parser.add_argument('--timeout-factor', type=float, default=3.0)
     parser.add_argument('--dask-mb', type=int, default=250)
+    parser.add_argument('--skip-scale', action='store_true', help='only the Dask and kill-and-resume parts')
     parser.add_argument('--kill-mb', type=int, default=125)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(',')]
@@ -239,13 +269,14 @@ def main():
     print(f'# Training at scale ({time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; {machine()})\n')
     with tempfile.TemporaryDirectory() as tmp:
         ours(paths[min(sizes)], os.path.join(tmp, 'warm'))  # numba's cache warm, as for every later run
-        scale({s: paths[s] for s in sizes}, tmp, not args.no_peers, args.timeout_factor)
+        if not args.skip_scale:
+            scale({s: paths[s] for s in sizes}, tmp, not args.no_peers, args.timeout_factor)
         if args.dask_mb:
             print(f'\n## Dask, {args.dask_mb} MB\n\n| run | time | peak memory |\n|---|---|---|')
             dask(paths[args.dask_mb], tmp)
         if args.kill_mb:
             print(f'\n## SIGKILL once in each phase, then the same command, {args.kill_mb} MB\n')
-            print('| phase | | | |\n|---|---|---|---|')
+            print('| phase | | finished work found | | |\n|---|---|---|---|---|')
             kill_and_resume(paths[args.kill_mb], tmp)
 
 
