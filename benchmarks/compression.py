@@ -86,9 +86,11 @@ json.dump([tok.encode(t) for t in texts], open(sys.argv[3], 'w'))
 
 
 def bytepiece_parity(trainer, sizes, texts, ref_python, tmp):
-    """Per size: how many of ``texts`` BytePiece 0.6.3 encodes to our ids
-    with the saved model."""
+    """Per size: of ``texts``, how many BytePiece 0.6.3 encodes, with the
+    saved model, to the ids of our tokenizer of that file, and to the ids of
+    ours without the token penalty (what BytePiece's format holds)."""
     import subprocess
+    from bytepiece import Tokenizer
     paths = trainer.save(os.path.join(tmp, f'{trainer.method}.model'))
     source = os.path.join(tmp, 'parity-texts.json')
     with open(source, 'w', encoding='utf-8') as f:
@@ -98,8 +100,9 @@ def bytepiece_parity(trainer, sizes, texts, ref_python, tmp):
         out = os.path.join(tmp, f'parity-{size}.json')
         subprocess.run([ref_python, '-c', REF_ENCODE, path, source, out], check=True, cwd=tmp)
         theirs = json.load(open(out))
-        ours = trainer.tokenizer(size).encode_batch(texts)
-        same[size] = sum(a == b for a, b in zip(ours, theirs))
+        ours = Tokenizer(path).encode_batch(texts)
+        plain = Tokenizer(_plain_model(trainer, size)).encode_batch(texts)
+        same[size] = (sum(a == b for a, b in zip(ours, theirs)), sum(a == b for a, b in zip(plain, theirs)))
     return same
 
 
@@ -117,7 +120,7 @@ def ours(method, train, sizes, workers, penalty_loss):
         counters[size] = _our_counter(tok)
         if penalty_loss and tok.vocab.token_penalty:
             plain = Tokenizer(_plain_model(trainer, size))
-            counters[(size, 'no penalty')] = _our_counter(plain)
+            counters[f'{size}, no penalty'] = _our_counter(plain)
     return counters, seconds, trainer
 
 
@@ -204,8 +207,9 @@ def compression(args, train, held, outside, tmp):
             if name == 'unigram' and args.ref_python:
                 texts = held + [t for _, t in outside]
                 same = bytepiece_parity(trainer, args.sizes, texts, args.ref_python, tmp)
-                print('BytePiece 0.6.3 with the saved unigram models: ' + ', '.join(
-                    f'{size}: identical ids on {n}/{len(texts)} test documents' for size, n in same.items()))
+                print('BytePiece 0.6.3 with the saved unigram models, identical ids on the test documents: ' +
+                      '; '.join(f'{size}: {a}/{len(texts)} as ours, {b}/{len(texts)} as ours without the token '
+                                f'penalty' for size, (a, b) in same.items()))
         elif name.startswith('hf-'):
             counters, seconds[name] = hf_bpe(name, train, args.sizes)
         else:
@@ -254,9 +258,9 @@ def print_tables(args, table, seconds, cost):
         for name, rows in table.items():
             print(f'| {name} | {seconds[name]:.0f} | ' + ' | '.join(
                 f'{rows[str(s)][test]:.3f}' for s in args.sizes) + ' |')
-            for key in rows:
-                if 'penalty' in key:
-                    print(f'| {name}, {key} | | {rows[key][test]:.3f} |')
+            if f'{args.sizes[0]}, no penalty' in rows:
+                print(f'| {name}, without its token penalty (as BytePiece 0.6.3 reads the file) | | ' + ' | '.join(
+                    f"{rows[f'{s}, no penalty'][test]:.3f}" for s in args.sizes) + ' |')
     for ref in ('hf-whole', 'hf-bytelevel'):
         if ref in table and 'unigram' in table:
             print(f'\nunigram / {ref}: ' + '; '.join(
