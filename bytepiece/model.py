@@ -102,6 +102,9 @@ def _metadata(values, ids, source):
     tokens = meta.get('special_tokens', [])
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise ValueError(f'{source}: the metadata\'s special_tokens must be a list of strings')
+    penalty = meta.get('token_penalty', 0.0)
+    if isinstance(penalty, bool) or not isinstance(penalty, Real) or not 0 <= penalty < math.inf:
+        raise ValueError(f'{source}: the metadata\'s token_penalty must be a finite number >= 0, got {penalty!r}')
     if not isinstance(meta.get('training', {}), dict):
         raise ValueError(f'{source}: the metadata\'s training settings must be a JSON object')
     return {k: v for k, v in meta.items() if k != 'version'}

@@ -62,7 +62,7 @@ class Tokenizer(LatticeStatistics):
             normalization = metadata.get('normalization', 'NFC')
         self.normalization = check_normalization(normalization)
         self._metadata = metadata
-        self._vocab = Vocabulary(pieces, ids, counts)
+        self._vocab = Vocabulary(pieces, ids, counts, metadata.get('token_penalty', 0.0))
         # a partial, not a lambda: the tokenizer pickles (for worker processes)
         self._special = SpecialTokens(self._vocab.size, reserved=SPECIAL_PIECES,
                                       normalize=functools.partial(normalize, normalization=self.normalization))

@@ -27,7 +27,8 @@ class Vocabulary:
     Ids 0..2 (``<pad>``, ``<bos>``, ``<eos>``) have the empty piece ``b''``
     and score -inf; ``pieces[i]`` is the bytes of id ``i``, ``counts[i]`` its
     count as given (ints stay exact), ``scores[i]`` its log probability
-    ``log(count) - log(total)``. ``size`` counts the ids, 0..2 included.
+    ``log(count) - log(total)``, less ``token_penalty`` if the model has one
+    (a cost per token, docs/format.md). ``size`` counts the ids, 0..2 included.
 
     >>> from bytepiece.vocab import Vocabulary
     >>> counts = {bytes([b]): 1 for b in range(256)}
@@ -37,7 +38,7 @@ class Vocabulary:
     (260, b'ab', 2)
     """
 
-    def __init__(self, pieces, ids, counts):
+    def __init__(self, pieces, ids, counts, token_penalty=0.0):
         n = len(pieces)
         size = n + NUM_SPECIAL
         self.size = size
@@ -56,6 +57,9 @@ class Vocabulary:
         # float(total) then log: the value BytePiece's np.log(int) gives, and
         # integer totals past 2**64 still work.
         self.scores[NUM_SPECIAL:] = np.log(count_by_id[NUM_SPECIAL:]) - np.log(float(sum(counts)))
+        self.token_penalty = float(token_penalty)
+        if self.token_penalty:
+            self.scores[NUM_SPECIAL:] -= self.token_penalty
         self.piece_data, self.piece_offsets = pack_bytes(self.pieces)
         self.max_piece_length = int(np.diff(self.piece_offsets).max())
         self.min_score = float(self.scores[NUM_SPECIAL:].min())
@@ -65,10 +69,10 @@ class Vocabulary:
         self._weights = {}
 
     @classmethod
-    def from_counts(cls, counts):
+    def from_counts(cls, counts, token_penalty=0.0):
         """Compile ``{piece bytes: count}``, ids in canonical (length, bytes) order."""
         pieces = canonical_order(counts)
-        return cls(pieces, range(NUM_SPECIAL, len(pieces) + NUM_SPECIAL), [counts[p] for p in pieces])
+        return cls(pieces, range(NUM_SPECIAL, len(pieces) + NUM_SPECIAL), [counts[p] for p in pieces], token_penalty)
 
     @property
     def nbytes(self):

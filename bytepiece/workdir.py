@@ -83,6 +83,11 @@ class WorkDir:
     def exists(self, *names):
         return os.path.exists(os.path.join(self.path, *names))
 
+    def listdir(self, folder):
+        """The names in a folder of the directory, sorted (none if it is absent)."""
+        path = os.path.join(self.path, folder)
+        return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
     def save(self, name, **arrays):
         """Save named arrays as one file, atomically (``load`` reads them)."""
         with atomic_output(self.file(name), sync=False) as f:

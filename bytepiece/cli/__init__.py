@@ -15,6 +15,7 @@ import sys
 
 from ..fileio import DAMAGED_DATA
 from ..interrupts import keyboard_interrupts
+from ..train.settings import DEFAULT_METHOD, METHODS
 from .commands import PROG, cmd_convert, cmd_decode, cmd_encode, cmd_info, cmd_train
 from .errors import UsageError, one_line
 from .formats import LineFormatter, display_piece
@@ -69,9 +70,22 @@ def _train_parser(sub):
     p.add_argument('-o', '--output', required=True, help='model path (with several sizes: PATH.<size> each)')
     p.add_argument('--vocab-size', action=_Sizes, nargs='+', default=[10000], metavar='N',
                    help='one or more sizes (default 10000); FILEs may follow the sizes')
-    p.add_argument('--order', type=int, default=6, help='n-gram order (default 6)')
-    p.add_argument('--min-count', type=int, default=2, help='least count of kept n-grams and pieces (default 2)')
-    p.add_argument('--max-piece-length', type=int, default=36, help='longest piece in bytes (default 36)')
+    p.add_argument('--method', choices=list(METHODS), default=DEFAULT_METHOD,
+                   help='bytepiece (default): BytePiece 0.6.3\'s byte n-gram method, its models exactly; unigram: '
+                        'pieces grown from token pairs and pruned by likelihood loss, fewer tokens per byte and '
+                        'exactly the sizes asked for (docs/usage.md, Choosing a method)')
+    p.add_argument('--order', type=int, default=None, help='n-gram order, --method bytepiece only (default 6)')
+    p.add_argument('--token-penalty', type=float, default=None,
+                   help='cost per token in the scores, --method unigram only (default 1.0; 0: plain log '
+                        'probabilities, as BytePiece 0.6.3 reads them)')
+    p.add_argument('--growth', type=float, default=None,
+                   help='how many times the largest size the vocabulary grows to before pruning, '
+                        '--method unigram only (default 1.3)')
+    p.add_argument('--min-count', type=int, default=2,
+                   help='least count of kept n-grams and pieces (bytepiece), of a pair that becomes a piece '
+                        '(unigram); default 2')
+    p.add_argument('--max-piece-length', type=int, default=None,
+                   help='longest piece in bytes (default 36 with bytepiece, 16 with unigram)')
     p.add_argument('--workers', type=int, default=None, help='parallel workers (default: every core)')
     p.add_argument('--engine', default=None, metavar='threads|processes|ADDRESS',
                    help='where the work runs: threads (default), processes, or a Dask scheduler address '

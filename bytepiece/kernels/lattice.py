@@ -75,7 +75,7 @@ def span_work(longest):
 
 
 @njit(inline='always')
-def _viterbi_span(buf, a, m, units, unit_score, best, back, back_node):
+def viterbi_span(buf, a, m, units, unit_score, best, back, back_node):
     """Best path of the span ``buf[a:a+m]`` into ``best``, ``back`` and
     ``back_node`` (indexed from the span start). Indices are unsigned: numba
     then skips the negative-index wraparound on every access; the span is
@@ -146,7 +146,7 @@ def _sample_span(buf, a, m, units, unit_weight, unit_token, window, z, back, bac
     edge; an edge of weight 0 is never chosen). An end with a single edge
     draws nothing. ``keep_chars`` (a constant at every call, so the default
     loop keeps none of its code): ``KEEP_KNOWN_CHARS``. Indexed as
-    ``_viterbi_span``. Returns the random stream's new state."""
+    ``viterbi_span``. Returns the random stream's new state."""
     one = np.uint64(1)
     two = np.uint64(2)
     a = np.uint64(a)
@@ -273,7 +273,7 @@ def _viterbi_spans(buf, bounds, i0, i1, units, unit_score, unit_token, work, bac
         a = bounds[i]
         m = bounds[i + 1] - a
         span_tok_start[i] = ntok
-        _viterbi_span(buf, a, m, units, unit_score, work, back, back_node)
+        viterbi_span(buf, a, m, units, unit_score, work, back, back_node)
         ntok = _emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
     return ntok
 

@@ -35,6 +35,7 @@ class TrainReport:
     sample: str = 'training'
     sample_bytes: int = 0
     engine: str = ''
+    rounds: List[dict] = field(default_factory=list)
 
     def warnings(self) -> List[str]:
         """Lines worth a warning: sizes not reached, records dropped or repaired."""
@@ -46,16 +47,23 @@ class TrainReport:
             lines.append(f'{self.read.replaced} records with invalid UTF-8 or lone surrogates repaired (U+FFFD)')
         return lines
 
+    def _method_lines(self):
+        if self.rounds:  # the unigram method
+            last = self.rounds[-1]
+            return [f'rounds: {len(self.rounds)}; the last: {last["pieces"]} pieces, {last["tokens"]} tokens on '
+                    f'the training text, objective {last["objective"]:.6g}']
+        return [f'n-grams kept: ' + ', '.join(f'{n}: {k}' for n, k in sorted(self.ngrams.items())) +
+                ''.join(f'; memory limit: least count of {n}-grams raised to {t}'
+                        for n, t in sorted(self.thresholds.items())),
+                f'pieces counted: {self.pieces_kept} kept for pruning, {self.pieces_dropped} handed over' +
+                (f' (memory limit: the {self.pieces_cap} most frequent kept)' if self.pieces_cap else '')]
+
     def __str__(self):
         sizes = ', '.join(f'{asked} asked, {given} given' for asked, given in self.sizes.items())
         lines = [f'trained: {sizes}',
                  f'corpus: {self.documents} documents, {self.text_bytes / 1e6:.1f} MB of text in {self.shards} '
                  f'shards ({self.partitions} input partitions)',
-                 f'n-grams kept: ' + ', '.join(f'{n}: {k}' for n, k in sorted(self.ngrams.items())) +
-                 ''.join(f'; memory limit: least count of {n}-grams raised to {t}'
-                         for n, t in sorted(self.thresholds.items())),
-                 f'pieces counted: {self.pieces_kept} kept for pruning, {self.pieces_dropped} handed over' +
-                 (f' (memory limit: the {self.pieces_cap} most frequent kept)' if self.pieces_cap else ''),
+                 *self._method_lines(),
                  f'time: {self.seconds:.1f} s (' + ', '.join(f'{k} {v:.1f} s' for k, v in self.phase_seconds.items())
                  + f') on {self.engine}']
         if self.bytes_per_token is not None:

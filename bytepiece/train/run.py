@@ -134,13 +134,17 @@ class Run:
         self.report.phase_seconds[phase] = time.perf_counter() - start
         return result
 
-    def map(self, desc, fn, tasks, shards):
-        """``engine.imap(fn, tasks)``, one task per shard, with a bar over the shards' bytes."""
+    def map(self, desc, fn, tasks, shards, status=None):
+        """``engine.imap(fn, tasks)``, one task per shard, with a bar over the
+        shards' bytes; ``status()``, if given, is shown on the bar after each
+        result (the caller's running totals)."""
         total = sum(self.shard_bytes[s] for s in shards)
         with progress_bar(self.progress, desc=desc, total=total, unit='B', unit_scale=True) as bar:
             for shard, result in zip(shards, self.engine.imap(fn, tasks)):
-                bar.update(self.shard_bytes[shard])
                 yield result
+                bar.update(self.shard_bytes[shard])
+                if status is not None:
+                    bar.set_postfix_str(status())
 
     def prepare(self):
         """Read the corpus into shards; returns their names in corpus order."""
@@ -182,6 +186,10 @@ class Run:
                 bar.update(part.size)
                 summaries.append(summary)
         return summaries
+
+    def byte_counts(self):
+        """How often each byte occurs in the prepared corpus."""
+        return self._short_counts[0].copy()
 
     def count_ngrams(self, shards):
         c1, c2 = self._short_counts

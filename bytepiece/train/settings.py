@@ -7,9 +7,14 @@ from numbers import Integral, Real
 from ..kernels.ngrams import MAX_ORDER
 from ..model import NUM_SPECIAL
 
-__all__ = ['Settings', 'MIN_VOCAB_SIZE', 'check_int']
+__all__ = ['Settings', 'MIN_VOCAB_SIZE', 'METHODS', 'DEFAULT_METHOD', 'check_int']
 
 MIN_VOCAB_SIZE = 256 + NUM_SPECIAL
+METHODS = ('bytepiece', 'unigram')
+DEFAULT_METHOD = 'bytepiece'
+# the options of one method only, with their defaults there
+METHOD_OPTIONS = {'bytepiece': {'order': 6}, 'unigram': {'token_penalty': 1.0, 'growth': 1.3}}
+MAX_PIECE_LENGTH = {'bytepiece': 36, 'unigram': 16}
 
 
 def check_int(name, value, low, high=None):
@@ -42,30 +47,70 @@ def _piece_length(max_piece_length):
     return check_int('max_piece_length', max_piece_length, 1)
 
 
+def _check_real(name, value, low, high=math.inf):
+    """``value`` as a float in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f'{name} must be a number, got {type(value).__name__}')
+    if not low <= value <= high or not math.isfinite(value):
+        raise ValueError(f'{name} must be in [{low}, {high}], got {value}')
+    return float(value)
+
+
+def _method_options(method, options):
+    """The options of ``method`` (None: its default); an option of the other
+    method is a ValueError naming it."""
+    if method not in METHODS:
+        raise ValueError(f'unknown training method {method!r}: choose one of {", ".join(map(repr, METHODS))}')
+    for other, defaults in METHOD_OPTIONS.items():
+        for name in defaults:
+            if other != method and options[name] is not None:
+                raise ValueError(f'{name} is an option of method={other!r} only, not of method={method!r}')
+    return {name: default if options[name] is None else options[name]
+            for name, default in METHOD_OPTIONS[method].items()}
+
+
 @dataclass(frozen=True)
 class Settings:
     """What a vocabulary is trained with (see ``Trainer``). ``checked()``
-    builds it from the user's arguments."""
-    order: int
+    builds it from the user's arguments. ``order`` is the BytePiece method's
+    only; ``token_penalty`` and ``growth`` the unigram method's (None for the
+    other method)."""
+    order: object  # int, or None
     max_vocab_size: list  # largest first
     max_piece_length: object  # int, or math.inf
     min_count: int
     isolate_digits: bool
     ensure_unicode: bool
+    method: str = 'bytepiece'
+    token_penalty: object = None  # float, or None
+    growth: object = None  # float, or None
 
     @classmethod
-    def checked(cls, order, max_vocab_size, max_piece_length, min_count, isolate_digits, ensure_unicode):
-        return cls(order=check_int('order', order, 1, MAX_ORDER),
+    def checked(cls, order, max_vocab_size, max_piece_length, min_count, isolate_digits, ensure_unicode,
+                method=DEFAULT_METHOD, token_penalty=None, growth=None):
+        options = _method_options(method, {'order': order, 'token_penalty': token_penalty, 'growth': growth})
+        if method == 'bytepiece':
+            options['order'] = check_int('order', options['order'], 1, MAX_ORDER)
+        else:
+            options['token_penalty'] = _check_real('token_penalty', options['token_penalty'], 0.0, 1e6)
+            options['growth'] = _check_real('growth', options['growth'], 1.0, 16.0)
+        if max_piece_length is None:
+            max_piece_length = MAX_PIECE_LENGTH[method]
+        return cls(order=options.get('order'),
                    max_vocab_size=_vocab_sizes(max_vocab_size),
                    max_piece_length=_piece_length(max_piece_length),
                    min_count=check_int('min_count', min_count, 1),
                    isolate_digits=bool(isolate_digits),
-                   ensure_unicode=bool(ensure_unicode))
+                   ensure_unicode=bool(ensure_unicode),
+                   method=method, token_penalty=options.get('token_penalty'), growth=options.get('growth'))
 
     def to_dict(self):
         """The settings as JSON-able training metadata for a model file (an
         unlimited ``max_piece_length`` is None)."""
-        return {'method': 'bytepiece', 'order': self.order, 'max_vocab_size': list(self.max_vocab_size),
-                'max_piece_length': None if self.max_piece_length == math.inf else self.max_piece_length,
-                'min_count': self.min_count, 'isolate_digits': self.isolate_digits,
-                'ensure_unicode': self.ensure_unicode}
+        common = {'max_vocab_size': list(self.max_vocab_size),
+                  'max_piece_length': None if self.max_piece_length == math.inf else self.max_piece_length,
+                  'min_count': self.min_count, 'isolate_digits': self.isolate_digits,
+                  'ensure_unicode': self.ensure_unicode}
+        if self.method == 'bytepiece':
+            return {'method': 'bytepiece', 'order': self.order, **common}
+        return {'method': 'unigram', **common, 'token_penalty': self.token_penalty, 'growth': self.growth}

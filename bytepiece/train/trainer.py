@@ -1,5 +1,6 @@
-"""The ``Trainer``: a vocabulary from a corpus with BytePiece's byte n-gram
-language model method (see docs/design.md, Training).
+"""The ``Trainer``: a vocabulary from a corpus, by BytePiece's byte n-gram
+language model method or by the unigram method (see docs/design.md,
+Training).
 
 Every phase is a map over shards of the prepared corpus and a reduce over
 hash buckets, run on a ``parallel.Engine``: threads over every core by
@@ -21,20 +22,36 @@ from .memory import training_allocations
 from .prune import prune_saved
 from .report import TrainReport
 from .run import Run, resolve_inputs
-from .settings import Settings
+from .settings import DEFAULT_METHOD, Settings
+from .unigram import train_unigram
 
 __all__ = ['Trainer']
 
 
 class Trainer:
-    """A vocabulary trainer (BytePiece's byte n-gram language model method).
+    """A vocabulary trainer.
 
-    ``order``: n-gram order of the byte language model, 1..7.
+    ``method``: ``'bytepiece'`` (BytePiece 0.6.3's byte n-gram language
+    model: its pieces and counts exactly) or ``'unigram'`` (pieces grown from
+    pairs of tokens and pruned by the loss of their removal, with counts
+    re-estimated on the corpus' best paths: fewer tokens per byte, and
+    exactly the sizes asked for). See docs/design.md, Training.
     ``max_vocab_size``: an int >= 259, or a list of them (one model each).
-    ``max_piece_length``: longest piece kept, >= 1.
-    ``min_count``: least count of a kept n-gram (n >= 2) and piece, >= 1.
+    ``max_piece_length``: longest piece kept, >= 1 (default 36 for
+    ``'bytepiece'``, 16 for ``'unigram'``).
+    ``min_count``: least count of a kept n-gram (n >= 2) and piece
+    (``'bytepiece'``), or of a pair that becomes a piece (``'unigram'``), >= 1.
     ``isolate_digits``: every digit is its own chunk.
-    ``ensure_unicode``: no piece starts with a UTF-8 continuation byte.
+    ``ensure_unicode``: no piece starts with a UTF-8 continuation byte; with
+    ``'unigram'``, every piece of more than one byte is whole characters.
+    Of ``'bytepiece'`` only: ``order``, the n-gram order of the byte language
+    model, 1..7 (default 6). Of ``'unigram'`` only: ``token_penalty``, a cost
+    per token subtracted from every score, which favours fewer tokens
+    (default 1.0; the model file stores it, docs/format.md; with 0 the scores
+    are log probabilities, as BytePiece 0.6.3 reads them), and
+    ``growth``, how many times the largest size the vocabulary grows to
+    before it is pruned (default 1.3). An option of the other method is a
+    ValueError.
 
     >>> from bytepiece import Trainer
     >>> from bytepiece.demo import SAMPLE_DIR
@@ -46,11 +63,12 @@ class Trainer:
     'def f(x):'
     """
 
-    def __init__(self, order: int = 6, max_vocab_size: Union[int, List[int]] = 10000,
-                 max_piece_length: Union[int, float] = 36, min_count: int = 2, isolate_digits: bool = False,
-                 ensure_unicode: bool = True):
-        self.settings = Settings.checked(order, max_vocab_size, max_piece_length, min_count,
-                                         isolate_digits, ensure_unicode)
+    def __init__(self, order: Optional[int] = None, max_vocab_size: Union[int, List[int]] = 10000,
+                 max_piece_length: Union[int, float, None] = None, min_count: int = 2, isolate_digits: bool = False,
+                 ensure_unicode: bool = True, *, method: str = DEFAULT_METHOD, token_penalty: Optional[float] = None,
+                 growth: Optional[float] = None):
+        self.settings = Settings.checked(order, max_vocab_size, max_piece_length, min_count, isolate_digits,
+                                         ensure_unicode, method, token_penalty, growth)
         self.pieces = None
         self.report = None
 
@@ -60,6 +78,9 @@ class Trainer:
     min_count = property(lambda self: self.settings.min_count)
     isolate_digits = property(lambda self: self.settings.isolate_digits)
     ensure_unicode = property(lambda self: self.settings.ensure_unicode)
+    method = property(lambda self: self.settings.method)
+    token_penalty = property(lambda self: self.settings.token_penalty)
+    growth = property(lambda self: self.settings.growth)
 
     def train(self, texts=None, *, files=None, field: str = 'text', errors: str = 'strict', engine=None,
               workers: Optional[int] = None, executor=None, work_dir=None, memory_limit=None,
@@ -96,10 +117,12 @@ class Trainer:
                  progress, restart) as run, training_allocations(), keyboard_interrupts():
             report = run.report
             shards = run.prepare()
-            kept = run.timed('n-grams', lambda: run.count_ngrams(shards))
-            names = run.timed('pieces', lambda: run.count_pieces(shards))
-            self.pieces = run.timed('pruning', lambda: prune_saved(run, names, progress))
-            report.ngrams = kept
+            if settings.method == 'unigram':
+                self.pieces = run.timed('rounds', lambda: train_unigram(run, shards))
+            else:
+                report.ngrams = run.timed('n-grams', lambda: run.count_ngrams(shards))
+                names = run.timed('pieces', lambda: run.count_pieces(shards))
+                self.pieces = run.timed('pruning', lambda: prune_saved(run, names, progress))
             report.sizes = {size: len(p) + 3 for size, p in zip(settings.max_vocab_size, self.pieces)}
             report.short = {size: _why_short(given, settings) for size, given in report.sizes.items()
                             if given < size}
@@ -134,7 +157,10 @@ class Trainer:
         return paths
 
     def _metadata(self):
-        return {'normalization': 'NFC', 'training': self.settings.to_dict()}
+        metadata = {'normalization': 'NFC', 'training': self.settings.to_dict()}
+        if self.settings.token_penalty:
+            metadata['token_penalty'] = self.settings.token_penalty
+        return metadata
 
     def tokenizer(self, size: Optional[int] = None, **kwargs):
         """A ``Tokenizer`` of the trained vocabulary of ``size`` (default: the

@@ -1,0 +1,190 @@
+"""Kernels of the unigram trainer: best-path statistics of a corpus shard,
+the alternative segmentation of each piece, and character pairs.
+
+Pair keys are ``(left id << 32) | right id``: ids are at least 3, so a key is
+never 0 (the hash tables' empty mark).
+"""
+
+import numpy as np
+from numba import njit
+
+from .hashtable import COUNTER_MULT, counter_add, counter_items, counter_new
+from .lattice import viterbi_span
+from .ngrams import LEN_SHIFT
+
+PAIR_SHIFT = np.uint64(32)
+
+
+@njit(cache=True, nogil=True)
+def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, lengths, max_length):
+    """Viterbi over every span ``buf[bounds[i]:bounds[i+1]]``. Returns
+    ``(counts, score, pair_keys, pair_counts)``: the tokens of each id on the
+    best paths, the sum of the best paths' scores, and the adjacent token
+    pairs ``(a, b)`` with ``pair_ok[a] and pair_ok[b]`` and
+    ``lengths[a] + lengths[b] <= max_length``, counted."""
+    longest = 1
+    for i in range(bounds.size - 1):
+        longest = max(longest, bounds[i + 1] - bounds[i])
+    best = np.empty(longest + 1, np.float64)
+    back = np.empty(longest + 1, np.uint64)
+    back_node = np.empty(longest + 1, np.int32)
+    path = np.empty(longest, np.int64)
+    counts = np.zeros(n_ids, np.int64)
+    keys = np.empty(max(buf.size, 1), np.uint64)
+    n_keys = 0
+    score = 0.0
+    for i in range(bounds.size - 1):
+        a = bounds[i]
+        m = bounds[i + 1] - a
+        if m == 0:
+            continue
+        viterbi_span(buf, a, m, units, unit_score, best, back, back_node)
+        score += best[m]
+        n = 0
+        e = np.uint64(m)
+        while e > 0:  # the path, last token first
+            path[n] = unit_token[back_node[e]]
+            n += 1
+            e = back[e]
+        for j in range(n):
+            counts[path[j]] += 1
+        for j in range(n - 1):
+            left = path[j + 1]
+            right = path[j]
+            if pair_ok[left] and pair_ok[right] and lengths[left] + lengths[right] <= max_length:
+                keys[n_keys] = (np.uint64(left) << PAIR_SHIFT) | np.uint64(right)
+                n_keys += 1
+    table = counter_add(counter_new(max(n_keys // 4, 1024), COUNTER_MULT), keys[:n_keys],
+                        np.ones(n_keys, np.int64))
+    pair_keys, pair_counts = counter_items(table)
+    return counts, score, pair_keys, pair_counts
+
+
+@njit(cache=True, nogil=True)
+def alternatives(data, offsets, units, unit_score, unit_token):
+    """The best segmentation of each piece ``data[offsets[i]:offsets[i+1]]``
+    other than the piece itself (single bytes have none). Returns
+    ``(ids, starts, score)``: piece ``i``'s alternative is
+    ``ids[starts[i]:starts[i+1]]`` with total score ``score[i]``."""
+    n_pieces = offsets.size - 1
+    longest = 1
+    for i in range(n_pieces):
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    best = np.empty(longest + 1, np.float64)
+    back = np.empty(longest + 1, np.uint64)
+    back_node = np.empty(longest + 1, np.int32)
+    ids = np.empty(max(offsets[-1], 1), np.int32)
+    starts = np.zeros(n_pieces + 1, np.int64)
+    score = np.full(n_pieces, -np.inf)
+    n_ids = 0
+    root_base = units[0]
+    for i in range(n_pieces):
+        a = offsets[i]
+        m = offsets[i + 1] - a
+        starts[i] = n_ids
+        if m < 2:
+            continue
+        # best paths into every end but the last, then the last end without the edge from 0
+        viterbi_span(data, a, m - 1, units, unit_score, best, back, back_node)
+        node = root_base + data[a + m - 1]
+        top = best[m - 1] + unit_score[node]
+        top_start = m - 1
+        top_node = node
+        for k in range(m - 2, 0, -1):
+            child = units[2 * node] + data[a + k]
+            if units[2 * child + 1] != node:
+                break
+            node = child
+            s = best[k] + unit_score[node]
+            if s >= top:
+                top = s
+                top_start = k
+                top_node = node
+        score[i] = top
+        n = 1
+        e = np.uint64(top_start)
+        while e > 0:
+            n += 1
+            e = back[e]
+        pos = n_ids + n - 1
+        ids[pos] = unit_token[top_node]
+        e = np.uint64(top_start)
+        while e > 0:
+            pos -= 1
+            ids[pos] = unit_token[back_node[e]]
+            e = back[e]
+        n_ids += n
+    starts[n_pieces] = n_ids
+    return ids[:n_ids], starts, score
+
+
+@njit(cache=True, nogil=True)
+def _char_length(lead):
+    if lead < 0xC0:
+        return 1
+    if lead < 0xE0:
+        return 2
+    if lead < 0xF0:
+        return 3
+    return 4
+
+
+@njit(cache=True, nogil=True)
+def char_pairs(buf, bounds, whole_chars):
+    """Counts of the multi-byte characters and of the pairs of adjacent
+    characters of at most 7 bytes in the spans, as n-gram keys
+    (``kernels.ngrams``). With ``whole_chars`` False every byte is a
+    character."""
+    keys = np.empty(2 * max(buf.size, 1), np.uint64)
+    n_keys = 0
+    for i in range(bounds.size - 1):
+        p = bounds[i]
+        end = bounds[i + 1]
+        prev_start = -1
+        while p < end:
+            n = _char_length(buf[p]) if whole_chars else 1
+            n = min(n, end - p)
+            if n > 1:
+                keys[n_keys] = _key(buf, p, p + n)
+                n_keys += 1
+            if prev_start >= 0 and p + n - prev_start <= 7:
+                keys[n_keys] = _key(buf, prev_start, p + n)
+                n_keys += 1
+            prev_start = p
+            p += n
+    table = counter_add(counter_new(max(n_keys // 4, 1024), COUNTER_MULT), keys[:n_keys],
+                        np.ones(n_keys, np.int64))
+    return counter_items(table)
+
+
+@njit(cache=True, inline='always')
+def _key(buf, s, e):
+    k = np.uint64(e - s) << LEN_SHIFT
+    for j in range(s, e):
+        k |= np.uint64(buf[j]) << np.uint64(8 * (e - 1 - j))
+    return k
+
+
+@njit(cache=True, nogil=True)
+def whole_chars(data, offsets):
+    """Whether each piece ``data[offsets[i]:offsets[i+1]]`` is made of whole
+    UTF-8 characters: it starts at a character and its last one is complete."""
+    n = offsets.size - 1
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        p = offsets[i]
+        end = offsets[i + 1]
+        ok = p < end
+        while ok and p < end:
+            lead = data[p]
+            if 0x80 <= lead < 0xC0:
+                ok = False
+                break
+            size = _char_length(lead)
+            for j in range(p + 1, p + size):
+                if j >= end or not 0x80 <= data[j] < 0xC0:
+                    ok = False
+                    break
+            p += size
+        out[i] = ok
+    return out

@@ -1,0 +1,112 @@
+"""The passes of the unigram trainer over the corpus (see docs/design.md,
+Training: the unigram method): each is a map over the shards and a reduce
+over hash buckets, on the run's engine.
+
+- Characters: the multi-byte characters and the pairs of adjacent characters
+  of every chunk, counted: the seed candidates.
+- Best paths: every chunk segmented by Viterbi with a round's vocabulary; a
+  map task counts the tokens of each piece and sums the paths' scores, and,
+  when the vocabulary grows, counts the pairs of adjacent tokens, written
+  grouped by a hash into ``N_BUCKETS`` buckets. A reduce task sums the pairs
+  of a range of buckets over all shards and keeps those reaching
+  ``min_count``.
+
+Counts are integers summed in shard order, scores are summed per shard and
+then in shard order: the results do not depend on the engine or the number
+of workers.
+"""
+
+import numpy as np
+
+from ..kernels import hashtable, unigram
+from ..workdir import WorkDir, bucket_rows, read_buckets, write_buckets
+from .chunks import load_shard
+from .ngram_counts import N_BUCKETS, ROW_BYTES, reduce_ranges
+
+
+def map_chars(work_path, shard, whole_chars):
+    """Task: the characters and character pairs of one shard, bucketed;
+    returns rows per bucket."""
+    work = WorkDir.attach(work_path)
+    name = f'unigram/chars/map/{shard}.bin'
+    if not work.exists(name):
+        buf, bounds = load_shard(work, shard)
+        keys, counts = unigram.char_pairs(buf, bounds, whole_chars)
+        write_buckets(work.file(name), hashtable.key_partitions(keys, N_BUCKETS), N_BUCKETS, keys, counts)
+    return bucket_rows(work.file(name))
+
+
+def map_paths(work_path, shard, round_dir, max_length):
+    """Task: the best paths of one shard with the vocabulary of ``round_dir``.
+    Returns ``(counts by id, sum of scores, pair rows per bucket)``; pairs
+    are counted only if ``max_length`` > 0."""
+    work = WorkDir.attach(work_path)
+    name = f'{round_dir}/map/{shard}'
+    if not work.exists(name + '.npz'):  # written last
+        vocab = work.load(f'{round_dir}/vocab.npz')
+        buf, bounds = load_shard(work, shard)
+        counts, score, keys, pair_counts = unigram.best_path_stats(
+            buf, bounds, vocab['units'], vocab['unit_score'], vocab['unit_token'], vocab['lengths'].size,
+            vocab['pair_ok'], vocab['lengths'], max_length)
+        write_buckets(work.file(name + '.bin'), hashtable.key_partitions(keys, N_BUCKETS), N_BUCKETS, keys,
+                      pair_counts)
+        work.save(name + '.npz', counts=counts, score=np.float64(score))
+    result = work.load(name + '.npz')
+    return result['counts'], float(result['score']), bucket_rows(work.file(name + '.bin'))
+
+
+def reduce_keys(work_path, folder, shards, lo, hi, rows, min_count):
+    """Task: the keys of buckets ``lo..hi-1`` of ``folder/map/<shard>.bin``
+    summed over all shards; returns those reaching ``min_count``."""
+    work = WorkDir.attach(work_path)
+    table = hashtable.counter_new(max(rows // 2, 1 << 10), hashtable.COUNTER_MULT)
+    for shard in shards:
+        keys, counts = read_buckets(work.file(f'{folder}/map/{shard}.bin'), lo, hi)
+        table = hashtable.counter_add(table, keys, counts)
+    return hashtable.counter_items(table, min_count)
+
+
+def _reduce(run, folder, shards, rows, min_count):
+    """Keys and counts summed over the shards' bucket files, those reaching
+    ``min_count``, sorted by descending count then key."""
+    name = f'{folder}/reduced.npz'
+    if not run.work.exists(name):
+        ranges = reduce_ranges(rows, run.task_memory // ROW_BYTES, 2 * run.engine.workers)
+        tasks = [(run.work.path, folder, shards, lo, hi, int(rows[lo:hi].sum()), min_count) for lo, hi in ranges]
+        parts = list(run.engine.imap(reduce_keys, tasks))
+        keys = np.concatenate([p[0] for p in parts] + [np.zeros(0, np.uint64)])
+        counts = np.concatenate([p[1] for p in parts] + [np.zeros(0, np.int64)])
+        order = np.lexsort((keys, -counts))
+        run.work.save(name, keys=keys[order], counts=counts[order])
+    reduced = run.work.load(name)
+    return reduced['keys'], reduced['counts']
+
+
+def count_chars(run, shards):
+    """The characters of more than one byte and the pairs of adjacent
+    characters of at most 7 bytes (n-gram keys, ``kernels.ngrams``) reaching
+    ``min_count``, by descending count. Without ``ensure_unicode`` every
+    byte is a character."""
+    settings = run.settings
+    rows = np.zeros(N_BUCKETS, np.int64)
+    if not run.work.exists('unigram/chars/reduced.npz'):
+        tasks = [(run.work.path, s, settings.ensure_unicode) for s in shards]
+        for shard_rows in run.map('Count characters', map_chars, tasks, shards):
+            rows += shard_rows
+    return _reduce(run, 'unigram/chars', shards, rows, settings.min_count)
+
+
+def count_paths(run, shards, round_dir, max_length, desc):
+    """One pass of best paths with the vocabulary saved in ``round_dir``:
+    ``(counts by id, total score, pair keys, pair counts)``, the pairs (only
+    with ``max_length`` > 0) reaching ``min_count``, by descending count."""
+    rows = np.zeros(N_BUCKETS, np.int64)
+    counts, score = None, 0.0
+    tasks = [(run.work.path, s, round_dir, max_length) for s in shards]
+    for shard_counts, shard_score, shard_rows in run.map(desc, map_paths, tasks, shards,
+                                                         lambda: f'{int(counts.sum()):,} tokens'):
+        counts = shard_counts if counts is None else counts + shard_counts
+        score += shard_score
+        rows += shard_rows
+    keys, pair_counts = _reduce(run, round_dir, shards, rows, run.settings.min_count)
+    return counts, score, keys, pair_counts

@@ -1,0 +1,302 @@
+"""The unigram training method (docs/design.md, Training: the unigram
+method): the same model on every engine, hard EM's guarantee, the pruning
+loss against a brute-force recomputation, exact sizes, the model file, exact
+sampling on a trained model, and bad input."""
+
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from bytepiece import Tokenizer, Trainer
+from bytepiece.demo import SAMPLE_DIR
+from bytepiece.model import NUM_SPECIAL
+from bytepiece.train import unigram as unigram_method
+from bytepiece.train.unigram_loss import compile_pieces, objective, pruning_losses, scores
+from bytepiece.kernels import unigram as kernels
+from bytepiece.text import pack_bytes
+
+from conftest import g_test, logsumexp
+
+SIZES = [1000, 700]  # largest first, as trained
+
+
+def sample_files():
+    return sorted(os.path.join(SAMPLE_DIR, n) for n in os.listdir(SAMPLE_DIR) if not n.startswith('.'))
+
+
+def unigram_trainer(**kwargs):
+    return Trainer(method='unigram', max_vocab_size=kwargs.pop('max_vocab_size', SIZES), min_count=3, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def trained():
+    """A unigram model of two sizes, trained on the bundled sample with threads."""
+    trainer = unigram_trainer()
+    report = trainer.train(files=sample_files(), workers=2, progress=False)
+    return trainer, report
+
+
+# --- engines and sizes -----------------------------------------------------
+
+
+def test_exactly_the_sizes_asked_for(trained):
+    trainer, report = trained
+    assert [len(p) + NUM_SPECIAL for p in trainer.pieces] == SIZES
+    assert report.sizes == {size: size for size in SIZES} and not report.short
+    for pieces in trainer.pieces:
+        assert all(bytes([b]) in pieces for b in range(256))
+        assert max(map(len, pieces)) <= 16, 'the default longest piece of the method'
+
+
+@pytest.mark.parametrize('engine, workers', [('inline', 1), ('threads', 2), ('processes', 2)])
+def test_same_model_on_every_engine(trained, engine, workers, monkeypatch):
+    monkeypatch.setattr('bytepiece.train.chunks.SHARD_BYTES', 100_000)  # several shards
+    trainer = unigram_trainer()
+    trainer.train(files=sample_files(), engine=engine, workers=workers, progress=False)
+    assert trainer.pieces == trained[0].pieces
+
+
+def test_same_model_on_a_dask_cluster(trained, dask_client, tmp_path):
+    trainer = unigram_trainer()
+    trainer.train(files=sample_files(), engine=dask_client, work_dir=tmp_path / 'w', progress=False)
+    assert trainer.pieces == trained[0].pieces
+
+
+def test_rounds_are_reported_and_each_pass_improves_its_objective(trained):
+    _, report = trained
+    rounds = report.rounds
+    assert rounds[0]['phase'] == 'grow' and rounds[-1]['phase'] == 'prune'
+    assert rounds[-1]['pieces'] == min(SIZES) - NUM_SPECIAL
+    # passes with one vocabulary (same size, one after the other): the best
+    # paths' score never falls (hard EM)
+    same = [(a, b) for a, b in zip(rounds, rounds[1:]) if a['phase'] == b['phase'] == 'prune'
+            and a['pieces'] == b['pieces']]
+    assert len(same) >= 2
+    for a, b in same:
+        assert b['objective'] >= a['objective'] - 1e-9 * abs(a['objective'])
+    assert 'rounds:' in str(report)
+
+
+def test_a_failed_run_resumes_from_its_last_round(trained, tmp_path, monkeypatch):
+    real = unigram_method.run_round
+    calls = []
+
+    def failing(run, shards, state):
+        calls.append(state.round)
+        if state.round == 3 and len(calls) == 4:  # once: the fourth round of the first run
+            raise RuntimeError('killed')
+        return real(run, shards, state)
+
+    monkeypatch.setattr(unigram_method, 'run_round', failing)
+    work = tmp_path / 'work'
+    trainer = unigram_trainer()
+    with pytest.raises(RuntimeError, match='killed'):
+        trainer.train(files=sample_files(), workers=2, work_dir=work, progress=False)
+    calls.clear()
+    trainer.train(files=sample_files(), workers=2, work_dir=work, progress=False)
+    assert calls[0] == 3, 'the three finished rounds are not run again'
+    assert trainer.pieces == trained[0].pieces
+
+
+# --- hard EM and the pruning loss ------------------------------------------
+
+
+def _random_vocab(rng, texts, n_pieces):
+    """Random multi-byte substrings of ``texts`` with random counts, plus every byte."""
+    pieces = {bytes([b]): int(rng.integers(1, 50)) for b in range(256)}
+    while len(pieces) < 256 + n_pieces:
+        t = texts[rng.integers(len(texts))]
+        a = int(rng.integers(len(t) - 1))
+        piece = t[a:a + int(rng.integers(2, 6))]
+        if len(piece) >= 2:
+            pieces[piece] = int(rng.integers(1, 500))
+    return list(pieces), np.array(list(pieces.values()), np.int64)
+
+
+def _best_paths(pieces, counts, penalty, buf, bounds):
+    trie, _, offsets = compile_pieces(pieces, scores(counts, penalty))
+    lengths = np.zeros(len(pieces) + NUM_SPECIAL, np.int64)
+    lengths[NUM_SPECIAL:] = np.diff(offsets)
+    ok = np.ones(lengths.size, bool)
+    new_counts, score, _, _ = kernels.best_path_stats(buf, bounds, *trie, lengths.size, ok, lengths, 0)
+    return new_counts[NUM_SPECIAL:], score
+
+
+@pytest.mark.parametrize('seed', range(4))
+@pytest.mark.parametrize('penalty', [0.0, 2.5])
+def test_hard_em_never_worsens_its_objective(seed, penalty):
+    """Best paths under counts c score S; J of their counts c' is at least S;
+    the best paths under c' score at least J(c')."""
+    rng = np.random.default_rng(seed)
+    texts = [bytes(rng.choice(list(b'abcde  '), int(rng.integers(20, 60))).tolist()) for _ in range(40)]
+    buf, bounds = pack_bytes(texts)
+    pieces, counts = _random_vocab(rng, texts, 30)
+    previous = -math.inf
+    for _ in range(4):
+        counts, score = _best_paths(pieces, counts, penalty, buf, bounds)
+        j = objective(counts, penalty)
+        assert score >= previous - 1e-9 * abs(score)
+        assert j >= score - 1e-9 * abs(score)
+        previous = j
+
+
+def _brute_best(text, allowed, score):
+    """The best segmentation of ``text`` into ``allowed`` pieces (pure Python enumeration)."""
+    best, best_seg = -math.inf, None
+    n = len(text)
+    for cuts in itertools.product((0, 1), repeat=n - 1):
+        seg, start = [], 0
+        for i, cut in enumerate(cuts, 1):
+            if cut:
+                seg.append(text[start:i])
+                start = i
+        seg.append(text[start:])
+        if all(p in allowed for p in seg):
+            s = sum(score[p] for p in seg)
+            if s > best:
+                best, best_seg = s, seg
+    return best_seg
+
+
+def _brute_j(token_counts, penalty):
+    total = sum(token_counts.values())
+    return sum(c * math.log(c / total) for c in token_counts.values() if c) - penalty * total
+
+
+@pytest.mark.parametrize('seed', range(3))
+@pytest.mark.parametrize('penalty', [0.0, 1.5])
+def test_pruning_loss_equals_a_brute_force_recomputation(seed, penalty):
+    """Each piece's loss: J of the corpus' best paths, less J after every
+    token of the piece is replaced by the best segmentation of its bytes
+    into the other pieces (enumerated), counts estimated again."""
+    rng = np.random.default_rng(100 + seed)
+    texts = [bytes(rng.choice(list(b'abcd'), int(rng.integers(8, 14))).tolist()) for _ in range(12)]
+    buf, bounds = pack_bytes(texts)
+    pieces, counts = _random_vocab(rng, texts, 12)
+    counts, _ = _best_paths(pieces, counts, penalty, buf, bounds)
+    losses = pruning_losses(pieces, counts, penalty)
+    total = counts.sum()
+    floor = math.log(0.5) - math.log(total) - penalty
+    score = {p: (math.log(c) - math.log(total) - penalty) if c else floor for p, c in zip(pieces, counts.tolist())}
+    tokens = Counter({p: c for p, c in zip(pieces, counts.tolist()) if c})
+    before = _brute_j(tokens, penalty)
+    checked = 0
+    for x, loss in zip(pieces, losses.tolist()):
+        if len(x) == 1:
+            assert loss == math.inf
+            continue
+        alternative = _brute_best(x, set(pieces) - {x}, score)
+        after = Counter(tokens)
+        moved = after.pop(x, 0)
+        for p in alternative:
+            after[p] += moved
+        assert loss == pytest.approx(before - _brute_j(after, penalty), rel=1e-9, abs=1e-7)
+        checked += moved > 0
+    assert checked >= 3, 'the case should remove pieces that best paths use'
+
+
+# --- the model file ----------------------------------------------------------
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    trainer, _ = trained
+    paths = trainer.save(str(tmp_path / 'u.model'))
+    texts = [open(p, encoding='utf-8').read()[:3000] for p in sample_files()]
+    for size, path in zip(SIZES, paths):
+        saved = Tokenizer(path)
+        assert saved.encode_batch(texts) == trainer.tokenizer(size).encode_batch(texts)
+        assert saved.vocab_size == size
+        # the default token penalty, 1.0, is stored and taken from every score
+        assert saved.vocab.token_penalty == 1.0
+        assert np.exp(saved.vocab.scores[NUM_SPECIAL:]).sum() == pytest.approx(math.exp(-1.0))
+        with open(path, encoding='utf-8') as f:
+            metadata = json.load(f)['AA=='][2]['bytepiece']
+        assert metadata['training']['method'] == 'unigram' and metadata['token_penalty'] == 1.0
+
+
+@pytest.fixture(scope='module')
+def plain(tmp_path_factory):
+    """A unigram model without a token penalty, saved: BytePiece's own format."""
+    trainer = unigram_trainer(max_vocab_size=600, token_penalty=0.0)
+    trainer.train(files=sample_files(), workers=2, progress=False)
+    return trainer.save(str(tmp_path_factory.mktemp('plain') / 'p.model'))[0]
+
+
+def test_without_a_penalty_the_scores_are_log_probabilities(plain):
+    tok = Tokenizer(plain)
+    assert tok.vocab.token_penalty == 0.0
+    assert np.exp(tok.vocab.scores[NUM_SPECIAL:]).sum() == pytest.approx(1.0)
+    with open(plain, encoding='utf-8') as f:
+        metadata = json.load(f)['AA=='][2]['bytepiece']
+    assert 'token_penalty' not in metadata
+
+
+# --- exact sampling on a trained model ---------------------------------------
+
+
+@pytest.mark.parametrize('penalty', [0.0, 1.0])
+@pytest.mark.parametrize('alpha', [0.1, 1.0])
+def test_sampling_is_exact_on_a_trained_model(trained, plain, penalty, alpha):
+    tok = trained[0].tokenizer(SIZES[0]) if penalty else Tokenizer(plain)
+    assert tok.vocab.token_penalty == penalty
+    text = 'def print(self):'
+    data = text.encode('utf-8')
+    vocab = {tok.vocab.pieces[i]: float(tok.vocab.scores[i]) for i in range(NUM_SPECIAL, tok.vocab_size)}
+    segs = []
+    for cuts in itertools.product((0, 1), repeat=len(data) - 1):
+        bounds = [0] + [i for i, c in enumerate(cuts, 1) if c] + [len(data)]
+        seg = tuple(data[a:b] for a, b in zip(bounds, bounds[1:]))
+        if all(p in vocab for p in seg):
+            segs.append(seg)
+    assert len(segs) >= 20
+    logw = [alpha * sum(vocab[p] for p in seg) for seg in segs]
+    log_z = logsumexp(logw)
+    exact = {seg: math.exp(w - log_z) for seg, w in zip(segs, logw)}
+    draws = tok.tokenize_batch([text] * 20000, alpha=alpha, seed=11)
+    g, df, p = g_test(Counter(map(tuple, draws)), exact)
+    assert p > 1e-4, (g, df, p)
+    assert tok.log_likelihood(text, alpha) == pytest.approx(log_z, rel=1e-9)
+
+
+# --- bad input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    ({'method': 'bpe'}, "unknown training method 'bpe'"),
+    ({'method': 'unigram', 'order': 5}, "order is an option of method='bytepiece' only"),
+    ({'token_penalty': 1.0}, "token_penalty is an option of method='unigram' only"),
+    ({'growth': 2.0}, "growth is an option of method='unigram' only"),
+    ({'method': 'unigram', 'growth': 0.5}, 'growth must be in'),
+    ({'method': 'unigram', 'token_penalty': -1.0}, 'token_penalty must be in'),
+])
+def test_bad_method_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Trainer(**kwargs)
+
+
+def test_a_size_the_corpus_cannot_reach_is_an_error():
+    trainer = unigram_trainer(max_vocab_size=5000)
+    texts = ['abc abd abe'] * 50
+    with pytest.raises(ValueError, match='the corpus supports only'):
+        trainer.train(texts, workers=1, progress=False)
+
+
+def test_cli_method_choices_and_errors(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, '-m', 'bytepiece.cli', *args], capture_output=True, text=True)
+
+    assert 'unigram' in run('train', '--help').stdout
+    out = str(tmp_path / 'm.model')
+    bad = run('train', sample_files()[2], '-o', out, '--method', 'unigram', '--order', '5', '-q')
+    assert bad.returncode != 0 and "order is an option of method='bytepiece' only" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    good = run('train', sample_files()[2], '-o', out, '--method', 'unigram', '--vocab-size', '400', '-q')
+    assert good.returncode == 0, good.stderr
+    assert Tokenizer(out).vocab_size == 400
