@@ -8,10 +8,13 @@ each version's median, the median of the per-round ratios and the ratio of the
 medians. CPU time (process time) is used.
 
     git worktree add /tmp/base HEAD~1
-    python benchmarks/ab.py /tmp/base [--what kernel|batch|loop] [--alpha -1] [--mb 8] [--runs 11]
+    python benchmarks/ab.py /tmp/base [--what kernel|batch|loop|train] [--alpha -1] [--mb 8] [--runs 11]
 
 ``kernel`` times the serial batch kernel alone, ``batch`` times
-``encode_batch(num_threads=1)``, ``loop`` a loop of per-text ``encode``.
+``encode_batch(num_threads=1)``, ``loop`` a loop of per-text ``encode``,
+``train`` the training job ``Trainer(order=6, max_vocab_size=32000,
+min_count=8).train(texts, workers=2)`` (``--mb 30``: the whole dev corpus),
+whose pieces must be the same; it reports wall time beside CPU time.
 """
 
 import argparse
@@ -39,6 +42,12 @@ def import_other(checkout, workdir):
 
 def timer(package, texts, model, what, alpha):
     import numpy as np
+    if what == 'train':
+        def train():
+            trainer = package.Trainer(order=6, max_vocab_size=32000, min_count=8)
+            trainer.train(texts, workers=2, progress=False)
+            return trainer.pieces
+        return train
     tokenizer = package.Tokenizer(model)
     if what == 'batch':
         return lambda: tokenizer.encode_batch(texts, alpha=alpha, num_threads=1)
@@ -60,7 +69,7 @@ def timer(package, texts, model, what, alpha):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('other', help='path of the other checkout (holding bytepiece/)')
-    parser.add_argument('--what', choices=['kernel', 'batch', 'loop'], default='kernel')
+    parser.add_argument('--what', choices=['kernel', 'batch', 'loop', 'train'], default='kernel')
     parser.add_argument('--alpha', type=float, default=-1.0)
     add_common_args(parser)
     args = parser.parse_args()
@@ -71,16 +80,23 @@ def main():
         other = import_other(args.other, workdir)
         fns = {'other': timer(other, texts, args.model, args.what, args.alpha),
                'this': timer(bytepiece, texts, args.model, args.what, args.alpha)}
-        for fn in fns.values():
-            fn()  # compile / warm up
+        results = [fn() for fn in fns.values()]  # compile / warm up
+        if args.what == 'train':
+            assert results[0] == results[1], 'the two versions train different pieces'
         times = {name: [] for name in fns}
+        walls = {name: [] for name in fns}
         for r in range(args.runs):
             # the order alternates, so that neither version always runs first
             for name, fn in (list(fns.items()) if r % 2 == 0 else list(fns.items())[::-1]):
-                start = time.process_time()
+                start, wall = time.process_time(), time.perf_counter()
                 fn()
                 times[name].append(time.process_time() - start)
+                walls[name].append(time.perf_counter() - wall)
     print(f'{args.what}, alpha={args.alpha}, {size:.1f} MB, {args.runs} interleaved rounds (CPU time)')
+    if args.what == 'train':
+        for name in fns:
+            print(f'  {name}: median wall {statistics.median(walls[name]):.1f} s, '
+                  f'CPU {statistics.median(times[name]):.1f} s')
     for name, ts in times.items():
         print(f'  {name}: median {size / statistics.median(ts):.2f} MB/s, best {size / min(ts):.2f} MB/s')
     ratios = sorted(o / t for o, t in zip(times['other'], times['this']))
