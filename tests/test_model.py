@@ -2,11 +2,6 @@
 
 import base64
 import json
-import os
-import stat
-import subprocess
-import sys
-import threading
 import zipfile
 
 import pytest

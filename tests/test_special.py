@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bytepiece import Tokenizer
-from bytepiece.model import load_model
 from bytepiece.special import SpecialTokens
 
 SPECIALS = ['<|endoftext|>', '<|end|>', '<mask>', '<|中文|>']

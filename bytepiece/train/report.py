@@ -52,7 +52,7 @@ class TrainReport:
             last = self.rounds[-1]
             return [f'rounds: {len(self.rounds)}; the last: {last["pieces"]} pieces, {last["tokens"]} tokens on '
                     f'the training text, objective {last["objective"]:.6g}']
-        return [f'n-grams kept: ' + ', '.join(f'{n}: {k}' for n, k in sorted(self.ngrams.items())) +
+        return ['n-grams kept: ' + ', '.join(f'{n}: {k}' for n, k in sorted(self.ngrams.items())) +
                 ''.join(f'; memory limit: least count of {n}-grams raised to {t}'
                         for n, t in sorted(self.thresholds.items())),
                 f'pieces counted: {self.pieces_kept} kept for pruning, {self.pieces_dropped} handed over' +
