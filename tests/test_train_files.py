@@ -171,3 +171,22 @@ def test_report_says_what_was_trained(tmp_path):
     assert again.pieces == trainer.pieces, 'the held-back documents are chosen the same way'
     with pytest.raises(ValueError, match='holdout'):
         trainer.train(files=MIXED, holdout=1.0)
+
+
+def test_pruning_vocabularies_are_compiled_once_per_process_and_forgotten():
+    import numpy as np
+    from bytepiece.parallel import Engine
+    from bytepiece.train import prune
+    pieces = [bytes([b]) for b in range(256)] + [b'ab', b'abc']
+    packed = prune.PackedVocabulary(pieces, np.arange(1, len(pieces) + 1))
+    vocab = prune.compiled(packed)
+    assert prune.compiled(packed) is vocab and vocab.pieces[3:] == pieces
+    prune.forget(packed)
+    assert prune.compiled(packed) is not vocab
+    prune.forget(packed)
+    data, bounds = b'abcab', np.array([0, 3, 5])
+    with Engine('threads', workers=2) as engine:
+        out = list(prune.tokenize_spans(pieces, np.arange(1, len(pieces) + 1),
+                                        [(np.frombuffer(data, np.uint8), bounds)], engine))
+    assert [pieces[i] for i in out[0][0].tolist()] == [b'abc', b'ab'] and out[0][1].tolist() == [1, 1]
+    assert not prune._compiled, 'the driver keeps no compiled vocabulary after the pass'

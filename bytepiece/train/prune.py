@@ -9,6 +9,8 @@ Python loop per piece or token.
 """
 
 import math
+import threading
+import uuid
 from collections import deque
 from numbers import Integral, Real
 
@@ -33,9 +35,44 @@ SPLIT_BATCH_BYTES = 1 << 16
 # ---------------------------------------------------------------------------
 # the compiled vocabulary: its only uses in training
 
-def map_segment_spans(vocab, data, bounds):
+class PackedVocabulary:
+    """Pieces in canonical order with their counts, packed into arrays: what
+    the driver sends to the tasks. Each process compiles it once
+    (``compiled``), so that the driver never holds the trie."""
+
+    def __init__(self, pieces, counts):
+        self.data, self.bounds = pack_bytes(pieces)
+        self.counts = counts
+        self.key = uuid.uuid4().hex
+
+
+_compiled = {}  # the vocabulary this process compiled last, by key
+_compiled_lock = threading.Lock()
+
+
+def compiled(packed):
+    """The ``Vocabulary`` of a ``PackedVocabulary``, compiled once per process
+    (the threads of a process wait for the first one)."""
+    with _compiled_lock:
+        vocab = _compiled.get(packed.key)
+        if vocab is None:
+            _compiled.clear()
+            bounds = packed.bounds.tolist()
+            pieces = [packed.data[a:b].tobytes() for a, b in zip(bounds[:-1], bounds[1:])]
+            vocab = Vocabulary(pieces, range(NUM_SPECIAL, len(pieces) + NUM_SPECIAL), packed.counts.tolist())
+            _compiled[packed.key] = vocab
+        return vocab
+
+
+def forget(packed):
+    """Drop this process's compiled copy of ``packed`` (once it is done with)."""
+    with _compiled_lock:
+        _compiled.pop(packed.key, None)
+
+
+def map_segment_spans(packed, data, bounds):
     """Tokenize each span ``data[bounds[i]:bounds[i+1]]`` -> ``(ids, tokens per span)``."""
-    ids, _, span_start = segment_spans(vocab, data, bounds)
+    ids, _, span_start = segment_spans(compiled(packed), data, bounds)
     return ids, np.diff(span_start)
 
 
@@ -43,9 +80,13 @@ def tokenize_spans(pieces, counts, batches, engine):
     """Tokenize batches ``(data, bounds)`` of spans with the vocabulary
     ``pieces`` (a list of bytes in canonical order, with ``counts``). Yields,
     per batch in order, ``(index into pieces of each token, tokens per span)``."""
-    vocab = engine.share(Vocabulary.from_counts(dict(zip(pieces, counts.tolist()))))
-    for ids, ntok in engine.imap(map_segment_spans, ((vocab, data, bounds) for data, bounds in batches)):
-        yield ids.astype(np.int64) - NUM_SPECIAL, ntok
+    packed = PackedVocabulary(pieces, counts)
+    shared = engine.share(packed)
+    try:
+        for ids, ntok in engine.imap(map_segment_spans, ((shared, data, bounds) for data, bounds in batches)):
+            yield ids.astype(np.int64) - NUM_SPECIAL, ntok
+    finally:
+        forget(packed)
 
 
 # ---------------------------------------------------------------------------
@@ -204,14 +245,15 @@ def prune_to_sizes(pieces, counts, sizes, bar, engine, tmpdir=None):
     return results
 
 
-def map_redistribute(vocab, path):
-    """Task: tokenize the dropped pieces saved at ``path`` with ``vocab`` and
-    sum their counts onto the pieces of their tokenizations (by id)."""
+def map_redistribute(packed, path):
+    """Task: tokenize the dropped pieces saved at ``path`` with the
+    ``PackedVocabulary`` and sum their counts onto the pieces of their
+    tokenizations (by id)."""
     with np.load(path) as saved:
         data, bounds, weights = saved['data'], saved['bounds'], saved['counts']
-    sums = np.zeros(vocab.size, np.int64)
+    sums = np.zeros(packed.counts.size + NUM_SPECIAL, np.int64)
     for batch_data, batch_bounds, batch_weights in _span_batches(data, bounds, weights):
-        ids, ntok = map_segment_spans(vocab, batch_data, batch_bounds)
+        ids, ntok = map_segment_spans(packed, batch_data, batch_bounds)
         np.add.at(sums, ids, np.repeat(batch_weights, ntok))
     return sums
 
@@ -236,10 +278,12 @@ def prune_saved(run, names, progress):
         dropped.append(work.file('pieces/dropped/over-limit.npz'))
         run.report.pieces_cap = most
     with progress_bar(progress, desc='Prune pieces', unit=' rounds') as bar:
-        vocab = run.engine.share(Vocabulary.from_counts(dict(zip(pieces, counts.tolist()))))
-        for sums in run.engine.imap(map_redistribute, [(vocab, path) for path in dropped]):
+        packed = PackedVocabulary(pieces, counts)
+        shared = run.engine.share(packed)
+        for sums in run.engine.imap(map_redistribute, [(shared, path) for path in dropped]):
             counts = counts + sums[NUM_SPECIAL:]
-        del vocab
+        forget(packed)
+        del packed, shared
         bar.update(1)
         return prune_to_sizes(pieces, counts, settings.max_vocab_size, bar, run.engine)
 
