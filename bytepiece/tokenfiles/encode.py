@@ -16,7 +16,6 @@ documents.
 """
 
 import contextlib
-import ctypes
 import functools
 import hashlib
 import os
@@ -29,6 +28,7 @@ import numpy as np
 from ..encoding import Request, add_markers, flat_arrays
 from ..inputs import PARTITION_BYTES, ReadReport, partitions, read
 from ..kernels.rng import stream_seed
+from ..memory import release_memory
 from ..parallel import Engine, check_workers
 from ..seeds import check_alpha, check_seed
 from .prefetch import prefetch
@@ -37,19 +37,6 @@ from .shards import COUNTS, ShardFolder
 from .writer import TokenWriter, token_dtype
 
 BATCH_CHARS = 2 << 20  # characters a task encodes at a time
-
-
-def _malloc_trim():
-    """glibc's ``malloc_trim``: a freed batch's memory goes back to the
-    system (threads keep freed memory in their own arenas otherwise, and the
-    process grows with the number of large batches it has seen)."""
-    try:
-        return ctypes.CDLL('libc.so.6').malloc_trim
-    except (OSError, AttributeError):
-        return lambda pad: 0
-
-
-release_memory = _malloc_trim()
 TRIM_EVERY = 4  # batches between two trims (a trim costs page faults afterwards)
 
 
@@ -220,7 +207,7 @@ def encode_partition(part, model, options, prefix, threads, progress=None):
             written += 1
             if written % TRIM_EVERY == 0 or not (batch.starts.all() and batch.ends.all()):
                 del ids, bounds, batch
-                release_memory(0)  # after pieces of a long document, and now and then
+                release_memory()  # after pieces of a long document, and now and then
     if progress is not None:
         progress.update(report.input_bytes - done_bytes, 0)
     return {'name': os.path.basename(prefix), 'partition': part.index, 'path': part.path, 'start': part.start,

@@ -23,7 +23,7 @@ from ..parallel import Engine
 from ..progress import progress_bar
 from ..text import pack_bytes
 from ..vocab import Vocabulary
-from .memory import release_memory
+from ..memory import release_memory
 from .settings import MIN_VOCAB_SIZE
 from .spill import ArraySpill
 

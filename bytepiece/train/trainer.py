@@ -18,7 +18,7 @@ from typing import List, Optional, Union
 
 from ..interrupts import keyboard_interrupts
 from ..model import model_dict, save_model
-from .memory import training_allocations
+from ..memory import training_allocations
 from .prune import prune_saved
 from .report import TrainReport
 from .run import Run, resolve_inputs

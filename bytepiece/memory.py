@@ -1,19 +1,28 @@
-"""glibc's malloc, tuned while training so that memory a phase frees goes back
-to the OS before the next phase (a no-op where there is no glibc)."""
+"""glibc's malloc: memory a phase of training or a batch of file encoding
+frees goes back to the OS (a no-op where there is no glibc)."""
 
 import contextlib
 import ctypes
+import functools
 
 _M_MMAP_THRESHOLD = -3
 TRAINING_MMAP_THRESHOLD = 1 << 16
 GLIBC_MMAP_THRESHOLD = 1 << 17  # glibc's initial default
 
 
-def _libc_call(name, *args):
+@functools.lru_cache(maxsize=None)
+def _libc_function(name):
+    """The C library's function ``name`` (looked up once), or None."""
     try:
-        getattr(ctypes.CDLL(None), name)(*args)
+        return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
-        pass
+        return None
+
+
+def _libc_call(name, *args):
+    function = _libc_function(name)
+    if function is not None:
+        function(*args)
 
 
 def set_mmap_threshold(nbytes):
@@ -24,7 +33,7 @@ def set_mmap_threshold(nbytes):
 
 def release_memory():
     """Give freed heap pages back to the OS, so that the resident size follows
-    what is in use."""
+    what is in use (threads otherwise keep freed memory in their own arenas)."""
     _libc_call('malloc_trim', 0)
 
 
