@@ -40,14 +40,20 @@ def reduce_level(work_path, n, shards, lo, hi, rows, min_count):
     work = WorkDir.attach(work_path)
     name = f'level{n}/reduce/{lo:03d}-{hi:03d}.npz'
     if not work.exists(name):
-        table = hashtable.counter_new(max(rows // 2, 1 << 10), hashtable.COUNTER_MULT)
-        for shard in shards:
-            keys, counts = read_buckets(work.file(f'level{n}/map/{shard}.bin'), lo, hi)
-            table = hashtable.counter_add(table, keys, counts)
-        keys, counts = hashtable.counter_items(table, min_count, True)
-        del table
+        keys, counts = sum_buckets(work, f'level{n}/map', shards, lo, hi, rows, min_count, by_key=True)
         work.save(name, keys=keys, counts=counts)
     return work.load(name)['keys'].shape[0]
+
+
+def sum_buckets(work, folder, shards, lo, hi, rows, min_count, by_key=False):
+    """The keys of buckets ``lo..hi-1`` of ``folder/<shard>.bin`` (``rows`` in
+    all) summed over ``shards``: ``(keys, counts)`` of those reaching
+    ``min_count``, in table order or, with ``by_key``, sorted by key."""
+    table = hashtable.counter_new(max(rows // 2, 1 << 10), hashtable.COUNTER_MULT)
+    for shard in shards:
+        keys, counts = read_buckets(work.file(f'{folder}/{shard}.bin'), lo, hi)
+        table = hashtable.counter_add(table, keys, counts)
+    return hashtable.counter_items(table, min_count, by_key)
 
 
 def reduce_ranges(rows, most_rows, least_ranges):

@@ -19,9 +19,9 @@ of workers.
 import numpy as np
 
 from ..kernels import hashtable, unigram
-from ..workdir import WorkDir, bucket_rows, read_buckets, write_buckets
+from ..workdir import WorkDir, bucket_rows, write_buckets
 from .chunks import load_shard
-from .ngram_counts import N_BUCKETS, ROW_BYTES, reduce_ranges
+from .ngram_counts import N_BUCKETS, ROW_BYTES, reduce_ranges, sum_buckets
 
 
 def map_chars(work_path, shard, whole_chars):
@@ -58,12 +58,7 @@ def map_paths(work_path, shard, round_dir, max_length):
 def reduce_keys(work_path, folder, shards, lo, hi, rows, min_count):
     """Task: the keys of buckets ``lo..hi-1`` of ``folder/map/<shard>.bin``
     summed over all shards; returns those reaching ``min_count``."""
-    work = WorkDir.attach(work_path)
-    table = hashtable.counter_new(max(rows // 2, 1 << 10), hashtable.COUNTER_MULT)
-    for shard in shards:
-        keys, counts = read_buckets(work.file(f'{folder}/map/{shard}.bin'), lo, hi)
-        table = hashtable.counter_add(table, keys, counts)
-    return hashtable.counter_items(table, min_count)
+    return sum_buckets(WorkDir.attach(work_path), f'{folder}/map', shards, lo, hi, rows, min_count)
 
 
 def _reduce(run, folder, shards, rows, min_count):
