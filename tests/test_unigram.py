@@ -3,7 +3,6 @@ method): the same model on every engine, hard EM's guarantee, the pruning
 loss against a brute-force recomputation, exact sizes, the model file, exact
 sampling on a trained model, and bad input."""
 
-import itertools
 import json
 import math
 import os
@@ -22,7 +21,7 @@ from bytepiece.train.unigram_loss import compile_pieces, objective, pruning_loss
 from bytepiece.kernels import unigram as kernels
 from bytepiece.text import pack_bytes
 
-from conftest import g_test, logsumexp
+from conftest import chunk_segmentations, g_test, logsumexp, segmentations
 
 SIZES = [1000, 700]  # largest first, as trained
 
@@ -149,20 +148,7 @@ def test_hard_em_never_worsens_its_objective(seed, penalty):
 
 def _brute_best(text, allowed, score):
     """The best segmentation of ``text`` into ``allowed`` pieces (pure Python enumeration)."""
-    best, best_seg = -math.inf, None
-    n = len(text)
-    for cuts in itertools.product((0, 1), repeat=n - 1):
-        seg, start = [], 0
-        for i, cut in enumerate(cuts, 1):
-            if cut:
-                seg.append(text[start:i])
-                start = i
-        seg.append(text[start:])
-        if all(p in allowed for p in seg):
-            s = sum(score[p] for p in seg)
-            if s > best:
-                best, best_seg = s, seg
-    return best_seg
+    return max(chunk_segmentations(text, allowed), key=lambda seg: sum(score[p] for p in seg))
 
 
 def _brute_j(token_counts, penalty):
@@ -249,12 +235,7 @@ def test_sampling_is_exact_on_a_trained_model(trained, plain, penalty, alpha):
     text = 'def print(self):'
     data = text.encode('utf-8')
     vocab = {tok.vocab.pieces[i]: float(tok.vocab.scores[i]) for i in range(NUM_SPECIAL, tok.vocab_size)}
-    segs = []
-    for cuts in itertools.product((0, 1), repeat=len(data) - 1):
-        bounds = [0] + [i for i, c in enumerate(cuts, 1) if c] + [len(data)]
-        seg = tuple(data[a:b] for a, b in zip(bounds, bounds[1:]))
-        if all(p in vocab for p in seg):
-            segs.append(seg)
+    segs = segmentations(data, vocab)
     assert len(segs) >= 20
     logw = [alpha * sum(vocab[p] for p in seg) for seg in segs]
     log_z = logsumexp(logw)
