@@ -9,6 +9,8 @@ records, decoded under the error policy, and turned into documents.
 import json
 import re
 
+import orjson
+
 READ_BLOCK = 4 << 20
 _SURROGATE = re.compile('[\ud800-\udfff]')
 
@@ -72,35 +74,45 @@ class _Block:
 def blocks(f, part):
     """Blocks of whole records covering the partition: the records that start
     at bytes ``start..end-1`` of the file (a record belongs to the partition
-    holding its first byte)."""
+    holding its first byte). A block's ``data`` is a ``bytearray``; the
+    buffer grows in place, so a long record is held about once, not once
+    per read."""
     is_text = part.format == 'text'
     pos = max(part.start - 1, 0)  # the file offset of data[0]
     if pos:
         f.seek(pos)
-    data = b''
+    data = bytearray()
     begun = part.start == 0
     line = 1 if begun else None
     while True:
-        block = f.read(READ_BLOCK)
-        eof = not block
-        data += block
+        chunk = f.read(READ_BLOCK)
+        eof = not chunk
+        data += chunk
+        chunk = None
         if not begun:
             j = _next_boundary(data, part.start - pos, is_text, eof)
             if j is None:
                 continue
             data, pos, begun = data[j:], pos + j, True
+        # the reader of a block takes its data: no reference is kept here
         if part.end >= 0 and pos + len(data) >= part.end:
             j = _next_boundary(data, max(part.end - pos, 1), is_text, eof) if part.end > pos else 0
             if j is not None:
                 if j:
-                    yield _Block(data[:j], pos, line)
+                    del data[j:]
+                    block, data = _Block(data, pos, line), None
+                    yield block
                 return
         else:
             j = _last_boundary(data, is_text, eof)
             if j:
-                yield _Block(data[:j], pos, line)
-                line = None if line is None else line + data.count(b'\n', 0, j)
-                data, pos = data[j:], pos + j
+                tail = data[j:]
+                del data[j:]  # the records stay in the buffer, not copied
+                block, data, tail = _Block(data, pos, line), tail, None
+                line = None if line is None else line + block.data.count(b'\n')
+                pos += j
+                yield block
+                block = None
         if eof:
             return
 
@@ -133,41 +145,80 @@ def text_documents(blocks, part, report):
                 text = ''.join(t for t in (_decode(b, part, report) for b in block.lines()) if t is not None)
         report.documents += 1
         report.input_bytes += len(block.data)
+        block.data = None  # the text is the one copy kept
         yield text
+        text = None
 
 
 def line_documents(blocks, part, report):
-    """The field of each JSON line, or each non-empty line of text."""
-    for block in (line for block in blocks for line in block.lines()):
-        report.input_bytes += len(block.data)
-        # blank lines are no documents (checked without a copy of a long line)
-        if block.data in (b'', b'\n') or part.format != 'lines' and block.data.isspace():
-            continue
-        line = _decode(block, part, report)
-        if line is None:
-            continue
-        if part.format == 'lines':
-            report.documents += 1
-            text, line = line[:-1] if line.endswith('\n') else line, None  # one copy alive while it is read
-            yield text
-            continue
-        text = None
+    """The field of each JSON line, or each non-empty line of text. Lines
+    are read as views of their block, without a copy."""
+    for block in blocks:
+        data, block.data = block.data, None
+        size, view, start, number = len(data), memoryview(data), 0, block.line
+        report.input_bytes += size
+        while start < size:
+            end = data.find(b'\n', start)
+            end = size if end < 0 else end + 1
+            text = _document(view[start:end], part, report, block.offset + start, number)
+            start, number = end, None if number is None else number + 1
+            if start == size:  # the buffer is freed before its last document is used
+                view.release()
+                view = data = None
+            if text is not None:
+                report.documents += 1
+                yield text
+                text = None  # not kept while the next line is parsed
+
+
+def _document(line, part, report, offset, number):
+    """The document of one line (a memoryview, newline included), or None for
+    a blank or dropped line."""
+    if part.format == 'lines':
+        line = line[:-1] if line[-1:] == b'\n' else line
+        if not line:
+            return None
         try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict) or part.field not in obj:
-                raise KeyError
-            text = obj[part.field]
-            if not isinstance(text, str):
-                raise TypeError
-            if '\\u' in line:  # only a \uXXXX escape can make a lone surrogate
-                text.encode('utf-8')
-        except (ValueError, KeyError, TypeError) as e:
-            text = _bad_record(e, block, part, report, text)
-            if text is None:
-                continue
-        report.documents += 1
-        line = obj = None
-        yield text
+            return str(line, 'utf-8')
+        except UnicodeDecodeError:
+            return _decode(_Block(line.tobytes(), offset, number), part, report)
+    text = _json_field(line, part)
+    if text is not None or line.tobytes().isspace():  # blank lines are no documents
+        return text
+    return _json_record(_Block(line.tobytes(), offset, number), part, report)
+
+
+def _json_field(line, part):
+    """The field's text by the fast parser, or None for a record that needs
+    a closer look (invalid, no such field, not a string, NaN, a lone
+    surrogate): ``_json_record`` then decides as ``json`` does."""
+    try:
+        obj = orjson.loads(line)
+        text = obj[part.field]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    return text if type(obj) is dict and type(text) is str else None
+
+
+def _json_record(block, part, report):
+    """The field's text of a JSON line by Python's ``json``, under the error
+    policy (None: the record is dropped)."""
+    line = _decode(block, part, report)
+    if line is None:
+        return None
+    text = None
+    try:
+        obj = json.loads(line)
+        if not isinstance(obj, dict) or part.field not in obj:
+            raise KeyError
+        text = obj[part.field]
+        if not isinstance(text, str):
+            raise TypeError
+        if '\\u' in line:  # only a \uXXXX escape can make a lone surrogate
+            text.encode('utf-8')
+    except (ValueError, KeyError, TypeError) as e:
+        text = _bad_record(e, block, part, report, text)
+    return text
 
 
 def _bad_record(error, block, part, report, text):

@@ -123,6 +123,17 @@ def test_skip_and_replace_count_what_they_drop(tmp_path):
     assert report.replaced == 2 and report.skipped == 4
 
 
+def test_records_are_read_as_pythons_json_reads_them(tmp_path):
+    """What the fast parser refuses but ``json`` accepts still gives its text;
+    what both accept gives the same text."""
+    lines = [b'{"text": "nan field", "x": NaN}', b'{"text": "big int", "n": 123456789012345678901234567890}',
+             b'{"text": "first", "text": "last"}', b'  {"text": "spaces"}  \r', b'{"text": "\\ud83d\\ude00 \\u00e9"}',
+             b'\t \r', b'{"text": "' + b'\xe4\xb8\xad' * 5000 + b'"}']
+    path = write(tmp_path / 'odd.jsonl', b'\n'.join(lines) + b'\n')
+    expected = [json.loads(line)['text'] for line in lines if line.strip()]
+    assert list(Files(path)) == expected and expected[2] == 'last' and len(expected) == 6
+
+
 def test_text_files_under_each_policy(tmp_path):
     path = write(tmp_path / 'bad.txt', b'good line\nbad \xfe line\n\nlast')
     with pytest.raises(ValueError, match='bad.txt:2: invalid UTF-8 at byte 4'):
