@@ -13,6 +13,7 @@ import pytest
 from conftest import model_path, read_golden
 
 from bytepiece import Tokenizer
+from bytepiece.inputs import ReadReport
 from bytepiece.tokenfiles import TokenWriter, encode_files, merge, open_tokens, token_dtype
 from bytepiece.tokenfiles import encode as encode_module
 
@@ -296,3 +297,21 @@ def test_long_documents_are_encoded_in_pieces_with_the_same_ids(tok, tmp_path, m
     data = merge(tmp_path / 'o', tmp_path / 'm')
     assert summary.documents == len(docs) and data.n_documents == len(docs)
     assert np.array_equal(data.offsets, expected.bounds) and np.array_equal(data.tokens(0, None), expected.ids)
+
+
+def test_batches_stay_within_their_size(monkeypatch):
+    rnd = random.Random(4)
+    docs = [''.join(rnd.choice(['ab', 'c\n', '\n\n', 'xyz ']) for _ in range(rnd.randint(0, 90))) for _ in range(60)]
+    monkeypatch.setattr(encode_module, 'BATCH_CHARS', 50)
+    batches = list(encode_module._batches(iter(docs), ReadReport(), split=True))
+    assert all(sum(map(len, b.texts)) <= 50 or len(b.texts) == 1 for b in batches)
+    texts = [t for b in batches for t in b.texts]
+    starts = np.concatenate([b.starts for b in batches])
+    ends = np.concatenate([b.ends for b in batches])
+    rebuilt, doc = [], ''
+    for text, start, end in zip(texts, starts, ends):
+        doc = text if start else doc + text
+        if end:
+            rebuilt.append(doc)
+    assert rebuilt == docs
+    assert [b.first for b in batches] == [0] + list(np.cumsum([b.ends.sum() for b in batches]))[:-1]

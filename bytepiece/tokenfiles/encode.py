@@ -145,21 +145,27 @@ def _pieces(doc, limit):
 
 
 def _batches(documents, report, split):
-    """``Batch`` es of about ``BATCH_CHARS`` characters; with ``split``, a
-    longer document is cut into pieces, so that memory stays a few batches."""
+    """``Batch`` es of at most ``BATCH_CHARS`` characters (or one longer
+    document); with ``split``, a longer document is cut into pieces, so that
+    memory stays a few batches."""
     texts, starts, ends, chars, text_bytes, first = [], [], [], 0, 0, 0
     for doc in documents:
-        text_bytes += len(doc) if doc.isascii() else len(doc.encode('utf-8'))
-        pieces = list(_pieces(doc, BATCH_CHARS)) if split and len(doc) > BATCH_CHARS else [doc]
-        for k, piece in enumerate(pieces):
-            texts.append(piece)
-            starts.append(k == 0)
-            ends.append(k == len(pieces) - 1)
-            chars += len(piece)
-            if chars >= BATCH_CHARS:
+        # pieces are cut as the batches take them: one copy of a long document at a time
+        pieces = _pieces(doc, BATCH_CHARS) if split and len(doc) > BATCH_CHARS else iter((doc,))
+        piece, first_piece = next(pieces), True
+        while piece is not None:
+            following = next(pieces, None)
+            if texts and chars + len(piece) > BATCH_CHARS:  # a batch stays within its size
                 yield Batch(first, texts, np.array(starts), np.array(ends), text_bytes, report.input_bytes)
                 first += sum(ends)
                 texts, starts, ends, chars, text_bytes = [], [], [], 0, 0
+            text_bytes += len(piece) if piece.isascii() else len(piece.encode('utf-8'))
+            texts.append(piece)
+            starts.append(first_piece)
+            ends.append(following is None)
+            chars += len(piece)
+            piece, first_piece = following, False
+        doc = pieces = None  # a long document is gone before the next one is read
     if texts:
         yield Batch(first, texts, np.array(starts), np.array(ends), text_bytes, report.input_bytes)
 
