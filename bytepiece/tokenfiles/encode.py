@@ -37,7 +37,6 @@ from .shards import COUNTS, ShardFolder
 from .writer import TokenWriter, token_dtype
 
 BATCH_CHARS = 2 << 20  # characters a task encodes at a time
-TRIM_EVERY = 4  # batches between two trims (a trim costs page faults afterwards)
 
 
 @dataclass
@@ -192,7 +191,7 @@ def encode_partition(part, model, options, prefix, threads, progress=None):
     part_seed = int(stream_seed(np.uint64(options.seed), np.uint64(part.index))) if options.alpha >= 0 else 0
     # pieces of a document give its ids for Viterbi, unless a special token could span a cut
     split = options.alpha < 0 and not any('\n' in token for token in tokenizer.special_tokens)
-    text_bytes, done_bytes, written = 0, 0, 0
+    text_bytes, done_bytes = 0, 0
     in_flight = []  # the batches being encoded, in order
 
     def tasks(batches):
@@ -210,10 +209,11 @@ def encode_partition(part, model, options, prefix, threads, progress=None):
             if progress is not None:
                 progress.update(batch.read_bytes - done_bytes, int(bounds[-1]))
                 done_bytes = batch.read_bytes
-            written += 1
-            if written % TRIM_EVERY == 0 or not (batch.starts.all() and batch.ends.all()):
+            if not (batch.starts.all() and batch.ends.all()):
                 del ids, bounds, batch
-                release_memory()  # after pieces of a long document, and now and then
+                # after pieces of a long document; batches alone stay bounded, and a trim
+                # after every batch would cost page faults on the next ones
+                release_memory()
     if progress is not None:
         progress.update(report.input_bytes - done_bytes, 0)
     return {'name': os.path.basename(prefix), 'partition': part.index, 'path': part.path, 'start': part.start,
