@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field as dataclass_field
 from typing import List, NamedTuple
 
@@ -179,12 +180,15 @@ def _encode_batch(tokenizer, options, allowed, part_seed, batch):
     return ids, bounds
 
 
-def encode_partition(part, model, options, prefix, threads, progress=None):
+def encode_partition(part, model, options, prefix, threads, progress=None, encoder=None):
     """One task: encode partition ``part`` into the dataset ``prefix``;
     returns the shard's record. With ``threads`` > 1, batches are encoded on
     that many threads at once (each preparing its texts and segmenting them:
     no thread waits for another's step) and written in order. ``progress``:
-    a ``Progress`` in the same process (threads), told of each batch."""
+    a ``Progress`` in the same process (threads), told of each batch.
+    ``encoder``: a thread ``Engine`` the tasks of this process share (None:
+    the task's own), so that the threads of a task that ended work for the
+    others; ``threads + 1`` batches of this task are in flight on it."""
     tokenizer = _tokenizer_of(model)
     report = ReadReport()
     allowed = tokenizer._allowed(options.allowed_special)
@@ -200,7 +204,8 @@ def encode_partition(part, model, options, prefix, threads, progress=None):
             yield tokenizer, options, allowed, part_seed, batch
 
     batches = contextlib.closing(prefetch(_batches(read(part, report), report, split)))
-    with batches, Engine('threads', workers=threads) as engine, \
+    engine = Engine('threads', workers=threads) if encoder is None else encoder
+    with batches, engine if encoder is None else contextlib.nullcontext(), \
             TokenWriter(options.format, prefix, options.dtype) as writer:
         for ids, bounds in engine.imap(_encode_batch, tasks(batches.thing), window=threads + 1):
             batch = in_flight.pop(0)
@@ -294,9 +299,13 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     local = engine.kind in ('inline', 'threads')
     model_ref = tokenizer if local or spec is None else spec
     bar = Progress(todo, progress)
+    # the local tasks' batches go to one pool of a thread per core
+    pool = ThreadPoolExecutor(engine.workers * threads) if owned and engine.kind == 'threads' else None
+    encoder = None if pool is None else Engine(pool)
     try:
         shared = model_ref if local else engine.share(model_ref)
-        tasks = ((p, shared, options, folder.prefix(p.index), threads, bar if local else None) for p in todo)
+        tasks = ((p, shared, options, folder.prefix(p.index), threads, bar if local else None, encoder)
+                 for p in todo)
         for part, record in zip(todo, engine.imap(encode_partition, tasks)):
             folder.save_record(part.index, record)
             records[part.index] = record
@@ -306,6 +315,8 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
         bar.close()
         if owned:
             engine.close()
+        if pool is not None:
+            pool.shutdown()
     ordered = [records[p.index] for p in parts]
     folder.save_index({'format': format, 'dtype': options.dtype, 'vocab_size': tokenizer.vocab_size}, ordered)
     for record in ordered:
