@@ -18,6 +18,7 @@ whose pieces must be the same; it reports wall time beside CPU time.
 """
 
 import argparse
+import inspect
 import os
 import shutil
 import statistics
@@ -59,6 +60,8 @@ def timer(package, texts, model, what, alpha):
         segment_texts = import_module(package.__name__ + '.kernels.segment').segment_texts
         vocab = tokenizer.vocab
         args = (buf, bounds, np.arange(len(texts) + 1), vocab.trie, vocab.draw(alpha), np.uint64(1), 0)
+        if 'with_ends' in inspect.signature(segment_texts.py_func).parameters:
+            args += (False,)  # the ends that encoding without spans does not ask for
         return lambda: segment_texts(*args)
     automaton = tokenizer._automaton  # checkouts before the redesign
     mode, weights = automaton.sampling_params(alpha)

@@ -98,7 +98,7 @@ def kernel_runner(args):
     texts = load_texts_mb(args.corpus, args.mb)
     half = int(np.searchsorted(np.cumsum([len(t) for t in texts]), sum(map(len, texts)) / 2))  # about equal halves
     halves = [pack_bytes(encode_texts(part, 'NFC')) for part in (texts[:half], texts[half:])]
-    fixed = (vocab.trie, vocab.draw(-1), np.uint64(0), 0)
+    fixed = (vocab.trie, vocab.draw(-1), np.uint64(0), 0, False)
 
     def segment(buf, bounds):
         segment_texts(buf, bounds, np.arange(bounds.size), *fixed)

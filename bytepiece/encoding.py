@@ -232,7 +232,8 @@ class Encoder:
     def _segment(self, t0, t1, packed, draw, request):
         """A worker's job: segment one prepared part, then finish it."""
         ids, ends, starts = segment_texts(packed.buf, packed.seg_bounds, packed.text_seg, self.vocab.trie, draw,
-                                          np.uint64(request.seed), request.first_text + t0)
+                                          np.uint64(request.seed), request.first_text + t0,
+                                          request.spans or packed.specials.shape[0] > 0)
         spans = None
         if request.spans:
             tok_starts = ends - self.vocab.piece_lengths[ids]

@@ -134,7 +134,8 @@ def _segment_range(tok, texts, alpha, t0, t1):
     from bytepiece.kernels.segment import segment_texts
     from bytepiece.text import encode_texts, pack_bytes
     buf, bounds = pack_bytes(encode_texts(texts[t0:t1], 'NFC'))
-    return segment_texts(buf, bounds, np.arange(t1 - t0 + 1), tok.vocab.trie, tok.vocab.draw(alpha), np.uint64(11), t0)
+    return segment_texts(buf, bounds, np.arange(t1 - t0 + 1), tok.vocab.trie, tok.vocab.draw(alpha), np.uint64(11), t0,
+                         True)
 
 
 @pytest.mark.parametrize('alpha', [-1.0, 0.3])

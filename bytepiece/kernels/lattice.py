@@ -249,8 +249,8 @@ def logaddexp(x, y):
 @njit(inline='always')
 def _emit_path(back, back_node, unit_token, m, offset, out_ids, out_ends, ntok):
     """Append the path ending at ``m`` (back to 0) to the outputs, token ends
-    shifted by ``offset``; tokens are looked up only here, for the units on
-    the path."""
+    shifted by ``offset`` (none if ``out_ends`` is empty); tokens are looked
+    up only here, for the units on the path."""
     count = 0
     e = np.uint64(m)
     while e > 0:
@@ -261,7 +261,8 @@ def _emit_path(back, back_node, unit_token, m, offset, out_ids, out_ends, ntok):
     while e > 0:
         pos -= 1
         out_ids[pos] = unit_token[back_node[e]]
-        out_ends[pos] = np.int64(e) + offset
+        if out_ends.size:
+            out_ends[pos] = np.int64(e) + offset
         e = back[e]
     return ntok + count
 

@@ -74,9 +74,10 @@ def _longest_span(bounds):
 
 
 @njit(inline='always')
-def _token_out(n_bytes, n_spans):
-    # tokens never outnumber bytes
-    return TokenOut(np.empty(n_bytes, np.int32), np.empty(n_bytes, np.int64), np.empty(n_spans + 1, np.int64))
+def _token_out(n_bytes, n_spans, with_ends):
+    # tokens never outnumber bytes; without ends, the kernels write none
+    return TokenOut(np.empty(n_bytes, np.int32), np.empty(n_bytes if with_ends else 0, np.int64),
+                    np.empty(n_spans + 1, np.int64))
 
 
 @njit(cache=True, nogil=True)
@@ -84,25 +85,26 @@ def segment_spans(buf, bounds, trie, draw, seed):
     """Segment every span ``buf[bounds[i]:bounds[i+1]]`` as it is (no chunk
     cutting), all on the random stream starting at ``seed``. Returns
     ``(ids int32, token_ends int64, span_token_start int64)``."""
-    out = _token_out(buf.size, bounds.size - 1)
+    out = _token_out(buf.size, bounds.size - 1, True)
     ntok = segment_into(buf, bounds, 0, bounds.size - 1, trie, draw, np.uint64(seed),
                         span_work(_longest_span(bounds)), out, 0)
     return out.ids[:ntok], out.ends[:ntok], out.span_tok_start
 
 
 @njit(cache=True, nogil=True)
-def segment_texts(buf, seg_bounds, text_seg, trie, draw, seed, first_stream):
+def segment_texts(buf, seg_bounds, text_seg, trie, draw, seed, first_stream, with_ends):
     """Segment texts made of segments: text ``t`` is segments
     ``text_seg[t]..text_seg[t+1]-1``, segment ``s`` is
     ``buf[seg_bounds[s]:seg_bounds[s+1]]``, each cut into chunks. Text ``t``
     draws from the stream ``stream_seed(seed, first_stream + t)``.
     Returns ``(ids, token_ends, text_token_start)``, text ``t`` being
-    ``ids[text_token_start[t]:text_token_start[t+1]]``."""
+    ``ids[text_token_start[t]:text_token_start[t+1]]``; ``token_ends`` is
+    empty unless ``with_ends`` (writing them costs 8 bytes a token)."""
     n_texts = text_seg.size - 1
     s0 = text_seg[0]
     bounds, first = segments_chunk_bounds(buf, seg_bounds, s0, text_seg[n_texts])
     work = span_work(_longest_span(bounds))
-    out = _token_out(seg_bounds[text_seg[n_texts]] - seg_bounds[s0], bounds.size - 1)
+    out = _token_out(seg_bounds[text_seg[n_texts]] - seg_bounds[s0], bounds.size - 1, with_ends)
     text_tok_start = np.empty(n_texts + 1, np.int64)
     ntok = 0
     for t in range(n_texts):
@@ -110,7 +112,7 @@ def segment_texts(buf, seg_bounds, text_seg, trie, draw, seed, first_stream):
         ntok = segment_into(buf, bounds, first[text_seg[t] - s0], first[text_seg[t + 1] - s0], trie, draw,
                             stream_seed(seed, first_stream + t), work, out, ntok)
     text_tok_start[n_texts] = ntok
-    return out.ids[:ntok], out.ends[:ntok], text_tok_start
+    return out.ids[:ntok], out.ends[:ntok if with_ends else 0], text_tok_start
 
 
 @njit(cache=True, nogil=True)
@@ -120,7 +122,7 @@ def segment_text(buf, units, unit_score, unit_token, unit_weight, mode, alpha, w
     numba dispatches such a call in a fraction of the time a named tuple
     argument takes."""
     bounds = chunk_bounds(buf)
-    out = _token_out(buf.size, bounds.size - 1)
+    out = _token_out(buf.size, bounds.size - 1, False)
     ntok = segment_into(buf, bounds, 0, bounds.size - 1, Trie(units, unit_score, unit_token),
                         Draw(mode, alpha, unit_weight, window), np.uint64(seed_bits),
                         span_work(_longest_span(bounds)), out, 0)
