@@ -112,7 +112,7 @@ def segment_texts(buf, seg_bounds, text_seg, trie, draw, seed, first_stream, wit
         ntok = segment_into(buf, bounds, first[text_seg[t] - s0], first[text_seg[t + 1] - s0], trie, draw,
                             stream_seed(seed, first_stream + t), work, out, ntok)
     text_tok_start[n_texts] = ntok
-    return out.ids[:ntok], out.ends[:ntok if with_ends else 0], text_tok_start
+    return out.ids[:ntok], out.ends[:ntok], text_tok_start  # ends: empty without with_ends
 
 
 @njit(cache=True, nogil=True)

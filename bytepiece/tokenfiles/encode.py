@@ -204,9 +204,8 @@ def encode_partition(part, model, options, prefix, threads, progress=None, encod
             yield tokenizer, options, allowed, part_seed, batch
 
     batches = contextlib.closing(prefetch(_batches(read(part, report), report, split)))
-    engine = Engine('threads', workers=threads) if encoder is None else encoder
-    with batches, engine if encoder is None else contextlib.nullcontext(), \
-            TokenWriter(options.format, prefix, options.dtype) as writer:
+    own = Engine('threads', workers=threads) if encoder is None else contextlib.nullcontext(encoder)
+    with batches, own as engine, TokenWriter(options.format, prefix, options.dtype) as writer:
         for ids, bounds in engine.imap(_encode_batch, tasks(batches.thing), window=threads + 1):
             batch = in_flight.pop(0)
             writer.add(ids, bounds, batch.ends)
@@ -299,7 +298,8 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     local = engine.kind in ('inline', 'threads')
     model_ref = tokenizer if local or spec is None else spec
     bar = Progress(todo, progress)
-    # the local tasks' batches go to one pool of a thread per core
+    # the local tasks' batches go to one pool of a thread per core (made here, not
+    # lazily by an Engine, as the tasks' threads submit to it at once)
     pool = ThreadPoolExecutor(engine.workers * threads) if owned and engine.kind == 'threads' else None
     encoder = None if pool is None else Engine(pool)
     try:
