@@ -12,6 +12,9 @@ import re
 import orjson
 
 READ_BLOCK = 4 << 20
+# The line of a block after a partition's first one: the consumer carries the
+# numbering on from the previous block (counting costs a pass over the data).
+CONTINUED = -1
 _SURROGATE = re.compile('[\ud800-\udfff]')
 
 
@@ -45,7 +48,8 @@ def _last_boundary(data, is_text, eof):
 
 class _Block:
     """Whole records read from a file: ``data`` starts at byte ``offset``,
-    on line ``line`` (None when the partition did not start the file)."""
+    on line ``line`` (None when the partition did not start the file;
+    ``CONTINUED`` on the blocks after the first)."""
     __slots__ = ('data', 'offset', 'line')
 
     def __init__(self, data, offset, line):
@@ -76,7 +80,8 @@ def blocks(f, part):
     at bytes ``start..end-1`` of the file (a record belongs to the partition
     holding its first byte). A block's ``data`` is a ``bytearray``; the
     buffer grows in place, so a long record is held about once, not once
-    per read."""
+    per read. The first block's ``line`` is 1 or None, the others'
+    ``CONTINUED``."""
     is_text = part.format == 'text'
     pos = max(part.start - 1, 0)  # the file offset of data[0]
     if pos:
@@ -109,7 +114,7 @@ def blocks(f, part):
                 tail = data[j:]
                 del data[j:]  # the records stay in the buffer, not copied
                 block, data, tail = _Block(data, pos, line), tail, None
-                line = None if line is None else line + block.data.count(b'\n')
+                line = CONTINUED
                 pos += j
                 yield block
                 block = None
@@ -135,7 +140,11 @@ def _decode(block, part, report):
 def text_documents(blocks, part, report):
     """Each block of text is one document (blocks end after a run of
     newlines); under ``'skip'``, a line that is not UTF-8 is dropped."""
+    line = None
     for block in blocks:
+        block.line = line = block.line if block.line != CONTINUED else line
+        if line is not None:
+            line += block.data.count(b'\n')
         try:
             text = block.data.decode('utf-8')
         except UnicodeDecodeError:
@@ -153,9 +162,11 @@ def text_documents(blocks, part, report):
 def line_documents(blocks, part, report):
     """The field of each JSON line, or each non-empty line of text. Lines
     are read as views of their block, without a copy."""
+    number = None
     for block in blocks:
         data, block.data = block.data, None
-        size, view, start, number = len(data), memoryview(data), 0, block.line
+        size, view, start = len(data), memoryview(data), 0
+        number = block.line if block.line != CONTINUED else number
         report.input_bytes += size
         while start < size:
             end = data.find(b'\n', start)

@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from bytepiece import records
 from bytepiece.inputs import Files, ReadReport, partitions, read
 
 
@@ -107,6 +108,16 @@ def test_strict_errors_name_the_file_and_line(tmp_path):
         path = write(tmp_path / f'bad{k}.jsonl', b'{"text": "fine"}\n' + BAD_LINES[k] + b'\n')
         with pytest.raises(ValueError, match=f'bad{k}.jsonl:2: {what}'):
             list(Files(path))
+
+
+@pytest.mark.parametrize('name, body, where', [
+    ('late.jsonl', b'{"text": "fine"}\n' * 40 + b'{"text": "bad \xff"}\n', 'late.jsonl:41: invalid UTF-8'),
+    ('late.txt', b'fine text\n\n' * 40 + b'bad \xfe\n', 'late.txt:81: invalid UTF-8')])
+def test_lines_are_counted_across_read_blocks(tmp_path, monkeypatch, name, body, where):
+    monkeypatch.setattr(records, 'READ_BLOCK', 64)  # the bad line is many blocks in
+    path = write(tmp_path / name, body)
+    with pytest.raises(ValueError, match=where):
+        list(Files(path))
 
 
 def test_skip_and_replace_count_what_they_drop(tmp_path):
