@@ -55,7 +55,7 @@ def folder_bytes(folder):
 # --- byte layouts ------------------------------------------------------------
 
 def write_small(fmt, prefix, dtype):
-    with TokenWriter(fmt, str(prefix), dtype) as w:
+    with TokenWriter(fmt, prefix, dtype) as w:
         w.add(np.array([5, 6, 7, 8], np.int32), np.array([0, 3, 4, 4]))  # documents [5 6 7], [8], []
         w.add(np.array([9], np.int32), np.array([0, 1]))
 
@@ -87,6 +87,18 @@ def test_flat_layout_by_hand(tmp_path):
     assert data.dtype == np.uint32 and data.document(-1).tolist() == [9] and data.tokens(2, 4).tolist() == [7, 8]
     with pytest.raises(IndexError, match='document 4 out of range'):
         data.document(4)
+
+
+def test_tokens_are_synced_as_they_are_written(tmp_path, monkeypatch):
+    from bytepiece.tokenfiles import writer
+    synced = []
+    monkeypatch.setattr(writer, 'SYNC_BYTES', 16)
+    monkeypatch.setattr(writer, '_datasync', lambda fd: synced.append(os.fstat(fd).st_size))
+    with TokenWriter('flat', tmp_path / 'd', np.uint16) as w:
+        for start in range(0, 30, 10):  # 20 bytes a call
+            w.add(np.arange(start, start + 10), np.array([0, 10]))
+    assert synced == [20, 40, 60], 'each sync sees what was written before it'
+    assert open_tokens(tmp_path / 'd.ds').tokens(0, None).tolist() == list(range(30))
 
 
 def test_dtype_rules():

@@ -6,7 +6,9 @@ same way, last. A dataset whose index file exists is therefore whole.
 """
 
 import contextlib
+import os
 import shutil
+import stat
 
 import numpy as np
 
@@ -14,6 +16,10 @@ from ..fileio import atomic_output, atomic_write
 from . import flat, megatron
 
 FORMATS = ('megatron', 'flat')
+# Tokens written between syncs: the sync when the file closes then waits for
+# the last few only, not for a whole shard.
+SYNC_BYTES = 64 << 20
+_datasync = getattr(os, 'fdatasync', os.fsync)  # macOS has no fdatasync
 
 
 def check_format(fmt):
@@ -40,24 +46,38 @@ class TokenWriter:
     another dataset's tokens (for merges)."""
 
     def __init__(self, fmt, prefix, dtype):
-        self.fmt, self.prefix, self.dtype = check_format(fmt), prefix, np.dtype(dtype)
-        self.files = dataset_paths(fmt, prefix)
+        self.fmt, self.prefix, self.dtype = check_format(fmt), os.fspath(prefix), np.dtype(dtype)
+        self.files = dataset_paths(fmt, self.prefix)
         self._stack = contextlib.ExitStack()
         self._data = None
         self._lengths = []  # arrays of document lengths, or callables returning them
         self.documents = 0
         self.tokens = 0
         self._open = 0  # tokens of a document whose last piece has not come yet
+        self._unsynced = 0  # bytes written since the last sync (None: a file that is not synced)
 
     def __enter__(self):
         self._data = self._stack.enter_context(atomic_output(self.files[0]))
+        if not stat.S_ISREG(os.fstat(self._data.fileno()).st_mode):
+            self._unsynced = None
         return self
+
+    def _written(self, n_bytes):
+        if self._unsynced is None:
+            return
+        self._unsynced += n_bytes
+        if self._unsynced >= SYNC_BYTES:
+            self._data.flush()
+            _datasync(self._data.fileno())
+            self._unsynced = 0
 
     def add(self, ids, bounds, ends=None):
         """Append texts ``ids[bounds[i]:bounds[i+1]]`` (any int array, n + 1
         offsets). Each is a document, or with ``ends`` (bools) a piece of one
         that ends where ``ends[i]`` (a document may go on in the next call)."""
-        self._data.write(np.ascontiguousarray(ids, self.dtype.newbyteorder('<')).data)
+        data = np.ascontiguousarray(ids, self.dtype.newbyteorder('<'))
+        self._data.write(data.data)
+        self._written(data.nbytes)
         lengths = np.diff(bounds)
         if ends is not None:
             total = np.cumsum(lengths) + self._open  # token counts since the last document's start
