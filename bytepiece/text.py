@@ -13,7 +13,7 @@ def pack_bytes(byte_strings):
     kernels see one array type and compile one signature.)"""
     bounds = np.zeros(len(byte_strings) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, byte_strings), np.int64, len(byte_strings)), out=bounds[1:])
-    return np.frombuffer(b''.join(byte_strings), np.uint8).copy(), bounds
+    return np.frombuffer(bytearray().join(byte_strings), np.uint8), bounds
 
 
 def check_normalization(normalization):
