@@ -10,6 +10,9 @@ not of sending tokens back. The rows:
 - bytepiece, the tokenizer's stream: ``encode(text, alpha=0.1)`` (seed 0, so the
   stream is keyed by the worker's identity at its first draw);
 - SentencePiece: ``sp.encode(text, enable_sampling=True, alpha=0.1, nbest_size=-1)``;
+- kernel (a reference): the sampling kernel alone on each text's bytes,
+  prepared before the workers start, with a stream per text: what a call
+  with no cost of its own would reach;
 
 each run three ways, in interleaved rounds (the order rotating; fresh worker
 processes every round, as a DataLoader starts them every epoch):
@@ -56,6 +59,11 @@ def sample_shard(row, shard, round_index):
     elif row == 'stream':
         for _, text in items:
             tokens += len(tok.encode(text, alpha=ALPHA))
+    elif row == 'kernel':
+        from bytepiece.kernels.segment import segment_text
+        args = _STATE['kernel_args']
+        for buf, bits in _STATE['prepared'][shard]:
+            tokens += segment_text(buf, *args, bits).size
     else:
         for _, text in items:
             tokens += len(sp.encode(text, enable_sampling=True, alpha=ALPHA, nbest_size=-1))
@@ -125,15 +133,19 @@ def measure(tokenizer, sp, texts, runs, max_others=-1.0, max_wait=600.0):
     during any case of which other processes used more than that many cores
     is run again (until ``max_wait`` seconds have passed)."""
     shards = [[(i, texts[i]) for i in range(s, len(texts), WORKERS)] for s in range(WORKERS)]
+    encoder = tokenizer._encoder
     _STATE.update(tokenizer=tokenizer, sp=sp, shards=shards,
-                  shard_bytes=[sum(len(t.encode('utf-8')) for _, t in shard) for shard in shards])
+                  shard_bytes=[sum(len(t.encode('utf-8')) for _, t in shard) for shard in shards],
+                  kernel_args=encoder._sampling(ALPHA),
+                  prepared=[[(encoder.text_bytes(t), tokenizer._seeds.text_bits((RUN_SEED, 0, i))) for i, t in shard]
+                            for shard in shards])
     in_loader = _dataloader_rounds()
     runs_in = {'processes': _process_rounds,
                'one process': lambda row, r: [sample_shard(row, s, r) for s in range(WORKERS)]}
     if in_loader:
         runs_in = dict(loader=in_loader, **runs_in)
     runner = ('a PyTorch DataLoader (2 workers, fork)' if in_loader else 'no DataLoader (torch not installed)')
-    rows = ['per-example', 'stream'] + (['sentencepiece'] if sp is not None else [])
+    rows = ['per-example', 'stream', 'kernel'] + (['sentencepiece'] if sp is not None else [])
     cases = [(row, where) for row in rows for where in runs_in]
     rates = {case: [] for case in cases}
     kept = discarded = 0
@@ -175,7 +187,9 @@ def checks(medians):
             + ratio(('stream', 'loader'), ('stream', 'processes'),
                     'stream in the DataLoader / the same calls in one process per worker (reference)')
             + ratio(('per-example', workers), ('sentencepiece', workers),
-                    f'per-example / SentencePiece sampling, in the same {workers}', SP_BAR))
+                    f'per-example / SentencePiece sampling, in the same {workers}', SP_BAR)
+            + ratio(('kernel', workers), ('sentencepiece', workers),
+                    f'the kernel alone / SentencePiece sampling, in the same {workers} (reference)'))
 
 
 def report(medians, runner, loads):
