@@ -16,6 +16,7 @@ the number of workers, and results are combined in task order.
 """
 
 import os
+import threading
 from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from numbers import Integral
@@ -81,6 +82,7 @@ class Engine:
         self._executor = None
         self._client = None
         self._owned = None
+        self._lock = threading.Lock()  # threads that share the engine start its pool once
         if isinstance(backend, str) and backend in KINDS:
             self.kind = backend
             self.workers = 1 if backend == 'inline' else check_workers(workers)
@@ -113,10 +115,14 @@ class Engine:
         return Client(address)
 
     def _pool(self):
-        if self._executor is None:
-            pool_class = ThreadPoolExecutor if self.kind == 'threads' else ProcessPoolExecutor
-            self._executor = self._owned = pool_class(self.workers)
-        return self._executor
+        executor = self._executor
+        if executor is None:
+            with self._lock:
+                if self._executor is None:
+                    pool_class = ThreadPoolExecutor if self.kind == 'threads' else ProcessPoolExecutor
+                    self._executor = self._owned = pool_class(self.workers)
+                executor = self._executor
+        return executor
 
     def share(self, value):
         """``value`` ready to pass to many tasks: on Dask it is sent to every

@@ -3,6 +3,7 @@ executor or a real Dask cluster (LocalCluster, two worker processes)."""
 
 import operator
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -100,6 +101,35 @@ def test_threads_run_at_once():
 
     with Engine('threads', workers=2) as engine:
         assert list(engine.imap(meet, [(1,), (2,)])) == [1, 2]
+
+
+def test_threads_sharing_an_engine_start_one_pool(monkeypatch):
+    from bytepiece import parallel
+    started = []
+
+    class SlowToStart(ThreadPoolExecutor):
+        def __init__(self, workers):
+            started.append(self)
+            time.sleep(0.05)  # the window in which another thread could start a second pool
+            super().__init__(workers)
+
+    monkeypatch.setattr(parallel, 'ThreadPoolExecutor', SlowToStart)
+    engine = Engine('threads', workers=2)
+    barrier = threading.Barrier(6)
+    results = []
+
+    def use():
+        barrier.wait()
+        results.append(engine.submit(operator.add, 1, 2).result())
+    threads = [threading.Thread(target=use) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.close()
+    assert results == [3] * 6
+    assert len(started) == 1 and started[0]._shutdown, 'one pool, shut down with the engine'
+
 
 
 def test_dask_client_and_address(dask_client):
