@@ -20,7 +20,6 @@ import functools
 import hashlib
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field as dataclass_field
 from typing import List, NamedTuple
 
@@ -298,10 +297,8 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     local = engine.kind in ('inline', 'threads')
     model_ref = tokenizer if local or spec is None else spec
     bar = Progress(todo, progress)
-    # the local tasks' batches go to one pool of a thread per core (made here, not
-    # lazily by an Engine, as the tasks' threads submit to it at once)
-    pool = ThreadPoolExecutor(engine.workers * threads) if owned and engine.kind == 'threads' else None
-    encoder = None if pool is None else Engine(pool)
+    # the local tasks' batches go to one pool of a thread per core
+    encoder = Engine('threads', workers=engine.workers * threads) if owned and engine.kind == 'threads' else None
     try:
         shared = model_ref if local else engine.share(model_ref)
         tasks = ((p, shared, options, folder.prefix(p.index), threads, bar if local else None, encoder)
@@ -315,8 +312,8 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
         bar.close()
         if owned:
             engine.close()
-        if pool is not None:
-            pool.shutdown()
+        if encoder is not None:
+            encoder.close()
     ordered = [records[p.index] for p in parts]
     folder.save_index({'format': format, 'dtype': options.dtype, 'vocab_size': tokenizer.vocab_size}, ordered)
     for record in ordered:
