@@ -48,10 +48,16 @@ class PieceTable:
 
     def decode_bytes(self, ids):
         """The bytes of the pieces of ``ids`` (checked: ``check_ids``)."""
-        return gather_bytes(self.check_ids(ids), self.piece_data, self.piece_offsets).tobytes()
+        return self.gather(ids).tobytes()
+
+    def gather(self, ids):
+        """The bytes of the pieces of ``ids`` as a uint8 array (no copy to
+        ``bytes``: a long text is held once)."""
+        return gather_bytes(self.check_ids(ids), self.piece_data, self.piece_offsets)
 
     def check_ids(self, ids):
-        """``ids`` as an int64 array, range-checked, with a clear error."""
+        """``ids`` as an int32 or int64 array (an int32 one is kept, not
+        widened), range-checked, with a clear error."""
         if isinstance(ids, memoryview) and ids.format.lstrip('@=<>!') not in ('B', 'b', 'c'):
             ids = np.asarray(ids)  # a view of numbers (a memoryview of bytes is refused below)
         arr = ids if isinstance(ids, np.ndarray) else _id_array(ids)
@@ -70,7 +76,7 @@ class PieceTable:
         if bad.size:
             pos = int(bad[0])
             raise ValueError(f'token id {arr[pos]} at position {pos} out of range [0, {self.size})')
-        return arr.astype(np.int64, copy=False)
+        return arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64)
 
 
 def _id_array(ids):

@@ -333,7 +333,7 @@ class Tokenizer(LatticeStatistics):
         >>> tok.decode([1] + tok.encode('the dog') + [2])
         'the dog'
         """
-        return self._table.decode_bytes(ids).decode('utf-8', errors='ignore')
+        return str(self._table.gather(ids), 'utf-8', 'ignore')
 
     # --- saving and conversion ------------------------------------------------
 

@@ -25,16 +25,16 @@ def gather_bytes(ids, piece_data, piece_offsets):
 
 
 # an id this large is out of any vocabulary's range: parsing stops there
-_TOO_LARGE = 1 << 62
+_TOO_LARGE = 1 << 31
 
 
 @njit(cache=True, nogil=True)
 def parse_decimal_ids(line):
     """The decimal ids of a line of text (bytes as uint8), separated by ASCII
-    whitespace: ``(ids int64, bad)``, ``bad`` being -1, or the byte offset of
-    the first word that is not ``-?[0-9]+`` or whose value is at least 2**62
-    (the ids before it are returned)."""
-    out = np.empty(line.size // 2 + 1, np.int64)
+    whitespace: ``(ids int32, bad)``, ``bad`` being -1, or the byte offset of
+    the first word that is not ``-?[0-9]+`` or whose magnitude is at least
+    2**31 (the ids before it are returned)."""
+    out = np.empty(line.size // 2 + 1, np.int32)  # only the pages written count
     n = 0
     i = 0
     while i < line.size:
