@@ -92,6 +92,8 @@ def test_read_batches_are_bounded(tmp_path, monkeypatch):
     (tmp_path / 'nl').write_bytes(b'\n')
     assert [cli.split_lines(*b) for b in cli.read_batches([str(tmp_path / 'nl')])] == \
         [[(str(tmp_path / 'nl'), 1, b'')]]
+    (long_batch,) = [b for b in batches if len(b[2]) == 250]
+    assert cli.split_lines(*long_batch)[0][2] is long_batch[2], 'a batch of one long line is not copied'
 
 
 def test_encode_pieces(tok, infile, capsys):

@@ -135,6 +135,7 @@ def cmd_decode(args):
                     text = tokenizer.decode(ids)
                 except (ValueError, TypeError) as e:
                     raise ValueError(f'{name}:{number}: {e}') from None
+                ids = None  # a long line's ids are not kept while its text is escaped and written
                 if jsonl:
                     text = json.dumps({'text': text}, ensure_ascii=False)
                 elif args.escape:

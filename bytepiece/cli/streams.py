@@ -39,16 +39,17 @@ def check_output_apart(outputs, sources):
 
 
 def read_batches(paths, progress=None):
-    """Yield ``(name, first line number, data)``: ``data`` holds whole lines
-    (without their final newline) joined by ``\\n``, about ``BATCH_BYTES``
-    at a time (more only for a longer line). A file's last line counts even
-    without a newline."""
+    """Yield ``(name, first line number, data)``: ``data`` (a bytearray)
+    holds whole lines (without their final newline) joined by ``\\n``, about
+    ``BATCH_BYTES`` at a time (more only for a longer line). A file's last
+    line counts even without a newline. The buffer grows in place and is
+    handed over, so a long line is held once, not once per read."""
     for path in paths:
         name = '<stdin>' if path == '-' else path
         f = sys.stdin.buffer if path == '-' else open_input(path)
         try:
             number = 1
-            rest = b''
+            buf = bytearray()  # read and not yet given: no newline but in the last block read
             while True:
                 try:
                     block = f.read(BATCH_BYTES)
@@ -58,16 +59,18 @@ def read_batches(paths, progress=None):
                     progress.update(len(block))
                 if not block:
                     break
-                block = rest + block if rest else block
-                cut = block.rfind(b'\n')
+                buf += block
+                cut = buf.rfind(b'\n', len(buf) - len(block))
+                block = None
                 if cut < 0:
-                    rest = block  # a line longer than a block: read on
-                    continue
-                data, rest = block[:cut], block[cut + 1:]
+                    continue  # a line longer than a block: read on
+                data, buf = buf, buf[cut + 1:]
+                del data[cut:]
                 yield name, number, data
                 number += data.count(b'\n') + 1
-            if rest:
-                yield name, number, rest
+                data = None
+            if buf:
+                yield name, number, buf
         finally:
             if f is not sys.stdin.buffer:
                 f.close()
@@ -75,6 +78,8 @@ def read_batches(paths, progress=None):
 
 def split_lines(name, number, data):
     """``(name, line number, line bytes)`` for each line of a batch."""
+    if data.find(b'\n') < 0:
+        return [(name, number, data)]  # one line (perhaps a long one): not copied
     return [(name, number + k, line) for k, line in enumerate(data.split(b'\n'))]
 
 
@@ -102,7 +107,8 @@ class Output:
 
     def write_lines(self, lines):
         if lines:
-            self.stream.write(('\n'.join(lines) + '\n').encode('utf-8'))
+            self.stream.write('\n'.join(lines).encode('utf-8'))  # one copy of a long line, not two
+            self.stream.write(b'\n')
 
     def __enter__(self):
         return self
