@@ -172,6 +172,12 @@ class Engine:
             owned.shutdown(cancel_futures=True)
         self._executor = None
 
+    def __getstate__(self):  # a lock does not pickle: a copy gets its own
+        return {k: v for k, v in self.__dict__.items() if k != '_lock'}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _lock=threading.Lock())
+
     def __enter__(self):
         return self
 

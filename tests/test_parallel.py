@@ -132,6 +132,15 @@ def test_threads_sharing_an_engine_start_one_pool(monkeypatch):
 
 
 
+def test_an_engine_copies_with_a_lock_of_its_own():
+    import copy
+    import pickle
+    engine = Engine('threads', workers=2)
+    for twin in (pickle.loads(pickle.dumps(engine)), copy.deepcopy(engine)):
+        assert twin._lock is not engine._lock and list(twin.imap(operator.add, [(1, 2)])) == [3]
+        twin.close()
+
+
 def test_dask_client_and_address(dask_client):
     with Engine(dask_client) as engine:
         assert engine.kind == 'dask' and engine.workers == 2
