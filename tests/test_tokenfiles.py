@@ -99,6 +99,10 @@ def test_tokens_are_synced_as_they_are_written(tmp_path, monkeypatch):
             w.add(np.arange(start, start + 10), np.array([0, 10]))
     assert synced == [20, 40, 60], 'each sync sees what was written before it'
     assert open_tokens(tmp_path / 'd.ds').tokens(0, None).tolist() == list(range(30))
+    synced.clear()
+    with TokenWriter('flat', tmp_path / 'e', np.uint16) as w:  # a merge appends whole token files
+        w.add_dataset(tmp_path / 'd.ds', 3, 30, lambda: np.array([10, 10, 10]))
+    assert synced == [60] and open_tokens(tmp_path / 'e.ds').tokens(0, None).tolist() == list(range(30))
 
 
 def test_dtype_rules():

@@ -7,7 +7,6 @@ same way, last. A dataset whose index file exists is therefore whole.
 
 import contextlib
 import os
-import shutil
 import stat
 
 import numpy as np
@@ -92,7 +91,12 @@ class TokenWriter:
         """Append the token file ``tokens_path`` whole: ``lengths`` is a
         callable giving its documents' lengths (read when the index is written)."""
         with open(tokens_path, 'rb') as f:
-            shutil.copyfileobj(f, self._data, 16 << 20)
+            while True:
+                chunk = f.read(16 << 20)
+                if not chunk:
+                    break
+                self._data.write(chunk)
+                self._written(len(chunk))
         self._lengths.append(lengths)
         self.documents += n_documents
         self.tokens += n_tokens
