@@ -79,6 +79,8 @@ def test_decode_a_long_line(tok, tmp_path, capsys):
     code, out, _ = run(['decode', '-m', M40, src], capsys)
     assert code == 0 and out.split('\n') == [tok.decode(ids), tok.decode([0, 4]), '']
     for line, message in ((b'5 99999999999999999999999 3', 'token id 99999999999999999999999 at position 1 out of'),
+                          (b'5 2147483648', 'token id 2147483648 at position 1 out of range [0, 39843)'),
+                          (b'5 2147483647', 'token id 2147483647 at position 1 out of range [0, 39843)'),
                           (b'5 +3', "'+3' is not a token id"), (b'1_0', "'1_0' is not a token id"),
                           (b'4 -3', 'token id -3 at position 1 out of range')):
         src.write_bytes(line + b'\n')

@@ -127,7 +127,7 @@ def cmd_decode(args):
         for batch in read_batches(args.inputs, bar):
             lines = []
             for name, number, line in split_lines(*batch):
-                ids = parse_ids(name, number, line, field, jsonl)
+                ids = parse_ids(name, number, line, field, jsonl, tokenizer.vocab_size)
                 if ids is None:
                     lines.append('')  # keep the lines aligned with the input
                     continue

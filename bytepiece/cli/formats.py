@@ -108,11 +108,12 @@ def ids_records(id_lines, records, field):
     return b''.join(out)
 
 
-def parse_ids(name, number, line, field, jsonl):
+def parse_ids(name, number, line, field, jsonl, vocab_size):
     """The ids of one input line (None for a blank jsonl line): plain
     decimal ids (``int()`` would also take ``+5`` and ``1_0``), parsed with
     no Python object per id; a minus sign is let through so that the range
-    check names the id."""
+    check names the id. An id beyond int32 is named here, with the range
+    ``[0, vocab_size)`` as the check gives it."""
     if jsonl:
         doc = json_line(name, number, line)
         if doc is None:
@@ -124,7 +125,8 @@ def parse_ids(name, number, line, field, jsonl):
     if bad >= 0:
         word = line[bad:].split(None, 1)[0]
         if re.fullmatch(rb'-?[0-9]+', word):
-            raise ValueError(f'{name}:{number}: token id {word.decode()} at position {ids.size} out of range')
+            raise ValueError(f'{name}:{number}: token id {word.decode()} at position {ids.size} out of range '
+                             f'[0, {vocab_size})')
         word = word.decode('utf-8', 'replace')
         shown = repr(word) if len(word) <= 40 else f'{word[:30]!r}... ({len(word)} characters)'
         raise ValueError(f'{name}:{number}: {shown} is not a token id')

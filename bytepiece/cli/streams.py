@@ -77,7 +77,8 @@ def read_batches(paths, progress=None):
 
 
 def split_lines(name, number, data):
-    """``(name, line number, line bytes)`` for each line of a batch."""
+    """``(name, line number, line)`` for each line of a batch (a bytearray,
+    as the batch is)."""
     if data.find(b'\n') < 0:
         return [(name, number, data)]  # one line (perhaps a long one): not copied
     return [(name, number + k, line) for k, line in enumerate(data.split(b'\n'))]
