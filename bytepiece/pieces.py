@@ -13,6 +13,12 @@ from .kernels.decode import gather_bytes
 from .model import NUM_SPECIAL, SPECIAL_PIECES
 
 
+def id_out_of_range(token_id, position, size):
+    """The error for id ``token_id`` (an int, or its decimal text) at
+    ``position`` of a sequence, outside ``[0, size)``."""
+    return ValueError(f'token id {token_id} at position {position} out of range [0, {size})')
+
+
 class PieceTable:
     """Ids to pieces and back, for a vocabulary and its special tokens."""
 
@@ -70,12 +76,12 @@ class PieceTable:
                 if isinstance(i, bool) or not isinstance(i, Integral):
                     raise TypeError(f'token id at position {pos} is not an int: {i!r}')
                 if not 0 <= i < self.size:
-                    raise ValueError(f'token id {i} at position {pos} out of range [0, {self.size})')
+                    raise id_out_of_range(i, pos, self.size)
             arr = arr.astype(np.int64)
         bad = np.flatnonzero((arr < 0) | (arr >= self.size))
         if bad.size:
             pos = int(bad[0])
-            raise ValueError(f'token id {arr[pos]} at position {pos} out of range [0, {self.size})')
+            raise id_out_of_range(arr[pos], pos, self.size)
         return arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64)
 
 

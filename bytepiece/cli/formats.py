@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 from ..kernels.decode import parse_decimal_ids
+from ..pieces import id_out_of_range
 
 _DISPLAY = {0xDC00 + b: f'\\x{b:02x}' for b in range(0x80, 0x100)}  # invalid bytes (surrogateescape)
 _DISPLAY.update({c: f'\\x{c:02x}' for c in list(range(0x20)) + [0x7F]})
@@ -125,8 +126,7 @@ def parse_ids(name, number, line, field, jsonl, vocab_size):
     if bad >= 0:
         word = line[bad:].split(None, 1)[0]
         if re.fullmatch(rb'-?[0-9]+', word):
-            raise ValueError(f'{name}:{number}: token id {word.decode()} at position {ids.size} out of range '
-                             f'[0, {vocab_size})')
+            raise ValueError(f'{name}:{number}: {id_out_of_range(word.decode(), ids.size, vocab_size)}')
         word = word.decode('utf-8', 'replace')
         shown = repr(word) if len(word) <= 40 else f'{word[:30]!r}... ({len(word)} characters)'
         raise ValueError(f'{name}:{number}: {shown} is not a token id')
