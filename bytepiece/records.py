@@ -194,9 +194,10 @@ def _document(line, part, report, offset, number):
         except UnicodeDecodeError:
             return _decode(_Block(line.tobytes(), offset, number), part, report)
     text = _json_field(line, part)
-    if text is not None or line.tobytes().isspace():  # blank lines are no documents
+    if text is not None:
         return text
-    return _json_record(_Block(line.tobytes(), offset, number), part, report)
+    raw = line.tobytes()  # a line the fast parser refused, copied once for the closer look
+    return None if raw.isspace() else _json_record(_Block(raw, offset, number), part, report)  # blank: none
 
 
 def _json_field(line, part):
