@@ -2,15 +2,23 @@
 by loss, with counts re-estimated from the corpus' best paths (hard EM) in
 every round (see docs/design.md, Training: the unigram method).
 
+Each size asked for is trained on its own, so a size comes out the same
+whatever other sizes are asked in the same run; the count of characters is
+shared.
+
 1. Seed: the 256 bytes, the characters (with ``ensure_unicode``; else every
-   byte is one) and the most frequent pairs of adjacent characters.
+   byte is one) and the most frequent pairs of adjacent characters. The
+   alphabet, the most frequent characters reaching ``min_count`` (at most a
+   quarter of the room above the bytes), is never pruned, as the bytes are:
+   a character a text outside the corpus uses often costs its bytes
+   otherwise.
 2. Growth rounds: the corpus is segmented by Viterbi with the vocabulary;
-   pieces no best path uses go (single bytes stay), and the most frequent
-   pairs of adjacent tokens join as new pieces (at most as many as there are
-   pieces, up to ``growth`` times the largest size).
+   pieces no best path uses go (bytes and the alphabet stay), and the most
+   frequent pairs of adjacent tokens join as new pieces (at most as many as
+   there are pieces, up to ``growth`` times the size).
 3. Pruning rounds: the corpus is segmented again (the counts of one hard EM
    step); the pieces of least loss go, at most a quarter per round, until
-   the next size is reached; one more round then gives that size's counts.
+   the size is reached; one more round then gives its counts.
 
 A round is one pass over the shards on the run's engine. The state after
 each round is saved in the work directory, so a run started again goes on
@@ -31,6 +39,7 @@ from .unigram_loss import compile_pieces, prune, scores
 
 SEED_PIECES = 4096  # the seed: bytes and characters, then pairs up to this many pieces
 PRUNE_RATIO = 0.75  # a pruning round keeps at least this share of the pieces
+ALPHABET_SHARE = 0.25  # the alphabet takes at most this share of the room above the bytes
 EM_PASSES = 2  # passes with one vocabulary before it is pruned or saved
 MAX_GROWTH_ROUNDS = 16
 _UNLIMITED = 1 << 30
@@ -38,60 +47,87 @@ _UNLIMITED = 1 << 30
 
 @dataclass
 class State:
-    """The vocabulary entering round ``round``: pieces and their estimated
-    counts; whether it still grows; the index of the next size to reach."""
+    """One size's vocabulary entering round ``round``: pieces and their
+    estimated counts; whether it still grows, and passes made with it."""
     pieces: list
     counts: np.ndarray
     round: int = 0
     growing: bool = True
-    next_size: int = 0
     passes: int = 0  # passes already made with this vocabulary
 
-    def save(self, work):
+    def save(self, work, folder):
         data, bounds = pack_bytes(self.pieces)
-        work.save(f'unigram/state-{self.round:03d}.npz', data=data, bounds=bounds, counts=self.counts,
-                  position=np.array([self.round, self.growing, self.next_size, self.passes], np.int64))
+        work.save(f'{folder}/state-{self.round:03d}.npz', data=data, bounds=bounds, counts=self.counts,
+                  position=np.array([self.round, self.growing, self.passes], np.int64))
 
     @classmethod
-    def load(cls, work):
-        """The last saved state, or None."""
-        names = [n for n in work.listdir('unigram') if n.startswith('state-')]
+    def load(cls, work, folder):
+        """The last saved state in ``folder``, or None."""
+        names = [n for n in work.listdir(folder) if n.startswith('state-')]
         if not names:
             return None
-        saved = work.load(f'unigram/{names[-1]}')
-        data, bounds = saved['data'], saved['bounds']
-        pieces = [data[s:e].tobytes() for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
-        round_, growing, next_size, passes = saved['position'].tolist()
-        return cls(pieces, saved['counts'], round_, bool(growing), next_size, passes)
+        saved = work.load(f'{folder}/{names[-1]}')
+        round_, growing, passes = saved['position'].tolist()
+        return cls(unpack_strings(saved['data'], saved['bounds']), saved['counts'], round_, bool(growing), passes)
+
+
+@dataclass
+class Alphabet:
+    """The characters counted in the corpus (n-gram keys, by descending
+    count) and which of them are whole characters that fit a piece."""
+    keys: np.ndarray
+    counts: np.ndarray
+    is_char: np.ndarray
+
+    def chars(self, size):
+        """The alphabet of a vocabulary of ``size`` ids: its most frequent
+        characters, at most ``ALPHABET_SHARE`` of the room above the bytes."""
+        room = max(size - NUM_SPECIAL - 256, 0)
+        chosen = np.flatnonzero(self.is_char)[:int(ALPHABET_SHARE * room)]
+        return {unpack(k) for k in self.keys[chosen].tolist()}
+
+
+def unpack_strings(data, bounds):
+    return [data[s:e].tobytes() for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
 
 
 def train_unigram(run, shards):
-    """Train on the prepared ``shards``; one ``{piece: count}`` dict per size
-    (largest first)."""
+    """Train every size on the prepared ``shards``; one ``{piece: count}``
+    dict per size (largest first)."""
     work, sizes = run.work, run.settings.max_vocab_size
-    state = State.load(work)
-    if state is None:
-        state = seed(run, shards)
-        state.save(work)
-        work.remove('unigram/chars')
-    while state.next_size < len(sizes):
-        previous = state.round
-        state = run_round(run, shards, state)
-        state.save(work)
-        work.remove(f'unigram/state-{previous:03d}.npz')
-        work.remove(f'unigram/round-{previous:03d}')
+    alphabet = count_alphabet(run, shards)
+    for size in sizes:
+        if not work.exists(f'unigram/size-{size}.npz'):
+            train_size(run, shards, size, alphabet)
+    work.remove('unigram/chars')
     results = []
     for size in sizes:
         saved = work.load(f'unigram/size-{size}.npz')
-        data, bounds = saved['data'], saved['bounds']
-        results.append({data[s:e].tobytes(): c for s, e, c in
-                        zip(bounds[:-1].tolist(), bounds[1:].tolist(), saved['counts'].tolist())})
+        pieces = unpack_strings(saved['data'], saved['bounds'])
+        results.append(dict(zip(pieces, saved['counts'].tolist())))
     return results
 
 
-def seed(run, shards):
-    """The seed vocabulary: bytes, the most frequent characters, then the
-    most frequent pairs of characters, with their counts."""
+def train_size(run, shards, size, alphabet):
+    """The rounds of one size, from its last saved state; saves the size."""
+    work, folder = run.work, f'unigram/{size}'
+    chars = alphabet.chars(size)
+    state = State.load(work, folder)
+    if state is None:
+        state = seed(run.settings, size, alphabet, run.byte_counts())
+        state.save(work, folder)
+    while state is not None:
+        previous = state.round
+        state = run_round(run, shards, size, state, chars)
+        if state is not None:
+            state.save(work, folder)
+        work.remove(f'{folder}/state-{previous:03d}.npz')
+        work.remove(f'{folder}/round-{previous:03d}')
+
+
+def count_alphabet(run, shards):
+    """The characters and character pairs of the corpus reaching
+    ``min_count``, as an ``Alphabet``."""
     settings = run.settings
     keys, counts = count_chars(run, shards)
     lengths = (keys >> LEN_SHIFT).astype(np.int64)
@@ -99,18 +135,23 @@ def seed(run, shards):
     lead_length = np.select([first < 0xC0, first < 0xE0, first < 0xF0], [1, 2, 3], 4)
     is_char = (lengths == lead_length) if settings.ensure_unicode else np.zeros(keys.size, bool)
     fits = lengths <= min(settings.max_piece_length, _UNLIMITED)
-    largest = math.ceil(settings.growth * (settings.max_vocab_size[0] - NUM_SPECIAL))
+    return Alphabet(keys[fits], counts[fits], is_char[fits])
+
+
+def seed(settings, size, alphabet, byte_counts):
+    """The seed vocabulary of ``size``: bytes, the most frequent characters,
+    then the most frequent pairs of characters, with their counts."""
+    largest = math.ceil(settings.growth * (size - NUM_SPECIAL))
     # beyond the bytes, the most frequent characters take at most half the
     # room, the seed at most half the room (growth needs the rest), and a
     # character left out stays its bytes
     half = max(largest - 256, 0) // 2
-    chars = np.flatnonzero(is_char & fits)[:half]
+    chars = np.flatnonzero(alphabet.is_char)[:half]
     room = max(min(SEED_PIECES - 256, half) - chars.size, 0)
-    pairs = np.flatnonzero(~is_char & fits)[:room]
+    pairs = np.flatnonzero(~alphabet.is_char)[:room]
     chosen = np.sort(np.concatenate([chars, pairs]))
-    byte_counts = run.byte_counts()
-    pieces = [bytes([b]) for b in range(256)] + [unpack(k) for k in keys[chosen].tolist()]
-    seed_counts = np.concatenate([byte_counts, counts[chosen]]).astype(np.int64)
+    pieces = [bytes([b]) for b in range(256)] + [unpack(k) for k in alphabet.keys[chosen].tolist()]
+    seed_counts = np.concatenate([byte_counts, alphabet.counts[chosen]]).astype(np.int64)
     return State(pieces, seed_counts)
 
 
@@ -128,44 +169,41 @@ def _save_round_vocab(run, state, round_dir):
                   unit_token=trie.unit_token, pair_ok=pair_ok, lengths=lengths)
 
 
-def run_round(run, shards, state):
-    """One pass over the corpus with ``state``'s vocabulary; the state after it."""
+def run_round(run, shards, size, state, chars):
+    """One pass over the corpus with ``state``'s vocabulary; the state after
+    it, or None when the size is saved."""
     settings, report = run.settings, run.report
-    sizes = settings.max_vocab_size
-    round_dir = f'unigram/round-{state.round:03d}'
+    goal = size - NUM_SPECIAL
+    round_dir = f'unigram/{size}/round-{state.round:03d}'
     _save_round_vocab(run, state, round_dir)
     n = len(state.pieces)
     phase = 'grow' if state.growing else 'prune'
     max_length = min(settings.max_piece_length, _UNLIMITED) if state.growing else 0
     counts, score, keys, pair_counts = count_paths(run, shards, round_dir, max_length,
-                                                   f'Round {state.round} ({phase}, {n} pieces)')
+                                                   f'{size}: round {state.round} ({phase}, {n} pieces)')
     counts = counts[NUM_SPECIAL:]
-    report.rounds.append({'round': state.round, 'phase': phase, 'pieces': n, 'tokens': int(counts.sum()),
-                          'objective': score})
+    report.rounds.append({'size': size, 'round': state.round, 'phase': phase, 'pieces': n,
+                          'tokens': int(counts.sum()), 'objective': score})
+    kept = np.fromiter((p in chars or len(p) == 1 for p in state.pieces), bool, n)
     if state.growing:
-        target = math.ceil(settings.growth * (sizes[0] - NUM_SPECIAL))
-        return grow(state, counts, keys, pair_counts, target, sizes[0] - NUM_SPECIAL, settings.min_count)
-    goal = sizes[state.next_size] - NUM_SPECIAL
-    next_size = state.next_size
+        target = math.ceil(settings.growth * goal)
+        return grow(state, counts, keys, pair_counts, kept, target, goal, settings.min_count)
     if state.passes + 1 < EM_PASSES:
-        return State(state.pieces, counts, state.round + 1, False, next_size, state.passes + 1)
+        return State(state.pieces, counts, state.round + 1, False, state.passes + 1)
     if n == goal:
-        _save_size(run.work, sizes[next_size], state.pieces, counts)
-        next_size += 1
-        if next_size == len(sizes):
-            return State(state.pieces, counts, state.round + 1, False, next_size)
-        goal = sizes[next_size] - NUM_SPECIAL
+        _save_size(run.work, size, state.pieces, counts)
+        return None
     keep = max(goal, math.ceil(PRUNE_RATIO * n))
-    pieces, new_counts = prune(state.pieces, counts, keep, settings.token_penalty)
-    return State(pieces, new_counts, state.round + 1, False, next_size)
+    pieces, new_counts = prune(state.pieces, counts, keep, settings.token_penalty, kept)
+    return State(pieces, new_counts, state.round + 1, False)
 
 
-def grow(state, counts, keys, pair_counts, target, least, min_count):
-    """The pieces that best paths use (and the single bytes), with their
-    counts, plus the most frequent pairs that are not pieces yet: as many as
-    there are pieces, up to ``target`` in all. Raises ValueError when no pair
-    is left before ``least`` pieces."""
-    used = (counts > 0) | (np.fromiter(map(len, state.pieces), np.int64, len(state.pieces)) == 1)
+def grow(state, counts, keys, pair_counts, kept, target, least, min_count):
+    """The pieces that best paths use (and the ``kept`` ones: bytes and the
+    alphabet), with their counts, plus the most frequent pairs that are not
+    pieces yet: as many as there are pieces, up to ``target`` in all. Raises
+    ValueError when the pieces stay short of ``least``."""
+    used = (counts > 0) | kept
     pieces = [p for p, u in zip(state.pieces, used.tolist()) if u]
     counts = counts[used]
     room = min(len(pieces), target - len(pieces))
@@ -182,13 +220,14 @@ def grow(state, counts, keys, pair_counts, target, least, min_count):
             added.append(piece)
             added_counts.append(c)
     size = len(pieces) + len(added)
-    if size < least and not added:
+    last_round = state.round + 1 >= MAX_GROWTH_ROUNDS
+    if size < least and (not added or last_round):
         raise ValueError(f'the corpus supports only {size + NUM_SPECIAL} ids ({size} pieces) with '
                          f'min_count={min_count} and this max_piece_length: ask for a smaller '
                          f'max_vocab_size, lower min_count or train on more text')
-    growing = size < target and (state.round + 1 < MAX_GROWTH_ROUNDS or size < least)
+    growing = size < target and not last_round
     return State(pieces + added, np.concatenate([counts, np.array(added_counts, np.int64)]), state.round + 1,
-                 growing, 0)
+                 growing)
 
 
 def _save_size(work, size, pieces, counts):

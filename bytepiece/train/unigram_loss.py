@@ -86,13 +86,15 @@ def pruning_losses(pieces, counts, token_penalty):
     return loss
 
 
-def prune(pieces, counts, keep, token_penalty):
-    """The ``keep`` pieces of least loss removed last: single bytes always
-    stay, and each removed piece's count goes to the pieces of its best
-    segmentation by the kept ones. Returns ``(pieces, counts)``, in their
-    order."""
+def prune(pieces, counts, keep, token_penalty, kept=None):
+    """The ``keep`` pieces of least loss removed last: single bytes and the
+    pieces ``kept`` (a mask) always stay, and each removed piece's count goes
+    to the pieces of its best segmentation by the kept ones. Returns
+    ``(pieces, counts)``, in their order."""
     counts = np.asarray(counts, np.int64)
     loss = pruning_losses(pieces, counts, token_penalty)
+    if kept is not None:
+        loss[kept] = np.inf
     order = np.lexsort((np.arange(counts.size), -loss))  # highest loss first; ties: earlier pieces
     kept = np.sort(order[:keep])
     dropped = np.sort(order[keep:])
