@@ -10,6 +10,7 @@ summary with its 1- and 2-gram counts: a partition whose summary exists is
 done.
 """
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -18,7 +19,6 @@ import numpy as np
 
 from ..inputs import ReadReport, read
 from ..kernels import ngrams
-from ..kernels.rng import mix64
 from ..text import encode_utf8, pack_bytes
 from ..workdir import WorkDir
 
@@ -64,13 +64,29 @@ def text_chunks(text, regex, where=None, slice_chars=SLICE_CHARS):
     yield chunk_text(text[start:] if start else text, regex, where)
 
 
-def is_held_back(partition, document, holdout):
-    """Whether document ``document`` of partition ``partition`` is held back
-    from training (a fixed fraction ``holdout``, chosen by a hash)."""
+def is_held_back(text, holdout):
+    """Whether a document is held back from training: a fixed fraction
+    ``holdout`` of documents, chosen by a hash of the text, so the choice is
+    the same however the corpus is cut into partitions and wherever it is
+    read (and copies of a document fall on the same side)."""
     if holdout <= 0:
         return False
-    h = int(mix64(np.uint64(partition) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(document)))
-    return (h >> 11) / float(1 << 53) < holdout
+    digest = hashlib.blake2b(text.encode('utf-8', 'surrogatepass'), digest_size=8).digest()
+    return (int.from_bytes(digest, 'little') >> 11) / float(1 << 53) < holdout
+
+
+class HeldBack:
+    """The held-back documents kept to measure a vocabulary: up to
+    ``SAMPLE_BYTES`` of them, and how many there were."""
+
+    def __init__(self):
+        self.texts, self.size, self.documents = [], 0, 0
+
+    def add(self, text):
+        self.documents += 1
+        if self.size < SAMPLE_BYTES:
+            self.texts.append(text)
+            self.size += len(text)
 
 
 class ShardWriter:
@@ -122,49 +138,54 @@ def prepare_partition(work_path, part, isolate_digits, holdout):
     writer = ShardWriter(work, f'{part.index:05d}')
     regex = chunk_regex(isolate_digits)
     report = ReadReport()
-    sample, sample_size = [], 0
+    held = HeldBack()
     for k, text in enumerate(read(part, report)):
-        if is_held_back(part.index, k, holdout):
-            if sample_size < SAMPLE_BYTES:
-                sample.append(text)
-                sample_size += len(text)
+        if is_held_back(text, holdout):
+            held.add(text)
             continue
         for chunks in text_chunks(text, regex, f'{part.path}, document {k + 1}'):
             writer.add(chunks)
     writer.flush()
-    arrays = dict(c1=writer.c1, c2=writer.c2, shards=np.array(writer.shards, str),
-                  shard_bytes=np.array(writer.shard_bytes, np.int64), report=json.dumps(report.__dict__),
-                  sample=json.dumps(sample))
+    arrays = _summary_arrays(writer, report, held)
     work.save(done, **arrays)
     return summary(arrays)
 
 
-def prepare_texts(work, texts, isolate_digits):
+def _summary_arrays(writer, report, held):
+    return dict(c1=writer.c1, c2=writer.c2, shards=np.array(writer.shards, str),
+                shard_bytes=np.array(writer.shard_bytes, np.int64), report=json.dumps(report.__dict__),
+                sample=json.dumps(held.texts), held_back=np.int64(held.documents))
+
+
+def prepare_texts(work, texts, isolate_digits, holdout):
     """Read in-memory texts into shards (on the calling process, which holds
     them anyway); returns their summary."""
     writer = ShardWriter(work, 'texts')
     regex = chunk_regex(isolate_digits)
+    held = HeldBack()
     documents = 0
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f'corpus item {index} must be str, got {type(text).__name__}')
+        documents += 1
+        if is_held_back(text, holdout):
+            held.add(text)
+            continue
         for chunks in text_chunks(text, regex, f'corpus item {index}'):
             writer.add(chunks)
-        documents += 1
     writer.flush()
-    report = ReadReport(documents=documents)
-    return summary(dict(c1=writer.c1, c2=writer.c2, shards=np.array(writer.shards, str),
-                        shard_bytes=np.array(writer.shard_bytes, np.int64), report=json.dumps(report.__dict__),
-                        sample='[]'))
+    return summary(_summary_arrays(writer, ReadReport(documents=documents), held))
 
 
 def summary(arrays):
     """A prepared partition's summary: 1- and 2-gram counts, shard names and
-    sizes (bytes), its ``ReadReport`` and held-back sample texts."""
+    sizes (bytes), its ``ReadReport``, held-back sample texts and how many
+    documents were held back."""
     return {'c1': np.asarray(arrays['c1']), 'c2': np.asarray(arrays['c2']),
             'shards': [str(s) for s in np.asarray(arrays['shards']).tolist()],
             'shard_bytes': [int(b) for b in np.asarray(arrays['shard_bytes']).tolist()],
-            'report': ReadReport(**json.loads(str(arrays['report']))), 'sample': json.loads(str(arrays['sample']))}
+            'report': ReadReport(**json.loads(str(arrays['report']))), 'sample': json.loads(str(arrays['sample'])),
+            'held_back': int(arrays['held_back']) if 'held_back' in arrays else 0}
 
 
 def load_shard(work, name):

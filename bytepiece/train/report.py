@@ -14,8 +14,11 @@ class TrainReport:
     included, as ``vocab_size`` counts them); ``short``: why a size was not
     reached; ``thresholds`` and ``pieces_cap``: where the memory limit raised
     the least count of the n-grams of a length, or capped the pieces kept
-    for pruning; ``bytes_per_token``: of the largest vocabulary on ``sample``
-    (``'held-back'`` documents, or ``'training'`` text when none is held back)."""
+    for pruning; ``compression``: per size, bytes per token on the
+    ``'held-back'`` documents (text the vocabulary was not trained on, when
+    ``held_back`` documents were held back) and on ``'training'`` text;
+    ``bytes_per_token``: of the largest vocabulary on ``sample``, the
+    held-back documents where there are some."""
     sizes: Dict[int, int] = field(default_factory=dict)
     short: Dict[int, str] = field(default_factory=dict)
     documents: int = 0
@@ -34,6 +37,8 @@ class TrainReport:
     bytes_per_token: Optional[float] = None
     sample: str = 'training'
     sample_bytes: int = 0
+    held_back: int = 0
+    compression: Dict[int, Dict[str, float]] = field(default_factory=dict)
     engine: str = ''
     rounds: List[dict] = field(default_factory=list)
 
@@ -66,7 +71,9 @@ class TrainReport:
                  *self._method_lines(),
                  f'time: {self.seconds:.1f} s (' + ', '.join(f'{k} {v:.1f} s' for k, v in self.phase_seconds.items())
                  + f') on {self.engine}']
-        if self.bytes_per_token is not None:
-            lines.append(f'bytes per token: {self.bytes_per_token:.3f} on {self.sample_bytes / 1e6:.2f} MB of '
-                         f'{self.sample} text')
+        if self.held_back:
+            lines.append(f'held back: {self.held_back} documents, not trained on; {self.sample_bytes / 1e6:.2f} MB '
+                         f'of them measure the vocabulary')
+        for size, measured in self.compression.items():
+            lines.append(f'bytes per token, {size}: ' + ', '.join(f'{v:.3f} on {k} text' for k, v in measured.items()))
         return '\n'.join(lines + [f'warning: {w}' for w in self.warnings()])

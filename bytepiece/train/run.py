@@ -155,7 +155,7 @@ class Run:
         c1 = np.zeros(256, np.int64)
         c2 = np.zeros(65536, np.int64)
         if self.kind == 'texts':
-            summaries = [prepare_texts(self.work, self.inputs, self.settings.isolate_digits)]
+            summaries = [prepare_texts(self.work, self.inputs, self.settings.isolate_digits, self.holdout)]
         else:
             summaries = self._prepare_partitions()
         shards = []
@@ -166,12 +166,16 @@ class Run:
             self.shard_bytes.update(zip(summary['shards'], summary['shard_bytes']))
             report.read.add(summary['report'])
             self._samples.extend(summary['sample'])
+            report.held_back += summary['held_back']
         report.documents = report.read.documents
         report.input_bytes = report.read.input_bytes
         report.text_bytes = sum(self.shard_bytes.values())
         report.shards = len(shards)
         if report.documents == 0:
             raise ValueError('the corpus is empty')
+        if report.documents == report.held_back:
+            raise ValueError(f'holdout={self.holdout} held back all {report.documents} documents of the corpus: '
+                             f'no training text is left; lower holdout')
         self._short_counts = c1, c2
         return shards
 
@@ -199,12 +203,13 @@ class Run:
         names, self.report.pieces_kept, self.report.pieces_dropped = count_pieces(self, shards)
         return names
 
-    def sample_texts(self):
-        """Texts for the report's bytes per token: held-back documents, else
-        the first shard's chunks (training text)."""
-        if self._samples:
-            self.report.sample = 'held-back'
-            return self._samples
+    def held_back_texts(self):
+        """Held-back documents (up to about 1 MB of each partition's), to
+        measure the vocabulary on text it was not trained on."""
+        return self._samples
+
+    def training_texts(self):
+        """Up to ``SAMPLE_BYTES`` of training text: the first shard's chunks."""
         shards = sorted(self.shard_bytes)
         if not shards:
             return []

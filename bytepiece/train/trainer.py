@@ -22,7 +22,7 @@ from ..memory import training_allocations
 from .prune import prune_saved
 from .report import TrainReport
 from .run import Run, resolve_inputs
-from .settings import DEFAULT_METHOD, Settings
+from .settings import DEFAULT_HOLDOUT, Settings
 from .unigram import train_unigram
 
 __all__ = ['Trainer']
@@ -31,11 +31,13 @@ __all__ = ['Trainer']
 class Trainer:
     """A vocabulary trainer.
 
-    ``method``: ``'bytepiece'`` (BytePiece 0.6.3's byte n-gram language
-    model: its pieces and counts exactly) or ``'unigram'`` (pieces grown from
-    pairs of tokens and pruned by the loss of their removal, with counts
-    re-estimated on the corpus' best paths: fewer tokens per byte, and
-    exactly the sizes asked for). See docs/design.md, Training.
+    ``method``: ``'unigram'`` (pieces grown from pairs of tokens and pruned
+    by the loss of their removal, with counts re-estimated on the corpus'
+    best paths: fewer tokens per byte on text it was not trained on, and
+    exactly the sizes asked for) or ``'bytepiece'`` (BytePiece 0.6.3's byte
+    n-gram language model: its pieces and counts exactly). Without
+    ``method``: ``'bytepiece'`` when ``order`` is given, as code written for
+    BytePiece does, else ``'unigram'``. See docs/usage.md, Choosing a method.
     ``max_vocab_size``: an int >= 259, or a list of them (one model each).
     ``max_piece_length``: longest piece kept, >= 1 (default 36 for
     ``'bytepiece'``, 16 for ``'unigram'``).
@@ -47,11 +49,10 @@ class Trainer:
     Of ``'bytepiece'`` only: ``order``, the n-gram order of the byte language
     model, 1..7 (default 6). Of ``'unigram'`` only: ``token_penalty``, a cost
     per token subtracted from every score, which favours fewer tokens
-    (default 1.0; the model file stores it, docs/format.md; with 0 the scores
+    (default 10.0; the model file stores it, docs/format.md; with 0 the scores
     are log probabilities, as BytePiece 0.6.3 reads them), and
-    ``growth``, how many times the largest size the vocabulary grows to
-    before it is pruned (default 1.3). An option of the other method is a
-    ValueError.
+    ``growth``, how many times its size a vocabulary grows to before it is
+    pruned (default 1.3). An option of the other method is a ValueError.
 
     >>> from bytepiece import Trainer
     >>> from bytepiece.demo import SAMPLE_DIR
@@ -65,7 +66,7 @@ class Trainer:
 
     def __init__(self, order: Optional[int] = None, max_vocab_size: Union[int, List[int]] = 10000,
                  max_piece_length: Union[int, float, None] = None, min_count: int = 2, isolate_digits: bool = False,
-                 ensure_unicode: bool = True, *, method: str = DEFAULT_METHOD, token_penalty: Optional[float] = None,
+                 ensure_unicode: bool = True, *, method: Optional[str] = None, token_penalty: Optional[float] = None,
                  growth: Optional[float] = None):
         self.settings = Settings.checked(order, max_vocab_size, max_piece_length, min_count, isolate_digits,
                                          ensure_unicode, method, token_penalty, growth)
@@ -84,7 +85,8 @@ class Trainer:
 
     def train(self, texts=None, *, files=None, field: str = 'text', errors: str = 'strict', engine=None,
               workers: Optional[int] = None, executor=None, work_dir=None, memory_limit=None,
-              holdout: float = 0.0, progress: bool = True, tmpdir=None, restart: bool = False) -> TrainReport:
+              holdout: Optional[float] = None, progress: bool = True, tmpdir=None,
+              restart: bool = False) -> TrainReport:
         """Train on a corpus; sets ``self.pieces`` (one ``{piece: count}`` dict
         per size, largest first) and returns a ``TrainReport``.
 
@@ -106,12 +108,14 @@ class Trainer:
         with ``restart=True`` emptied and used.
         ``memory_limit`` (bytes, or a string like ``'512MB'``): what one
         reduce task may hold (default 256 MB). ``holdout``: the fraction of
-        documents held back from training to measure the report's bytes per
-        token (default 0: the report measures training text).
+        documents held back from training, chosen by a hash of each
+        document's text, on which the report measures bytes per token of
+        every size (default 0.02 with ``'unigram'``, 0 with ``'bytepiece'``,
+        whose vocabulary is then BytePiece's exactly).
         """
         settings = self.settings
         inputs = resolve_inputs(texts, files, field, errors)
-        holdout = _check_holdout(holdout)
+        holdout = _check_holdout(DEFAULT_HOLDOUT[settings.method] if holdout is None else holdout)
         start = time.perf_counter()
         with Run(settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
                  progress, restart) as run, training_allocations(), keyboard_interrupts():
@@ -133,15 +137,21 @@ class Trainer:
         return report
 
     def _measure(self, run):
-        """Bytes per token of the largest vocabulary on the sample."""
+        """Bytes per token of every size on the held-back documents and on
+        training text; ``bytes_per_token`` of the largest size."""
         report = run.report
-        texts = run.sample_texts()
-        if not texts:
-            return
-        tokenizer = self.tokenizer()
-        arrays = tokenizer.encode_batch_to_numpy(texts, num_threads=1)
-        report.sample_bytes = sum(len(t.encode('utf-8')) for t in texts)
-        report.bytes_per_token = report.sample_bytes / max(arrays.ids.size, 1)
+        samples = {'held-back': run.held_back_texts(), 'training': run.training_texts()}
+        samples = {name: texts for name, texts in samples.items() if texts}
+        sizes = {name: sum(len(t.encode('utf-8')) for t in texts) for name, texts in samples.items()}
+        for size in self.max_vocab_size:
+            tokenizer = self.tokenizer(size)
+            report.compression[size] = {
+                name: sizes[name] / max(tokenizer.encode_batch_to_numpy(texts, num_threads=1).ids.size, 1)
+                for name, texts in samples.items()}
+        if samples:
+            report.sample = next(iter(samples))
+            report.sample_bytes = sizes[report.sample]
+            report.bytes_per_token = report.compression[self.max_vocab_size[0]][report.sample]
 
     def save(self, path: Union[str, os.PathLike]) -> List[str]:
         """Save the model(s): ``path`` for one size, else ``path.<size>`` each."""
