@@ -85,13 +85,14 @@ def test_rounds_are_reported_and_each_pass_improves_its_objective(trained):
 
 def test_a_failed_run_resumes_from_its_last_round(trained, tmp_path, monkeypatch):
     real = unigram_method.run_round
-    calls = []
+    calls, killed = [], []
 
-    def failing(run, shards, state):
-        calls.append(state.round)
-        if state.round == 3 and len(calls) == 4:  # once: the fourth round of the first run
+    def failing(run, shards, size, state, chars):
+        calls.append((size, state.round))
+        if len(calls) == 4 and not killed:  # once: the fourth round of the first run
+            killed.append(True)
             raise RuntimeError('killed')
-        return real(run, shards, state)
+        return real(run, shards, size, state, chars)
 
     monkeypatch.setattr(unigram_method, 'run_round', failing)
     work = tmp_path / 'work'
@@ -100,7 +101,7 @@ def test_a_failed_run_resumes_from_its_last_round(trained, tmp_path, monkeypatch
         trainer.train(files=sample_files(), workers=2, work_dir=work, progress=False)
     calls.clear()
     trainer.train(files=sample_files(), workers=2, work_dir=work, progress=False)
-    assert calls[0] == 3, 'the three finished rounds are not run again'
+    assert calls[0] == (max(SIZES), 3), 'the three finished rounds are not run again'
     assert trainer.pieces == trained[0].pieces
 
 
@@ -199,12 +200,12 @@ def test_save_load_round_trip(trained, tmp_path):
         saved = Tokenizer(path)
         assert saved.encode_batch(texts) == trainer.tokenizer(size).encode_batch(texts)
         assert saved.vocab_size == size
-        # the default token penalty, 1.0, is stored and taken from every score
-        assert saved.vocab.token_penalty == 1.0
-        assert np.exp(saved.vocab.scores[NUM_SPECIAL:]).sum() == pytest.approx(math.exp(-1.0))
+        # the default token penalty, 10.0, is stored and taken from every score
+        assert saved.vocab.token_penalty == 10.0
+        assert np.exp(saved.vocab.scores[NUM_SPECIAL:]).sum() == pytest.approx(math.exp(-10.0))
         with open(path, encoding='utf-8') as f:
             metadata = json.load(f)['AA=='][2]['bytepiece']
-        assert metadata['training']['method'] == 'unigram' and metadata['token_penalty'] == 1.0
+        assert metadata['training']['method'] == 'unigram' and metadata['token_penalty'] == 10.0
 
 
 @pytest.fixture(scope='module')
@@ -227,7 +228,7 @@ def test_without_a_penalty_the_scores_are_log_probabilities(plain):
 # --- exact sampling on a trained model ---------------------------------------
 
 
-@pytest.mark.parametrize('penalty', [0.0, 1.0])
+@pytest.mark.parametrize('penalty', [0.0, 10.0])  # 10: the default
 @pytest.mark.parametrize('alpha', [0.1, 1.0])
 def test_sampling_is_exact_on_a_trained_model(trained, plain, penalty, alpha):
     tok = trained[0].tokenizer(SIZES[0]) if penalty else Tokenizer(plain)
@@ -252,8 +253,8 @@ def test_sampling_is_exact_on_a_trained_model(trained, plain, penalty, alpha):
 @pytest.mark.parametrize('kwargs, match', [
     ({'method': 'bpe'}, "unknown training method 'bpe'"),
     ({'method': 'unigram', 'order': 5}, "order is an option of method='bytepiece' only"),
-    ({'token_penalty': 1.0}, "token_penalty is an option of method='unigram' only"),
-    ({'growth': 2.0}, "growth is an option of method='unigram' only"),
+    ({'order': 6, 'token_penalty': 1.0}, "token_penalty is an option of method='unigram' only"),
+    ({'method': 'bytepiece', 'growth': 2.0}, "growth is an option of method='unigram' only"),
     ({'method': 'unigram', 'growth': 0.5}, 'growth must be in'),
     ({'method': 'unigram', 'token_penalty': -1.0}, 'token_penalty must be in'),
 ])
@@ -281,3 +282,107 @@ def test_cli_method_choices_and_errors(tmp_path):
     good = run('train', sample_files()[2], '-o', out, '--method', 'unigram', '--vocab-size', '400', '-q')
     assert good.returncode == 0, good.stderr
     assert Tokenizer(out).vocab_size == 400
+
+
+# --- sizes, the alphabet, held-back documents, the default method -------------
+
+
+def test_a_size_is_the_same_alone_and_with_other_sizes(trained):
+    trainer, _ = trained
+    for size, pieces in zip(SIZES, trainer.pieces):
+        alone = unigram_trainer(max_vocab_size=size)
+        alone.train(files=sample_files(), workers=2, progress=False)
+        assert alone.pieces[0] == pieces, f'{size} trained alone'
+
+
+def test_the_alphabet_is_never_pruned(trained):
+    """The most frequent characters reaching min_count, up to a quarter of
+    the room above the bytes, are pieces of every size, used or not."""
+    trainer, _ = trained
+    text = ''.join(open(p, encoding='utf-8').read() for p in sample_files())
+    chars = Counter(c for c in text if len(c.encode('utf-8')) > 1)
+    for size, pieces in zip(SIZES, trainer.pieces):
+        share = int(0.25 * (size - NUM_SPECIAL - 256))
+        frequent = [c.encode('utf-8') for c, n in chars.most_common() if n >= 3][:share]
+        assert len(frequent) == share, 'the sample has more such characters than the room'
+        # characters counted alike may stand in either order at the cut
+        missing = [c for c in frequent if c not in pieces]
+        assert all(chars[c.decode('utf-8')] == chars[frequent[-1].decode('utf-8')] for c in missing), missing
+
+
+def _documents():
+    """The sample cut at blank lines: many small documents."""
+    docs = []
+    for path in sample_files():
+        docs += [d for d in open(path, encoding='utf-8').read().split('\n\n') if d.strip()]
+    return docs
+
+
+def test_held_back_documents_are_chosen_by_their_text(tmp_path):
+    """The same documents are held back, and the same model trained, for any
+    partitioning of the files, engine and form of input."""
+    docs = _documents()
+
+    def jsonl(name, part):
+        (tmp_path / name).write_text(''.join(json.dumps({'text': d}) + '\n' for d in part), encoding='utf-8')
+        return str(tmp_path / name)
+
+    whole = jsonl('all.jsonl', docs)
+    thirds = [jsonl(f'{k}.jsonl', docs[k::3]) for k in range(3)]  # other partitions, other order
+    runs = []
+    for engine, corpus in [('threads', {'files': whole}), ('processes', {'files': thirds}),
+                           ('inline', {'texts': docs})]:
+        trainer = unigram_trainer(max_vocab_size=800)
+        report = trainer.train(**corpus, engine=engine, workers=2, holdout=0.2, progress=False)
+        runs.append((trainer.pieces, report.held_back, report.partitions))
+    assert runs[1][2] == 3 * runs[0][2], 'the second run reads other partitions'
+    assert 0.1 * len(docs) < runs[0][1] < 0.3 * len(docs)
+    assert runs[0][1] == runs[1][1] == runs[2][1]
+    assert runs[0][0] == runs[2][0], 'files and texts in the same order: the same model'
+    assert runs[1][0] == runs[0][0], 'the documents in another order: the same model'
+
+
+def test_the_report_measures_every_size_on_held_back_and_training_text(tmp_path):
+    trainer = unigram_trainer()
+    report = trainer.train(texts=_documents(), workers=2, holdout=0.1, progress=False)
+    assert report.held_back > 0 and report.sample == 'held-back'
+    assert list(report.compression) == SIZES
+    for size in SIZES:
+        measured = report.compression[size]
+        assert set(measured) == {'held-back', 'training'} and all(v > 1.0 for v in measured.values())
+    assert report.bytes_per_token == report.compression[max(SIZES)]['held-back']
+    text = str(report)
+    assert f'bytes per token, {SIZES[1]}: ' in text and 'on held-back text' in text and 'held back:' in text
+
+
+def test_a_holdout_that_leaves_no_training_text_is_an_error():
+    with pytest.raises(ValueError, match=r'holdout=0.9999 held back all 1 documents'):
+        unigram_trainer(max_vocab_size=400).train(texts=['one short document'], holdout=0.9999, progress=False)
+    with pytest.raises(ValueError, match='holdout must be a fraction in'):
+        unigram_trainer(max_vocab_size=400).train(texts=['text'], holdout=1.5, progress=False)
+
+
+def test_the_default_method_and_the_bytepiece_compatible_path():
+    assert Trainer(max_vocab_size=1000).method == 'unigram'
+    assert Trainer(max_vocab_size=1000).token_penalty == 10.0
+    # code written for BytePiece names the order: BytePiece's method, nothing held back
+    compatible = Trainer(order=6, max_vocab_size=1000, min_count=4)
+    assert compatible.method == 'bytepiece'
+    report = compatible.train(files=sample_files(), workers=2, progress=False)
+    assert report.held_back == 0 and report.sample == 'training'
+    assert Trainer(6, 1000).method == 'bytepiece'
+
+
+def test_the_cli_trains_the_default_method_and_bytepiece_with_order(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, '-m', 'bytepiece.cli', *args], capture_output=True, text=True)
+    default = run('train', sample_files()[2], '-o', str(tmp_path / 'd.model'), '--vocab-size', '500')
+    assert default.returncode == 0, default.stderr
+    assert 'warning' not in default.stderr and 'bytes per token, 500:' in default.stderr
+    compatible = run('train', sample_files()[2], '-o', str(tmp_path / 'b.model'), '--order', '6', '-q')
+    assert compatible.returncode == 0, compatible.stderr
+    methods = []
+    for name in ('d.model', 'b.model'):
+        with open(tmp_path / name, encoding='utf-8') as f:
+            methods.append(json.load(f)['AA=='][2]['bytepiece']['training']['method'])
+    assert methods == ['unigram', 'bytepiece']

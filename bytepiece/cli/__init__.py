@@ -70,16 +70,17 @@ def _train_parser(sub):
     p.add_argument('-o', '--output', required=True, help='model path (with several sizes: PATH.<size> each)')
     p.add_argument('--vocab-size', action=_Sizes, nargs='+', default=[10000], metavar='N',
                    help='one or more sizes (default 10000); FILEs may follow the sizes')
-    p.add_argument('--method', choices=list(METHODS), default=DEFAULT_METHOD,
-                   help='bytepiece (default): BytePiece 0.6.3\'s byte n-gram method, its models exactly; unigram: '
-                        'pieces grown from token pairs and pruned by likelihood loss, fewer tokens per byte and '
-                        'exactly the sizes asked for (docs/usage.md, Choosing a method)')
+    p.add_argument('--method', choices=list(METHODS), default=None,
+                   help=f'unigram: pieces grown from token pairs and pruned by likelihood loss, fewer tokens per '
+                        f'byte on text it was not trained on and exactly the sizes asked for; bytepiece: '
+                        f'BytePiece 0.6.3\'s byte n-gram method, its models exactly (default {DEFAULT_METHOD}, or '
+                        f'bytepiece with --order; docs/usage.md, Choosing a method)')
     p.add_argument('--order', type=int, default=None, help='n-gram order, --method bytepiece only (default 6)')
     p.add_argument('--token-penalty', type=float, default=None,
-                   help='cost per token in the scores, --method unigram only (default 1.0; 0: plain log '
+                   help='cost per token in the scores, --method unigram only (default 10; 0: plain log '
                         'probabilities, as BytePiece 0.6.3 reads them)')
     p.add_argument('--growth', type=float, default=None,
-                   help='how many times the largest size the vocabulary grows to before pruning, '
+                   help='how many times its size a vocabulary grows to before pruning, '
                         '--method unigram only (default 1.3)')
     p.add_argument('--min-count', type=int, default=2,
                    help='least count of kept n-grams and pieces (bytepiece), of a pair that becomes a piece '
@@ -98,8 +99,9 @@ def _train_parser(sub):
                    help='memory one reduce task may hold, e.g. 512MB (default 256MB)')
     p.add_argument('--errors', choices=['strict', 'skip', 'replace'], default='strict',
                    help='a record that is not UTF-8 or not JSON: an error (default), skipped, or repaired')
-    p.add_argument('--holdout', type=float, default=0.0,
-                   help='fraction of documents held back to measure bytes per token (default 0: training text)')
+    p.add_argument('--holdout', type=float, default=None,
+                   help='fraction of documents held back from training (chosen by a hash of each), on which the '
+                        'summary measures bytes per token (default 0.02 with unigram, 0 with bytepiece)')
     p.add_argument('--isolate-digits', action='store_true', help='every digit is its own chunk')
     p.add_argument('--no-ensure-unicode', action='store_true', help='allow pieces that split UTF-8 characters')
     p.add_argument('--field', default='text', help='text field of .jsonl inputs, column of .parquet (default text)')

@@ -7,13 +7,15 @@ from numbers import Integral, Real
 from ..kernels.ngrams import MAX_ORDER
 from ..model import NUM_SPECIAL
 
-__all__ = ['Settings', 'MIN_VOCAB_SIZE', 'METHODS', 'DEFAULT_METHOD', 'check_int']
+__all__ = ['Settings', 'MIN_VOCAB_SIZE', 'METHODS', 'DEFAULT_METHOD', 'default_method', 'check_int']
 
 MIN_VOCAB_SIZE = 256 + NUM_SPECIAL
 METHODS = ('bytepiece', 'unigram')
-DEFAULT_METHOD = 'bytepiece'
+DEFAULT_METHOD = 'unigram'  # what measures best on text outside the training corpus
 # the options of one method only, with their defaults there
-METHOD_OPTIONS = {'bytepiece': {'order': 6}, 'unigram': {'token_penalty': 1.0, 'growth': 1.3}}
+METHOD_OPTIONS = {'bytepiece': {'order': 6}, 'unigram': {'token_penalty': 10.0, 'growth': 1.3}}
+# the share of documents held back to measure the vocabulary on unseen text
+DEFAULT_HOLDOUT = {'bytepiece': 0.0, 'unigram': 0.02}
 MAX_PIECE_LENGTH = {'bytepiece': 36, 'unigram': 16}
 
 
@@ -56,6 +58,14 @@ def _check_real(name, value, low, high=math.inf):
     return float(value)
 
 
+def default_method(method, order):
+    """The method asked for; without one, BytePiece's when ``order`` is given
+    (code written for BytePiece gets its vocabulary), else ``DEFAULT_METHOD``."""
+    if method is not None:
+        return method
+    return 'bytepiece' if order is not None else DEFAULT_METHOD
+
+
 def _method_options(method, options):
     """The options of ``method`` (None: its default); an option of the other
     method is a ValueError naming it."""
@@ -87,7 +97,8 @@ class Settings:
 
     @classmethod
     def checked(cls, order, max_vocab_size, max_piece_length, min_count, isolate_digits, ensure_unicode,
-                method=DEFAULT_METHOD, token_penalty=None, growth=None):
+                method=None, token_penalty=None, growth=None):
+        method = default_method(method, order)
         options = _method_options(method, {'order': order, 'token_penalty': token_penalty, 'growth': growth})
         if method == 'bytepiece':
             options['order'] = check_int('order', options['order'], 1, MAX_ORDER)
