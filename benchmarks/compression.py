@@ -14,7 +14,8 @@ our ``vocab_size`` (3 special ids included), the peers' vocabulary size.
 
 Trainers (all on the same training documents):
 - ``unigram``, ``bytepiece``: ``Trainer(method=...)``, one run for all sizes
-  (defaults otherwise: ``min_count=2``);
+  (defaults otherwise: ``min_count=2``; ``--holdout`` of the unigram
+  method, default 0, so that it trains on the same text as its peers);
 - ``hf-bytelevel``: HF ``tokenizers`` BPE with the ByteLevel pre-tokenizer
   (GPT-2's regex);
 - ``hf-whole``: HF BPE with no pre-tokenizer over byte-level strings of whole
@@ -57,7 +58,7 @@ OUT_OF_DOMAIN = ('reference.', 'fortunes-zh.chinese')
 
 
 def split(path):
-    """``(train, in_domain, out_of_domain)``: lists of texts; the last as
+    """``(train, in_domain, out_of_domain)``: a list of texts, then lists of
     ``(src, text)`` pairs."""
     import lzma
     train, held, outside = [], [], []
@@ -68,7 +69,7 @@ def split(path):
             if doc['src'].startswith(OUT_OF_DOMAIN[0]) or doc['src'] == OUT_OF_DOMAIN[1]:
                 outside.append((doc['src'], doc['text']))
             elif (len(train) + len(held)) % 10 == 9:
-                held.append(doc['text'])
+                held.append((doc['src'], doc['text']))
             else:
                 train.append(doc['text'])
     return train, held, outside
@@ -106,13 +107,13 @@ def bytepiece_parity(trainer, sizes, texts, ref_python, tmp):
     return same
 
 
-def ours(method, train, sizes, workers, penalty_loss):
+def ours(method, train, sizes, workers, penalty_loss, holdout):
     """Our trainer: one run; per size a function from texts to token counts;
     the trainer."""
     from bytepiece import Tokenizer, Trainer
     trainer = Trainer(max_vocab_size=sizes, method=method)
     start = time.perf_counter()
-    trainer.train(train, workers=workers, progress=False)
+    trainer.train(train, workers=workers, progress=False, holdout=holdout if method == 'unigram' else 0.0)
     seconds = time.perf_counter() - start
     counters = {}
     for size in sizes:
@@ -195,17 +196,20 @@ def sentencepiece(kind, train, sizes, workers, tmp):
 
 def compression(args, train, held, outside, tmp):
     """Bytes per token of every trainer and size: ``{trainer: {size: {test: value}}}``, training seconds."""
-    tests = {'out of domain': [t for _, t in outside], 'in domain': held}
+    tests = {'out of domain': [t for _, t in outside], 'in domain': [t for _, t in held]}
     for src in sorted({s for s, _ in outside}):
         tests[src] = [t for s, t in outside if s == src]
+    for src in sorted({s for s, _ in held}):
+        tests[f'in domain, {src}'] = [t for s, t in held if s == src]
     sizes_bytes = {name: sum(len(t.encode('utf-8')) for t in texts) for name, texts in tests.items()}
     table, seconds = {}, {}
     for name in args.trainers:
         print(f'training {name} ...', file=sys.stderr, flush=True)
         if name in ('unigram', 'bytepiece'):
-            counters, seconds[name], trainer = ours(name, train, args.sizes, args.workers, args.penalty_loss)
+            counters, seconds[name], trainer = ours(name, train, args.sizes, args.workers, args.penalty_loss,
+                                                    args.holdout)
             if name == 'unigram' and args.ref_python:
-                texts = held + [t for _, t in outside]
+                texts = [t for _, t in held + outside]
                 same = bytepiece_parity(trainer, args.sizes, texts, args.ref_python, tmp)
                 print('BytePiece 0.6.3 with the saved unigram models, identical ids on the test documents: ' +
                       '; '.join(f'{size}: {a}/{len(texts)} as ours, {b}/{len(texts)} as ours without the token '
@@ -251,7 +255,8 @@ def training_cost(args):
 def print_tables(args, table, seconds, cost):
     tests = ['out of domain', 'in domain'] + sorted(k for k in next(iter(table.values()))[str(args.sizes[0])]
                                                     if k not in ('out of domain', 'in domain'))
-    for test in tests:
+    print_per_source(args, table, [t for t in tests if t.startswith('in domain, handbook')])
+    for test in (t for t in tests if not t.startswith('in domain, ')):
         print(f'\n### {test}: bytes per token\n')
         print('| trainer | train s | ' + ' | '.join(str(s) for s in args.sizes) + ' |')
         print('|---|---:|' + '---:|' * len(args.sizes))
@@ -277,6 +282,21 @@ def print_tables(args, table, seconds, cost):
         print(f'\nunigram / bytepiece: train time {u[1] / b[1]:.2f}x, peak RSS {u[3] / b[3]:.2f}x')
 
 
+def print_per_source(args, table, tests):
+    """One table per size: bytes per token of every trainer on each test,
+    and ours over HF byte-level BPE's."""
+    for size in map(str, args.sizes):
+        print(f'\n### {size}: bytes per token per handbook language (held-back tenth)\n')
+        names = list(table)
+        ratio = 'unigram' in table and 'hf-bytelevel' in table
+        print('| language | ' + ' | '.join(names) + (' | unigram / hf-bytelevel |' if ratio else ' |'))
+        print('|---|' + '---:|' * (len(names) + ratio))
+        for test in tests:
+            row = [table[n][size][test] for n in names]
+            extra = f' {table["unigram"][size][test] / table["hf-bytelevel"][size][test]:.3f}x |' if ratio else ''
+            print(f'| {test.rsplit(".", 1)[-1]} | ' + ' | '.join(f'{v:.3f}' for v in row) + ' |' + extra)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--corpus', default=DEFAULT_CORPUS)
@@ -286,6 +306,9 @@ def main():
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--skip-time', action='store_true')
     parser.add_argument('--penalty-loss', action='store_true')
+    parser.add_argument('--holdout', type=float, default=0.0,
+                        help='documents our unigram trainer holds back of the training part (default 0: it trains '
+                             'on the same text as its peers)')
     parser.add_argument('--json')
     parser.add_argument('--ref-python', help='python of a venv with BytePiece 0.6.3: encode with it too')
     args = parser.parse_args()
