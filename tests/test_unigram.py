@@ -17,6 +17,7 @@ from bytepiece import Tokenizer, Trainer
 from bytepiece.demo import SAMPLE_DIR
 from bytepiece.model import NUM_SPECIAL
 from bytepiece.train import unigram as unigram_method
+from bytepiece.train.boundaries import crossing_mask, crosses_boundary
 from bytepiece.train.unigram_loss import compile_pieces, objective, pruning_losses, scores
 from bytepiece.kernels import unigram as kernels
 from bytepiece.text import pack_bytes
@@ -51,7 +52,7 @@ def test_exactly_the_sizes_asked_for(trained):
     assert report.sizes == {size: size for size in SIZES} and not report.short
     for pieces in trainer.pieces:
         assert all(bytes([b]) in pieces for b in range(256))
-        assert max(map(len, pieces)) <= 16, 'the default longest piece of the method'
+        assert max(map(len, pieces)) <= 32, 'the default longest piece of the method'
 
 
 @pytest.mark.parametrize('engine, workers', [('inline', 1), ('threads', 2), ('processes', 2)])
@@ -257,6 +258,9 @@ def test_sampling_is_exact_on_a_trained_model(trained, plain, penalty, alpha):
     ({'method': 'bytepiece', 'growth': 2.0}, "growth is an option of method='unigram' only"),
     ({'method': 'unigram', 'growth': 0.5}, 'growth must be in'),
     ({'method': 'unigram', 'token_penalty': -1.0}, 'token_penalty must be in'),
+    ({'method': 'unigram', 'boundary_share': 1.5}, r'boundary_share must be in \[0.0, 1.0\], got 1.5'),
+    ({'method': 'unigram', 'boundary_share': -0.1}, 'boundary_share must be in'),
+    ({'order': 6, 'boundary_share': 0.5}, "boundary_share is an option of method='unigram' only"),
 ])
 def test_bad_method_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -386,3 +390,45 @@ def test_the_cli_trains_the_default_method_and_bytepiece_with_order(tmp_path):
         with open(tmp_path / name, encoding='utf-8') as f:
             methods.append(json.load(f)['AA=='][2]['bytepiece']['training']['method'])
     assert methods == ['unigram', 'bytepiece']
+
+
+# --- pre-token boundaries ----------------------------------------------------
+
+
+@pytest.mark.parametrize('piece, crosses', [
+    ('the', False), (' the', False), ('the ', True), ('   ', False), ('\n\n  ', False), ('a,', True),
+    (', ', True), ('123', False), (' 123', False), ('a1', True), ('世界', False), (' 世界', False),
+    ('世界。', True), ('...', False), (' ...', False), ('    def', True), ('नमस्ते', False), ('e\u0301', False),
+])
+def test_which_pieces_cross_a_pre_token_boundary(piece, crosses):
+    assert crosses_boundary(piece.encode('utf-8')) is crosses
+
+
+def _random_corpus(seed, n_docs=60):
+    """Words, numbers, punctuation, CJK and whitespace in random order."""
+    rng = np.random.default_rng(seed)
+    letters = list('abcdefghijklmnoprstuéмир世界')
+    words = [''.join(rng.choice(letters, int(rng.integers(2, 7))).tolist()) for _ in range(300)]
+    words += ['42', '3.14', ',', '.', '(', ')', '::', '\n', '    ', '"'] + [' '] * 100
+    return [''.join(rng.choice(words, int(rng.integers(50, 400))).tolist()) for _ in range(n_docs)]
+
+
+@pytest.mark.parametrize('seed', range(3))
+@pytest.mark.parametrize('share', [0.0, 0.1, 0.5])
+def test_a_boundary_share_bounds_the_crossing_pieces(seed, share):
+    """With share 0 no piece crosses a boundary; with share s at most s of
+    the vocabulary does."""
+    trainer = Trainer(method='unigram', max_vocab_size=[700, 400], min_count=2, boundary_share=share)
+    trainer.train(texts=_random_corpus(seed), workers=1, holdout=0.0, progress=False)
+    for size, pieces in zip([700, 400], trainer.pieces):
+        crossing = crossing_mask(list(pieces)).sum()
+        assert crossing <= share * size, (size, crossing)
+        if share == 0.5:
+            assert crossing > 0, 'the corpus has crossing pairs worth taking'
+
+
+def test_a_bad_boundary_share_is_a_one_line_cli_error(tmp_path):
+    out = subprocess.run([sys.executable, '-m', 'bytepiece.cli', 'train', sample_files()[2], '-o',
+                          str(tmp_path / 'm.model'), '--boundary-share', '2'], capture_output=True, text=True)
+    assert out.returncode != 0 and len(out.stderr.strip().splitlines()) == 1
+    assert 'boundary' in out.stderr and '2' in out.stderr

@@ -13,10 +13,11 @@ MIN_VOCAB_SIZE = 256 + NUM_SPECIAL
 METHODS = ('bytepiece', 'unigram')
 DEFAULT_METHOD = 'unigram'  # what measures best on text outside the training corpus
 # the options of one method only, with their defaults there
-METHOD_OPTIONS = {'bytepiece': {'order': 6}, 'unigram': {'token_penalty': 10.0, 'growth': 1.3}}
+METHOD_OPTIONS = {'bytepiece': {'order': 6},
+                  'unigram': {'token_penalty': 10.0, 'growth': 1.3, 'boundary_share': 0.35}}
 # the share of documents held back to measure the vocabulary on unseen text
 DEFAULT_HOLDOUT = {'bytepiece': 0.0, 'unigram': 0.02}
-MAX_PIECE_LENGTH = {'bytepiece': 36, 'unigram': 16}
+MAX_PIECE_LENGTH = {'bytepiece': 36, 'unigram': 32}
 
 
 def check_int(name, value, low, high=None):
@@ -83,8 +84,8 @@ def _method_options(method, options):
 class Settings:
     """What a vocabulary is trained with (see ``Trainer``). ``checked()``
     builds it from the user's arguments. ``order`` is the BytePiece method's
-    only; ``token_penalty`` and ``growth`` the unigram method's (None for the
-    other method)."""
+    only; ``token_penalty``, ``growth`` and ``boundary_share`` the unigram
+    method's (None for the other method)."""
     order: object  # int, or None
     max_vocab_size: list  # largest first
     max_piece_length: object  # int, or math.inf
@@ -94,17 +95,20 @@ class Settings:
     method: str = 'bytepiece'
     token_penalty: object = None  # float, or None
     growth: object = None  # float, or None
+    boundary_share: object = None  # float, or None
 
     @classmethod
     def checked(cls, order, max_vocab_size, max_piece_length, min_count, isolate_digits, ensure_unicode,
-                method=None, token_penalty=None, growth=None):
+                method=None, token_penalty=None, growth=None, boundary_share=None):
         method = default_method(method, order)
-        options = _method_options(method, {'order': order, 'token_penalty': token_penalty, 'growth': growth})
+        options = _method_options(method, {'order': order, 'token_penalty': token_penalty, 'growth': growth,
+                                           'boundary_share': boundary_share})
         if method == 'bytepiece':
             options['order'] = check_int('order', options['order'], 1, MAX_ORDER)
         else:
             options['token_penalty'] = _check_real('token_penalty', options['token_penalty'], 0.0, 1e6)
             options['growth'] = _check_real('growth', options['growth'], 1.0, 16.0)
+            options['boundary_share'] = _check_real('boundary_share', options['boundary_share'], 0.0, 1.0)
         if max_piece_length is None:
             max_piece_length = MAX_PIECE_LENGTH[method]
         return cls(order=options.get('order'),
@@ -113,7 +117,8 @@ class Settings:
                    min_count=check_int('min_count', min_count, 1),
                    isolate_digits=bool(isolate_digits),
                    ensure_unicode=bool(ensure_unicode),
-                   method=method, token_penalty=options.get('token_penalty'), growth=options.get('growth'))
+                   method=method, token_penalty=options.get('token_penalty'), growth=options.get('growth'),
+                   boundary_share=options.get('boundary_share'))
 
     def to_dict(self):
         """The settings as JSON-able training metadata for a model file (an
@@ -124,4 +129,5 @@ class Settings:
                   'ensure_unicode': self.ensure_unicode}
         if self.method == 'bytepiece':
             return {'method': 'bytepiece', 'order': self.order, **common}
-        return {'method': 'unigram', **common, 'token_penalty': self.token_penalty, 'growth': self.growth}
+        return {'method': 'unigram', **common, 'token_penalty': self.token_penalty, 'growth': self.growth,
+                'boundary_share': self.boundary_share}

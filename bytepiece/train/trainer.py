@@ -52,7 +52,10 @@ class Trainer:
     (default 10.0; the model file stores it, docs/format.md; with 0 the scores
     are log probabilities, as BytePiece 0.6.3 reads them), and
     ``growth``, how many times its size a vocabulary grows to before it is
-    pruned (default 1.3). An option of the other method is a ValueError.
+    pruned (default 1.3), and ``boundary_share``, the most of each
+    vocabulary that pieces crossing a pre-token boundary may take, in [0, 1]
+    (``bytepiece.train.boundaries``; default 1.0: no limit). An option of the
+    other method is a ValueError.
 
     >>> from bytepiece import Trainer
     >>> from bytepiece.demo import SAMPLE_DIR
@@ -67,9 +70,9 @@ class Trainer:
     def __init__(self, order: Optional[int] = None, max_vocab_size: Union[int, List[int]] = 10000,
                  max_piece_length: Union[int, float, None] = None, min_count: int = 2, isolate_digits: bool = False,
                  ensure_unicode: bool = True, *, method: Optional[str] = None, token_penalty: Optional[float] = None,
-                 growth: Optional[float] = None):
+                 growth: Optional[float] = None, boundary_share: Optional[float] = None):
         self.settings = Settings.checked(order, max_vocab_size, max_piece_length, min_count, isolate_digits,
-                                         ensure_unicode, method, token_penalty, growth)
+                                         ensure_unicode, method, token_penalty, growth, boundary_share)
         self.pieces = None
         self.report = None
 
@@ -82,6 +85,7 @@ class Trainer:
     method = property(lambda self: self.settings.method)
     token_penalty = property(lambda self: self.settings.token_penalty)
     growth = property(lambda self: self.settings.growth)
+    boundary_share = property(lambda self: self.settings.boundary_share)
 
     def train(self, texts=None, *, files=None, field: str = 'text', errors: str = 'strict', engine=None,
               workers: Optional[int] = None, executor=None, work_dir=None, memory_limit=None,

@@ -34,6 +34,7 @@ from ..kernels import unigram as kernels
 from ..kernels.ngrams import LEN_SHIFT, unpack
 from ..model import NUM_SPECIAL
 from ..text import pack_bytes
+from .boundaries import crossing_mask
 from .path_counts import count_chars, count_paths
 from .unigram_loss import compile_pieces, prune, scores
 
@@ -148,11 +149,19 @@ def seed(settings, size, alphabet, byte_counts):
     half = max(largest - 256, 0) // 2
     chars = np.flatnonzero(alphabet.is_char)[:half]
     room = max(min(SEED_PIECES - 256, half) - chars.size, 0)
-    pairs = np.flatnonzero(~alphabet.is_char)[:room]
+    pairs = np.flatnonzero(~alphabet.is_char)
+    crossing = crossing_mask([unpack(k) for k in alphabet.keys[pairs].tolist()])
+    crossing_room = _crossing_quota(settings, largest)
+    pairs = pairs[~crossing | (np.cumsum(crossing) <= crossing_room)][:room]
     chosen = np.sort(np.concatenate([chars, pairs]))
     pieces = [bytes([b]) for b in range(256)] + [unpack(k) for k in alphabet.keys[chosen].tolist()]
     seed_counts = np.concatenate([byte_counts, alphabet.counts[chosen]]).astype(np.int64)
     return State(pieces, seed_counts)
+
+
+def _crossing_quota(settings, size):
+    """How many of ``size`` pieces may cross a pre-token boundary."""
+    return math.floor(settings.boundary_share * size)
 
 
 def _save_round_vocab(run, state, round_dir):
@@ -187,26 +196,30 @@ def run_round(run, shards, size, state, chars):
     kept = np.fromiter((p in chars or len(p) == 1 for p in state.pieces), bool, n)
     if state.growing:
         target = math.ceil(settings.growth * goal)
-        return grow(state, counts, keys, pair_counts, kept, target, goal, settings.min_count)
+        return grow(state, counts, keys, pair_counts, kept, target, goal, settings,
+                    _crossing_quota(settings, target))
     if state.passes + 1 < EM_PASSES:
         return State(state.pieces, counts, state.round + 1, False, state.passes + 1)
     if n == goal:
         _save_size(run.work, size, state.pieces, counts)
         return None
     keep = max(goal, math.ceil(PRUNE_RATIO * n))
-    pieces, new_counts = prune(state.pieces, counts, keep, settings.token_penalty, kept)
+    pieces, new_counts = prune(state.pieces, counts, keep, settings.token_penalty, kept,
+                               crossing_mask(state.pieces), _crossing_quota(settings, keep))
     return State(pieces, new_counts, state.round + 1, False)
 
 
-def grow(state, counts, keys, pair_counts, kept, target, least, min_count):
+def grow(state, counts, keys, pair_counts, kept, target, least, settings, crossing_room):
     """The pieces that best paths use (and the ``kept`` ones: bytes and the
     alphabet), with their counts, plus the most frequent pairs that are not
-    pieces yet: as many as there are pieces, up to ``target`` in all. Raises
-    ValueError when the pieces stay short of ``least``."""
+    pieces yet: as many as there are pieces, up to ``target`` in all, and of
+    those crossing a pre-token boundary, up to ``crossing_room`` in all.
+    Raises ValueError when the pieces stay short of ``least``."""
     used = (counts > 0) | kept
     pieces = [p for p, u in zip(state.pieces, used.tolist()) if u]
     counts = counts[used]
     room = min(len(pieces), target - len(pieces))
+    crossing_room -= int(crossing_mask(pieces).sum())
     known = set(pieces)
     added, added_counts = [], []
     left = (keys >> np.uint64(32)).astype(np.int64) - NUM_SPECIAL
@@ -215,16 +228,22 @@ def grow(state, counts, keys, pair_counts, kept, target, least, min_count):
         if len(added) >= room:
             break
         piece = state.pieces[a] + state.pieces[b]
-        if piece not in known:
-            known.add(piece)
-            added.append(piece)
-            added_counts.append(c)
+        if piece in known:
+            continue
+        known.add(piece)
+        if crossing_mask([piece])[0]:
+            if crossing_room <= 0:
+                continue
+            crossing_room -= 1
+        added.append(piece)
+        added_counts.append(c)
     size = len(pieces) + len(added)
     last_round = state.round + 1 >= MAX_GROWTH_ROUNDS
     if size < least and (not added or last_round):
         raise ValueError(f'the corpus supports only {size + NUM_SPECIAL} ids ({size} pieces) with '
-                         f'min_count={min_count} and this max_piece_length: ask for a smaller '
-                         f'max_vocab_size, lower min_count or train on more text')
+                         f'min_count={settings.min_count}, max_piece_length={settings.max_piece_length} and '
+                         f'boundary_share={settings.boundary_share}: ask for a smaller max_vocab_size, lower '
+                         f'min_count, raise boundary_share or train on more text')
     growing = size < target and not last_round
     return State(pieces + added, np.concatenate([counts, np.array(added_counts, np.int64)]), state.round + 1,
                  growing)

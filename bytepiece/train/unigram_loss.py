@@ -86,16 +86,20 @@ def pruning_losses(pieces, counts, token_penalty):
     return loss
 
 
-def prune(pieces, counts, keep, token_penalty, kept=None):
+def prune(pieces, counts, keep, token_penalty, kept=None, crossing=None, crossing_room=None):
     """The ``keep`` pieces of least loss removed last: single bytes and the
-    pieces ``kept`` (a mask) always stay, and each removed piece's count goes
-    to the pieces of its best segmentation by the kept ones. Returns
+    pieces ``kept`` (a mask) always stay, of the pieces ``crossing`` (a mask)
+    at most ``crossing_room`` stay, and each removed piece's count goes to
+    the pieces of its best segmentation by the kept ones. Returns
     ``(pieces, counts)``, in their order."""
     counts = np.asarray(counts, np.int64)
     loss = pruning_losses(pieces, counts, token_penalty)
     if kept is not None:
         loss[kept] = np.inf
     order = np.lexsort((np.arange(counts.size), -loss))  # highest loss first; ties: earlier pieces
+    if crossing is not None:  # crossing pieces past their room go first
+        over = crossing[order] & (np.cumsum(crossing[order]) > crossing_room)
+        order = np.concatenate([order[~over], order[over]])
     kept = np.sort(order[:keep])
     dropped = np.sort(order[keep:])
     kept_pieces = [pieces[i] for i in kept.tolist()]
