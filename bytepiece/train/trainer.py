@@ -18,6 +18,7 @@ from typing import List, Optional, Union
 
 from ..interrupts import keyboard_interrupts
 from ..model import model_dict, save_model
+from ..progress import progress_bar
 from ..memory import training_allocations
 from .prune import prune_saved
 from .report import TrainReport
@@ -40,7 +41,7 @@ class Trainer:
     BytePiece does, else ``'unigram'``. See docs/usage.md, Choosing a method.
     ``max_vocab_size``: an int >= 259, or a list of them (one model each).
     ``max_piece_length``: longest piece kept, >= 1 (default 36 for
-    ``'bytepiece'``, 16 for ``'unigram'``).
+    ``'bytepiece'``, 32 for ``'unigram'``).
     ``min_count``: least count of a kept n-gram (n >= 2) and piece
     (``'bytepiece'``), or of a pair that becomes a piece (``'unigram'``), >= 1.
     ``isolate_digits``: every digit is its own chunk.
@@ -147,11 +148,15 @@ class Trainer:
         samples = {'held-back': run.held_back_texts(), 'training': run.training_texts()}
         samples = {name: texts for name, texts in samples.items() if texts}
         sizes = {name: sum(len(t.encode('utf-8')) for t in texts) for name, texts in samples.items()}
-        for size in self.max_vocab_size:
-            tokenizer = self.tokenizer(size)
-            report.compression[size] = {
-                name: sizes[name] / max(tokenizer.encode_batch_to_numpy(texts, num_threads=1).ids.size, 1)
-                for name, texts in samples.items()}
+        with progress_bar(run.progress, desc='Bytes per token', total=len(self.max_vocab_size)) as bar:
+            for size in self.max_vocab_size:
+                tokenizer = self.tokenizer(size)
+                report.compression[size] = {
+                    name: sizes[name] / max(tokenizer.encode_batch_to_numpy(texts, num_threads=1).ids.size, 1)
+                    for name, texts in samples.items()}
+                bar.update()
+                bar.set_postfix_str('; '.join(f'{s}: ' + ', '.join(f'{v:.3f} {k}' for k, v in m.items())
+                                              for s, m in report.compression.items()))
         if samples:
             report.sample = next(iter(samples))
             report.sample_bytes = sizes[report.sample]
