@@ -11,8 +11,9 @@ package (fetched with ``apt-get download`` and unpacked with ``dpkg -x`` and
 per UTF-8 file, in path order; size N holds the first N MB of text, so each
 size holds the smaller ones (distinct text throughout).
 
-Ours: ``bytepiece train FILE -o MODEL --vocab-size 32000 --order 6
---min-count 8`` with the defaults (threads over every core, memory limit
+Ours: ``bytepiece train FILE -o MODEL --vocab-size 32000 --min-count 8
+--method M`` (``--method``: unigram, the default, or bytepiece, with
+``--order 6``) with the defaults (threads over every core, memory limit
 256 MB), in a fresh process. Peers, with 2 threads, on the same documents:
 HF tokenizers' byte-level BPE (``train_from_iterator`` over the JSON lines),
 SentencePiece BPE and unigram (from the same texts written as a plain text
@@ -49,7 +50,8 @@ sys.path.insert(0, ROOT)
 from benchmarks.common import machine, run_measured  # noqa: E402
 
 PACKAGE = 'linux-source-6.12'
-ARGS = ['--vocab-size', '32000', '--order', '6', '--min-count', '8']
+ARGS = ['--vocab-size', '32000', '--min-count', '8']
+METHOD_ARGS = {'unigram': ['--method', 'unigram'], 'bytepiece': ['--method', 'bytepiece', '--order', '6']}
 
 
 def ensure_corpus(data, sizes):
@@ -217,14 +219,18 @@ def dask(corpus, tmp):
     print(f'\nsame model: {same}; time ratio (training) x{info["seconds"] / wall:.2f}')
 
 
-PHASE_FILES = {'reading': 'prepare', 'n-grams': 'level3/map', 'pieces': 'pieces/map', 'pruning': 'pieces/reduced.npz'}
+PHASE_FILES = {'bytepiece': {'reading': 'prepare', 'n-grams': 'level3/map', 'pieces': 'pieces/map',
+                             'pruning': 'pieces/reduced.npz'},
+               'unigram': {'reading': 'prepare', 'characters': 'unigram/chars/map',
+                           'rounds': 'unigram/32000/round-002/map'}}
 
 
 def kill_and_resume(corpus, tmp):
     whole = os.path.join(tmp, 'whole.model')
     ours(corpus, whole)
     reference = open(whole, 'rb').read()
-    for phase, watched in PHASE_FILES.items():
+    method = ARGS[ARGS.index('--method') + 1]
+    for phase, watched in PHASE_FILES[method].items():
         out = os.path.join(tmp, f'resumed.{phase}')
         work = out + '.work'
         argv = ['train', corpus, '-o', out, '-q'] + ARGS
@@ -263,7 +269,9 @@ def main():
     parser.add_argument('--dask-mb', type=int, default=250)
     parser.add_argument('--skip-scale', action='store_true', help='only the Dask and kill-and-resume parts')
     parser.add_argument('--kill-mb', type=int, default=125)
+    parser.add_argument('--method', choices=sorted(METHOD_ARGS), default='unigram')
     args = parser.parse_args()
+    ARGS.extend(METHOD_ARGS[args.method])
     sizes = [int(s) for s in args.sizes.split(',')]
     paths = ensure_corpus(args.data, sorted(set(sizes + [args.dask_mb, args.kill_mb])))
     print(f'# Training at scale ({time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; {machine()})\n')

@@ -89,7 +89,7 @@ def _train_parser(sub):
                    help='least count of kept n-grams and pieces (bytepiece), of a pair that becomes a piece '
                         '(unigram); default 2')
     p.add_argument('--max-piece-length', type=int, default=None,
-                   help='longest piece in bytes (default 36 with bytepiece, 16 with unigram)')
+                   help='longest piece in bytes (default 32 with unigram, 36 with bytepiece)')
     p.add_argument('--workers', type=int, default=None, help='parallel workers (default: every core)')
     p.add_argument('--engine', default=None, metavar='threads|processes|ADDRESS',
                    help='where the work runs: threads (default), processes, or a Dask scheduler address '
