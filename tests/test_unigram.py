@@ -84,6 +84,18 @@ def test_rounds_are_reported_and_each_pass_improves_its_objective(trained):
     assert 'rounds:' in str(report)
 
 
+def test_growth_that_no_longer_adds_pieces_ends():
+    """On the small sample, new pairs at 8,000 ids soon only replace pieces
+    that fall out of use: growth stops there, not after its 16 rounds."""
+    report = Trainer(max_vocab_size=8000, min_count=4).train(files=sample_files(), workers=2, progress=False)
+    grown = [r['pieces'] for r in report.rounds if r['phase'] == 'grow']  # the pieces entering each round
+    pruned = [r['pieces'] for r in report.rounds if r['phase'] == 'prune']
+    assert len(grown) < unigram_method.MAX_GROWTH_ROUNDS
+    assert all(a < b for a, b in zip(grown, grown[1:]))
+    assert pruned[0] <= grown[-1], 'it ends at the first round that does not grow'
+    assert report.sizes == {8000: 8000}
+
+
 def test_a_failed_run_resumes_from_its_last_round(trained, tmp_path, monkeypatch):
     real = unigram_method.run_round
     calls, killed = [], []

@@ -214,7 +214,9 @@ def grow(state, counts, keys, pair_counts, kept, target, least, settings, crossi
     alphabet), with their counts, plus the most frequent pairs that are not
     pieces yet: as many as there are pieces, up to ``target`` in all, and of
     those crossing a pre-token boundary, up to ``crossing_room`` in all.
-    Raises ValueError when the pieces stay short of ``least``."""
+    Growth ends at ``target``, after ``MAX_GROWTH_ROUNDS``, or when a round
+    leaves the vocabulary no larger (at ``least`` pieces or more). Raises
+    ValueError when the pieces stay short of ``least``."""
     used = (counts > 0) | kept
     pieces = [p for p, u in zip(state.pieces, used.tolist()) if u]
     counts = counts[used]
@@ -244,7 +246,10 @@ def grow(state, counts, keys, pair_counts, kept, target, least, settings, crossi
                          f'min_count={settings.min_count}, max_piece_length={settings.max_piece_length} and '
                          f'boundary_share={settings.boundary_share}: ask for a smaller max_vocab_size, lower '
                          f'min_count, raise boundary_share or train on more text')
-    growing = size < target and not last_round
+    # growth that no longer adds to the vocabulary (new pairs only replace
+    # pieces that fell out of use) stops once the size is within reach
+    stalled = size <= len(state.pieces) and size >= least
+    growing = size < target and not last_round and not stalled
     return State(pieces + added, np.concatenate([counts, np.array(added_counts, np.int64)]), state.round + 1,
                  growing)
 
