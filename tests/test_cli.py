@@ -164,7 +164,7 @@ def test_train(tmp_path, capsys):
     for size in (300, 400):
         assert Tokenizer(f'{out}.{size}').vocab_size == size
     code, _, err = run(['train', corpus, '-o', out, '--vocab-size', '10'], capsys)
-    assert code == 1 and 'max_vocab_size' in err and len(err.splitlines()) == 1
+    assert code == 1 and '--vocab-size must be' in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize('argv, code, message', [

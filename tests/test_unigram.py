@@ -293,7 +293,7 @@ def test_cli_method_choices_and_errors(tmp_path):
     assert 'unigram' in run('train', '--help').stdout
     out = str(tmp_path / 'm.model')
     bad = run('train', sample_files()[2], '-o', out, '--method', 'unigram', '--order', '5', '-q')
-    assert bad.returncode != 0 and "order is an option of method='bytepiece' only" in bad.stderr
+    assert bad.returncode != 0 and "--order is an option of --method bytepiece only" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
     good = run('train', sample_files()[2], '-o', out, '--method', 'unigram', '--vocab-size', '400', '-q')
     assert good.returncode == 0, good.stderr
@@ -439,8 +439,14 @@ def test_a_boundary_share_bounds_the_crossing_pieces(seed, share):
             assert crossing > 0, 'the corpus has crossing pairs worth taking'
 
 
-def test_a_bad_boundary_share_is_a_one_line_cli_error(tmp_path):
+@pytest.mark.parametrize('flags, message', [
+    (['--boundary-share', '2'], '--boundary-share must be in [0.0, 1.0], got 2.0'),
+    (['--vocab-size', '100'], '--vocab-size must be >= 259, got 100'),
+    (['--holdout', '0.9999999'], '--holdout=0.9999999 held back all'),
+    (['--vocab-size', '90000', '--min-count', '50'], 'ask for a smaller --vocab-size, lower --min-count'),
+])
+def test_bad_training_arguments_are_one_line_cli_errors_with_the_flags(tmp_path, flags, message):
     out = subprocess.run([sys.executable, '-m', 'bytepiece.cli', 'train', sample_files()[2], '-o',
-                          str(tmp_path / 'm.model'), '--boundary-share', '2'], capture_output=True, text=True)
-    assert out.returncode != 0 and len(out.stderr.strip().splitlines()) == 1
-    assert 'boundary' in out.stderr and '2' in out.stderr
+                          str(tmp_path / 'm.model'), '-q', *flags], capture_output=True, text=True)
+    assert out.returncode != 0 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert message in out.stderr and '_' not in out.stderr.split('error: ')[1].split(',')[0], out.stderr

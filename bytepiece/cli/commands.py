@@ -10,7 +10,7 @@ from ..fileio import check_output_path
 from ..inputs import detect
 from ..model import NUM_SPECIAL, SPECIAL_PIECES
 from ..train import Trainer
-from .errors import UsageError
+from .errors import UsageError, about_train_arguments, with_train_flags
 from .formats import ESCAPES, LineFormatter, display_piece, display_table, ids_records, jsonl_record, parse_ids
 from .streams import (Output, check_inputs, check_output_apart, decode_lines, input_size, progress_bar,
                       read_batches, split_lines)
@@ -215,16 +215,21 @@ def cmd_train(args):
     sizes = args.vocab_size
     outputs = [f'{args.output}.{size}' for size in sizes] if len(sizes) > 1 else [args.output]
     check_output_apart(outputs, [p for p in inputs if '://' not in p])
-    trainer = Trainer(order=args.order, max_vocab_size=sizes if len(sizes) > 1 else sizes[0],
-                      max_piece_length=args.max_piece_length, min_count=args.min_count,
-                      isolate_digits=args.isolate_digits, ensure_unicode=not args.no_ensure_unicode,
-                      method=args.method, token_penalty=args.token_penalty, growth=args.growth,
-                      boundary_share=args.boundary_share)
-    progress = not args.quiet and sys.stderr.isatty()
-    work_dir = args.work_dir or f'{args.output}.work'  # the same command resumes a killed run
-    report = trainer.train(files=inputs, field=args.field, errors=args.errors, engine=args.engine,
-                           workers=args.workers, work_dir=work_dir, memory_limit=args.memory_limit,
-                           holdout=args.holdout, progress=progress, restart=args.work_dir is None)
+    try:
+        trainer = Trainer(order=args.order, max_vocab_size=sizes if len(sizes) > 1 else sizes[0],
+                          max_piece_length=args.max_piece_length, min_count=args.min_count,
+                          isolate_digits=args.isolate_digits, ensure_unicode=not args.no_ensure_unicode,
+                          method=args.method, token_penalty=args.token_penalty, growth=args.growth,
+                          boundary_share=args.boundary_share)
+        progress = not args.quiet and sys.stderr.isatty()
+        work_dir = args.work_dir or f'{args.output}.work'  # the same command resumes a killed run
+        report = trainer.train(files=inputs, field=args.field, errors=args.errors, engine=args.engine,
+                               workers=args.workers, work_dir=work_dir, memory_limit=args.memory_limit,
+                               holdout=args.holdout, progress=progress, restart=args.work_dir is None)
+    except ValueError as e:
+        if type(e) is ValueError and about_train_arguments(str(e)):  # give the flags, not the argument names
+            raise ValueError(with_train_flags(str(e))) from e
+        raise
     paths = trainer.save(args.output)
     if not args.quiet:
         print(report, file=sys.stderr)
