@@ -387,6 +387,15 @@ def test_the_default_method_and_the_bytepiece_compatible_path():
     report = compatible.train(files=sample_files(), workers=2, progress=False)
     assert report.held_back == 0 and report.sample == 'training'
     assert Trainer(6, 1000).method == 'bytepiece'
+    # BytePiece's train(texts, workers, batch_size), by position: the same vocabulary
+    texts = _documents()
+    by_position = Trainer(order=6, max_vocab_size=1000, min_count=4)
+    by_position.train(texts, 2, 1000)
+    by_keyword = Trainer(order=6, max_vocab_size=1000, min_count=4)
+    by_keyword.train(texts=texts, workers=2, progress=False)
+    assert by_position.pieces == by_keyword.pieces
+    with pytest.raises(ValueError, match='batch_size must be >= 1'):
+        by_position.train(texts, 2, 0)
 
 
 def test_the_cli_trains_the_default_method_and_bytepiece_with_order(tmp_path):

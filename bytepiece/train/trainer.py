@@ -23,7 +23,7 @@ from ..memory import training_allocations
 from .prune import prune_saved
 from .report import TrainReport
 from .run import Run, resolve_inputs
-from .settings import DEFAULT_HOLDOUT, Settings
+from .settings import DEFAULT_HOLDOUT, Settings, check_int
 from .unigram import train_unigram
 
 __all__ = ['Trainer']
@@ -88,8 +88,8 @@ class Trainer:
     growth = property(lambda self: self.settings.growth)
     boundary_share = property(lambda self: self.settings.boundary_share)
 
-    def train(self, texts=None, *, files=None, field: str = 'text', errors: str = 'strict', engine=None,
-              workers: Optional[int] = None, executor=None, work_dir=None, memory_limit=None,
+    def train(self, texts=None, workers: Optional[int] = None, batch_size: Optional[int] = None, *, files=None,
+              field: str = 'text', errors: str = 'strict', engine=None, executor=None, work_dir=None, memory_limit=None,
               holdout: Optional[float] = None, progress: bool = True, tmpdir=None,
               restart: bool = False) -> TrainReport:
         """Train on a corpus; sets ``self.pieces`` (one ``{piece: count}`` dict
@@ -105,6 +105,9 @@ class Trainer:
         Where the work runs: ``engine`` (``'threads'``, ``'processes'``, a
         ``concurrent.futures.Executor``, a Dask ``Client`` or a scheduler
         address; default threads) with ``workers`` (default: every core).
+        ``texts``, ``workers`` and ``batch_size`` may be given by position,
+        as BytePiece's ``train(texts, workers, batch_size)`` takes them;
+        ``batch_size`` (an int >= 1) does not change the result here.
         ``work_dir``: where the phases keep their outputs; a run killed and
         started again with the same arguments and ``work_dir`` resumes (by
         default a temporary folder in ``tmpdir``, removed at the end). On a
@@ -119,6 +122,8 @@ class Trainer:
         whose vocabulary is then BytePiece's exactly).
         """
         settings = self.settings
+        if batch_size is not None:
+            check_int('batch_size', batch_size, 1)
         inputs = resolve_inputs(texts, files, field, errors)
         holdout = _check_holdout(DEFAULT_HOLDOUT[settings.method] if holdout is None else holdout)
         start = time.perf_counter()
