@@ -96,9 +96,10 @@ def train_unigram(run, shards):
     """Train every size on the prepared ``shards``; one ``{piece: count}``
     dict per size (largest first)."""
     work, sizes = run.work, run.settings.max_vocab_size
-    alphabet = count_alphabet(run, shards)
-    for size in sizes:
-        if not work.exists(f'unigram/size-{size}.npz'):
+    missing = [size for size in sizes if not work.exists(f'unigram/size-{size}.npz')]
+    if missing:  # a run resumed after its last size was saved counts nothing again
+        alphabet = count_alphabet(run, shards)
+        for size in missing:
             train_size(run, shards, size, alphabet)
     work.remove('unigram/chars')
     results = []
@@ -196,8 +197,7 @@ def run_round(run, shards, size, state, chars):
     kept = np.fromiter((p in chars or len(p) == 1 for p in state.pieces), bool, n)
     if state.growing:
         target = math.ceil(settings.growth * goal)
-        return grow(state, counts, keys, pair_counts, kept, target, goal, settings,
-                    _crossing_quota(settings, target))
+        return grow(state, counts, keys, pair_counts, kept, target, goal, settings)
     if state.passes + 1 < EM_PASSES:
         return State(state.pieces, counts, state.round + 1, False, state.passes + 1)
     if n == goal:
@@ -209,17 +209,50 @@ def run_round(run, shards, size, state, chars):
     return State(pieces, new_counts, state.round + 1, False)
 
 
-def grow(state, counts, keys, pair_counts, kept, target, least, settings, crossing_room):
+def grow(state, counts, keys, pair_counts, kept, target, least, settings):
     """The pieces that best paths use (and the ``kept`` ones: bytes and the
     alphabet), with their counts, plus the most frequent pairs that are not
-    pieces yet: as many as there are pieces, up to ``target`` in all, and of
-    those crossing a pre-token boundary, up to ``crossing_room`` in all.
+    pieces yet: as many as there are pieces, up to ``target`` in all, those
+    crossing a pre-token boundary up to their share of ``target``.
+
     Growth ends at ``target``, after ``MAX_GROWTH_ROUNDS``, or when a round
-    leaves the vocabulary no larger (at ``least`` pieces or more). Raises
-    ValueError when the pieces stay short of ``least``."""
+    leaves the vocabulary no larger once it can give ``least`` pieces within
+    the crossing share (then no piece is dropped, so pruning can reach the
+    size). Raises ValueError when the pieces stay short of ``least``."""
+    crossing_room = _crossing_quota(settings, target)
+    usable = _usable_size(settings, least)
+    before = usable(crossing_mask(state.pieces))
     used = (counts > 0) | kept
-    pieces = [p for p, u in zip(state.pieces, used.tolist()) if u]
-    counts = counts[used]
+    pieces, added, added_counts, crossing = _add_pairs(state.pieces, used, keys, pair_counts, target,
+                                                       crossing_room)
+    stalled = usable(crossing) <= before
+    if usable(crossing) < least <= before:  # dropping unused pieces would leave too few: keep them
+        used[:] = True
+        pieces, added, added_counts, crossing = _add_pairs(state.pieces, used, keys, pair_counts, target,
+                                                           crossing_room)
+    size = usable(crossing)
+    last_round = state.round + 1 >= MAX_GROWTH_ROUNDS
+    if size < least and (not added or last_round):
+        raise ValueError(f'the corpus supports only {size + NUM_SPECIAL} ids ({size} pieces) with '
+                         f'min_count={settings.min_count}, max_piece_length={settings.max_piece_length} and '
+                         f'boundary_share={settings.boundary_share}: ask for a smaller max_vocab_size, lower '
+                         f'min_count, raise boundary_share or train on more text')
+    growing = len(crossing) < target and not last_round and not (stalled and size >= least)
+    return State(pieces + added, np.concatenate([counts[used], np.array(added_counts, np.int64)]),
+                 state.round + 1, growing)
+
+
+def _usable_size(settings, size):
+    """How many pieces of a vocabulary (given its crossing mask) a vocabulary
+    of ``size`` can keep within the crossing share."""
+    quota = _crossing_quota(settings, size)
+    return lambda crossing: int((~crossing).sum()) + min(int(crossing.sum()), quota)
+
+
+def _add_pairs(old_pieces, used, keys, pair_counts, target, crossing_room):
+    """The ``used`` pieces, the pairs added to them (their pieces and
+    counts) and the crossing mask of the whole."""
+    pieces = [p for p, u in zip(old_pieces, used.tolist()) if u]
     room = min(len(pieces), target - len(pieces))
     crossing_room -= int(crossing_mask(pieces).sum())
     known = set(pieces)
@@ -229,7 +262,7 @@ def grow(state, counts, keys, pair_counts, kept, target, least, settings, crossi
     for a, b, c in zip(left.tolist(), right.tolist(), pair_counts.tolist()):
         if len(added) >= room:
             break
-        piece = state.pieces[a] + state.pieces[b]
+        piece = old_pieces[a] + old_pieces[b]
         if piece in known:
             continue
         known.add(piece)
@@ -239,19 +272,7 @@ def grow(state, counts, keys, pair_counts, kept, target, least, settings, crossi
             crossing_room -= 1
         added.append(piece)
         added_counts.append(c)
-    size = len(pieces) + len(added)
-    last_round = state.round + 1 >= MAX_GROWTH_ROUNDS
-    if size < least and (not added or last_round):
-        raise ValueError(f'the corpus supports only {size + NUM_SPECIAL} ids ({size} pieces) with '
-                         f'min_count={settings.min_count}, max_piece_length={settings.max_piece_length} and '
-                         f'boundary_share={settings.boundary_share}: ask for a smaller max_vocab_size, lower '
-                         f'min_count, raise boundary_share or train on more text')
-    # growth that no longer adds to the vocabulary (new pairs only replace
-    # pieces that fell out of use) stops once the size is within reach
-    stalled = size <= len(state.pieces) and size >= least
-    growing = size < target and not last_round and not stalled
-    return State(pieces + added, np.concatenate([counts, np.array(added_counts, np.int64)]), state.round + 1,
-                 growing)
+    return pieces, added, added_counts, crossing_mask(pieces + added)
 
 
 def _save_size(work, size, pieces, counts):
