@@ -169,6 +169,7 @@ def prepare_texts(work, texts, isolate_digits, holdout):
             raise TypeError(f'corpus item {index} must be str, got {type(text).__name__}')
         documents += 1
         if is_held_back(text, holdout):
+            encode_utf8(text, location=f'corpus item {index}')  # checked as a training text is
             held.add(text)
             continue
         for chunks in text_chunks(text, regex, f'corpus item {index}'):

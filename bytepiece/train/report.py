@@ -18,7 +18,9 @@ class TrainReport:
     ``'held-back'`` documents (text the vocabulary was not trained on, when
     ``held_back`` documents were held back) and on ``'training'`` text;
     ``bytes_per_token``: of the largest vocabulary on ``sample``, the
-    held-back documents where there are some."""
+    held-back documents where there are some; ``holdout_dropped``: the
+    corpus had too few documents for the default holdout, so none was held
+    back."""
     sizes: Dict[int, int] = field(default_factory=dict)
     short: Dict[int, str] = field(default_factory=dict)
     documents: int = 0
@@ -41,6 +43,8 @@ class TrainReport:
     compression: Dict[int, Dict[str, float]] = field(default_factory=dict)
     engine: str = ''
     rounds: List[dict] = field(default_factory=list)
+    method: str = ''
+    holdout_dropped: bool = False
 
     def warnings(self) -> List[str]:
         """Lines worth a warning: sizes not reached, records dropped or repaired."""
@@ -53,7 +57,9 @@ class TrainReport:
         return lines
 
     def _method_lines(self):
-        if self.rounds:  # the unigram method
+        if self.method == 'unigram':
+            if not self.rounds:
+                return ['rounds: none in this run (every size was saved by the run it resumes)']
             last = self.rounds[-1]
             return [f'rounds: {len(self.rounds)}; the last: {last["pieces"]} pieces, {last["tokens"]} tokens on '
                     f'the training text, objective {last["objective"]:.6g}']
@@ -71,6 +77,9 @@ class TrainReport:
                  *self._method_lines(),
                  f'time: {self.seconds:.1f} s (' + ', '.join(f'{k} {v:.1f} s' for k, v in self.phase_seconds.items())
                  + f') on {self.engine}']
+        if self.holdout_dropped:
+            lines.append(f'held back: none (a corpus of {self.documents} documents; the default holds back 2% of '
+                         f'corpora of 50 documents or more)')
         if self.held_back:
             lines.append(f'held back: {self.held_back} documents, not trained on; {self.sample_bytes / 1e6:.2f} MB '
                          f'of them measure the vocabulary')

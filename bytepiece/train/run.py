@@ -20,7 +20,13 @@ from .report import TrainReport
 
 DEFAULT_MEMORY_LIMIT = 256 << 20
 SAMPLE_BYTES = 1 << 20
+HELD_BACK_CHARS = 4 << 20  # held-back text the driver keeps to measure the vocabulary
 _UNITS = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
+
+
+class HoldoutTooLarge(ValueError):
+    """The holdout held back every document, or some of fewer documents than
+    the run's ``least_documents``."""
 
 
 def parse_memory(value):
@@ -79,13 +85,14 @@ class Run:
     directory and the engine it started go away at the end)."""
 
     def __init__(self, settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
-                 progress, restart=False):
+                 progress, restart=False, least_documents=0):
         self.settings = settings
         self.kind, self.inputs = inputs
         self.memory_limit = parse_memory(memory_limit)
         # a reduce task's share: the model, another task and the reads take the rest
         self.task_memory = self.memory_limit // 8
         self.holdout = holdout
+        self.least_documents = least_documents  # a corpus of fewer documents holds none back
         self.progress = progress
         if tmpdir is not None and not os.path.isdir(tmpdir):
             if os.path.exists(tmpdir):
@@ -101,13 +108,13 @@ class Run:
             self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
         self.engine = make_engine(engine, workers, executor)
         self._own_engine = self.engine is not engine
-        self.report = TrainReport(engine=repr(self.engine))
+        self.report = TrainReport(engine=repr(self.engine), method=settings.method)
         self.shard_bytes = {}
         self._samples = []
 
     def fingerprint(self):
         """What the outputs in the work directory depend on."""
-        run = {'settings': self.settings.to_dict(), 'holdout': self.holdout}
+        run = {'settings': self.settings.to_dict(), 'holdout': self.holdout, 'held_back_by': 'text hash'}
         if self.kind == 'files':
             run['partitions'] = [[p.path, p.format, p.field, p.errors, p.start, p.end, p.size] for p in self.inputs]
         else:
@@ -165,7 +172,8 @@ class Run:
             shards.extend(summary['shards'])
             self.shard_bytes.update(zip(summary['shards'], summary['shard_bytes']))
             report.read.add(summary['report'])
-            self._samples.extend(summary['sample'])
+            if sum(map(len, self._samples)) < HELD_BACK_CHARS:  # the first partitions' measure the vocabulary
+                self._samples.extend(summary['sample'])
             report.held_back += summary['held_back']
         report.documents = report.read.documents
         report.input_bytes = report.read.input_bytes
@@ -174,8 +182,11 @@ class Run:
         if report.documents == 0:
             raise ValueError('the corpus is empty')
         if report.documents == report.held_back:
-            raise ValueError(f'holdout={self.holdout} held back all {report.documents} documents of the corpus: '
-                             f'no training text is left; lower holdout')
+            raise HoldoutTooLarge(f'holdout={self.holdout} held back all {report.documents} documents of the corpus: '
+                                  f'no training text is left; lower holdout')
+        if report.held_back and report.documents < self.least_documents:
+            raise HoldoutTooLarge(f'holdout={self.holdout} held back {report.held_back} of only {report.documents} '
+                                  f'documents')
         self._short_counts = c1, c2
         return shards
 
@@ -204,8 +215,9 @@ class Run:
         return names
 
     def held_back_texts(self):
-        """Held-back documents (up to about 1 MB of each partition's), to
-        measure the vocabulary on text it was not trained on."""
+        """Held-back documents (up to about 1 MB of each partition's, of the
+        first partitions, about 4 M characters in all), to measure the
+        vocabulary on text it was not trained on."""
         return self._samples
 
     def training_texts(self):

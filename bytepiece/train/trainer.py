@@ -22,7 +22,7 @@ from ..progress import progress_bar
 from ..memory import training_allocations
 from .prune import prune_saved
 from .report import TrainReport
-from .run import Run, resolve_inputs
+from .run import HoldoutTooLarge, Run, resolve_inputs
 from .settings import DEFAULT_HOLDOUT, Settings, check_int
 from .unigram import train_unigram
 
@@ -55,7 +55,7 @@ class Trainer:
     ``growth``, how many times its size a vocabulary grows to before it is
     pruned (default 1.3), and ``boundary_share``, the most of each
     vocabulary that pieces crossing a pre-token boundary may take, in [0, 1]
-    (``bytepiece.train.boundaries``; default 1.0: no limit). An option of the
+    (``bytepiece.train.boundaries``; default 0.35; 1.0: no limit). An option of the
     other method is a ValueError.
 
     >>> from bytepiece import Trainer
@@ -119,16 +119,35 @@ class Trainer:
         documents held back from training, chosen by a hash of each
         document's text, on which the report measures bytes per token of
         every size (default 0.02 with ``'unigram'``, 0 with ``'bytepiece'``,
-        whose vocabulary is then BytePiece's exactly).
+        whose vocabulary is then BytePiece's exactly). A holdout that holds
+        back every document is a ValueError. The default holds back nothing
+        from a corpus of fewer than 50 documents (a list of texts or files is
+        read again; the report says so).
         """
-        settings = self.settings
         if batch_size is not None:
             check_int('batch_size', batch_size, 1)
         inputs = resolve_inputs(texts, files, field, errors)
-        holdout = _check_holdout(DEFAULT_HOLDOUT[settings.method] if holdout is None else holdout)
+        where = (engine, workers, executor, work_dir, tmpdir, memory_limit, progress)
+        if holdout is not None:
+            return self._train(inputs, _check_holdout(holdout), where, restart)
+        default = DEFAULT_HOLDOUT[self.method]
+        if not default:
+            return self._train(inputs, 0.0, where, restart)
+        try:  # the default holds back documents from corpora of 1 / holdout documents or more
+            return self._train(inputs, default, where, restart, least_documents=math.ceil(1 / default))
+        except HoldoutTooLarge:
+            if inputs[0] == 'texts' and not isinstance(inputs[1], (list, tuple)):
+                raise  # an iterator is read once: the caller gives holdout=0
+            report = self._train(inputs, 0.0, where, True)
+            report.holdout_dropped = True
+            return report
+
+    def _train(self, inputs, holdout, where, restart, least_documents=0):
+        settings = self.settings
+        engine, workers, executor, work_dir, tmpdir, memory_limit, progress = where
         start = time.perf_counter()
         with Run(settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
-                 progress, restart) as run, training_allocations(), keyboard_interrupts():
+                 progress, restart, least_documents) as run, training_allocations(), keyboard_interrupts():
             report = run.report
             shards = run.prepare()
             if settings.method == 'unigram':
@@ -157,7 +176,7 @@ class Trainer:
             for size in self.max_vocab_size:
                 tokenizer = self.tokenizer(size)
                 report.compression[size] = {
-                    name: sizes[name] / max(tokenizer.encode_batch_to_numpy(texts, num_threads=1).ids.size, 1)
+                    name: sizes[name] / max(tokenizer.encode_batch_to_numpy(texts).ids.size, 1)
                     for name, texts in samples.items()}
                 bar.update()
                 bar.set_postfix_str('; '.join(f'{s}: ' + ', '.join(f'{v:.3f} {k}' for k, v in m.items())
