@@ -18,6 +18,7 @@ from bytepiece.demo import SAMPLE_DIR
 from bytepiece.model import NUM_SPECIAL
 from bytepiece.train import unigram as unigram_method
 from bytepiece.train.boundaries import crossing_mask, crosses_boundary
+from bytepiece.train.chunks import is_held_back
 from bytepiece.train.unigram_loss import compile_pieces, objective, pruning_losses, scores
 from bytepiece.kernels import unigram as kernels
 from bytepiece.text import pack_bytes
@@ -420,6 +421,7 @@ def test_the_cli_trains_the_default_method_and_bytepiece_with_order(tmp_path):
     ('the', False), (' the', False), ('the ', True), ('   ', False), ('\n\n  ', False), ('a,', True),
     (', ', True), ('123', False), (' 123', False), ('a1', True), ('世界', False), (' 世界', False),
     ('世界。', True), ('...', False), (' ...', False), ('    def', True), ('नमस्ते', False), ('e\u0301', False),
+    ('\u2764\ufe0f', False), ('1\ufe0f\u20e3', False), (' \u2764\ufe0f', False), ('a\u2764\ufe0f', True),
 ])
 def test_which_pieces_cross_a_pre_token_boundary(piece, crosses):
     assert crosses_boundary(piece.encode('utf-8')) is crosses
@@ -459,3 +461,53 @@ def test_bad_training_arguments_are_one_line_cli_errors_with_the_flags(tmp_path,
                           str(tmp_path / 'm.model'), '-q', *flags], capture_output=True, text=True)
     assert out.returncode != 0 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert message in out.stderr and '_' not in out.stderr.split('error: ')[1].split(',')[0], out.stderr
+
+
+def test_the_share_holds_when_growth_stops_short_of_its_target():
+    """On the small sample, growth at 14,000 ids stalls a little above the
+    size: the vocabulary still keeps within the crossing share."""
+    trainer = Trainer(max_vocab_size=14000)
+    trainer.train(files=sample_files(), workers=2, progress=False)
+    assert len(trainer.pieces[0]) + NUM_SPECIAL == 14000
+    assert crossing_mask(list(trainer.pieces[0])).sum() <= 0.35 * 14000
+
+
+def test_a_held_back_text_with_a_lone_surrogate_is_an_error_before_training():
+    docs = _documents()
+    bad = next(f'{k} \ud800' for k in range(10000) if is_held_back(f'{k} \ud800', 0.5))
+    with pytest.raises(ValueError, match=r'corpus item 3: cannot encode'):
+        unigram_trainer(max_vocab_size=400).train(texts=docs[:3] + [bad] + docs[3:], holdout=0.5, progress=False)
+
+
+def test_a_run_resumed_after_its_last_size_counts_nothing_again(tmp_path, monkeypatch):
+    work = tmp_path / 'work'
+    trainer = unigram_trainer()
+    trainer.train(files=sample_files(), workers=1, work_dir=work, progress=False)
+    expected = trainer.pieces
+    def killed(self, run):
+        raise RuntimeError('killed')
+
+    monkeypatch.setattr(Trainer, '_measure', killed)
+    with pytest.raises(RuntimeError, match='killed'):  # killed after every size is saved
+        unigram_trainer().train(files=sample_files(), workers=1, work_dir=work, progress=False)
+    monkeypatch.undo()
+    counted = []
+    monkeypatch.setattr(unigram_method, 'count_alphabet', lambda *a: counted.append(1))
+    again = unigram_trainer()
+    report = again.train(files=sample_files(), workers=1, work_dir=work, progress=False)
+    assert again.pieces == expected and not counted
+    assert 'rounds: none in this run' in str(report) and 'n-grams' not in str(report)
+
+
+def test_the_default_holdout_holds_nothing_back_from_a_small_corpus():
+    docs = _documents()[:30]
+    report = unigram_trainer(max_vocab_size=400).train(texts=docs, workers=1, progress=False)
+    assert report.documents == 30 and report.held_back == 0 and report.sample == 'training'
+    if any(is_held_back(d, 0.02) for d in docs):
+        assert report.holdout_dropped and 'held back: none (a corpus of 30 documents' in str(report)
+    explicit = unigram_trainer(max_vocab_size=400).train(texts=docs, workers=1, holdout=0.02, progress=False)
+    assert explicit.held_back == sum(is_held_back(d, 0.02) for d in docs)
+    many = _documents()
+    assert len(many) >= 50
+    report = unigram_trainer(max_vocab_size=400).train(texts=many, workers=1, progress=False)
+    assert report.held_back == sum(is_held_back(d, 0.02) for d in many) and not report.holdout_dropped

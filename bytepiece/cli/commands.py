@@ -227,7 +227,7 @@ def cmd_train(args):
                                workers=args.workers, work_dir=work_dir, memory_limit=args.memory_limit,
                                holdout=args.holdout, progress=progress, restart=args.work_dir is None)
     except ValueError as e:
-        if type(e) is ValueError and about_train_arguments(str(e)):  # give the flags, not the argument names
+        if not isinstance(e, UnicodeError) and about_train_arguments(str(e)):  # the flags, not the names
             raise ValueError(with_train_flags(str(e))) from e
         raise
     paths = trainer.save(args.output)
