@@ -420,7 +420,8 @@ def test_the_cli_trains_the_default_method_and_bytepiece_with_order(tmp_path):
 @pytest.mark.parametrize('piece, crosses', [
     ('the', False), (' the', False), ('the ', True), ('   ', False), ('\n\n  ', False), ('a,', True),
     (', ', True), ('123', False), (' 123', False), ('a1', True), ('世界', False), (' 世界', False),
-    ('世界。', True), ('...', False), (' ...', False), ('    def', True), ('नमस्ते', False), ('e\u0301', False),
+    ('世界。', True), ('...', False), (' ...', False), ('    def', True), ('नमस्ते', False),
+    ('e\u0301', False),
     ('\u2764\ufe0f', False), ('1\ufe0f\u20e3', False), (' \u2764\ufe0f', False), ('a\u2764\ufe0f', True),
 ])
 def test_which_pieces_cross_a_pre_token_boundary(piece, crosses):

@@ -84,7 +84,8 @@ def _train_parser(sub):
                         '--method unigram only (default 1.3)')
     p.add_argument('--boundary-share', type=float, default=None,
                    help='the most of each vocabulary that pieces crossing a pre-token boundary (between words, '
-                        'numbers, punctuation and whitespace) may take, 0..1, --method unigram only (default 0.35; 1: no limit)')
+                        'numbers, punctuation and whitespace) may take, 0..1, --method unigram only (default 0.35; '
+                        '1: no limit)')
     p.add_argument('--min-count', type=int, default=2,
                    help='least count of kept n-grams and pieces (bytepiece), of a pair that becomes a piece '
                         '(unigram); default 2')

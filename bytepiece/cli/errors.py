@@ -6,8 +6,8 @@ import re
 TRAIN_FLAGS = {'max_vocab_size': '--vocab-size', 'min_count': '--min-count', 'max_piece_length': '--max-piece-length',
                'token_penalty': '--token-penalty', 'growth': '--growth', 'boundary_share': '--boundary-share',
                'holdout': '--holdout', 'order': '--order', 'memory_limit': '--memory-limit'}
-_ABOUT_ARGUMENTS = re.compile(r'^(?:(?:' + '|'.join(TRAIN_FLAGS) + r')(?: must|=| is an option| lists)|unknown training method|'
-                              r'the corpus supports only)')
+_ABOUT_ARGUMENTS = re.compile(r'^(?:(?:' + '|'.join(TRAIN_FLAGS) + r')(?: must|=| is an option| lists)'
+                              r'|unknown training method|the corpus supports only)')
 _TRAIN_NAMES = re.compile(r"\bmethod='(\w+)'|\b(" + '|'.join(TRAIN_FLAGS) + r")\b")
 
 

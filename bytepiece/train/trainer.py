@@ -172,7 +172,7 @@ class Trainer:
         samples = {'held-back': run.held_back_texts(), 'training': run.training_texts()}
         samples = {name: texts for name, texts in samples.items() if texts}
         sizes = {name: sum(len(t.encode('utf-8')) for t in texts) for name, texts in samples.items()}
-        with progress_bar(run.progress, desc='Bytes per token', total=len(self.max_vocab_size)) as bar:
+        with progress_bar(run.progress, desc='Bytes per token', total=len(self.max_vocab_size), unit=' sizes') as bar:
             for size in self.max_vocab_size:
                 tokenizer = self.tokenizer(size)
                 report.compression[size] = {
