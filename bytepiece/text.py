@@ -16,6 +16,11 @@ def pack_bytes(byte_strings):
     return np.frombuffer(bytearray().join(byte_strings), np.uint8), bounds
 
 
+def unpack_bytes(buf, bounds):
+    """The byte strings that ``pack_bytes`` packed into ``buf`` and ``bounds``."""
+    return [buf[s:e].tobytes() for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+
+
 def check_normalization(normalization):
     if normalization is not None and normalization not in NORMALIZATIONS:
         raise ValueError(f'normalization must be one of {NORMALIZATIONS} or None, got {normalization!r}')

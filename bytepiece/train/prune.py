@@ -21,7 +21,7 @@ from ..kernels import bnlm
 from ..model import NUM_SPECIAL, finite_float, save_model, shown_value
 from ..parallel import Engine
 from ..progress import progress_bar
-from ..text import pack_bytes
+from ..text import pack_bytes, unpack_bytes
 from ..vocab import Vocabulary
 from ..memory import release_memory
 from .settings import MIN_VOCAB_SIZE
@@ -294,8 +294,7 @@ def _saved_kept(work, names):
     pieces, counts = [], []
     for name in names:
         with np.load(work.file(f'pieces/kept/{name}')) as kept:
-            data, bounds = kept['data'], kept['bounds']
-            pieces.extend(data[s:e].tobytes() for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+            pieces.extend(unpack_bytes(kept['data'], kept['bounds']))
             counts.append(kept['counts'])
     counts = np.concatenate(counts) if counts else np.zeros(0, np.int64)
     present = {p[0] for p in pieces if len(p) == 1}

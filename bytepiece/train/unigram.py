@@ -33,7 +33,7 @@ import numpy as np
 from ..kernels import unigram as kernels
 from ..kernels.ngrams import LEN_SHIFT, unpack
 from ..model import NUM_SPECIAL
-from ..text import pack_bytes
+from ..text import pack_bytes, unpack_bytes
 from .boundaries import crossing_mask
 from .path_counts import count_chars, count_paths
 from .unigram_loss import compile_pieces, prune, scores
@@ -69,7 +69,7 @@ class State:
             return None
         saved = work.load(f'{folder}/{names[-1]}')
         round_, growing, passes = saved['position'].tolist()
-        return cls(unpack_strings(saved['data'], saved['bounds']), saved['counts'], round_, bool(growing), passes)
+        return cls(unpack_bytes(saved['data'], saved['bounds']), saved['counts'], round_, bool(growing), passes)
 
 
 @dataclass
@@ -88,10 +88,6 @@ class Alphabet:
         return {unpack(k) for k in self.keys[chosen].tolist()}
 
 
-def unpack_strings(data, bounds):
-    return [data[s:e].tobytes() for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
-
-
 def train_unigram(run, shards):
     """Train every size on the prepared ``shards``; one ``{piece: count}``
     dict per size (largest first)."""
@@ -105,7 +101,7 @@ def train_unigram(run, shards):
     results = []
     for size in sizes:
         saved = work.load(f'unigram/size-{size}.npz')
-        pieces = unpack_strings(saved['data'], saved['bounds'])
+        pieces = unpack_bytes(saved['data'], saved['bounds'])
         results.append(dict(zip(pieces, saved['counts'].tolist())))
     return results
 
