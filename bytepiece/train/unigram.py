@@ -34,7 +34,7 @@ from ..kernels import unigram as kernels
 from ..kernels.ngrams import LEN_SHIFT, unpack
 from ..model import NUM_SPECIAL
 from ..text import pack_bytes, unpack_bytes
-from .boundaries import crossing_mask
+from .boundaries import crosses_boundary, crossing_mask
 from .path_counts import count_chars, count_paths
 from .unigram_loss import compile_pieces, prune, scores
 
@@ -146,11 +146,10 @@ def seed(settings, size, alphabet, byte_counts):
     half = max(largest - 256, 0) // 2
     chars = np.flatnonzero(alphabet.is_char)[:half]
     room = max(min(SEED_PIECES - 256, half) - chars.size, 0)
-    pairs = np.flatnonzero(~alphabet.is_char)
-    crossing = crossing_mask([unpack(k) for k in alphabet.keys[pairs].tolist()])
-    crossing_room = _crossing_quota(settings, largest)
-    pairs = pairs[~crossing | (np.cumsum(crossing) <= crossing_room)][:room]
-    chosen = np.sort(np.concatenate([chars, pairs]))
+    pair_ids = np.flatnonzero(~alphabet.is_char)
+    candidates = ((i, unpack(k)) for i, k in zip(pair_ids.tolist(), alphabet.keys[pair_ids].tolist()))
+    pairs, _, _ = _take_within_share(candidates, room, _crossing_quota(settings, largest), set())
+    chosen = np.sort(np.concatenate([chars, np.array(pairs, np.int64)]))
     pieces = [bytes([b]) for b in range(256)] + [unpack(k) for k in alphabet.keys[chosen].tolist()]
     seed_counts = np.concatenate([byte_counts, alphabet.counts[chosen]]).astype(np.int64)
     return State(pieces, seed_counts)
@@ -193,7 +192,7 @@ def run_round(run, shards, size, state, chars):
     kept = np.fromiter((p in chars or len(p) == 1 for p in state.pieces), bool, n)
     if state.growing:
         target = math.ceil(settings.growth * goal)
-        return grow(state, counts, keys, pair_counts, kept, target, goal, settings)
+        return grow(state, counts, keys, pair_counts, kept, crossing_mask(state.pieces), target, goal, settings)
     if state.passes + 1 < EM_PASSES:
         return State(state.pieces, counts, state.round + 1, False, state.passes + 1)
     if n == goal:
@@ -205,70 +204,79 @@ def run_round(run, shards, size, state, chars):
     return State(pieces, new_counts, state.round + 1, False)
 
 
-def grow(state, counts, keys, pair_counts, kept, target, least, settings):
+def grow(state, counts, keys, pair_counts, kept, crossing, target, least, settings):
     """The pieces that best paths use (and the ``kept`` ones: bytes and the
     alphabet), with their counts, plus the most frequent pairs that are not
     pieces yet: as many as there are pieces, up to ``target`` in all, those
-    crossing a pre-token boundary up to their share of ``target``.
+    crossing a pre-token boundary (``crossing``, of the pieces) up to their
+    share of ``target``.
 
     Growth ends at ``target``, after ``MAX_GROWTH_ROUNDS``, or when a round
     leaves the vocabulary no larger once it can give ``least`` pieces within
     the crossing share (then no piece is dropped, so pruning can reach the
     size). Raises ValueError when the pieces stay short of ``least``."""
     crossing_room = _crossing_quota(settings, target)
-    usable = _usable_size(settings, least)
-    before = usable(crossing_mask(state.pieces))
+    quota = _crossing_quota(settings, least)
+    before = _usable(crossing, quota)
     used = (counts > 0) | kept
-    pieces, added, added_counts, crossing = _add_pairs(state.pieces, used, keys, pair_counts, target,
-                                                       crossing_room)
-    stalled = usable(crossing) <= before
-    if usable(crossing) < least <= before:  # dropping unused pieces would leave too few: keep them
+    pieces, added, added_counts, grown = _add_pairs(state.pieces, used, crossing, keys, pair_counts, target,
+                                                    crossing_room)
+    stalled = _usable(grown, quota) <= before
+    if _usable(grown, quota) < least <= before:  # dropping unused pieces would leave too few: keep them
         used[:] = True
-        pieces, added, added_counts, crossing = _add_pairs(state.pieces, used, keys, pair_counts, target,
-                                                           crossing_room)
-    size = usable(crossing)
+        pieces, added, added_counts, grown = _add_pairs(state.pieces, used, crossing, keys, pair_counts, target,
+                                                        crossing_room)
+    size = _usable(grown, quota)
     last_round = state.round + 1 >= MAX_GROWTH_ROUNDS
     if size < least and (not added or last_round):
         raise ValueError(f'the corpus supports only {size + NUM_SPECIAL} ids ({size} pieces) with '
                          f'min_count={settings.min_count}, max_piece_length={settings.max_piece_length} and '
                          f'boundary_share={settings.boundary_share}: ask for a smaller max_vocab_size, lower '
                          f'min_count, raise boundary_share or train on more text')
-    growing = len(crossing) < target and not last_round and not (stalled and size >= least)
-    return State(pieces + added, np.concatenate([counts[used], np.array(added_counts, np.int64)]),
-                 state.round + 1, growing)
+    growing = grown.size < target and not last_round and not (stalled and size >= least)
+    return State(pieces + added, np.concatenate([counts[used], added_counts]), state.round + 1, growing)
 
 
-def _usable_size(settings, size):
+def _usable(crossing, quota):
     """How many pieces of a vocabulary (given its crossing mask) a vocabulary
-    of ``size`` can keep within the crossing share."""
-    quota = _crossing_quota(settings, size)
-    return lambda crossing: int((~crossing).sum()) + min(int(crossing.sum()), quota)
+    may keep with at most ``quota`` crossing pieces."""
+    return int((~crossing).sum()) + min(int(crossing.sum()), quota)
 
 
-def _add_pairs(old_pieces, used, keys, pair_counts, target, crossing_room):
+def _add_pairs(old_pieces, used, crossing, keys, pair_counts, target, crossing_room):
     """The ``used`` pieces, the pairs added to them (their pieces and
     counts) and the crossing mask of the whole."""
     pieces = [p for p, u in zip(old_pieces, used.tolist()) if u]
     room = min(len(pieces), target - len(pieces))
-    crossing_room -= int(crossing_mask(pieces).sum())
-    known = set(pieces)
-    added, added_counts = [], []
     left = (keys >> np.uint64(32)).astype(np.int64) - NUM_SPECIAL
     right = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64) - NUM_SPECIAL
-    for a, b, c in zip(left.tolist(), right.tolist(), pair_counts.tolist()):
-        if len(added) >= room:
+    candidates = ((i, old_pieces[a] + old_pieces[b]) for i, (a, b) in enumerate(zip(left.tolist(), right.tolist())))
+    chosen, added, added_crossing = _take_within_share(candidates, room, crossing_room - int(crossing[used].sum()),
+                                                       set(pieces))
+    grown = np.concatenate([crossing[used], np.array(added_crossing, bool)])
+    return pieces, added, pair_counts[np.array(chosen, np.int64)].astype(np.int64), grown
+
+
+def _take_within_share(candidates, room, crossing_room, known):
+    """Of ``candidates`` (index, piece), in order, the first ``room`` not in
+    ``known`` (which they join), those crossing a pre-token boundary up to
+    ``crossing_room``: their indices, pieces and whether each crosses."""
+    chosen, pieces, crossing = [], [], []
+    for i, piece in candidates:
+        if len(pieces) >= room:
             break
-        piece = old_pieces[a] + old_pieces[b]
         if piece in known:
             continue
         known.add(piece)
-        if crossing_mask([piece])[0]:
+        crosses = crosses_boundary(piece)
+        if crosses:
             if crossing_room <= 0:
                 continue
             crossing_room -= 1
-        added.append(piece)
-        added_counts.append(c)
-    return pieces, added, added_counts, crossing_mask(pieces + added)
+        chosen.append(i)
+        pieces.append(piece)
+        crossing.append(crosses)
+    return chosen, pieces, crossing
 
 
 def _save_size(work, size, pieces, counts):
