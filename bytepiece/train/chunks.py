@@ -186,7 +186,7 @@ def summary(arrays):
             'shards': [str(s) for s in np.asarray(arrays['shards']).tolist()],
             'shard_bytes': [int(b) for b in np.asarray(arrays['shard_bytes']).tolist()],
             'report': ReadReport(**json.loads(str(arrays['report']))), 'sample': json.loads(str(arrays['sample'])),
-            'held_back': int(arrays['held_back']) if 'held_back' in arrays else 0}
+            'held_back': int(arrays['held_back'])}
 
 
 def load_shard(work, name):
