@@ -51,7 +51,8 @@ def main(argv=None):
     size = sum(os.path.getsize(f) for f in files) / 1e6
     print(f'training on {len(files)} sample files ({size:.2f} MB): {", ".join(map(os.path.basename, files))}')
     trainer = Trainer(max_vocab_size=args.vocab_size, min_count=args.min_count)  # the unigram method
-    report = trainer.train(files=files, workers=2, progress=not args.no_progress)
+    # a paragraph a document: the code keeps its line breaks and indentation
+    report = trainer.train(files=files, workers=2, text_documents='paragraph', progress=not args.no_progress)
     trainer.save(args.out)
     print(report)
     print(f'saved {args.out}')

@@ -7,14 +7,17 @@ any compression suffix (``.gz``, ``.bz2``, ``.xz``, ``.zst``):
 
 - ``.jsonl``, ``.ndjson``, ``.json``: JSON lines; the text is ``field``;
 - ``.parquet``: the column ``field`` (``pip install 'bytepiece[parquet]'``);
-- anything else: plain UTF-8 text, read in documents cut after a run of
-  newlines (so the chunks of training are those of the whole file), or with
-  ``text_lines`` one document per non-empty line (its newline dropped).
+- anything else: plain UTF-8 text, whose documents ``text_documents`` says:
+  ``'line'`` (the default, as SentencePiece and HF ``datasets`` read text):
+  each non-empty line, without its line break; ``'paragraph'``: lines up to
+  a run of empty lines, their inner line breaks kept; ``'file'``: the whole
+  file, every byte of it (for code, where lines and blank lines belong to
+  the document).
 
 Large uncompressed files are cut into byte ranges of about
-``partition_bytes``, each starting at a record boundary (a line for JSON
-lines, the end of a run of newlines for text); a compressed file is one
-partition, a Parquet file one partition per row group. A partition is small
+``partition_bytes``, each starting at a record boundary (a line, or a
+paragraph); a compressed file, and a file read whole, is one partition, a
+Parquet file one partition per row group. A partition is small
 and picklable: a worker reads it itself, so the driver never holds the text.
 
 Bad records follow ``errors``: ``'strict'`` raises a ValueError naming the
@@ -30,7 +33,11 @@ from typing import List, Optional
 from . import records
 from .fileio import DAMAGED_DATA, damaged
 
-FORMATS = ('text', 'lines', 'jsonl', 'parquet')
+FORMATS = ('lines', 'paragraphs', 'file', 'jsonl', 'parquet')
+TEXT_DOCUMENTS = {'line': 'lines', 'paragraph': 'paragraphs', 'file': 'file'}  # option: partition format
+DEFAULT_TEXT_DOCUMENTS = 'line'
+TEXT_DOCUMENT_WORDS = {'line': 'a document per line', 'paragraph': 'a document per paragraph',
+                       'file': 'a document per file'}
 ERRORS = ('strict', 'skip', 'replace')
 COMPRESSIONS = {'.gz': 'gzip', '.bz2': 'bz2', '.xz': 'xz', '.lzma': 'xz', '.zst': 'zstd'}
 _JSONL_SUFFIXES = ('.jsonl', '.ndjson', '.json')
@@ -127,21 +134,37 @@ def resolve(files):
     return found
 
 
-def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_BYTES, text_lines=False):
+def check_text_documents(text_documents):
+    """``text_documents`` if it is one of ``TEXT_DOCUMENTS``, else a ValueError."""
+    if text_documents not in TEXT_DOCUMENTS:
+        raise ValueError(f'text_documents must be one of {tuple(TEXT_DOCUMENTS)}, got {text_documents!r}')
+    return text_documents
+
+
+def text_documents_read(parts):
+    """What a document of the plain-text files among ``parts`` is (a key of
+    ``TEXT_DOCUMENTS``), or None if there are none."""
+    formats = {p.format for p in parts}
+    return next((option for option, fmt in TEXT_DOCUMENTS.items() if fmt in formats), None)
+
+
+def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_BYTES,
+               text_documents=DEFAULT_TEXT_DOCUMENTS):
     """The partitions of a corpus, in a fixed order (independent of workers)."""
     if errors not in ERRORS:
         raise ValueError(f'errors must be one of {ERRORS}, got {errors!r}')
+    text_format = TEXT_DOCUMENTS[check_text_documents(text_documents)]
     if not isinstance(field, str):
         raise TypeError(f'field must be a str, got {type(field).__name__}')
     parts = []
     for url, size in resolve(files):
         fmt, compression = detect(url)
-        fmt = 'lines' if fmt == 'text' and text_lines else fmt
+        fmt = text_format if fmt == 'text' else fmt
         if fmt == 'parquet':
             for group, group_size in _row_groups(url):
                 parts.append(Partition(len(parts), url, fmt, None, field, errors, group, group + 1, group_size))
             continue
-        if compression or size <= partition_bytes:
+        if compression or size <= partition_bytes or fmt == 'file':
             parts.append(Partition(len(parts), url, fmt, compression, field, errors, 0, -1, size))
             continue
         for start in range(0, size, partition_bytes):
@@ -175,12 +198,13 @@ def read(part, report=None):
         return
     try:
         with _open(part) as f:
-            if part.format in ('jsonl', 'lines'):
-                yield from records.line_documents(records.blocks(f, part), part, report)
-            else:
-                yield from records.text_documents(records.blocks(f, part), part, report)
+            yield from _DOCUMENTS[part.format](records.blocks(f, part), part, report)
     except (OSError, *DAMAGED_DATA) as e:
         raise damaged(part.path, e) from None
+
+
+_DOCUMENTS = {'jsonl': records.line_documents, 'lines': records.line_documents,
+              'paragraphs': records.paragraph_documents, 'file': records.file_documents}
 
 
 def _open(part):
@@ -221,8 +245,9 @@ class Files:
     ['one', 'two']
     """
 
-    def __init__(self, files, field='text', errors='strict', partition_bytes=PARTITION_BYTES):
-        self.parts = partitions(files, field, errors, partition_bytes)
+    def __init__(self, files, field='text', errors='strict', partition_bytes=PARTITION_BYTES,
+                 text_documents=DEFAULT_TEXT_DOCUMENTS):
+        self.parts = partitions(files, field, errors, partition_bytes, text_documents)
 
     def __iter__(self):
         for part in self.parts:

@@ -1,7 +1,8 @@
 """Reading the records of a corpus file's byte range (see ``bytepiece.inputs``).
 
-A record is a line of JSON lines (or of text read a line a document), or, for text, a run of lines ending in a
-run of newlines. A partition owns the records that start in its byte range,
+A record is a line of JSON lines or of text read a line a document, a
+paragraph of text read by paragraphs (lines up to a run of empty lines), or
+a whole file. A partition owns the records that start in its byte range,
 so ranges cut anywhere tile the file; its bytes are read in blocks of whole
 records, decoded under the error policy, and turned into documents.
 """
@@ -16,17 +17,28 @@ READ_BLOCK = 4 << 20
 # numbering on from the previous block (counting costs a pass over the data).
 CONTINUED = -1
 _SURROGATE = re.compile('[\ud800-\udfff]')
+_PARAGRAPH_BREAK = re.compile(rb'\n\n+')
+# What ends a record, by format (None: only the end of the file does)
+_RECORD_ENDS = {'jsonl': b'\n', 'lines': b'\n', 'paragraphs': b'\n\n', 'file': None}
 
 
-def _next_boundary(data, i, is_text, eof):
-    """The first record start at or after index ``i >= 1`` of ``data`` (a
-    record starts after a newline, for text after a run of newlines; the end
-    of the file ends the last record), or None if more data must be read."""
-    k = data.find(b'\n', i - 1)
+def lookback(fmt):
+    """How many bytes before a partition's start must be read to tell
+    whether a record starts there."""
+    end = _RECORD_ENDS[fmt]
+    return len(end) if end else 0
+
+
+def _next_boundary(data, i, end, eof):
+    """The first record start at or after index ``i >= lookback`` of
+    ``data``: after the record end ``end`` (for paragraphs, after the whole
+    run of newlines); the end of the file ends the last record. None if more
+    data must be read."""
+    k = data.find(end, i - len(end)) if end else -1
     if k < 0:
         return len(data) if eof else None
-    j = k + 1
-    if is_text:
+    j = k + len(end)
+    if len(end) > 1:
         while j < len(data) and data[j] == 10:
             j += 1
         if j == len(data) and not eof:
@@ -34,16 +46,22 @@ def _next_boundary(data, i, is_text, eof):
     return j
 
 
-def _last_boundary(data, is_text, eof):
+def _last_boundary(data, end, eof):
     """The last record start in ``data`` (0 if none is known yet)."""
     if eof:
         return len(data)
-    k = data.rfind(b'\n')
+    if not end:
+        return 0
+    if len(end) == 1:
+        return data.rfind(end) + 1
+    # a trailing run of newlines may go on: the last break followed by text
+    k = data.rstrip(b'\n').rfind(end)
     if k < 0:
         return 0
-    if is_text and k + 1 == len(data):  # a trailing run of newlines may go on
-        k = data.rstrip(b'\n').rfind(b'\n')
-    return k + 1
+    j = k + len(end)
+    while data[j] == 10:
+        j += 1
+    return j
 
 
 class _Block:
@@ -82,8 +100,8 @@ def blocks(f, part):
     buffer grows in place, so a long record is held about once, not once
     per read. The first block's ``line`` is 1 or None, the others'
     ``CONTINUED``."""
-    is_text = part.format == 'text'
-    pos = max(part.start - 1, 0)  # the file offset of data[0]
+    end_of_record = _RECORD_ENDS[part.format]
+    pos = max(part.start - lookback(part.format), 0)  # the file offset of data[0]
     if pos:
         f.seek(pos)
     data = bytearray()
@@ -95,13 +113,14 @@ def blocks(f, part):
         data += chunk
         chunk = None
         if not begun:
-            j = _next_boundary(data, part.start - pos, is_text, eof)
+            j = _next_boundary(data, part.start - pos, end_of_record, eof)
             if j is None:
                 continue
             data, pos, begun = data[j:], pos + j, True
         # the reader of a block takes its data: no reference is kept here
         if part.end >= 0 and pos + len(data) >= part.end:
-            j = _next_boundary(data, max(part.end - pos, 1), is_text, eof) if part.end > pos else 0
+            j = (_next_boundary(data, max(part.end - pos, lookback(part.format)), end_of_record, eof)
+                 if part.end > pos else 0)
             if j is not None:
                 if j:
                     del data[j:]
@@ -109,7 +128,7 @@ def blocks(f, part):
                     yield block
                 return
         else:
-            j = _last_boundary(data, is_text, eof)
+            j = _last_boundary(data, end_of_record, eof)
             if j:
                 tail = data[j:]
                 del data[j:]  # the records stay in the buffer, not copied
@@ -137,30 +156,58 @@ def _decode(block, part, report):
         return block.data.decode('utf-8', errors='replace')
 
 
-def text_documents(blocks, part, report):
-    """Each block of text is one document (blocks end after a run of
-    newlines); under ``'skip'``, a line that is not UTF-8 is dropped."""
-    line = None
+def paragraph_documents(blocks, part, report):
+    """The paragraphs of text: lines up to a run of empty lines, each
+    without the line break after its last line; each is decoded alone, so
+    under ``'skip'`` a paragraph that is not UTF-8 is the record dropped."""
+    number = None
     for block in blocks:
-        block.line = line = block.line if block.line != CONTINUED else line
-        if line is not None:
-            line += block.data.count(b'\n')
-        try:
-            text = block.data.decode('utf-8')
-        except UnicodeDecodeError:
-            if part.errors != 'skip':
-                text = _decode(block, part, report)
-            else:
-                text = ''.join(t for t in (_decode(b, part, report) for b in block.lines()) if t is not None)
+        data, block.data = block.data, None
+        number = block.line if block.line != CONTINUED else number
+        report.input_bytes += len(data)
+        start = 0
+        for brk in _PARAGRAPH_BREAK.finditer(data):
+            yield from _paragraph(data, start, brk.start(), block.offset, number, part, report)
+            start = brk.end()
+        yield from _paragraph(data, start, len(data), block.offset, number, part, report)
+        if number is not None:
+            number += data.count(b'\n')
+
+
+def _paragraph(data, start, end, offset, number, part, report):
+    """The document of ``data[start:end]`` (a paragraph, maybe with an empty
+    line before it or a line break after it at the file's ends), if any."""
+    while start < end and data[start] == 10:
+        start += 1
+    if end > start and data[end - 1] == 10:
+        end -= 1
+    if end <= start:
+        return
+    try:
+        text = data[start:end].decode('utf-8')
+    except UnicodeDecodeError:
+        line = None if number is None else number + data.count(b'\n', 0, start)
+        text = _decode(_Block(data[start:end], offset + start, line), part, report)
+    if text is not None:
         report.documents += 1
-        report.input_bytes += len(block.data)
-        block.data = None  # the text is the one copy kept
         yield text
-        text = None
+
+
+def file_documents(blocks, part, report):
+    """The whole file as one document, every byte of it (an empty file has
+    none); under ``'skip'`` a file that is not UTF-8 is the record dropped."""
+    for block in blocks:
+        report.input_bytes += len(block.data)
+        text = _decode(block, part, report)
+        block.data = None
+        if text:
+            report.documents += 1
+            yield text
 
 
 def line_documents(blocks, part, report):
-    """The field of each JSON line, or each non-empty line of text. Lines
+    """The field of each JSON line, or each non-empty line of text (its line
+    break not part of it). Lines
     are read as views of their block, without a copy."""
     number = None
     for block in blocks:

@@ -167,6 +167,16 @@ def test_train(tmp_path, capsys):
     assert code == 1 and '--vocab-size must be' in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize('text_documents', [None, 'paragraph', 'file'])
+def test_train_says_what_a_document_of_plain_text_is(tmp_path, capsys, text_documents):
+    corpus = os.path.join(FIXTURES, 'train', 'tang300.txt')
+    flag = [] if text_documents is None else ['--text-documents', text_documents]
+    code, _, err = run(['train', corpus, '-o', tmp_path / 'm.json', '--vocab-size', '300', '--order', '4', *flag],
+                       capsys)
+    assert code == 0, err
+    assert f'documents (plain text: a document per {text_documents or "line"})' in err
+
+
 @pytest.mark.parametrize('argv, code, message', [
     (['encode', '-m', 'missing.zip'], 1, "model file not found: 'missing.zip'"),
     (['encode', '-m', M40, 'missing.txt'], 1, "input file not found: 'missing.txt'"),
@@ -179,6 +189,8 @@ def test_train(tmp_path, capsys):
     ([], 2, 'required: COMMAND'),
     (['convert', '-m', M40, '--to', 'huggingface', '/no/such/dir/t.json'], 1, "'/no/such/dir"),
     (['train', '-', '-o', 'x.json'], 2, 'give files'),
+    (['encode', '-m', M40, '--text-documents', 'file'], 2, '--text-documents file is read by the token-file formats'),
+    (['train', 'x.txt', '-o', 'x.json', '--text-documents', 'lines'], 2, "invalid choice: 'lines'"),
 ])
 def test_errors_are_one_line(argv, code, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, 'stdin', io.TextIOWrapper(io.BytesIO(b'text\n')))

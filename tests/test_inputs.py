@@ -7,6 +7,7 @@ import json
 import lzma
 import os
 import random
+import re
 
 import pytest
 
@@ -33,20 +34,37 @@ def corpus(tmp_path_factory):
             'txt': write(folder / 't.txt', text.encode()), 'jsonl': write(folder / 'j.jsonl', jsonl.encode())}
 
 
+def expected_documents(text, text_documents):
+    """What a plain-text file's documents are, written plainly."""
+    if text_documents == 'file':
+        return [text] if text else []
+    if text_documents == 'line':
+        return [line for line in text.split('\n') if line]
+    return [p.strip('\n') for p in re.split('\n\n+', text) if p.strip('\n')]
+
+
 @pytest.mark.parametrize('partition_bytes', [1, 2, 3, 5, 8, 100, 4096, 1 << 30])
-def test_byte_ranges_tile_the_file_at_record_boundaries(corpus, tmp_path, partition_bytes):
+@pytest.mark.parametrize('text_documents', ['line', 'paragraph', 'file'])
+def test_byte_ranges_tile_the_file_at_record_boundaries(corpus, tmp_path, partition_bytes, text_documents):
     text = corpus['text'] if partition_bytes > 50 else corpus['text'][:1500]  # tiny ranges: a short file
     path = write(tmp_path / 't.txt', text.encode())
-    parts = partitions(path, partition_bytes=partition_bytes)
-    docs = [doc for part in parts for doc in read(part)]
-    assert ''.join(docs) == text
-    # a document ends after a run of newlines: the chunks of training are the whole file's
-    assert all(d.endswith('\n') for d in docs[:-1]) and not any(d.startswith('\n') for d in docs[1:])
+    parts = partitions(path, partition_bytes=partition_bytes, text_documents=text_documents)
+    assert [doc for part in parts for doc in read(part)] == expected_documents(text, text_documents)
+    assert len(parts) == 1 if text_documents == 'file' else len(parts) >= min(len(text) // partition_bytes, 2)
     texts = corpus['texts'] if partition_bytes > 50 else corpus['texts'][:30]
     path = write(tmp_path / 'j.jsonl', ''.join(json.dumps({'text': t}) + '\n' for t in texts).encode())
-    parts = partitions(path, partition_bytes=partition_bytes)
+    parts = partitions(path, partition_bytes=partition_bytes, text_documents=text_documents)
     assert [doc for part in parts for doc in read(part)] == texts
     assert [p.index for p in parts] == list(range(len(parts)))
+
+
+@pytest.mark.parametrize('text', ['', '\n', '\n\n\n', 'one', 'one\n', '\none\n\n\ntwo\nlines\n\n', 'a\r\n\r\nb'])
+@pytest.mark.parametrize('text_documents', ['line', 'paragraph', 'file'])
+def test_plain_text_documents_at_the_edges(tmp_path, text, text_documents):
+    path = write(tmp_path / 't.txt', text.encode())
+    assert list(Files(path, text_documents=text_documents)) == expected_documents(text, text_documents)
+    with pytest.raises(ValueError, match="text_documents must be one of .* got 'lines'"):
+        partitions(path, text_documents='lines')
 
 
 @pytest.mark.parametrize('suffix, compress', [('.gz', gzip.compress), ('.bz2', bz2.compress), ('.xz', lzma.compress),
@@ -68,9 +86,9 @@ def test_directories_globs_and_urls(corpus, tmp_path):
     write(tmp_path / '.hidden', b'not read')
     os.mkdir(tmp_path / 'sub')
     write(tmp_path / 'sub' / 'c.jsonl', b'{"text": "c"}\n')
-    assert list(Files(tmp_path)) == ['a\n', 'b', 'c']
+    assert list(Files(tmp_path)) == ['a', 'b', 'c']
     assert list(Files(str(tmp_path / '*.jsonl'))) == ['b']
-    assert list(Files([str(tmp_path / 'sub'), str(tmp_path / 'a.txt')])) == ['c', 'a\n']
+    assert list(Files([str(tmp_path / 'sub'), str(tmp_path / 'a.txt')])) == ['c', 'a']
     assert list(Files('file://' + str(tmp_path / 'b.jsonl'))) == ['b']
 
 
@@ -149,8 +167,15 @@ def test_text_files_under_each_policy(tmp_path):
     path = write(tmp_path / 'bad.txt', b'good line\nbad \xfe line\n\nlast')
     with pytest.raises(ValueError, match='bad.txt:2: invalid UTF-8 at byte 4'):
         list(Files(path))
-    assert ''.join(Files(path, errors='skip')) == 'good line\n\nlast'
-    assert ''.join(Files(path, errors='replace')) == 'good line\nbad \ufffd line\n\nlast'
+    assert list(Files(path, errors='skip')) == ['good line', 'last']
+    assert list(Files(path, errors='replace')) == ['good line', 'bad \ufffd line', 'last']
+    # the record dropped is the document: a paragraph, or the file
+    assert list(Files(path, errors='skip', text_documents='paragraph')) == ['last']
+    assert list(Files(path, errors='replace', text_documents='paragraph')) == ['good line\nbad \ufffd line', 'last']
+    assert list(Files(path, errors='skip', text_documents='file')) == []
+    for text_documents in ('paragraph', 'file'):
+        with pytest.raises(ValueError, match='bad.txt:2: invalid UTF-8 at byte 4'):
+            list(Files(path, text_documents=text_documents))
     # in a later partition the place is a byte offset
     with pytest.raises(ValueError, match=r'bad.txt at byte 14: invalid UTF-8'):
         list(Files(path, partition_bytes=5))
@@ -182,7 +207,7 @@ def test_partitions_pickle_small(corpus):
 def test_text_lines_are_one_document_each(corpus, tmp_path, partition_bytes):
     text = corpus['text'][:3000]
     path = write(tmp_path / 't.txt', text.encode())
-    parts = partitions(path, partition_bytes=partition_bytes, text_lines=True)
+    parts = partitions(path, partition_bytes=partition_bytes)  # the default: a document per line
     report = ReadReport()
     docs = [doc for part in parts for doc in read(part, report)]
     assert docs == [line for line in text.split('\n') if line], 'non-empty lines, newline dropped'

@@ -169,6 +169,19 @@ def test_compressed_text_lines_and_options(tok, corpus, tmp_path):
     assert abs(summary.bytes_per_token - summary.text_bytes / summary.tokens) < 1e-12
 
 
+@pytest.mark.parametrize('text_documents', ['line', 'paragraph', 'file'])
+def test_plain_text_documents_keep_their_bytes(tok, tmp_path, text_documents):
+    code = 'def f(x):\n    return x\n\n\nclass A:\n\n    pass\n'
+    (tmp_path / 'a.py').write_text(code, encoding='utf-8')
+    docs = {'line': ['def f(x):', '    return x', 'class A:', '    pass'],
+            'paragraph': ['def f(x):\n    return x', 'class A:', '    pass'], 'file': [code]}[text_documents]
+    summary = encode_files(str(tmp_path / 'a.py'), tok, tmp_path / 'o', 'flat', text_documents=text_documents)
+    data = open_tokens(tmp_path / 'o')
+    assert [tok.decode(data.document(d).tolist()) for d in range(data.n_documents)] == docs
+    assert summary.documents == len(docs) and summary.text_documents == text_documents
+    assert f'(plain text: a document per {text_documents})' in summary.lines()[0]
+
+
 def test_sampling_follows_the_seed_rule_on_any_workers(tok, corpus, tmp_path, monkeypatch):
     src = str(corpus['folder'] / 'a.jsonl')
     with pytest.raises(ValueError, match='needs a seed'):
@@ -183,7 +196,7 @@ def test_sampling_follows_the_seed_rule_on_any_workers(tok, corpus, tmp_path, mo
     from bytepiece.inputs import partitions, read
     from bytepiece.kernels.rng import stream_seed
     data = open_tokens(tmp_path / '0')
-    parts = partitions(src, partition_bytes=4000, text_lines=True)
+    parts = partitions(src, partition_bytes=4000)
     k = 0
     for part in parts:
         docs = list(read(part))

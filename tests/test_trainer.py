@@ -60,9 +60,12 @@ def test_same_pieces_and_counts_as_reference(name):
 
 
 def test_file_inputs_equal_lists():
-    # a plain text file is one document; .jsonl(.gz) reads a field
-    tang = train('tang6', os.path.join(HERE, 'tang300.txt'))
+    # the reference read the plain text file as one document; .jsonl(.gz) reads a field
+    tang = train('tang6', os.path.join(HERE, 'tang300.txt'), text_documents='file')
     assert tang.pieces == expected_models('tang6')
+    by_line = train('tang6', os.path.join(HERE, 'tang300.txt'))
+    assert by_line.report.text_documents == 'line' and tang.report.text_documents == 'file'
+    assert by_line.report.documents == sum(1 for line in fixture_corpus('tang6')[0].split('\n') if line)
     tut = train('tutorial4', os.path.join(HERE, 'tutorial.jsonl.gz'))
     assert tut.pieces == expected_models('tutorial4')
     mixed = Trainer(**EXPECTED['mixed5']['params'])
@@ -225,7 +228,7 @@ def _shards(corpus, isolate_digits=False):
 
 
 @pytest.mark.parametrize('isolate_digits', [False, True])
-def test_text_file_blocks_give_the_chunks_of_the_whole_file(tmp_path, isolate_digits):
+def test_a_text_file_read_whole_gives_the_chunks_of_its_text(tmp_path, isolate_digits):
     rng = random.Random(5)
     alphabet = ['a', 'b', ' ', '\n', '\r', '\r\n', '7', '\u0661', 'e\u0301', '\u4e2d', '\n' * 150]
     text = ''.join(rng.choice(alphabet) for _ in range(4000)) + 'x' * 12000 + '\n'
@@ -235,8 +238,10 @@ def test_text_file_blocks_give_the_chunks_of_the_whole_file(tmp_path, isolate_di
     with gzip.open(gz, 'wb') as f:
         f.write(text.encode('utf-8'))
     whole = _shards([text], isolate_digits)
-    assert _shards(Files(path, partition_bytes=50), isolate_digits) == whole
-    assert _shards(Files(gz), isolate_digits) == whole
+    files = Files(path, partition_bytes=50, text_documents='file')
+    assert len(files.parts) == 1, 'a file read whole is not cut into byte ranges'
+    assert _shards(files, isolate_digits) == whole
+    assert _shards(Files(gz, text_documents='file'), isolate_digits) == whole
     assert max(map(len, whole)) <= 10000 + 100
 
 
@@ -333,7 +338,7 @@ def test_a_list_of_file_names_is_refused_as_texts(tmp_path):
         warnings.simplefilter('error')
         Trainer(order=3, max_vocab_size=300).train([str(path), 'plain text'], progress=False)
     one = Trainer(order=3, max_vocab_size=300)
-    one.train(files=[str(path)], progress=False)
+    one.train(files=[str(path)], progress=False, text_documents='file')
     two = Trainer(order=3, max_vocab_size=300)
     two.train(['some text to train on\n' * 50], progress=False)
     assert one.pieces == two.pieces

@@ -14,6 +14,7 @@ import re
 import sys
 
 from ..fileio import DAMAGED_DATA
+from ..inputs import DEFAULT_TEXT_DOCUMENTS, TEXT_DOCUMENTS
 from ..interrupts import keyboard_interrupts
 from ..train.settings import DEFAULT_METHOD, METHODS
 from .commands import PROG, cmd_convert, cmd_decode, cmd_encode, cmd_info, cmd_train
@@ -59,6 +60,12 @@ def _stream_args(p):
                    help='input files (default: stdin; - is stdin; .gz/.xz/.bz2 are decompressed)')
     p.add_argument('-o', '--output', default=None, help='output file (default: stdout)')
     p.add_argument('--quiet', '-q', action='store_true', help='no progress bar')
+
+
+def _text_documents_arg(p):
+    p.add_argument('--text-documents', choices=list(TEXT_DOCUMENTS), default=DEFAULT_TEXT_DOCUMENTS,
+                   help='what one document of a plain-text file is: line (default; its line break not part of '
+                        'it), paragraph (lines up to a run of empty lines) or file (every byte of it, e.g. for code)')
 
 
 def _train_parser(sub):
@@ -109,6 +116,7 @@ def _train_parser(sub):
     p.add_argument('--isolate-digits', action='store_true', help='every digit is its own chunk')
     p.add_argument('--no-ensure-unicode', action='store_true', help='allow pieces that split UTF-8 characters')
     p.add_argument('--field', default='text', help='text field of .jsonl inputs, column of .parquet (default text)')
+    _text_documents_arg(p)
     p.add_argument('--quiet', '-q', action='store_true', help='no progress bars, no report (warnings only)')
     p.set_defaults(func=cmd_train, more_inputs=[])
 
@@ -126,6 +134,7 @@ def _other_parsers(sub):
                    help='auto (default): .jsonl/.ndjson/.json files are JSON lines, stdin is JSON lines with '
                         '--format jsonl, anything else text, one document per line')
     p.add_argument('--field', default='text', help='text field of JSON lines and Parquet input (default text)')
+    _text_documents_arg(p)
     add_encode_files_args(p)
     p.add_argument('--alpha', type=float, default=None, help='sample a segmentation (alpha >= 0); default: Viterbi')
     p.add_argument('--seed', type=int, default=None, help='seed of the samples (reproducible runs)')

@@ -66,6 +66,9 @@ def cmd_encode(args):
         return cmd_encode_files(args)
     check_inputs(args.inputs)
     check_output_apart([args.output], args.inputs + [args.model])
+    if args.text_documents != 'line':
+        raise UsageError(f'--format {args.format} writes a line per input line: --text-documents '
+                         f'{args.text_documents} is read by the token-file formats (--format megatron|flat)')
     parquet = [p for p in args.inputs if p != '-' and detect(p)[0] == 'parquet']
     if parquet:
         raise UsageError(f'{parquet[0]!r}: Parquet input is read by the token-file formats (--format megatron|flat)')
@@ -223,7 +226,8 @@ def cmd_train(args):
                           boundary_share=args.boundary_share)
         progress = not args.quiet and sys.stderr.isatty()
         work_dir = args.work_dir or f'{args.output}.work'  # the same command resumes a killed run
-        report = trainer.train(files=inputs, field=args.field, errors=args.errors, engine=args.engine,
+        report = trainer.train(files=inputs, field=args.field, errors=args.errors,
+                               text_documents=args.text_documents, engine=args.engine,
                                workers=args.workers, work_dir=work_dir, memory_limit=args.memory_limit,
                                holdout=args.holdout, progress=progress, restart=args.work_dir is None)
     except ValueError as e:

@@ -35,7 +35,8 @@ def cmd_encode_files(args):
                            add_bos=args.add_bos, add_eos=args.add_eos,
                            alpha=-1.0 if args.alpha is None else args.alpha, seed=args.seed,
                            allowed_special=_allowed(args.allowed_special), engine=args.engine, workers=workers,
-                           partition_bytes=max(1, int(args.partition_mb * (1 << 20))), normalization=normalization,
+                           partition_bytes=max(1, int(args.partition_mb * (1 << 20))),
+                           text_documents=args.text_documents, normalization=normalization,
                            special_tokens=args.special_tokens, progress=not args.quiet and sys.stderr.isatty())
     for line in summary.lines():
         print(line, file=sys.stderr)

@@ -21,12 +21,13 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field as dataclass_field
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Optional
 
 import numpy as np
 
 from ..encoding import Request, add_markers, flat_arrays
-from ..inputs import PARTITION_BYTES, ReadReport, partitions, read
+from ..inputs import (DEFAULT_TEXT_DOCUMENTS, PARTITION_BYTES, TEXT_DOCUMENT_WORDS, ReadReport, partitions, read,
+                      text_documents_read)
 from ..kernels.rng import stream_seed
 from ..memory import release_memory
 from ..parallel import Engine, check_workers
@@ -55,6 +56,7 @@ class Summary:
     replaced: int = 0
     places: List[str] = dataclass_field(default_factory=list)
     seconds: float = 0.0
+    text_documents: Optional[str] = None  # what a document of plain text was, if any was read
 
     @property
     def bytes_per_token(self):
@@ -62,8 +64,9 @@ class Summary:
 
     def lines(self):
         """The summary as lines of text (for the CLI)."""
+        kind = f' (plain text: {TEXT_DOCUMENT_WORDS[self.text_documents]})' if self.text_documents else ''
         out = [f'{self.folder}: {self.shards} shards ({self.resumed} from an earlier run), {self.documents:,} '
-               f'documents, {self.tokens:,} tokens ({self.dtype}), {self.bytes_per_token:.2f} bytes per token, '
+               f'documents{kind}, {self.tokens:,} tokens ({self.dtype}), {self.bytes_per_token:.2f} bytes per token, '
                f'{self.seconds:.1f} s']
         if self.skipped or self.replaced:
             out.append(f'skipped records: {self.skipped:,}; repaired: {self.replaced:,}')
@@ -250,18 +253,18 @@ def _load_model(model, normalization, special_tokens):
     return _load(spec), spec
 
 
-def _fingerprint(parts, tokenizer, options, field, errors, text_lines):
+def _fingerprint(parts, tokenizer, options, field, errors):
     return {'parts': [[p.path, p.format, p.compression, p.start, p.end, p.size] for p in parts],
             'model': model_digest(tokenizer), 'format': options.format, 'dtype': options.dtype,
             'alpha': options.alpha, 'seed': options.seed, 'add_bos': options.add_bos, 'add_eos': options.add_eos,
             'allowed_special': sorted(options.allowed_special) if not isinstance(options.allowed_special, str)
-            else options.allowed_special, 'field': field, 'errors': errors, 'text_lines': text_lines}
+            else options.allowed_special, 'field': field, 'errors': errors}
 
 
 def encode_files(inputs, model, output, format='megatron', *, field='text', errors='strict', add_bos=False,
                  add_eos=False, alpha=-1.0, seed=None, allowed_special=frozenset(), engine=None, workers=None,
-                 partition_bytes=PARTITION_BYTES, text_lines=True, normalization='auto', special_tokens=None,
-                 progress=False):
+                 partition_bytes=PARTITION_BYTES, text_documents=DEFAULT_TEXT_DOCUMENTS, normalization='auto',
+                 special_tokens=None, progress=False):
     """Encode the corpus ``inputs`` (paths, folders, globs, fsspec URLs; text,
     JSON lines, Parquet; compressed or not; see ``bytepiece.inputs``) with
     ``model`` (a model path or a ``Tokenizer``) into the shard folder
@@ -269,8 +272,9 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     ``'megatron'`` or ``'flat'``; returns a ``Summary``. ``merge`` joins the
     shards into one dataset.
 
-    ``text_lines``: plain-text files hold one document per non-empty line
-    (False: documents cut after a run of newlines, as training reads them).
+    ``text_documents``: what a document of a plain-text file is: a line
+    (``'line'``, its line break not part of it), a paragraph
+    (``'paragraph'``) or the whole file (``'file'``), as training reads them.
     ``errors``: ``'strict'``, ``'skip'`` or ``'replace'`` for bad records.
     ``add_bos``/``add_eos``, ``alpha``, ``allowed_special``: as in
     ``Tokenizer.encode_batch``; sampling needs a ``seed`` (see the module doc).
@@ -283,16 +287,17 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     if alpha >= 0 and seed is None:
         raise ValueError('sampling (alpha >= 0) needs a seed, so that a resumed run draws as the first did')
     seed = check_seed(seed) if seed is not None else 0
-    parts = partitions(inputs, field, errors, partition_bytes, text_lines=text_lines)
+    parts = partitions(inputs, field, errors, partition_bytes, text_documents)
     tokenizer, spec = _load_model(model, normalization, special_tokens)
     allowed = allowed_special if isinstance(allowed_special, str) else frozenset(allowed_special)
     tokenizer._allowed(allowed)  # unknown tokens fail before any work
     options = Options(format, token_dtype(format, tokenizer.vocab_size).name, alpha if alpha >= 0 else -1.0, seed,
                       bool(add_bos), bool(add_eos), allowed)
-    folder = ShardFolder(output, _fingerprint(parts, tokenizer, options, field, errors, text_lines), format)
+    folder = ShardFolder(output, _fingerprint(parts, tokenizer, options, field, errors), format)
     records = {p.index: folder.record(p.index) for p in parts}
     todo = [p for p in parts if records[p.index] is None]
-    summary = Summary(os.path.abspath(folder.path), format, options.dtype, len(parts), len(parts) - len(todo))
+    summary = Summary(os.path.abspath(folder.path), format, options.dtype, len(parts), len(parts) - len(todo),
+                      text_documents=text_documents_read(parts))
     engine, owned, threads = _engine_for(engine, workers, len(todo))
     local = engine.kind in ('inline', 'threads')
     model_ref = tokenizer if local or spec is None else spec

@@ -4,7 +4,7 @@ corpus, what was skipped, time, and compression on a sample."""
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from ..inputs import ReadReport
+from ..inputs import TEXT_DOCUMENT_WORDS, ReadReport
 
 
 @dataclass
@@ -17,6 +17,8 @@ class TrainReport:
     for pruning; ``compression``: per size, bytes per token on the
     ``'held-back'`` documents (text the vocabulary was not trained on, when
     ``held_back`` documents were held back) and on ``'training'`` text;
+    ``text_documents``: what a document of the plain-text files read was
+    (``'line'``, ``'paragraph'``, ``'file'``; None if none was read);
     ``bytes_per_token``: of the largest vocabulary on ``sample``, the
     held-back documents where there are some; ``holdout_dropped``: the
     corpus had too few documents for the default holdout, so none was held
@@ -45,6 +47,7 @@ class TrainReport:
     rounds: List[dict] = field(default_factory=list)
     method: str = ''
     holdout_dropped: bool = False
+    text_documents: Optional[str] = None
 
     def warnings(self) -> List[str]:
         """Lines worth a warning: sizes not reached, records dropped or repaired."""
@@ -71,8 +74,9 @@ class TrainReport:
 
     def __str__(self):
         sizes = ', '.join(f'{asked} asked, {given} given' for asked, given in self.sizes.items())
+        kind = f' (plain text: {TEXT_DOCUMENT_WORDS[self.text_documents]})' if self.text_documents else ''
         lines = [f'trained: {sizes}',
-                 f'corpus: {self.documents} documents, {self.text_bytes / 1e6:.1f} MB of text in {self.shards} '
+                 f'corpus: {self.documents} documents{kind}, {self.text_bytes / 1e6:.1f} MB of text in {self.shards} '
                  f'shards ({self.partitions} input partitions)',
                  *self._method_lines(),
                  f'time: {self.seconds:.1f} s (' + ', '.join(f'{k} {v:.1f} s' for k, v in self.phase_seconds.items())

@@ -43,7 +43,7 @@ def parse_memory(value):
     return int(value)
 
 
-def resolve_inputs(texts, files, field, errors):
+def resolve_inputs(texts, files, field, errors, text_documents=corpus_inputs.DEFAULT_TEXT_DOCUMENTS):
     """``('files', partitions)`` or ``('texts', iterable of str)``."""
     if texts is not None and files is not None:
         raise TypeError('give texts or files, not both')
@@ -52,7 +52,9 @@ def resolve_inputs(texts, files, field, errors):
     if isinstance(texts, (str, bytes, os.PathLike)):
         files, texts = texts, None
     if files is not None:
-        return 'files', corpus_inputs.partitions(files, field, errors)
+        return 'files', corpus_inputs.partitions(files, field, errors, text_documents=text_documents)
+    if isinstance(texts, corpus_inputs.Files):  # read by the workers, as files=... is
+        return 'files', texts.parts
     if isinstance(texts, bytes) or not isinstance(texts, Iterable):
         raise TypeError(f'texts must be an iterable of str, got {type(texts).__name__}')
     if _all_file_names(texts):

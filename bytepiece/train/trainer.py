@@ -16,6 +16,7 @@ import os
 import time
 from typing import List, Optional, Union
 
+from ..inputs import text_documents_read
 from ..interrupts import keyboard_interrupts
 from ..model import model_dict, save_model
 from ..progress import progress_bar
@@ -89,7 +90,7 @@ class Trainer:
     boundary_share = property(lambda self: self.settings.boundary_share)
 
     def train(self, texts=None, workers: Optional[int] = None, batch_size: Optional[int] = None, *, files=None,
-              field: str = 'text', errors: str = 'strict', engine=None, executor=None, work_dir=None, memory_limit=None,
+              field: str = 'text', errors: str = 'strict', text_documents: str = 'line', engine=None, executor=None, work_dir=None, memory_limit=None,
               holdout: Optional[float] = None, progress: bool = True, tmpdir=None,
               restart: bool = False) -> TrainReport:
         """Train on a corpus; sets ``self.pieces`` (one ``{piece: count}`` dict
@@ -98,7 +99,10 @@ class Trainer:
         The corpus: ``files`` (paths, folders, globs or fsspec URLs of text,
         JSON lines with the text in ``field``, or Parquet, maybe compressed:
         see ``bytepiece.inputs``), or ``texts``, any iterable of str (read
-        once). A path given as ``texts`` is read as a file. ``errors``: what
+        once). A path given as ``texts`` is read as a file. In plain-text
+        files a document is a line (``text_documents='line'``), a paragraph
+        (``'paragraph'``: lines up to a run of empty lines) or the whole file
+        (``'file'``, for code). ``errors``: what
         a record that is not UTF-8 or not JSON does: ``'strict'`` (an error),
         ``'skip'``, ``'replace'``; dropped records are counted in the report.
 
@@ -126,7 +130,7 @@ class Trainer:
         """
         if batch_size is not None:
             check_int('batch_size', batch_size, 1)
-        inputs = resolve_inputs(texts, files, field, errors)
+        inputs = resolve_inputs(texts, files, field, errors, text_documents)
         where = (engine, workers, executor, work_dir, tmpdir, memory_limit, progress)
         if holdout is not None:
             return self._train(inputs, _check_holdout(holdout), where, restart)
@@ -162,6 +166,7 @@ class Trainer:
             self._measure(run)
             run.finish()
         report.seconds = time.perf_counter() - start
+        report.text_documents = text_documents_read(inputs[1]) if inputs[0] == 'files' else None
         self.report = report
         return report
 
