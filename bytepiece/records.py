@@ -280,20 +280,25 @@ def _json_record(block, part, report):
     return text
 
 
+def json_fault(error, field):
+    """What is wrong with a JSON line that gives no text, by the error its
+    reading raised: the one wording of training and of every encoder."""
+    if isinstance(error, UnicodeEncodeError):
+        return f'a lone surrogate in field {field!r} (not UTF-8)'
+    if isinstance(error, TypeError):
+        return f'field {field!r} is not a string'
+    if isinstance(error, KeyError):
+        return f'no field {field!r}'
+    return f'invalid JSON ({error})'
+
+
 def _bad_record(error, block, part, report, text):
     """A JSON line that cannot give its text: raised, dropped (None), or for
     a lone surrogate under ``'replace'``, the text repaired."""
-    if isinstance(error, UnicodeEncodeError):
-        what = f'a lone surrogate in field {part.field!r} (not UTF-8)'
-        if part.errors == 'replace':
-            report.replaced += 1
-            return _SURROGATE.sub('\ufffd', text)
-    elif isinstance(error, TypeError):
-        what = f'field {part.field!r} is not a string'
-    elif isinstance(error, KeyError):
-        what = f'no field {part.field!r}'
-    else:
-        what = f'invalid JSON ({error})'
+    if isinstance(error, UnicodeEncodeError) and part.errors == 'replace':
+        report.replaced += 1
+        return _SURROGATE.sub('\ufffd', text)
+    what = json_fault(error, part.field)
     place = block.place(part.path, 0)[0]
     if part.errors == 'strict':
         raise ValueError(f'{place}: {what}') from None

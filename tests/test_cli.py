@@ -480,3 +480,32 @@ def test_info_text_that_is_not_utf8(capsys):
                           ('a\ud800', '--text holds a lone surrogate at character 1')]:
         code, out, err = run(['info', '-m', M40, '--text', text], capsys)
         assert code == 2 and out == '' and message in err
+
+
+@pytest.mark.parametrize('line, what', [(b'{bad', 'invalid JSON ('), (b'{"body": 1}', "no field 'text'"),
+                                        (b'{"text": 1}', "field 'text' is not a string"),
+                                        (b'{"text": "\xff"}', 'invalid UTF-8 at byte 10')])
+def test_a_bad_json_line_reads_the_same_in_every_command(tmp_path, capsys, line, what):
+    path = tmp_path / 'bad.jsonl'
+    path.write_bytes(b'{"text": "fine"}\n' + line + b'\n')
+    messages = []
+    for argv in (['train', path, '-o', tmp_path / 'm.json', '--vocab-size', '300'],
+                 ['encode', '-m', M40, path, '-o', tmp_path / 'ids.txt'],
+                 ['encode', '-m', M40, path, '--format', 'flat', '-o', tmp_path / 'shards']):
+        code, _, err = run(argv, capsys)
+        assert code == 1 and len(err.splitlines()) == 1, err
+        messages.append(err.split(': error: ', 1)[1])
+    assert all(f'bad.jsonl:2: {what}' in m for m in messages), messages
+    assert len({m.split('bad.jsonl:2: ', 1)[1] for m in messages}) == 1, messages
+
+
+def test_a_size_the_corpus_cannot_give_has_one_wording(tmp_path, capsys):
+    corpus = tmp_path / 'small.txt'
+    corpus.write_text('hello world\nfoo bar\n', encoding='utf-8')
+    code, _, unigram = run(['train', corpus, '-o', tmp_path / 'u.json', '--vocab-size', '5000'], capsys)
+    assert code == 1 and 'the corpus supports only 260 ids' in unigram and '--min-count=2' in unigram
+    code, _, bytepiece = run(['train', corpus, '-o', tmp_path / 'b.json', '--vocab-size', '5000', '--method',
+                              'bytepiece', '-q'], capsys)
+    assert code == 0 and 'warning: vocabulary size 5000 not reached' in bytepiece
+    assert 'the corpus supports only 260 ids (257 pieces) with --min-count=2' in bytepiece
+    assert 'ask for a smaller --vocab-size, lower --min-count' in bytepiece and 'min_count' not in bytepiece

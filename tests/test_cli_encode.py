@@ -32,7 +32,7 @@ def test_input_format_follows_the_extension(tok, jsonl, tmp_path, capsys, monkey
     assert code == 0 and [json.loads(line) for line in out.splitlines()] == [
         {'ids': tok.encode('{"text": "a"}')}, {'ids': tok.encode('plain')}]
     code, _, err = run(['encode', '-m', M40, txt, '--input-format', 'jsonl'], capsys)
-    assert code == 1 and f'{txt}:2: not a JSON line' in err
+    assert code == 1 and f'{txt}:2: invalid JSON (' in err
     code, out, _ = run(['encode', '-m', M40, '--format', 'jsonl'], capsys, stdin=b'{"text": "a"}\n',
                        monkeypatch=monkeypatch)  # stdin: JSON lines with --format jsonl, as before
     assert code == 0 and json.loads(out) == {'ids': tok.encode('a')}

@@ -236,10 +236,10 @@ def cmd_train(args):
         raise
     paths = trainer.save(args.output)
     if not args.quiet:
-        print(report, file=sys.stderr)
+        print(with_train_flags(str(report)), file=sys.stderr)
     else:
         for line in report.warnings():
-            print(f'{PROG} train: warning: {line}', file=sys.stderr)
+            print(f'{PROG} train: warning: {with_train_flags(line)}', file=sys.stderr)
     for path in paths or [args.output]:
         print(f'wrote {path}', file=sys.stderr)
     return 0

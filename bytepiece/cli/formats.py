@@ -8,6 +8,7 @@ import numpy as np
 
 from ..kernels.decode import parse_decimal_ids
 from ..pieces import id_out_of_range
+from ..records import json_fault
 
 _DISPLAY = {0xDC00 + b: f'\\x{b:02x}' for b in range(0x80, 0x100)}  # invalid bytes (surrogateescape)
 _DISPLAY.update({c: f'\\x{c:02x}' for c in list(range(0x20)) + [0x7F]})
@@ -76,8 +77,10 @@ def json_line(name, number, line):
         return None
     try:
         return json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f'{name}:{number}: not a JSON line ({e})') from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f'{name}:{number}: invalid UTF-8 at byte {e.start}') from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f'{name}:{number}: {json_fault(e, None)}') from None
 
 
 def jsonl_record(name, number, line, field):
@@ -87,9 +90,9 @@ def jsonl_record(name, number, line, field):
     if doc is None:
         return None
     if not isinstance(doc, dict) or field not in doc:
-        raise ValueError(f'{name}:{number}: no field {field!r} in the JSON document')
+        raise ValueError(f'{name}:{number}: {json_fault(KeyError(field), field)}')
     if not isinstance(doc[field], str):
-        raise ValueError(f'{name}:{number}: field {field!r} is {type(doc[field]).__name__}, not a string')
+        raise ValueError(f'{name}:{number}: {json_fault(TypeError(), field)}')
     return doc
 
 

@@ -51,7 +51,7 @@ class TrainReport:
 
     def warnings(self) -> List[str]:
         """Lines worth a warning: sizes not reached, records dropped or repaired."""
-        lines = [f'vocabulary size {size} not reached: {self.sizes[size]} ids ({why})'
+        lines = [f'vocabulary size {size} not reached (with BytePiece\'s method a size is the most given): {why}'
                  for size, why in self.short.items()]
         if self.read.skipped:
             lines.append(f'{self.read.skipped} records skipped, first at: ' + '; '.join(self.read.places))

@@ -131,3 +131,15 @@ class Settings:
             return {'method': 'bytepiece', 'order': self.order, **common}
         return {'method': 'unigram', **common, 'token_penalty': self.token_penalty, 'growth': self.growth,
                 'boundary_share': self.boundary_share}
+
+
+def size_not_supported(ids, settings):
+    """Why a corpus gives only ``ids`` ids, and what to change: the one
+    wording of both methods (an error of the unigram method's, whose sizes
+    are exact; a warning of BytePiece's, whose sizes are a maximum)."""
+    unigram = settings.method == 'unigram'
+    limits = [f'min_count={settings.min_count}', f'max_piece_length={settings.max_piece_length}']
+    limits += [f'boundary_share={settings.boundary_share}'] if unigram else []
+    limits = ', '.join(limits[:-1]) + ' and ' + limits[-1]
+    return (f'the corpus supports only {ids} ids ({ids - NUM_SPECIAL} pieces) with {limits}: ask for a smaller '
+            f'max_vocab_size, lower min_count{", raise boundary_share" if unigram else ""} or train on more text')

@@ -24,7 +24,7 @@ from ..memory import training_allocations
 from .prune import prune_saved
 from .report import TrainReport
 from .run import HoldoutTooLarge, Run, resolve_inputs
-from .settings import DEFAULT_HOLDOUT, Settings, check_int
+from .settings import DEFAULT_HOLDOUT, Settings, check_int, size_not_supported
 from .unigram import train_unigram
 
 __all__ = ['Trainer']
@@ -161,7 +161,7 @@ class Trainer:
                 names = run.timed('pieces', lambda: run.count_pieces(shards))
                 self.pieces = run.timed('pruning', lambda: prune_saved(run, names, progress))
             report.sizes = {size: len(p) + 3 for size, p in zip(settings.max_vocab_size, self.pieces)}
-            report.short = {size: _why_short(given, settings) for size, given in report.sizes.items()
+            report.short = {size: size_not_supported(given, settings) for size, given in report.sizes.items()
                             if given < size}
             self._measure(run)
             run.finish()
@@ -221,11 +221,6 @@ class Trainer:
             raise ValueError(f'size {size} was not trained (sizes: {sizes})')
         pieces = self.pieces[0 if size is None else sizes.index(size)]
         return Tokenizer(model_dict(pieces, self._metadata()), **kwargs)
-
-
-def _why_short(given, settings):
-    return (f'only {given - 3} pieces reach min_count={settings.min_count} and survive pruning; '
-            f'lower min_count or train on more text')
 
 
 def _check_holdout(holdout):

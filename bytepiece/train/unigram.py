@@ -36,6 +36,7 @@ from ..model import NUM_SPECIAL
 from ..text import pack_bytes, unpack_bytes
 from .boundaries import crosses_boundary, crossing_mask
 from .path_counts import count_chars, count_paths
+from .settings import size_not_supported
 from .unigram_loss import compile_pieces, prune, scores
 
 SEED_PIECES = 4096  # the seed: bytes and characters, then pairs up to this many pieces
@@ -229,10 +230,7 @@ def grow(state, counts, keys, pair_counts, kept, crossing, target, least, settin
     size = _usable(grown, quota)
     last_round = state.round + 1 >= MAX_GROWTH_ROUNDS
     if size < least and (not added or last_round):
-        raise ValueError(f'the corpus supports only {size + NUM_SPECIAL} ids ({size} pieces) with '
-                         f'min_count={settings.min_count}, max_piece_length={settings.max_piece_length} and '
-                         f'boundary_share={settings.boundary_share}: ask for a smaller max_vocab_size, lower '
-                         f'min_count, raise boundary_share or train on more text')
+        raise ValueError(size_not_supported(size + NUM_SPECIAL, settings))
     growing = grown.size < target and not last_round and not (stalled and size >= least)
     return State(pieces + added, np.concatenate([counts[used], added_counts]), state.round + 1, growing)
 
