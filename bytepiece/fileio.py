@@ -8,11 +8,13 @@ import bz2
 import contextlib
 import errno
 import gzip
+import io
 import lzma
 import os
 import re
 import stat
 import tempfile
+import time
 import zipfile
 import zlib
 
@@ -47,6 +49,73 @@ def damaged(name, error):
         return error
     detail = ' '.join(str(error).split()) or type(error).__name__
     return ValueError(f'{name}: damaged compressed data ({detail})')
+
+
+# Reading a remote input: an error that may pass (a dropped connection, a
+# timeout, a throttled request) is retried, waiting twice as long each time.
+READ_ATTEMPTS = 6
+FIRST_RETRY_WAIT = 0.05
+_LASTING = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+class RetryingReader(io.RawIOBase):
+    """The bytes of the file ``opener()`` opens, read on through errors that
+    may pass: after one, the file is opened again and read on from where it
+    was, up to ``READ_ATTEMPTS`` tries with a growing wait; then an OSError
+    naming ``name`` and the last error. Decompress on top of it, so that
+    damaged data is never retried."""
+
+    def __init__(self, opener, name):
+        super().__init__()
+        self._opener, self.name = opener, name
+        self._file, self._pos = None, 0
+        self._retrying(lambda: None)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, pos, whence=io.SEEK_SET):
+        self._pos = self._retrying(lambda: self._file.seek(pos, whence))
+        return self._pos
+
+    def readinto(self, buffer):
+        data = self._retrying(lambda: self._file.read(len(buffer)))
+        buffer[:len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def _retrying(self, action):
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                if self._file is None:
+                    self._file = self._opener()
+                    if self._pos:
+                        self._file.seek(self._pos)
+                return action()
+            except _LASTING:
+                raise
+            except OSError as e:
+                self._drop_file()
+                if attempt + 1 == READ_ATTEMPTS:
+                    raise OSError(e.errno or errno.EIO, f'reading failed {READ_ATTEMPTS} times, the last: '
+                                  f'{" ".join(str(e).split()) or type(e).__name__}', self.name) from e
+                time.sleep(FIRST_RETRY_WAIT * 2 ** attempt)
+
+    def _drop_file(self):
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(Exception):
+                file.close()
+
+    def close(self):
+        self._drop_file()
+        super().close()
 
 
 def open_input(path):

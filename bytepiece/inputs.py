@@ -31,7 +31,7 @@ from dataclasses import dataclass, field as dataclass_field
 from typing import List, Optional
 
 from . import records
-from .fileio import DAMAGED_DATA, damaged
+from .fileio import DAMAGED_DATA, RetryingReader, damaged
 
 FORMATS = ('lines', 'paragraphs', 'file', 'jsonl', 'parquet')
 TEXT_DOCUMENTS = {'line': 'lines', 'paragraph': 'paragraphs', 'file': 'file'}  # option: partition format
@@ -176,7 +176,7 @@ def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_B
 
 def _row_groups(url):
     pq = _parquet()
-    with _fsspec().open(url, 'rb') as f:
+    with _retrying_open(url) as f:
         meta = pq.ParquetFile(f).metadata
         return [(g, meta.row_group(g).total_byte_size) for g in range(meta.num_row_groups)]
 
@@ -214,12 +214,18 @@ def _open(part):
             import zstandard  # noqa: F401  (fsspec reads .zst with it)
         except ImportError:
             raise ImportError("reading .zst files needs: pip install 'bytepiece[zstd]'") from None
-    return fsspec.open(part.path, 'rb', compression=part.compression).open()
+    raw = _retrying_open(part.path)
+    return fsspec.compression.compr[part.compression](raw, mode='rb') if part.compression else raw
+
+
+def _retrying_open(url):
+    fsspec = _fsspec()
+    return RetryingReader(lambda: fsspec.open(url, 'rb').open(), url)
 
 
 def _read_parquet(part, report):
     pq = _parquet()
-    with _fsspec().open(part.path, 'rb') as f:
+    with _retrying_open(part.path) as f:
         table = pq.ParquetFile(f).read_row_group(part.start, columns=[part.field])
     for row, text in enumerate(table.column(part.field).to_pylist()):
         if not isinstance(text, str):
