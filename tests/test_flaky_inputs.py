@@ -90,6 +90,7 @@ def test_passing_faults_are_retried_with_the_same_documents(corpus):
 
 
 def test_training_and_token_files_through_faults_equal_local_files(corpus, tmp_path):
+    before = FlakyFileSystem.faults
     local, flaky = Trainer(max_vocab_size=400), Trainer(max_vocab_size=400)
     local.train(files=str(corpus / 'a.jsonl'), progress=False, workers=2)
     flaky.train(files='flaky://c/a.jsonl', progress=False, workers=2)
@@ -99,6 +100,7 @@ def test_training_and_token_files_through_faults_equal_local_files(corpus, tmp_p
     encode_files('flaky://c/a.jsonl', tokenizer, tmp_path / 'flaky', 'flat', workers=2)
     a, b = open_tokens(tmp_path / 'local'), open_tokens(tmp_path / 'flaky')
     assert a.n_tokens == b.n_tokens > 0 and (a.tokens(0, a.n_tokens) == b.tokens(0, b.n_tokens)).all()
+    assert FlakyFileSystem.faults - before > 10, "the faults happened"
 
 
 def test_a_store_that_fails_for_good_is_an_error_naming_the_url(corpus, monkeypatch):
