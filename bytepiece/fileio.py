@@ -84,10 +84,14 @@ class RetryingReader(io.RawIOBase):
         self._pos = self._retrying(lambda: self._file.seek(pos, whence))
         return self._pos
 
-    def readinto(self, buffer):
-        data = self._retrying(lambda: self._file.read(len(buffer)))
-        buffer[:len(data)] = data
+    def read(self, size=-1):
+        data = self._retrying(lambda: self._file.read(size))
         self._pos += len(data)
+        return data
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
         return len(data)
 
     def _retrying(self, action):
