@@ -175,10 +175,28 @@ def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_B
 
 
 def _row_groups(url):
+    meta = _reading_parquet(url, lambda file: file.metadata)
+    return [(g, meta.row_group(g).total_byte_size) for g in range(meta.num_row_groups)]
+
+
+def _reading_parquet(url, read, field=None):
+    """``read(ParquetFile)`` of the file at ``url``; a damaged file, or one
+    without the column ``field``, is a ValueError naming it."""
     pq = _parquet()
-    with _retrying_open(url) as f:
-        meta = pq.ParquetFile(f).metadata
-        return [(g, meta.row_group(g).total_byte_size) for g in range(meta.num_row_groups)]
+    from pyarrow import ArrowException
+    try:
+        with _retrying_open(url) as f:
+            file = pq.ParquetFile(f)
+            if field is not None and field not in file.schema_arrow.names:
+                raise KeyError(field)
+            return read(file)
+    except KeyError:
+        raise ValueError(f'{url}: {records.json_fault(KeyError(field), field)}') from None
+    except (OSError, ArrowException, ValueError, IndexError) as e:
+        if isinstance(e, OSError) and e.filename:
+            raise
+        detail = ' '.join(str(e).split()) or type(e).__name__
+        raise ValueError(f'{url}: not a readable Parquet file ({detail})') from None
 
 
 def _parquet():
@@ -224,12 +242,11 @@ def _retrying_open(url):
 
 
 def _read_parquet(part, report):
-    pq = _parquet()
-    with _retrying_open(part.path) as f:
-        table = pq.ParquetFile(f).read_row_group(part.start, columns=[part.field])
-    for row, text in enumerate(table.column(part.field).to_pylist()):
+    table = _reading_parquet(part.path, lambda file: file.read_row_group(part.start, columns=[part.field]),
+                             part.field)
+    for row, text in enumerate(_parquet_texts(table.column(part.field), part, report)):
         if not isinstance(text, str):
-            what = f'field {part.field!r} is not a string'
+            what = f'field {part.field!r} is not a string' if text is not _INVALID else 'invalid UTF-8'
             place = f'{part.path} row group {part.start} row {row}'
             if part.errors == 'strict':
                 raise ValueError(f'{place}: {what}')
@@ -237,6 +254,30 @@ def _read_parquet(part, report):
             continue
         report.documents += 1
         yield text
+
+
+_INVALID = object()  # a value that is not UTF-8
+
+
+def _parquet_texts(column, part, report):
+    """The column's values; a string that is not UTF-8 as ``_INVALID``, or
+    under ``'replace'`` decoded with U+FFFD."""
+    try:
+        return column.to_pylist()
+    except UnicodeDecodeError:  # a damaged or foreign file: the values as bytes, one by one
+        import pyarrow
+        values = column.cast(pyarrow.binary()).to_pylist() if pyarrow.types.is_string(column.type) else []
+    texts = []
+    for value in values:
+        try:
+            texts.append(None if value is None else value.decode('utf-8'))
+        except UnicodeDecodeError:
+            if part.errors == 'replace':
+                report.replaced += 1
+                texts.append(value.decode('utf-8', errors='replace'))
+            else:
+                texts.append(_INVALID)
+    return texts
 
 
 class Files:
