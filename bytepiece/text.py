@@ -40,6 +40,13 @@ def normalize(text, normalization):
     return unicodedata.normalize(normalization, text)
 
 
+def text_bytes(text, normalization):
+    """One text, normalized, as a uint8 array of its UTF-8 bytes."""
+    if type(text) is not str:
+        check_text(text)
+    return np.frombuffer(encode_utf8(normalize(text, normalization)), np.uint8)
+
+
 def encode_utf8(text, index=None, location=None):
     """UTF-8 bytes of ``text``; a lone surrogate is a ValueError, never dropped.
     The message names ``index`` (a text's place in a batch) or starts with

@@ -23,7 +23,7 @@ Seed = Union[int, Tuple[int, ...], np.random.Generator, None]
 Allowed = Union[str, frozenset, set, list, tuple]
 
 
-class Tokenizer(LatticeStatistics):
+class Tokenizer:
     """A byte-level unigram tokenizer over a BytePiece model.
 
     Args:
@@ -70,6 +70,7 @@ class Tokenizer(LatticeStatistics):
         if not isinstance(keep_known_chars, bool):
             raise TypeError(f'keep_known_chars must be a bool, got {type(keep_known_chars).__name__}')
         self._encoder = Encoder(self._vocab, self._special, self.normalization, keep_known_chars)
+        self._statistics = LatticeStatistics(self._vocab, self.normalization)
         self.add_special_tokens(metadata.get('special_tokens', []))
         if special_tokens is not None:
             self.add_special_tokens(special_tokens)
@@ -97,6 +98,13 @@ class Tokenizer(LatticeStatistics):
     def keep_known_chars(self) -> bool:
         """Whether sampling keeps known characters whole (set at construction)."""
         return self._encoder.keep_known_chars
+
+    @property
+    def encoder(self) -> Encoder:
+        """The encode pipeline of the current special tokens, for tools that
+        encode in their own batches (token files); adding special tokens
+        replaces it."""
+        return self._encoder
 
     @property
     def special_tokens(self) -> List[str]:
@@ -173,12 +181,6 @@ class Tokenizer(LatticeStatistics):
 
     # --- encoding ---------------------------------------------------------
 
-    def _allowed(self, allowed_special):
-        """The special tokens a call matches (indices), or None."""
-        if allowed_special or isinstance(allowed_special, str):
-            return self._special.allowed_ids(allowed_special)
-        return None
-
     def _request(self, alpha, seed, allowed, spans=False, add_bos=False, add_eos=False):
         alpha = check_alpha(alpha)
         seed = self._seeds.call_seed(seed) if alpha >= 0 else check_unused_seed(seed)
@@ -186,7 +188,7 @@ class Tokenizer(LatticeStatistics):
 
     def _one(self, text, alpha, seed, allowed_special):
         """The ids (int32 array) of one text."""
-        allowed = self._allowed(allowed_special)
+        allowed = self._encoder.allowed(allowed_special)
         if allowed is None:
             return self._encoder.one(text, alpha, self._seeds, seed)
         check_text(text)
@@ -251,7 +253,7 @@ class Tokenizer(LatticeStatistics):
         'the cat'
         """
         check_text(text)
-        request = self._request(alpha, seed, self._allowed(allowed_special), True, add_bos, add_eos)
+        request = self._request(alpha, seed, self._encoder.allowed(allowed_special), True, add_bos, add_eos)
         lists, offsets = offset_lists(self._encoder.parts([text], request, 1, single=True))
         return lists[0], offsets[0]
 
@@ -261,7 +263,7 @@ class Tokenizer(LatticeStatistics):
         """A batch through the pipeline: its ``Part`` s in order."""
         texts = text_list(texts)
         threads = check_workers(num_threads, 'num_threads', most=available_cores())
-        allowed = self._allowed(allowed_special)
+        allowed = self._encoder.allowed(allowed_special)
         return self._encoder.parts(texts, self._request(alpha, seed, allowed, spans, add_bos, add_eos), threads)
 
     def encode_batch(self, texts: Iterable[str], alpha: float = -1, add_bos: bool = False, add_eos: bool = False,
@@ -334,6 +336,23 @@ class Tokenizer(LatticeStatistics):
         'the dog'
         """
         return str(self._table.gather(ids), 'utf-8', 'ignore')
+
+    # --- lattice statistics ---------------------------------------------------
+
+    def nbest(self, text: str, n: int) -> List[Tuple[List[int], float]]:
+        """The ``n`` best segmentations of ``text``, best first, as ``(ids,
+        score)``; see ``bytepiece.statistics.LatticeStatistics.nbest``."""
+        return self._statistics.nbest(text, n)
+
+    def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
+        """log Z of ``text``: the log of the sum over its segmentations of
+        ``exp(alpha * score)``; see ``LatticeStatistics.log_likelihood``."""
+        return self._statistics.log_likelihood(text, alpha)
+
+    def entropy(self, text: str, alpha: float = 1.0) -> float:
+        """Entropy (nats) of the segmentation distribution of ``text`` at
+        ``alpha``; see ``LatticeStatistics.entropy``."""
+        return self._statistics.entropy(text, alpha)
 
     # --- saving and conversion ------------------------------------------------
 
