@@ -105,6 +105,16 @@ def text_list(texts):
     return texts
 
 
+def marked(ids, add_bos, add_eos):
+    """The list ``ids`` of one text with ``<bos>`` before it and ``<eos>``
+    after it, as asked (in place); ``add_markers`` is the same for arrays."""
+    if add_bos:
+        ids.insert(0, BOS_ID)
+    if add_eos:
+        ids.append(EOS_ID)
+    return ids
+
+
 def add_markers(ids, starts, add_bos, add_eos):
     """Insert ``<bos>``/``<eos>`` around each text of a flat ids array; the
     flags count by truth value, or are bool arrays (one flag per text).

@@ -9,7 +9,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .encoding import Encoder, Request, TokenArrays, flat_arrays, id_lists, offset_lists, text_list
+from .encoding import Encoder, Request, TokenArrays, flat_arrays, id_lists, marked, offset_lists, text_list
 from .model import NUM_SPECIAL, SPECIAL_PIECES, load_model, write_model
 from .parallel import available_cores, check_workers
 from .pieces import PieceTable
@@ -55,8 +55,9 @@ class Tokenizer:
     'the cat sat on the log.'
     """
 
-    def __init__(self, model: Union[str, os.PathLike, dict], seed: Seed = None, normalization: Optional[str] = 'auto',
-                 special_tokens: Optional[Iterable[str]] = None, keep_known_chars: bool = False):
+    def __init__(self, model: Union[str, os.PathLike, dict], seed: Seed = None, *,
+                 normalization: Optional[str] = 'auto', special_tokens: Optional[Iterable[str]] = None,
+                 keep_known_chars: bool = False) -> None:
         pieces, ids, counts, metadata = load_model(model)
         if normalization == 'auto':
             normalization = metadata.get('normalization', 'NFC')
@@ -166,7 +167,7 @@ class Tokenizer:
 
     # --- seeds ------------------------------------------------------------
 
-    def set_seed(self, seed: Seed, worker: Union[int, Tuple[int, ...], None] = None) -> None:
+    def set_seed(self, seed: Seed, *, worker: Union[int, Tuple[int, ...], None] = None) -> None:
         """Restart the random draws from ``seed`` (None: a fresh OS seed in
         every process). ``worker``: this copy's identity, an int or tuple of
         ints (e.g. ``(epoch, worker_id)``); the stream is then keyed by the
@@ -194,7 +195,7 @@ class Tokenizer:
         check_text(text)
         return next(self._encoder.parts([text], self._request(alpha, seed, allowed), 1, single=True)).ids
 
-    def tokenize(self, text: str, alpha: float = -1, iter: bool = False, seed: Seed = None,
+    def tokenize(self, text: str, alpha: float = -1, iter: bool = False, *, seed: Seed = None,
                  allowed_special: Allowed = frozenset()) -> List[Union[bytes, str]]:
         """Split ``text`` into pieces (bytes; special tokens as str).
 
@@ -205,7 +206,8 @@ class Tokenizer:
         draw reproducible, otherwise the tokenizer's own seed sequence is
         used. ``allowed_special``: ``'all'`` or a set of registered special
         tokens to match in the text (leftmost-longest); by default
-        special-token text is plain text. ``iter=True`` returns an iterator (BytePiece's API).
+        special-token text is plain text. ``iter=True`` returns an iterator.
+        The options after BytePiece's (``text, alpha, iter``) are keyword-only.
 
         >>> b''.join(tok.tokenize('the mat', alpha=0.1, seed=1))
         b'the mat'
@@ -215,22 +217,21 @@ class Tokenizer:
         return (p for p in result) if iter else result
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False, alpha: float = -1, iter: bool = False,
-               seed: Seed = None, allowed_special: Allowed = frozenset()) -> List[int]:
+               *, seed: Seed = None, allowed_special: Allowed = frozenset()) -> List[int]:
         """Token ids of ``text``, with ``<bos>`` (1) / ``<eos>`` (2) if asked;
-        see ``tokenize`` for the other arguments.
+        see ``tokenize`` for the other arguments (BytePiece's positional
+        ones, then keyword-only ones).
 
         >>> ids = tok.encode('the cat', add_eos=True)
         >>> ids[-1], tok.decode(ids)
         (2, 'the cat')
         """
         result = self._one(text, alpha, seed, allowed_special).tolist()
-        if add_bos:
-            result.insert(0, 1)
-        if add_eos:
-            result.append(2)
+        if add_bos or add_eos:
+            result = marked(result, add_bos, add_eos)
         return (i for i in result) if iter else result
 
-    def encode_to_numpy(self, text: str, alpha: float = -1, seed: Seed = None,
+    def encode_to_numpy(self, text: str, *, alpha: float = -1, seed: Seed = None,
                         allowed_special: Allowed = frozenset()) -> np.ndarray:
         """Token ids of ``text`` as an int32 numpy array.
 
@@ -239,7 +240,7 @@ class Tokenizer:
         """
         return self._one(text, alpha, seed, allowed_special)
 
-    def encode_with_offsets(self, text: str, add_bos: bool = False, add_eos: bool = False, alpha: float = -1,
+    def encode_with_offsets(self, text: str, *, add_bos: bool = False, add_eos: bool = False, alpha: float = -1,
                             seed: Seed = None, allowed_special: Allowed = frozenset()
                             ) -> Tuple[List[int], List[Tuple[int, int]]]:
         """``(ids, offsets)``: ``offsets[k]`` is token k's ``(start, end)`` in
@@ -266,7 +267,7 @@ class Tokenizer:
         allowed = self._encoder.allowed(allowed_special)
         return self._encoder.parts(texts, self._request(alpha, seed, allowed, spans, add_bos, add_eos), threads)
 
-    def encode_batch(self, texts: Iterable[str], alpha: float = -1, add_bos: bool = False, add_eos: bool = False,
+    def encode_batch(self, texts: Iterable[str], *, alpha: float = -1, add_bos: bool = False, add_eos: bool = False,
                      num_threads: Optional[int] = None, seed: Seed = None,
                      allowed_special: Allowed = frozenset()) -> List[List[int]]:
         """Token ids of many texts, in parallel over parts of the batch (the
@@ -282,7 +283,7 @@ class Tokenizer:
         return id_lists(self._parts(texts, alpha, seed, allowed_special, num_threads, add_bos=add_bos,
                                     add_eos=add_eos))
 
-    def tokenize_batch(self, texts: Iterable[str], alpha: float = -1, num_threads: Optional[int] = None,
+    def tokenize_batch(self, texts: Iterable[str], *, alpha: float = -1, num_threads: Optional[int] = None,
                        seed: Seed = None, allowed_special: Allowed = frozenset()) -> List[List[Union[bytes, str]]]:
         """Pieces of many texts; see ``encode_batch``.
 
@@ -291,7 +292,7 @@ class Tokenizer:
         """
         return id_lists(self._parts(texts, alpha, seed, allowed_special, num_threads), self._table.pieces)
 
-    def encode_batch_to_numpy(self, texts: Iterable[str], alpha: float = -1, add_bos: bool = False,
+    def encode_batch_to_numpy(self, texts: Iterable[str], *, alpha: float = -1, add_bos: bool = False,
                               add_eos: bool = False, num_threads: Optional[int] = None, seed: Seed = None,
                               allowed_special: Allowed = frozenset(), offsets: bool = False) -> TokenArrays:
         """Token ids of many texts as flat arrays, with no Python object per
@@ -306,7 +307,7 @@ class Tokenizer:
         return flat_arrays(self._parts(texts, alpha, seed, allowed_special, num_threads, offsets, add_bos, add_eos),
                            offsets)
 
-    def encode_batch_with_offsets(self, texts: Iterable[str], add_bos: bool = False, add_eos: bool = False,
+    def encode_batch_with_offsets(self, texts: Iterable[str], *, add_bos: bool = False, add_eos: bool = False,
                                   alpha: float = -1, num_threads: Optional[int] = None, seed: Seed = None,
                                   allowed_special: Allowed = frozenset()
                                   ) -> Tuple[List[List[int]], List[List[Tuple[int, int]]]]:

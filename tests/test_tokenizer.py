@@ -182,7 +182,7 @@ def test_piece_id_round_trips(tok80k):
 
 
 def test_positional_arguments_as_in_bytepiece(tok80k):
-    """encode(text, add_bos, add_eos, alpha, iter) and tokenize(text, alpha, iter)."""
+    """encode(text, add_bos, add_eos, alpha, iter), tokenize(text, alpha, iter), Tokenizer(model, seed)."""
     ids = tok80k.encode(TEXT)
     assert tok80k.encode(TEXT, True, True) == [1] + ids + [2]
     assert tok80k.encode(TEXT, False, False, -1) == ids
@@ -192,6 +192,28 @@ def test_positional_arguments_as_in_bytepiece(tok80k):
     assert tok80k.decode(tok80k.encode(TEXT, False, False, 0.1)) == TEXT
     assert Tokenizer(model_dict(small_vocab({b'ab': 3})), 7).encode('abab', alpha=1.0) == \
         Tokenizer(model_dict(small_vocab({b'ab': 3})), seed=7).encode('abab', alpha=1.0)
+
+
+@pytest.mark.parametrize('call', [
+    lambda tok: tok.encode(TEXT, False, False, -1, False, None),  # seed after BytePiece's five
+    lambda tok: tok.tokenize(TEXT, -1, False, None),
+    lambda tok: tok.decode([5], 'replace'),
+    lambda tok: tok.encode_to_numpy(TEXT, -1),
+    lambda tok: tok.encode_with_offsets(TEXT, True),
+    lambda tok: tok.encode_batch([TEXT], -1),
+    lambda tok: tok.tokenize_batch([TEXT], -1),
+    lambda tok: tok.encode_batch_to_numpy([TEXT], -1),
+    lambda tok: tok.encode_batch_with_offsets([TEXT], True),
+    lambda tok: tok.set_seed(1, (0, 1)),
+])
+def test_options_after_bytepiece_ones_are_keyword_only(tok80k, call):
+    with pytest.raises(TypeError, match='positional argument'):
+        call(tok80k)
+
+
+def test_constructor_options_after_seed_are_keyword_only():
+    with pytest.raises(TypeError, match='positional argument'):
+        Tokenizer(model_dict(small_vocab({b'ab': 3})), 7, None)
 
 
 def test_iter_returns_an_iterator(tok80k):
