@@ -16,7 +16,7 @@ from .pieces import PieceTable
 from .seeds import SeedStream, check_alpha, check_unused_seed
 from .special import SpecialTokens
 from .statistics import LatticeStatistics
-from .text import check_normalization, check_text, normalize
+from .text import check_decode_errors, check_normalization, check_text, normalize
 from .vocab import Vocabulary
 
 Seed = Union[int, Tuple[int, ...], np.random.Generator, None]
@@ -329,14 +329,24 @@ class Tokenizer:
         """
         return self._table.decode_bytes(ids)
 
-    def decode(self, ids: Sequence[int]) -> str:
-        """Text of ``ids``: the pieces' bytes joined and decoded as UTF-8
-        (invalid sequences are dropped, as in BytePiece).
+    def decode(self, ids: Sequence[int], *, errors: str = 'ignore') -> str:
+        """Text of ``ids``: the pieces' bytes joined and decoded as UTF-8.
+
+        ``errors``: what to do with bytes that are not valid UTF-8 (ids that
+        end inside a character, say), as in ``bytes.decode``. The default,
+        ``'ignore'``, drops them, as BytePiece does, so that code written for
+        BytePiece gets the same text; ``'replace'`` puts U+FFFD in their
+        place (tiktoken's default) and ``'strict'`` raises
+        ``UnicodeDecodeError``; a name ``bytes.decode`` does not know is a
+        ``LookupError`` (docs/usage.md, "Decoding").
 
         >>> tok.decode([1] + tok.encode('the dog') + [2])
         'the dog'
+        >>> cut = tok.encode('€')[:-1]
+        >>> tok.decode(cut), tok.decode(cut, errors='replace')
+        ('', '\ufffd')
         """
-        return str(self._table.gather(ids), 'utf-8', 'ignore')
+        return str(self._table.gather(ids), 'utf-8', check_decode_errors(errors))
 
     # --- lattice statistics ---------------------------------------------------
 

@@ -251,7 +251,31 @@ def test_decode_drops_partial_utf8_like_reference(tok40k):
     """A partial-UTF-8 piece on its own decodes to nothing (errors='ignore')."""
     partial = next(i for i in range(3, tok40k.vocab_size) if tok40k.id_to_piece(i) == b'\xe4')
     assert tok40k.decode([partial]) == ''
+    assert tok40k.decode([partial], errors='ignore') == ''
     assert tok40k.decode_bytes([partial]) == b'\xe4'
+
+
+def test_decode_errors_as_bytes_decode(tok40k):
+    """``errors`` goes to bytes.decode: ids that end inside a character."""
+    ids = tok40k.encode('a\u4e2d') + [tok40k.piece_to_id(b'\xe4')]
+    assert tok40k.decode(ids, errors='replace') == 'a\u4e2d\ufffd'
+    assert tok40k.decode(ids, errors='backslashreplace') == 'a\u4e2d\\xe4'
+    assert tok40k.decode(ids, errors='surrogateescape') == 'a\u4e2d\udce4'
+    with pytest.raises(UnicodeDecodeError, match='unexpected end of data'):
+        tok40k.decode(ids, errors='strict')
+    assert tok40k.decode(ids[:-1], errors='strict') == 'a\u4e2d'
+
+
+@pytest.mark.parametrize('errors, kind, words', [
+    ('bogus', LookupError, "'bogus' is not a codec error handler"),
+    ('xmlcharrefreplace', ValueError, 'encoding errors only'),
+    (None, TypeError, 'got NoneType'),
+    (b'replace', TypeError, 'got bytes'),
+])
+def test_decode_refuses_unknown_errors(tok80k, errors, kind, words):
+    """Refused even when every byte is valid (bytes.decode would not look)."""
+    with pytest.raises(kind, match=words):
+        tok80k.decode(tok80k.encode(TEXT), errors=errors)
 
 
 def test_viterbi_ties_prefer_longer_last_piece():
