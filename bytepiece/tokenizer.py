@@ -14,13 +14,12 @@ from .model import NUM_SPECIAL, SPECIAL_PIECES, load_model, write_model
 from .parallel import available_cores, check_workers
 from .pieces import PieceTable
 from .seeds import SeedStream, check_alpha, check_unused_seed
-from .special import SpecialTokens
+from .special import Allowed, SpecialTokens
 from .statistics import LatticeStatistics
 from .text import check_decode_errors, check_normalization, check_text, normalize
 from .vocab import Vocabulary
 
 Seed = Union[int, Tuple[int, ...], np.random.Generator, None]
-Allowed = Union[str, frozenset, set, list, tuple]
 
 
 class Tokenizer:
