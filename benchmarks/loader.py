@@ -133,11 +133,13 @@ def measure(tokenizer, sp, texts, runs, max_others=-1.0, max_wait=600.0):
     during any case of which other processes used more than that many cores
     is run again (until ``max_wait`` seconds have passed)."""
     shards = [[(i, texts[i]) for i in range(s, len(texts), WORKERS)] for s in range(WORKERS)]
-    encoder = tokenizer._encoder
+    from bytepiece.seeds import SeedStream
+    from bytepiece.text import text_bytes
+    seeds, form = SeedStream(), tokenizer.normalization  # explicit seeds: the stream's own state is unused
     _STATE.update(tokenizer=tokenizer, sp=sp, shards=shards,
                   shard_bytes=[sum(len(t.encode('utf-8')) for _, t in shard) for shard in shards],
-                  kernel_args=encoder._sampling(ALPHA),
-                  prepared=[[(encoder.text_bytes(t), tokenizer._seeds.text_bits((RUN_SEED, 0, i))) for i, t in shard]
+                  kernel_args=tokenizer.encoder.sampling_args(ALPHA),
+                  prepared=[[(text_bytes(t, form), seeds.text_bits((RUN_SEED, 0, i))) for i, t in shard]
                             for shard in shards])
     in_loader = _dataloader_rounds()
     runs_in = {'processes': _process_rounds,

@@ -25,7 +25,7 @@ from .model import BOS_ID, EOS_ID
 from .parallel import Engine, byte_balanced_cuts
 from .seeds import check_alpha, check_unused_seed
 from .special import merge_specials
-from .text import check_text, encode_texts, encode_utf8, normalize, pack_bytes, token_char_spans
+from .text import check_text, encode_texts, normalize, pack_bytes, text_bytes, token_char_spans
 
 # Batches smaller than this (in characters) run on the calling thread:
 # starting a thread pool costs more than it saves.
@@ -105,6 +105,16 @@ def text_list(texts):
     return texts
 
 
+def marked(ids, add_bos, add_eos):
+    """The list ``ids`` of one text with ``<bos>`` before it and ``<eos>``
+    after it, as asked (in place); ``add_markers`` is the same for arrays."""
+    if add_bos:
+        ids.insert(0, BOS_ID)
+    if add_eos:
+        ids.append(EOS_ID)
+    return ids
+
+
 def add_markers(ids, starts, add_bos, add_eos):
     """Insert ``<bos>``/``<eos>`` around each text of a flat ids array; the
     flags count by truth value, or are bool arrays (one flag per text).
@@ -154,37 +164,38 @@ class Encoder:
         self.normalization = normalization
         self.keep_known_chars = keep_known_chars
         self._viterbi_args = (*vocab.trie, vocab.trie.unit_score, MODE_VITERBI, -1.0, vocab.max_piece_length, 0)
-        self._sampling_args = {}
+        self._sampling_cache = {}
 
-    def text_bytes(self, text):
-        """One text, normalized, as a uint8 array of its UTF-8 bytes."""
-        if type(text) is not str:
-            check_text(text)
-        return np.frombuffer(encode_utf8(normalize(text, self.normalization)), np.uint8)
+    def allowed(self, allowed_special):
+        """The special tokens a call matches (indices, for ``Request.allowed``)
+        of an ``allowed_special`` argument, or None; unknown tokens raise."""
+        if allowed_special or isinstance(allowed_special, str):
+            return self.specials.allowed_ids(allowed_special)
+        return None
 
     def one(self, text, alpha, seeds, seed):
         """The ids (int32 array) of one plain text: the short path. ``seeds``:
         the tokenizer's ``SeedStream``, used when ``seed`` is None."""
         if type(alpha) is not int or alpha >= 0:  # the default int alpha skips the check
             alpha = check_alpha(alpha)
-        buf = self.text_bytes(text)
+        buf = text_bytes(text, self.normalization)
         if alpha < 0:
             if seed is not None:
                 check_unused_seed(seed)
             return segment_text(buf, *self._viterbi_args)
-        args = self._sampling_args.get(alpha)
+        args = self._sampling_cache.get(alpha)
         if args is None:
-            args = self._sampling(alpha)
+            args = self.sampling_args(alpha)
         return segment_text(buf, *args, seeds.text_bits(seed))
 
-    def _sampling(self, alpha):
-        """``segment_text``'s arguments for sampling at ``alpha`` (but the
-        stream), kept for the next calls at the same alpha."""
-        if len(self._sampling_args) >= 8:
-            self._sampling_args.clear()
+    def sampling_args(self, alpha):
+        """``segment_text``'s arguments, but the stream, for sampling at
+        ``alpha`` (a checked float); ``one`` keeps them for its next calls."""
+        if len(self._sampling_cache) >= 8:
+            self._sampling_cache.clear()
         draw = self.vocab.draw(alpha, self.keep_known_chars)
         args = (*self.vocab.trie, draw.unit_weight, draw.mode, draw.alpha, draw.window)
-        self._sampling_args[alpha] = args
+        self._sampling_cache[alpha] = args
         return args
 
     def parts(self, texts, request, threads, single=False):

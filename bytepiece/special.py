@@ -11,8 +11,13 @@ They are saved in the model file's metadata (docs/format.md).
 """
 
 from collections.abc import Collection, Iterable
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+# ``allowed_special`` of an encode call: 'all' or a collection of registered tokens
+Allowed = Union[str, Collection[str]]
+Spans = Tuple[np.ndarray, np.ndarray]
 
 
 def _unchanged(text):
@@ -34,10 +39,11 @@ class SpecialTokens:
     (1001, [(1, 7, 1), (8, 15, 0)])
     """
 
-    def __init__(self, base, reserved=(), normalize=None):
+    def __init__(self, base: int, reserved: Iterable[str] = (),
+                 normalize: Optional[Callable[[str], str]] = None) -> None:
         self.base = int(base)
-        self.tokens = []  # id - base -> str
-        self.ids = {}  # str -> id
+        self.tokens: List[str] = []  # id - base -> str
+        self.ids: Dict[str, int] = {}  # str -> id
         self._reserved = set(reserved)
         self._automaton = None
         # matching runs on normalized text, so each token is matched in its
@@ -45,7 +51,7 @@ class SpecialTokens:
         self._normalize = normalize or _unchanged
         self._forms = {}  # normalized form -> token
 
-    def copy(self):
+    def copy(self) -> 'SpecialTokens':
         """An independent copy (the caller adds to it, then swaps it in, so that
         concurrent calls never see a token list longer than the id tables)."""
         other = SpecialTokens(self.base, self._reserved, self._normalize)
@@ -55,13 +61,13 @@ class SpecialTokens:
         other._automaton = self._automaton
         return other
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.tokens)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.tokens)
 
-    def add(self, tokens):
+    def add(self, tokens: Iterable[str]) -> int:
         """Register ``tokens`` (an iterable of non-empty str); already
         registered ones are skipped. Returns how many were added."""
         if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Iterable):
@@ -98,7 +104,8 @@ class SpecialTokens:
             self._automaton = None
         return added
 
-    def token(self, token_id):
+    def token(self, token_id: int) -> str:
+        """The special token of id ``token_id`` (from ``base``)."""
         return self.tokens[token_id - self.base]
 
     # --- matching -----------------------------------------------------------
@@ -114,7 +121,7 @@ class SpecialTokens:
             self._automaton = automaton
         return self._automaton
 
-    def allowed_ids(self, allowed):
+    def allowed_ids(self, allowed: Optional[Allowed]) -> Optional[FrozenSet[int]]:
         """The token indices (id - base) allowed by ``allowed_special``:
         ``'all'``, or a set / list of registered special tokens. Returns None
         when no token may match."""
@@ -136,7 +143,7 @@ class SpecialTokens:
             indices.add(self.ids[token] - self.base)
         return frozenset(indices) if indices else None
 
-    def find(self, text, allowed):
+    def find(self, text: str, allowed: Collection[int]) -> List[Tuple[int, int, int]]:
         """Leftmost-longest matches of the allowed tokens in ``text``:
         a list of ``(start, end, index)`` in characters, non-overlapping, in
         order. ``allowed``: token indices, from ``allowed_ids``."""
@@ -156,7 +163,8 @@ class SpecialTokens:
                 out.append((start, pos, k))
         return out
 
-    def split(self, texts, allowed):
+    def split(self, texts: Sequence[str], allowed: Optional[Collection[int]]
+              ) -> Tuple[List[str], np.ndarray, np.ndarray, np.ndarray]:
         """Cut each text at its special tokens.
 
         Returns ``(segments, seg_text, seg_char, specials)``: ``segments``
@@ -187,7 +195,9 @@ class SpecialTokens:
         return segments, np.array(seg_text, np.int64), np.array(seg_char, np.int64), specials
 
 
-def merge_specials(ids, tok_ends, text_tok_start, seg_bounds, specials, spans=None):
+def merge_specials(ids: np.ndarray, tok_ends: np.ndarray, text_tok_start: np.ndarray, seg_bounds: np.ndarray,
+                   specials: np.ndarray, spans: Optional[Spans] = None
+                   ) -> Tuple[np.ndarray, np.ndarray, Optional[Spans]]:
     """Insert special tokens among the plain tokens of segmented texts.
 
     ``ids``/``tok_ends``: the plain tokens of all texts, in order, with byte

@@ -5,20 +5,32 @@ tokenizer's ``keep_known_chars`` (which only restricts sampling draws).
 """
 
 from numbers import Integral
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from .kernels.forward import forward_stats
 from .kernels.nbest import nbest
 from .kernels.segment import chunk_bounds
 from .seeds import check_alpha
+from .text import text_bytes
+from .vocab import Vocabulary
 
 # nbest keeps n partial paths per byte position (20 bytes each): at most ~1.3 GiB.
 MAX_NBEST_CELLS = 1 << 26
 
 
 class LatticeStatistics:
-    """Methods of ``Tokenizer`` (a base class of it): they read its
-    ``_encoder`` (normalization, UTF-8) and ``_vocab`` (the trie)."""
+    """The statistics of texts under one vocabulary (its trie) after one
+    normalization. A ``Tokenizer`` holds one and offers its methods.
+
+    >>> from bytepiece.statistics import LatticeStatistics
+    >>> stats = LatticeStatistics(tok.vocab, tok.normalization)
+    >>> stats.nbest('the cat', 2) == tok.nbest('the cat', 2)
+    True
+    """
+
+    def __init__(self, vocab: Vocabulary, normalization: Optional[str]) -> None:
+        self.vocab = vocab
+        self.normalization = normalization
 
     def nbest(self, text: str, n: int) -> List[Tuple[List[int], float]]:
         """The ``n`` best segmentations of ``text``, best first, as a list of
@@ -33,12 +45,12 @@ class LatticeStatistics:
             raise TypeError(f'n must be an int, got {type(n).__name__}')
         if n <= 0:
             raise ValueError(f'n must be positive, got {n}')
-        buf = self._encoder.text_bytes(text)
+        buf = text_bytes(text, self.normalization)
         cells = (buf.size + 1) * n  # the kernel keeps n partial paths per byte position, 20 bytes each
         if cells > MAX_NBEST_CELLS:
             raise ValueError(f'nbest of {buf.size} bytes with n={n} needs {cells * 20 / 2**30:.1f} GiB; '
                              f'(bytes + 1) * n must be at most {MAX_NBEST_CELLS}: split the text or lower n')
-        scores, ids, starts = nbest(buf, chunk_bounds(buf), self._vocab.trie, int(n))
+        scores, ids, starts = nbest(buf, chunk_bounds(buf), self.vocab.trie, int(n))
         ids = ids.tolist()
         starts = starts.tolist()
         return [(ids[starts[r]:starts[r + 1]], float(scores[r])) for r in range(len(scores))]
@@ -47,8 +59,8 @@ class LatticeStatistics:
         alpha = check_alpha(alpha)
         if alpha < 0:
             raise ValueError(f'alpha must be >= 0 for lattice statistics, got {alpha}')
-        buf = self._encoder.text_bytes(text)
-        return forward_stats(buf, chunk_bounds(buf), self._vocab.trie, alpha)
+        buf = text_bytes(text, self.normalization)
+        return forward_stats(buf, chunk_bounds(buf), self.vocab.trie, alpha)
 
     def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
         """log Z: the log of the sum over all segmentations of

@@ -1,5 +1,6 @@
 """Text to bytes: normalization, UTF-8 encoding and character offsets."""
 
+import codecs
 import unicodedata
 
 import numpy as np
@@ -38,6 +39,35 @@ def normalize(text, normalization):
     if normalization is None or text.isascii():
         return text
     return unicodedata.normalize(normalization, text)
+
+
+def text_bytes(text, normalization):
+    """One text, normalized, as a uint8 array of its UTF-8 bytes."""
+    if type(text) is not str:
+        check_text(text)
+    return np.frombuffer(encode_utf8(normalize(text, normalization)), np.uint8)
+
+
+def check_decode_errors(errors):
+    """``errors`` if ``bytes.decode`` takes it: the name of an error handler
+    that handles decoding errors. Checked up front, since ``bytes.decode``
+    looks a handler up only when it meets an invalid byte."""
+    if errors in ('ignore', 'replace', 'strict'):
+        return errors
+    if not isinstance(errors, str):
+        raise TypeError(f"errors must be the name of a codec error handler ('strict', 'replace', 'ignore', ...), "
+                        f"got {type(errors).__name__}")
+    try:
+        codecs.lookup_error(errors)(UnicodeDecodeError('utf-8', b'\xff', 0, 1, 'invalid start byte'))
+    except LookupError:
+        raise LookupError(f"errors={errors!r} is not a codec error handler: use 'strict', 'replace', 'ignore', "
+                          f"'backslashreplace', 'surrogateescape' or a name registered with codecs.register_error"
+                          ) from None
+    except UnicodeDecodeError:
+        pass  # a handler that raises, as 'strict' does
+    except TypeError:
+        raise ValueError(f'errors={errors!r} handles encoding errors only, not decoding ones') from None
+    return errors
 
 
 def encode_utf8(text, index=None, location=None):

@@ -9,21 +9,20 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .encoding import Encoder, Request, TokenArrays, flat_arrays, id_lists, offset_lists, text_list
+from .encoding import Encoder, Request, TokenArrays, flat_arrays, id_lists, marked, offset_lists, text_list
 from .model import NUM_SPECIAL, SPECIAL_PIECES, load_model, write_model
 from .parallel import available_cores, check_workers
 from .pieces import PieceTable
 from .seeds import SeedStream, check_alpha, check_unused_seed
-from .special import SpecialTokens
+from .special import Allowed, SpecialTokens
 from .statistics import LatticeStatistics
-from .text import check_normalization, check_text, normalize
+from .text import check_decode_errors, check_normalization, check_text, normalize
 from .vocab import Vocabulary
 
 Seed = Union[int, Tuple[int, ...], np.random.Generator, None]
-Allowed = Union[str, frozenset, set, list, tuple]
 
 
-class Tokenizer(LatticeStatistics):
+class Tokenizer:
     """A byte-level unigram tokenizer over a BytePiece model.
 
     Args:
@@ -55,8 +54,9 @@ class Tokenizer(LatticeStatistics):
     'the cat sat on the log.'
     """
 
-    def __init__(self, model: Union[str, os.PathLike, dict], seed: Seed = None, normalization: Optional[str] = 'auto',
-                 special_tokens: Optional[Iterable[str]] = None, keep_known_chars: bool = False):
+    def __init__(self, model: Union[str, os.PathLike, dict], seed: Seed = None, *,
+                 normalization: Optional[str] = 'auto', special_tokens: Optional[Iterable[str]] = None,
+                 keep_known_chars: bool = False) -> None:
         pieces, ids, counts, metadata = load_model(model)
         if normalization == 'auto':
             normalization = metadata.get('normalization', 'NFC')
@@ -70,6 +70,7 @@ class Tokenizer(LatticeStatistics):
         if not isinstance(keep_known_chars, bool):
             raise TypeError(f'keep_known_chars must be a bool, got {type(keep_known_chars).__name__}')
         self._encoder = Encoder(self._vocab, self._special, self.normalization, keep_known_chars)
+        self._statistics = LatticeStatistics(self._vocab, self.normalization)
         self.add_special_tokens(metadata.get('special_tokens', []))
         if special_tokens is not None:
             self.add_special_tokens(special_tokens)
@@ -97,6 +98,13 @@ class Tokenizer(LatticeStatistics):
     def keep_known_chars(self) -> bool:
         """Whether sampling keeps known characters whole (set at construction)."""
         return self._encoder.keep_known_chars
+
+    @property
+    def encoder(self) -> Encoder:
+        """The encode pipeline of the current special tokens, for tools that
+        encode in their own batches (token files); adding special tokens
+        replaces it."""
+        return self._encoder
 
     @property
     def special_tokens(self) -> List[str]:
@@ -158,7 +166,7 @@ class Tokenizer(LatticeStatistics):
 
     # --- seeds ------------------------------------------------------------
 
-    def set_seed(self, seed: Seed, worker: Union[int, Tuple[int, ...], None] = None) -> None:
+    def set_seed(self, seed: Seed, *, worker: Union[int, Tuple[int, ...], None] = None) -> None:
         """Restart the random draws from ``seed`` (None: a fresh OS seed in
         every process). ``worker``: this copy's identity, an int or tuple of
         ints (e.g. ``(epoch, worker_id)``); the stream is then keyed by the
@@ -173,12 +181,6 @@ class Tokenizer(LatticeStatistics):
 
     # --- encoding ---------------------------------------------------------
 
-    def _allowed(self, allowed_special):
-        """The special tokens a call matches (indices), or None."""
-        if allowed_special or isinstance(allowed_special, str):
-            return self._special.allowed_ids(allowed_special)
-        return None
-
     def _request(self, alpha, seed, allowed, spans=False, add_bos=False, add_eos=False):
         alpha = check_alpha(alpha)
         seed = self._seeds.call_seed(seed) if alpha >= 0 else check_unused_seed(seed)
@@ -186,13 +188,13 @@ class Tokenizer(LatticeStatistics):
 
     def _one(self, text, alpha, seed, allowed_special):
         """The ids (int32 array) of one text."""
-        allowed = self._allowed(allowed_special)
+        allowed = self._encoder.allowed(allowed_special)
         if allowed is None:
             return self._encoder.one(text, alpha, self._seeds, seed)
         check_text(text)
         return next(self._encoder.parts([text], self._request(alpha, seed, allowed), 1, single=True)).ids
 
-    def tokenize(self, text: str, alpha: float = -1, iter: bool = False, seed: Seed = None,
+    def tokenize(self, text: str, alpha: float = -1, iter: bool = False, *, seed: Seed = None,
                  allowed_special: Allowed = frozenset()) -> List[Union[bytes, str]]:
         """Split ``text`` into pieces (bytes; special tokens as str).
 
@@ -203,7 +205,8 @@ class Tokenizer(LatticeStatistics):
         draw reproducible, otherwise the tokenizer's own seed sequence is
         used. ``allowed_special``: ``'all'`` or a set of registered special
         tokens to match in the text (leftmost-longest); by default
-        special-token text is plain text. ``iter=True`` returns an iterator (BytePiece's API).
+        special-token text is plain text. ``iter=True`` returns an iterator.
+        The options after BytePiece's (``text, alpha, iter``) are keyword-only.
 
         >>> b''.join(tok.tokenize('the mat', alpha=0.1, seed=1))
         b'the mat'
@@ -213,22 +216,21 @@ class Tokenizer(LatticeStatistics):
         return (p for p in result) if iter else result
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False, alpha: float = -1, iter: bool = False,
-               seed: Seed = None, allowed_special: Allowed = frozenset()) -> List[int]:
+               *, seed: Seed = None, allowed_special: Allowed = frozenset()) -> List[int]:
         """Token ids of ``text``, with ``<bos>`` (1) / ``<eos>`` (2) if asked;
-        see ``tokenize`` for the other arguments.
+        see ``tokenize`` for the other arguments (BytePiece's positional
+        ones, then keyword-only ones).
 
         >>> ids = tok.encode('the cat', add_eos=True)
         >>> ids[-1], tok.decode(ids)
         (2, 'the cat')
         """
         result = self._one(text, alpha, seed, allowed_special).tolist()
-        if add_bos:
-            result.insert(0, 1)
-        if add_eos:
-            result.append(2)
+        if add_bos or add_eos:
+            result = marked(result, add_bos, add_eos)
         return (i for i in result) if iter else result
 
-    def encode_to_numpy(self, text: str, alpha: float = -1, seed: Seed = None,
+    def encode_to_numpy(self, text: str, *, alpha: float = -1, seed: Seed = None,
                         allowed_special: Allowed = frozenset()) -> np.ndarray:
         """Token ids of ``text`` as an int32 numpy array.
 
@@ -237,7 +239,7 @@ class Tokenizer(LatticeStatistics):
         """
         return self._one(text, alpha, seed, allowed_special)
 
-    def encode_with_offsets(self, text: str, add_bos: bool = False, add_eos: bool = False, alpha: float = -1,
+    def encode_with_offsets(self, text: str, *, add_bos: bool = False, add_eos: bool = False, alpha: float = -1,
                             seed: Seed = None, allowed_special: Allowed = frozenset()
                             ) -> Tuple[List[int], List[Tuple[int, int]]]:
         """``(ids, offsets)``: ``offsets[k]`` is token k's ``(start, end)`` in
@@ -251,7 +253,7 @@ class Tokenizer(LatticeStatistics):
         'the cat'
         """
         check_text(text)
-        request = self._request(alpha, seed, self._allowed(allowed_special), True, add_bos, add_eos)
+        request = self._request(alpha, seed, self._encoder.allowed(allowed_special), True, add_bos, add_eos)
         lists, offsets = offset_lists(self._encoder.parts([text], request, 1, single=True))
         return lists[0], offsets[0]
 
@@ -261,10 +263,10 @@ class Tokenizer(LatticeStatistics):
         """A batch through the pipeline: its ``Part`` s in order."""
         texts = text_list(texts)
         threads = check_workers(num_threads, 'num_threads', most=available_cores())
-        allowed = self._allowed(allowed_special)
+        allowed = self._encoder.allowed(allowed_special)
         return self._encoder.parts(texts, self._request(alpha, seed, allowed, spans, add_bos, add_eos), threads)
 
-    def encode_batch(self, texts: Iterable[str], alpha: float = -1, add_bos: bool = False, add_eos: bool = False,
+    def encode_batch(self, texts: Iterable[str], *, alpha: float = -1, add_bos: bool = False, add_eos: bool = False,
                      num_threads: Optional[int] = None, seed: Seed = None,
                      allowed_special: Allowed = frozenset()) -> List[List[int]]:
         """Token ids of many texts, in parallel over parts of the batch (the
@@ -280,7 +282,7 @@ class Tokenizer(LatticeStatistics):
         return id_lists(self._parts(texts, alpha, seed, allowed_special, num_threads, add_bos=add_bos,
                                     add_eos=add_eos))
 
-    def tokenize_batch(self, texts: Iterable[str], alpha: float = -1, num_threads: Optional[int] = None,
+    def tokenize_batch(self, texts: Iterable[str], *, alpha: float = -1, num_threads: Optional[int] = None,
                        seed: Seed = None, allowed_special: Allowed = frozenset()) -> List[List[Union[bytes, str]]]:
         """Pieces of many texts; see ``encode_batch``.
 
@@ -289,7 +291,7 @@ class Tokenizer(LatticeStatistics):
         """
         return id_lists(self._parts(texts, alpha, seed, allowed_special, num_threads), self._table.pieces)
 
-    def encode_batch_to_numpy(self, texts: Iterable[str], alpha: float = -1, add_bos: bool = False,
+    def encode_batch_to_numpy(self, texts: Iterable[str], *, alpha: float = -1, add_bos: bool = False,
                               add_eos: bool = False, num_threads: Optional[int] = None, seed: Seed = None,
                               allowed_special: Allowed = frozenset(), offsets: bool = False) -> TokenArrays:
         """Token ids of many texts as flat arrays, with no Python object per
@@ -304,7 +306,7 @@ class Tokenizer(LatticeStatistics):
         return flat_arrays(self._parts(texts, alpha, seed, allowed_special, num_threads, offsets, add_bos, add_eos),
                            offsets)
 
-    def encode_batch_with_offsets(self, texts: Iterable[str], add_bos: bool = False, add_eos: bool = False,
+    def encode_batch_with_offsets(self, texts: Iterable[str], *, add_bos: bool = False, add_eos: bool = False,
                                   alpha: float = -1, num_threads: Optional[int] = None, seed: Seed = None,
                                   allowed_special: Allowed = frozenset()
                                   ) -> Tuple[List[List[int]], List[List[Tuple[int, int]]]]:
@@ -326,14 +328,41 @@ class Tokenizer(LatticeStatistics):
         """
         return self._table.decode_bytes(ids)
 
-    def decode(self, ids: Sequence[int]) -> str:
-        """Text of ``ids``: the pieces' bytes joined and decoded as UTF-8
-        (invalid sequences are dropped, as in BytePiece).
+    def decode(self, ids: Sequence[int], *, errors: str = 'ignore') -> str:
+        """Text of ``ids``: the pieces' bytes joined and decoded as UTF-8.
+
+        ``errors``: what to do with bytes that are not valid UTF-8 (ids that
+        end inside a character, say), as in ``bytes.decode``. The default,
+        ``'ignore'``, drops them, as BytePiece does, so that code written for
+        BytePiece gets the same text; ``'replace'`` puts U+FFFD in their
+        place (tiktoken's default) and ``'strict'`` raises
+        ``UnicodeDecodeError``; a name ``bytes.decode`` does not know is a
+        ``LookupError`` (docs/usage.md, "Decoding").
 
         >>> tok.decode([1] + tok.encode('the dog') + [2])
         'the dog'
+        >>> cut = tok.encode('€')[:-1]
+        >>> tok.decode(cut), tok.decode(cut, errors='replace')
+        ('', '\ufffd')
         """
-        return str(self._table.gather(ids), 'utf-8', 'ignore')
+        return str(self._table.gather(ids), 'utf-8', check_decode_errors(errors))
+
+    # --- lattice statistics ---------------------------------------------------
+
+    def nbest(self, text: str, n: int) -> List[Tuple[List[int], float]]:
+        """The ``n`` best segmentations of ``text``, best first, as ``(ids,
+        score)``; see ``bytepiece.statistics.LatticeStatistics.nbest``."""
+        return self._statistics.nbest(text, n)
+
+    def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
+        """log Z of ``text``: the log of the sum over its segmentations of
+        ``exp(alpha * score)``; see ``LatticeStatistics.log_likelihood``."""
+        return self._statistics.log_likelihood(text, alpha)
+
+    def entropy(self, text: str, alpha: float = 1.0) -> float:
+        """Entropy (nats) of the segmentation distribution of ``text`` at
+        ``alpha``; see ``LatticeStatistics.entropy``."""
+        return self._statistics.entropy(text, alpha)
 
     # --- saving and conversion ------------------------------------------------
 

@@ -133,6 +133,18 @@ def test_decode_jsonl(tok, tmp_path, capsys):
     assert code == 0 and json.loads(out) == {'text': '中文 text'}
 
 
+def test_decode_errors(tok, tmp_path, capsys):
+    """--errors as bytes.decode: ids ending inside a character."""
+    src = tmp_path / 'ids.txt'
+    cut = tok.encode('ok') + [tok.piece_to_id(b'\xe4')]
+    src.write_text(' '.join(map(str, cut)) + '\n' + ' '.join(map(str, tok.encode('fine'))) + '\n')
+    assert run(['decode', '-m', M40, src], capsys)[1] == 'ok\nfine\n', 'ignore by default, as Tokenizer.decode'
+    assert run(['decode', '-m', M40, src, '--errors', 'replace'], capsys)[1] == 'ok\ufffd\nfine\n'
+    assert run(['decode', '-m', M40, src, '--errors', 'backslashreplace'], capsys)[1] == 'ok\\xe4\nfine\n'
+    code, out, err = run(['decode', '-m', M40, src, '--errors', 'strict'], capsys)
+    assert code == 1 and out == '' and f'{src}:1: ' in err and '--errors replace' in err
+
+
 def test_info(capsys):
     code, out, _ = run(['info', '-m', M40, '--text', 'hello 世界'], capsys)
     assert code == 0

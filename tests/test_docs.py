@@ -10,7 +10,7 @@ from bytepiece.demo import SAMPLE_DIR
 from bytepiece.inputs import Files
 MODULES = ['bytepiece.tokenizer', 'bytepiece.vocab', 'bytepiece.parallel', 'bytepiece.inputs',
            'bytepiece.train.trainer', 'bytepiece.train.prune', 'bytepiece.huggingface', 'bytepiece.encoding',
-           'bytepiece.special']
+           'bytepiece.special', 'bytepiece.statistics']
 
 
 @pytest.fixture(scope='module')

@@ -54,3 +54,40 @@ def test_design_module_table_matches_the_tree():
         for path in re.findall(r'`(bytepiece/[\w/]+\.py)`', cell):
             named.add(path)
     assert named == set(modules())
+
+
+def _private_names_defined(tree):
+    """Names starting with one underscore that a module defines: functions,
+    classes, and attributes it assigns (``x._name = ...``) or declares."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def test_modules_use_no_private_attribute_of_another():
+    """``obj._name`` only where the module itself defines ``_name``: a
+    module reaches others through their public names."""
+    found = []
+    for path in modules():
+        with open(os.path.join(ROOT, path), encoding='utf-8') as f:
+            tree = ast.parse(f.read())
+        own = _private_names_defined(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith('_') and not node.attr.startswith('__')
+                    and node.attr not in own):
+                found.append(f'{path}:{node.lineno}: .{node.attr}')
+    assert not found
+
+
+def test_token_files_and_statistics_use_public_names():
+    """The tokenizer's private state stays in tokenizer.py."""
+    private = re.compile(r'\._(encoder|allowed|vocab|table|special|seeds|statistics)\b')
+    for path in ('bytepiece/tokenfiles/encode.py', 'bytepiece/statistics.py'):
+        with open(os.path.join(ROOT, path), encoding='utf-8') as f:
+            assert not private.findall(f.read()), path

@@ -1,6 +1,7 @@
 """Special tokens: registration, opt-in leftmost-longest matching, decoding, persistence."""
 
 import base64
+import inspect
 import json
 import os
 import shutil
@@ -337,3 +338,20 @@ def test_tokenizer_pickles_for_worker_processes():
     assert copy.encode(text, alpha=0.1, seed=3) == tok.encode(text, alpha=0.1, seed=3)
     assert copy.encode(text, alpha=0.1) == tok.encode(text, alpha=0.1), 'the tokenizer seed sequence carries over'
     assert pickle.loads(pickle.dumps(SpecialTokens(10))).base == 10
+
+
+@pytest.mark.parametrize('cls', [SpecialTokens, Tokenizer])
+def test_public_methods_are_typed(cls):
+    """Every public method (dunders included) annotates its parameters and result."""
+    untyped = []
+    for name, member in vars(cls).items():
+        function = member.fget if isinstance(member, property) else member
+        private = name.startswith('_') and not name.startswith('__')
+        if private or not inspect.isfunction(function):
+            continue
+        signature = inspect.signature(function)
+        untyped += [f'{name}({p})' for p in list(signature.parameters)[1:]
+                    if signature.parameters[p].annotation is inspect.Parameter.empty]
+        if signature.return_annotation is inspect.Signature.empty:
+            untyped.append(f'{name} -> ?')
+    assert not untyped

@@ -182,7 +182,7 @@ def test_piece_id_round_trips(tok80k):
 
 
 def test_positional_arguments_as_in_bytepiece(tok80k):
-    """encode(text, add_bos, add_eos, alpha, iter) and tokenize(text, alpha, iter)."""
+    """encode(text, add_bos, add_eos, alpha, iter), tokenize(text, alpha, iter), Tokenizer(model, seed)."""
     ids = tok80k.encode(TEXT)
     assert tok80k.encode(TEXT, True, True) == [1] + ids + [2]
     assert tok80k.encode(TEXT, False, False, -1) == ids
@@ -192,6 +192,28 @@ def test_positional_arguments_as_in_bytepiece(tok80k):
     assert tok80k.decode(tok80k.encode(TEXT, False, False, 0.1)) == TEXT
     assert Tokenizer(model_dict(small_vocab({b'ab': 3})), 7).encode('abab', alpha=1.0) == \
         Tokenizer(model_dict(small_vocab({b'ab': 3})), seed=7).encode('abab', alpha=1.0)
+
+
+@pytest.mark.parametrize('call', [
+    lambda tok: tok.encode(TEXT, False, False, -1, False, None),  # seed after BytePiece's five
+    lambda tok: tok.tokenize(TEXT, -1, False, None),
+    lambda tok: tok.decode([5], 'replace'),
+    lambda tok: tok.encode_to_numpy(TEXT, -1),
+    lambda tok: tok.encode_with_offsets(TEXT, True),
+    lambda tok: tok.encode_batch([TEXT], -1),
+    lambda tok: tok.tokenize_batch([TEXT], -1),
+    lambda tok: tok.encode_batch_to_numpy([TEXT], -1),
+    lambda tok: tok.encode_batch_with_offsets([TEXT], True),
+    lambda tok: tok.set_seed(1, (0, 1)),
+])
+def test_options_after_bytepiece_ones_are_keyword_only(tok80k, call):
+    with pytest.raises(TypeError, match='positional argument'):
+        call(tok80k)
+
+
+def test_constructor_options_after_seed_are_keyword_only():
+    with pytest.raises(TypeError, match='positional argument'):
+        Tokenizer(model_dict(small_vocab({b'ab': 3})), 7, None)
 
 
 def test_iter_returns_an_iterator(tok80k):
@@ -229,7 +251,31 @@ def test_decode_drops_partial_utf8_like_reference(tok40k):
     """A partial-UTF-8 piece on its own decodes to nothing (errors='ignore')."""
     partial = next(i for i in range(3, tok40k.vocab_size) if tok40k.id_to_piece(i) == b'\xe4')
     assert tok40k.decode([partial]) == ''
+    assert tok40k.decode([partial], errors='ignore') == ''
     assert tok40k.decode_bytes([partial]) == b'\xe4'
+
+
+def test_decode_errors_as_bytes_decode(tok40k):
+    """``errors`` goes to bytes.decode: ids that end inside a character."""
+    ids = tok40k.encode('a\u4e2d') + [tok40k.piece_to_id(b'\xe4')]
+    assert tok40k.decode(ids, errors='replace') == 'a\u4e2d\ufffd'
+    assert tok40k.decode(ids, errors='backslashreplace') == 'a\u4e2d\\xe4'
+    assert tok40k.decode(ids, errors='surrogateescape') == 'a\u4e2d\udce4'
+    with pytest.raises(UnicodeDecodeError, match='unexpected end of data'):
+        tok40k.decode(ids, errors='strict')
+    assert tok40k.decode(ids[:-1], errors='strict') == 'a\u4e2d'
+
+
+@pytest.mark.parametrize('errors, kind, words', [
+    ('bogus', LookupError, "'bogus' is not a codec error handler"),
+    ('xmlcharrefreplace', ValueError, 'encoding errors only'),
+    (None, TypeError, 'got NoneType'),
+    (b'replace', TypeError, 'got bytes'),
+])
+def test_decode_refuses_unknown_errors(tok80k, errors, kind, words):
+    """Refused even when every byte is valid (bytes.decode would not look)."""
+    with pytest.raises(kind, match=words):
+        tok80k.decode(tok80k.encode(TEXT), errors=errors)
 
 
 def test_viterbi_ties_prefer_longer_last_piece():

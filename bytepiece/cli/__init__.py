@@ -17,7 +17,7 @@ from ..fileio import DAMAGED_DATA
 from ..inputs import DEFAULT_TEXT_DOCUMENTS, TEXT_DOCUMENTS
 from ..interrupts import keyboard_interrupts
 from ..train.settings import DEFAULT_METHOD, METHODS
-from .commands import PROG, cmd_convert, cmd_decode, cmd_encode, cmd_info, cmd_train
+from .commands import DECODE_ERRORS, PROG, cmd_convert, cmd_decode, cmd_encode, cmd_info, cmd_train
 from .errors import UsageError, one_line
 from .formats import LineFormatter, display_piece
 from .streams import Output, read_batches, split_lines
@@ -154,6 +154,10 @@ def _other_parsers(sub):
     p.add_argument('--field', default=None, help='ids field of jsonl input (default ids)')
     p.add_argument('--escape', action='store_true',
                    help='with --format ids: write backslash, newline and CR in the text as \\\\, \\n, \\r')
+    p.add_argument('--errors', choices=DECODE_ERRORS, default='ignore',
+                   help='bytes that are not valid UTF-8 (ids ending inside a character): ignore drops them (the '
+                        'default, as BytePiece and Tokenizer.decode), replace writes U+FFFD, backslashreplace '
+                        '\\xNN, strict stops with an error naming the line')
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser('merge', help='join the shards of an encode --format megatron|flat run into one dataset')

@@ -117,6 +117,10 @@ def _check_encodable(name, number, texts):
             encode_utf8(text, location=f'{name}:{number + k}')
 
 
+# decode --errors: the bytes.decode handlers whose text can be written out as UTF-8
+DECODE_ERRORS = ('ignore', 'replace', 'backslashreplace', 'strict')
+
+
 def cmd_decode(args):
     check_inputs(args.inputs)
     check_output_apart([args.output], args.inputs + [args.model])
@@ -135,7 +139,10 @@ def cmd_decode(args):
                     lines.append('')  # keep the lines aligned with the input
                     continue
                 try:
-                    text = tokenizer.decode(ids)
+                    text = tokenizer.decode(ids, errors=args.errors)
+                except UnicodeDecodeError as e:
+                    raise ValueError(f'{name}:{number}: the bytes of the ids are not valid UTF-8 ({e.reason} at '
+                                     f'byte {e.start}); --errors replace or ignore decodes them') from None
                 except (ValueError, TypeError) as e:
                     raise ValueError(f'{name}:{number}: {e}') from None
                 ids = None  # a long line's ids are not kept while its text is escaped and written

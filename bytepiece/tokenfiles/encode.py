@@ -172,11 +172,11 @@ def _batches(documents, report, split):
         yield Batch(first, texts, np.array(starts), np.array(ends), text_bytes, report.input_bytes)
 
 
-def _encode_batch(tokenizer, options, allowed, part_seed, batch):
+def _encode_batch(pipeline, options, allowed, part_seed, batch):
     """One batch on the calling thread: ``(ids, bounds)`` of its texts, with
     ``<bos>`` before the first piece of a document and ``<eos>`` after its last."""
     request = Request(options.alpha, part_seed, allowed, False, False, False, batch.first)
-    ids, bounds, _ = flat_arrays(tokenizer._encoder.parts(batch.texts, request, 1))
+    ids, bounds, _ = flat_arrays(pipeline.parts(batch.texts, request, 1))
     if options.add_bos or options.add_eos:
         ids, bounds = add_markers(ids, bounds, batch.starts & options.add_bos, batch.ends & options.add_eos)
     return ids, bounds
@@ -192,8 +192,9 @@ def encode_partition(part, model, options, prefix, threads, progress=None, encod
     the task's own), so that the threads of a task that ended work for the
     others; ``threads + 1`` batches of this task are in flight on it."""
     tokenizer = _tokenizer_of(model)
+    pipeline = tokenizer.encoder  # one set of special tokens for the whole shard
     report = ReadReport()
-    allowed = tokenizer._allowed(options.allowed_special)
+    allowed = pipeline.allowed(options.allowed_special)
     part_seed = int(stream_seed(np.uint64(options.seed), np.uint64(part.index))) if options.alpha >= 0 else 0
     # pieces of a document give its ids for Viterbi, unless a special token could span a cut
     split = options.alpha < 0 and not any('\n' in token for token in tokenizer.special_tokens)
@@ -203,7 +204,7 @@ def encode_partition(part, model, options, prefix, threads, progress=None, encod
     def tasks(batches):
         for batch in batches:
             in_flight.append(batch)
-            yield tokenizer, options, allowed, part_seed, batch
+            yield pipeline, options, allowed, part_seed, batch
 
     batches = contextlib.closing(prefetch(_batches(read(part, report), report, split)))
     own = Engine('threads', workers=threads) if encoder is None else contextlib.nullcontext(encoder)
@@ -290,7 +291,7 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     parts = partitions(inputs, field, errors, partition_bytes, text_documents)
     tokenizer, spec = _load_model(model, normalization, special_tokens)
     allowed = allowed_special if isinstance(allowed_special, str) else frozenset(allowed_special)
-    tokenizer._allowed(allowed)  # unknown tokens fail before any work
+    tokenizer.encoder.allowed(allowed)  # unknown tokens fail before any work
     options = Options(format, token_dtype(format, tokenizer.vocab_size).name, alpha if alpha >= 0 else -1.0, seed,
                       bool(add_bos), bool(add_eos), allowed)
     folder = ShardFolder(output, _fingerprint(parts, tokenizer, options, field, errors), format)
