@@ -37,6 +37,11 @@ def strip_compression(path):
 # What decompressors and zipfile raise on damaged data (gzip's and bz2's own
 # errors are OSErrors without an errno).
 DAMAGED_DATA = (EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile)
+try:
+    from zstandard import ZstdError  # the optional zstd reader's
+    DAMAGED_DATA += (ZstdError,)
+except ImportError:
+    pass
 
 
 def damaged(name, error):

@@ -5,6 +5,7 @@ names the file); never another exception. ``benchmarks/fuzz.py`` runs the
 same targets on many more inputs."""
 
 import bz2
+import collections
 import contextlib
 import gzip
 import io
@@ -26,6 +27,7 @@ from bytepiece.model import model_dict, save_model
 from conftest import small_vocab
 
 EXAMPLES = int(os.environ.get('BYTEPIECE_FUZZ_EXAMPLES', '60'))
+INPUTS_TRIED = collections.Counter()  # per target, for benchmarks/fuzz.py
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 100,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 FOLDER = tempfile.mkdtemp(prefix='bytepiece-fuzz-')
@@ -102,6 +104,7 @@ def model_files(draw):
 @FUZZ
 @given(model_files())
 def test_the_model_loader_gives_a_model_or_a_clear_error(case):
+    INPUTS_TRIED['test_the_model_loader_gives_a_model_or_a_clear_error'] += 1
     name, data = case
     path = write(name, data)
     try:
@@ -114,7 +117,8 @@ def test_the_model_loader_gives_a_model_or_a_clear_error(case):
 
 # --- corpus files --------------------------------------------------------------
 
-COMPRESS = {'': lambda b: b, '.gz': gzip.compress, '.xz': lzma.compress, '.bz2': bz2.compress}
+COMPRESS = {'': lambda b: b, '.gz': gzip.compress, '.xz': lzma.compress, '.bz2': bz2.compress,
+            '.zst': lambda b: __import__('zstandard').ZstdCompressor().compress(b)}
 lines = st.one_of(st.binary(max_size=30), json_values.map(lambda v: json.dumps(v).encode()),
                   st.text(max_size=20).map(lambda t: json.dumps({'text': t}).encode()))
 
@@ -133,6 +137,7 @@ def corpus_files(draw):
 @given(corpus_files(), st.sampled_from(['strict', 'skip', 'replace']),
        st.sampled_from(['line', 'paragraph', 'file']), st.sampled_from([3, 64, 1 << 20]))
 def test_corpus_files_give_documents_or_a_clear_error(case, errors, text_documents, partition_bytes):
+    INPUTS_TRIED['test_corpus_files_give_documents_or_a_clear_error'] += 1
     name, data = case
     path = write(name, data)
     try:
@@ -156,6 +161,7 @@ def _parquet_bytes():
 @FUZZ
 @given(st.data())
 def test_parquet_files_give_documents_or_a_clear_error(data):
+    INPUTS_TRIED['test_parquet_files_give_documents_or_a_clear_error'] += 1
     path = write('p.parquet', data.draw(damaged(_parquet_bytes())))
     try:
         docs = list(Files(path, errors='skip'))
@@ -174,6 +180,7 @@ id_lines = st.lists(st.one_of(st.lists(st.integers(-5, 300), max_size=6).map(lam
 @FUZZ
 @given(id_lines, st.sampled_from(['', '.gz']))
 def test_decode_gives_text_or_one_clear_line(lines, compression):
+    INPUTS_TRIED['test_decode_gives_text_or_one_clear_line'] += 1
     model = write('ids-model.json', MODEL)
     path = write(f'ids.txt{compression}', COMPRESS[compression]('\n'.join(lines).encode()))
     out = os.path.join(FOLDER, 'decoded.txt')
