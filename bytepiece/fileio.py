@@ -223,13 +223,12 @@ def atomic_output(path, sync=True):
             f.flush()
             if sync:
                 os.fsync(f.fileno())
-        try:
-            os.replace(tmp, target)
-        except OSError as e:
-            raise type(e)(e.errno, e.strerror, path) from None
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno and e.filename in (None, tmp):  # name the user's file
+            raise type(e)(e.errno, e.strerror, path) from None
         raise
 
 

@@ -29,6 +29,15 @@ MANIFEST = 'manifest.json'
 FORMAT_VERSION = 1
 
 
+class _Stream:
+    """A file as numpy sees a stream: numpy writes through its ``write``, so
+    a full disk raises ENOSPC (a real file numpy writes itself, and reports
+    a short write without the cause)."""
+
+    def __init__(self, file):
+        self.write = file.write
+
+
 class WorkDir:
     """A work directory for the run whose arguments are ``fingerprint`` (a
     JSON-able dict). ``path`` None makes a temporary one, removed by
@@ -101,7 +110,7 @@ class WorkDir:
     def save_array(self, name, array):
         """Save one array as ``.npy``, atomically (``mapped_array`` maps it)."""
         with atomic_output(self.file(name), sync=False) as f:
-            np.save(f, array)
+            np.save(_Stream(f), array)
 
     def remove(self, *names):
         """Delete a file or folder of the directory (nothing if absent)."""
