@@ -54,3 +54,17 @@ def test_design_module_table_matches_the_tree():
         for path in re.findall(r'`(bytepiece/[\w/]+\.py)`', cell):
             named.add(path)
     assert named == set(modules())
+
+
+def test_training_phases_get_what_they_use_not_the_run():
+    # the run holds the sequence of phases; a phase gets the engine, work directory and report it uses
+    takes_run = set()
+    for path in modules():
+        if not path.startswith('bytepiece/train/') or path.endswith(('/run.py', '/trainer.py')):
+            continue
+        with open(os.path.join(ROOT, path), encoding='utf-8') as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and 'run' in [a.arg for a in node.args.args]:
+                takes_run.add(f'{path}:{node.name}')
+    assert not takes_run

@@ -18,7 +18,7 @@ import pytest
 from bytepiece import Trainer, convert_to_bytepiece
 from bytepiece.inputs import Files
 from bytepiece.train.chunks import chunk_regex, chunk_text, text_chunks
-from bytepiece.train.run import Run
+from bytepiece.train import run as run_module
 from bytepiece.kernels import ngrams
 from bytepiece.model import load_model
 
@@ -353,10 +353,10 @@ def _interrupted_numba_call(*args, **kwargs):
 
 
 def test_ctrl_c_inside_a_kernel_call_is_a_keyboard_interrupt(monkeypatch, tmp_path):
-    monkeypatch.setattr(Run, 'count_pieces', _interrupted_numba_call)
+    monkeypatch.setattr(run_module, 'count_pieces', _interrupted_numba_call)
     with pytest.raises(KeyboardInterrupt):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
-    monkeypatch.setattr(Run, 'count_pieces', lambda *a, **k: (_ for _ in ()).throw(SystemError('other')))
+    monkeypatch.setattr(run_module, 'count_pieces', lambda *a, **k: (_ for _ in ()).throw(SystemError('other')))
     with pytest.raises(SystemError, match='other'):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
 

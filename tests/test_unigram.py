@@ -101,12 +101,12 @@ def test_a_failed_run_resumes_from_its_last_round(trained, tmp_path, monkeypatch
     real = unigram_method.run_round
     calls, killed = [], []
 
-    def failing(run, shards, size, state, chars):
+    def failing(tasks, work, settings, shards, size, state, *args):
         calls.append((size, state.round))
         if len(calls) == 4 and not killed:  # once: the fourth round of the first run
             killed.append(True)
             raise RuntimeError('killed')
-        return real(run, shards, size, state, chars)
+        return real(tasks, work, settings, shards, size, state, *args)
 
     monkeypatch.setattr(unigram_method, 'run_round', failing)
     work = tmp_path / 'work'

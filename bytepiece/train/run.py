@@ -1,5 +1,5 @@
 """One training run: its inputs, engine, work directory, memory limit,
-progress bars and report, and the phases in order."""
+progress bars and report, and the phases in order (``Run.train``)."""
 
 import errno
 import os
@@ -16,7 +16,10 @@ from ..workdir import WorkDir
 from .chunks import load_shard, prepare_partition, prepare_texts
 from .ngram_counts import count_ngrams
 from .piece_counts import count_pieces
+from .prune import prune_saved
 from .report import TrainReport
+from .tasks import Tasks
+from .unigram import train_unigram
 
 DEFAULT_MEMORY_LIMIT = 256 << 20
 SAMPLE_BYTES = 1 << 20
@@ -89,8 +92,6 @@ class Run:
         self.settings = settings
         self.kind, self.inputs = inputs
         self.memory_limit = parse_memory(memory_limit)
-        # a reduce task's share: the model, another task and the reads take the rest
-        self.task_memory = self.memory_limit // 8
         self.holdout = holdout
         self.least_documents = least_documents  # a corpus of fewer documents holds none back
         self.progress = progress
@@ -141,23 +142,23 @@ class Run:
         self.report.phase_seconds[phase] = time.perf_counter() - start
         return result
 
-    def map(self, desc, fn, tasks, shards, status=None):
-        """``engine.imap(fn, tasks)``, one task per shard, with a bar over the
-        shards' bytes; ``status()``, if given, is shown on the bar after each
-        result (the caller's running totals)."""
-        total = sum(self.shard_bytes[s] for s in shards)
-        with progress_bar(self.progress, desc=desc, total=total, unit='B', unit_scale=True) as bar:
-            for shard, result in zip(shards, self.engine.imap(fn, tasks)):
-                yield result
-                bar.update(self.shard_bytes[shard])
-                if status is not None:
-                    bar.set_postfix_str(status())
-
-    def prepare(self):
-        """Read the corpus into shards; returns their names in corpus order."""
-        return self.timed('reading', self._prepare)
+    def train(self):
+        """The phases in order: reading the corpus into shards, then the
+        unigram method's rounds, or BytePiece's n-grams, pieces and pruning.
+        One ``{piece: count}`` dict per size (largest first)."""
+        settings, work, report = self.settings, self.work, self.report
+        shards = self.timed('reading', self._prepare)
+        tasks = Tasks(self.engine, self.shard_bytes, self.memory_limit, self.progress)
+        c1, c2 = self._short_counts
+        if settings.method == 'unigram':
+            return self.timed('rounds', lambda: train_unigram(tasks, work, settings, shards, c1, report))
+        report.ngrams = self.timed('n-grams', lambda: count_ngrams(tasks, work, settings, shards, c1, c2, report))
+        names, report.pieces_kept, report.pieces_dropped = self.timed(
+            'pieces', lambda: count_pieces(tasks, work, settings, shards))
+        return self.timed('pruning', lambda: prune_saved(tasks, work, settings, names, report))
 
     def _prepare(self):
+        """Read the corpus into shards; returns their names in corpus order."""
         report = self.report
         c1 = np.zeros(256, np.int64)
         c2 = np.zeros(65536, np.int64)
@@ -201,18 +202,6 @@ class Run:
                 bar.update(part.size)
                 summaries.append(summary)
         return summaries
-
-    def byte_counts(self):
-        """How often each byte occurs in the prepared corpus."""
-        return self._short_counts[0].copy()
-
-    def count_ngrams(self, shards):
-        c1, c2 = self._short_counts
-        return count_ngrams(self, shards, c1, c2)
-
-    def count_pieces(self, shards):
-        names, self.report.pieces_kept, self.report.pieces_dropped = count_pieces(self, shards)
-        return names
 
     def held_back_texts(self):
         """Held-back documents (up to about 1 MB of each partition's, of the

@@ -20,11 +20,9 @@ from ..interrupts import keyboard_interrupts
 from ..model import model_dict, save_model
 from ..progress import progress_bar
 from ..memory import training_allocations
-from .prune import prune_saved
 from .report import TrainReport
 from .run import HoldoutTooLarge, Run, resolve_inputs
 from .settings import DEFAULT_HOLDOUT, Settings, check_int
-from .unigram import train_unigram
 
 __all__ = ['Trainer']
 
@@ -149,13 +147,7 @@ class Trainer:
         with Run(settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
                  progress, restart, least_documents) as run, training_allocations(), keyboard_interrupts():
             report = run.report
-            shards = run.prepare()
-            if settings.method == 'unigram':
-                self.pieces = run.timed('rounds', lambda: train_unigram(run, shards))
-            else:
-                report.ngrams = run.timed('n-grams', lambda: run.count_ngrams(shards))
-                names = run.timed('pieces', lambda: run.count_pieces(shards))
-                self.pieces = run.timed('pruning', lambda: prune_saved(run, names, progress))
+            self.pieces = run.train()
             report.sizes = {size: len(p) + 3 for size, p in zip(settings.max_vocab_size, self.pieces)}
             report.short = {size: _why_short(given, settings) for size, given in report.sizes.items()
                             if given < size}
