@@ -27,7 +27,9 @@ import os
 from dataclasses import dataclass, field as dataclass_field
 from typing import List, Optional
 
-from . import records
+import fsspec
+
+from . import extras, records
 from .fileio import DAMAGED_DATA, damaged
 
 FORMATS = ('text', 'lines', 'jsonl', 'parquet')
@@ -77,14 +79,6 @@ class ReadReport:
         self.places.extend(other.places[:MAX_REPORTED - len(self.places)])
 
 
-def _fsspec():
-    try:
-        import fsspec
-    except ImportError:
-        raise ImportError("reading corpus files needs fsspec: pip install fsspec") from None
-    return fsspec
-
-
 def detect(path):
     """``(format, compression)`` of a file by its name."""
     low = path.lower()
@@ -101,7 +95,6 @@ def detect(path):
 def resolve(files):
     """The files named by ``files`` (a path, URL, directory or glob, or a
     list of them) as sorted ``(url, size)`` pairs; a missing one is an error."""
-    fsspec = _fsspec()
     names = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
     if not names:
         raise ValueError('no corpus files given')
@@ -152,18 +145,10 @@ def partitions(files, field='text', errors='strict', partition_bytes=PARTITION_B
 
 
 def _row_groups(url):
-    pq = _parquet()
-    with _fsspec().open(url, 'rb') as f:
+    pq = extras.parquet()
+    with fsspec.open(url, 'rb') as f:
         meta = pq.ParquetFile(f).metadata
         return [(g, meta.row_group(g).total_byte_size) for g in range(meta.num_row_groups)]
-
-
-def _parquet():
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ImportError("reading Parquet needs pyarrow: pip install 'bytepiece[parquet]'") from None
-    return pq
 
 
 def read(part, report=None):
@@ -184,18 +169,14 @@ def read(part, report=None):
 
 
 def _open(part):
-    fsspec = _fsspec()
     if part.compression == 'zstd':
-        try:
-            import zstandard  # noqa: F401  (fsspec reads .zst with it)
-        except ImportError:
-            raise ImportError("reading .zst files needs: pip install 'bytepiece[zstd]'") from None
+        extras.zstandard()
     return fsspec.open(part.path, 'rb', compression=part.compression).open()
 
 
 def _read_parquet(part, report):
-    pq = _parquet()
-    with _fsspec().open(part.path, 'rb') as f:
+    pq = extras.parquet()
+    with fsspec.open(part.path, 'rb') as f:
         table = pq.ParquetFile(f).read_row_group(part.start, columns=[part.field])
     for row, text in enumerate(table.column(part.field).to_pylist()):
         if not isinstance(text, str):

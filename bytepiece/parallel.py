@@ -24,6 +24,8 @@ from typing import Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
+from . import extras
+
 KINDS = ('inline', 'threads', 'processes')
 
 
@@ -108,11 +110,7 @@ class Engine:
         if '://' not in address:
             raise ValueError(f"engine {address!r} is neither one of {KINDS} nor a scheduler address "
                              f"(like 'tcp://host:8786')")
-        try:
-            from distributed import Client
-        except ImportError:
-            raise ImportError("a Dask scheduler address needs: pip install 'bytepiece[dask]'") from None
-        return Client(address)
+        return extras.dask_client()(address)
 
     def _pool(self):
         executor = self._executor
