@@ -187,6 +187,24 @@ class Engine:
         return f'Engine({self.kind!r}, workers={self.workers})'
 
 
+def make_engine(engine=None, workers=None, tasks=None):
+    """``(engine, owned, threads)``: the ``Engine`` of a caller's ``engine``
+    argument, whether it was started here (the caller then closes it), and
+    the threads each task may use. ``engine``: an ``Engine`` (used as it is),
+    None or one of ``KINDS`` (on ``workers``, default every core), an
+    executor, a Dask client or a scheduler address. With ``tasks`` (how many
+    there are), a local engine gets no more workers than tasks, and the
+    cores left over go to each task."""
+    if isinstance(engine, Engine):
+        return engine, False, 1
+    if engine is None or (isinstance(engine, str) and engine in KINDS):
+        kind = engine or 'threads'
+        total = 1 if kind == 'inline' else check_workers(workers)
+        outer = total if tasks is None else max(1, min(total, tasks))
+        return Engine(kind, workers=outer), True, max(1, total // outer)
+    return Engine(engine, workers=workers), True, 1
+
+
 class _Done:
     """A finished call, with the interface of a future."""
 

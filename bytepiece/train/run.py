@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .. import inputs as corpus_inputs
-from ..parallel import Engine
+from ..parallel import make_engine
 from ..progress import progress_bar
 from ..workdir import WorkDir
 from .chunks import load_shard, prepare_partition, prepare_texts
@@ -69,20 +69,6 @@ def _all_file_names(texts, most=100):
             and all(isinstance(t, str) and '\n' not in t and len(t) < 4096 and os.path.isfile(t) for t in texts))
 
 
-def make_engine(engine, workers, executor):
-    """The run's engine: ``engine`` or ``executor`` as given, else threads on
-    ``workers`` (every core by default; inline for one)."""
-    if executor is not None:
-        if engine is not None:
-            raise TypeError('give engine or executor, not both')
-        engine = executor
-    if engine is None or engine in ('threads', 'processes', 'inline'):
-        return Engine(engine or 'threads', workers=workers)
-    if isinstance(engine, Engine):
-        return engine
-    return Engine(engine, workers=workers)
-
-
 class Run:
     """The state of one ``Trainer.train`` call (a context manager: the work
     directory and the engine it started go away at the end)."""
@@ -107,8 +93,11 @@ class Run:
         self.work = WorkDir(work_dir, self.fingerprint(), replace=restart)
         if self.kind == 'texts':
             self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
-        self.engine = make_engine(engine, workers, executor)
-        self._own_engine = self.engine is not engine
+        if executor is not None:  # BytePiece-style code names its executor so
+            if engine is not None:
+                raise TypeError('give engine or executor, not both')
+            engine = executor
+        self.engine, self._own_engine, _ = make_engine(engine, workers)
         self.report = TrainReport(engine=repr(self.engine), method=settings.method)
         self.shard_bytes = {}
         self._samples = []
