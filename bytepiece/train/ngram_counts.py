@@ -29,7 +29,7 @@ def map_level(work_path, shard, n):
     path = work.file(f'level{n}/map/{shard}.bin')
     if not work.exists(f'level{n}/map/{shard}.bin'):
         buf, bounds = load_shard(work, shard)
-        keys, counts = ngrams.count_level(buf, bounds, n, mapped_array(work.file(f'level{n - 1}/filter.npy')), 0, 1)
+        keys, counts = ngrams.count_level(buf, bounds, n, mapped_array(work.file(f'level{n - 1}/filter.npy')))
         write_buckets(path, hashtable.key_partitions(keys, N_BUCKETS), N_BUCKETS, keys, counts)
     return bucket_rows(path)
 
