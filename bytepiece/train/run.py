@@ -93,7 +93,7 @@ class Run:
         self.work = WorkDir(work_dir, self.fingerprint(), replace=restart)
         if self.kind == 'texts':
             self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
-        if executor is not None:  # BytePiece-style code names its executor so
+        if executor is not None:  # another name of an engine that is an executor
             if engine is not None:
                 raise TypeError('give engine or executor, not both')
             engine = executor
