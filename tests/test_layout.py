@@ -1,9 +1,17 @@
-"""The shape of the code: small modules and functions, and a module table in
-docs/design.md that matches the tree."""
+"""The shape of the code: small modules and functions, and docs that match
+the tree (the module table of docs/design.md, every `module.name` named)."""
 
 import ast
+import builtins
+import importlib
+import importlib.util
+import json
 import os
+import pkgutil
 import re
+
+import bytepiece
+from bytepiece.train.settings import Settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, 'bytepiece')
@@ -79,3 +87,57 @@ def test_training_phases_get_what_they_use_not_the_run():
             if isinstance(node, ast.FunctionDef) and 'run' in [a.arg for a in node.args.args]:
                 takes_run.add(f'{path}:{node.name}')
     assert not takes_run
+
+
+DOCS = ['README.md'] + [os.path.join('docs', name) for name in sorted(os.listdir(os.path.join(ROOT, 'docs')))
+                        if name.endswith('.md')]
+MODULES = ['bytepiece'] + [m.name for m in pkgutil.walk_packages(bytepiece.__path__, 'bytepiece.')]
+FILE_SUFFIXES = {'py', 'json', 'jsonl', 'txt', 'bin', 'idx', 'md', 'npz', 'npy', 'zip', 'en'}
+ABSENT_EXTERNALS = {'torch'}  # named by the docs, not installed with the tests
+
+
+def _resolves(reference):
+    """Whether ``a.b.c`` is a module of the package (named in full, from
+    ``bytepiece``, or by its last part) and attributes within it."""
+    parts = reference.split('.')
+    heads = [m for m in MODULES if m == parts[0] or m == f'bytepiece.{parts[0]}' or m.endswith(f'.{parts[0]}')]
+    for module in heads:
+        rest = parts[1:]
+        while rest and f'{module}.{rest[0]}' in MODULES:
+            module, rest = f'{module}.{rest[0]}', rest[1:]
+        found = importlib.import_module(module)
+        for name in rest:
+            found = getattr(found, name, None)
+        if found is not None:
+            return True
+    return False
+
+
+def _external(head):
+    ours = any(m == head or m.endswith(f'.{head}') for m in MODULES)
+    return not ours and (head in ABSENT_EXTERNALS or hasattr(builtins, head)
+                         or importlib.util.find_spec(head) is not None)
+
+
+def test_every_module_name_in_the_docs_is_in_the_tree():
+    unknown = []
+    for doc in DOCS:
+        with open(os.path.join(ROOT, doc), encoding='utf-8') as f:
+            text = f.read()
+        for reference in sorted(set(re.findall(r'`([a-z_]\w*(?:\.[A-Za-z_]\w*)+)`', text))):
+            parts = reference.split('.')
+            if parts[-1] in FILE_SUFFIXES or _external(parts[0]):
+                continue
+            if not _resolves(reference):
+                unknown.append(f'{doc}: {reference}')
+    assert not unknown
+
+
+def test_the_format_example_holds_the_trainers_settings():
+    with open(os.path.join(ROOT, 'docs', 'format.md'), encoding='utf-8') as f:
+        text = f.read()
+    example = re.search(r'"training": (\{.*?\})', text, re.S).group(1)
+    shown = json.loads(example)
+    written = Settings.checked(shown.get('order'), shown['max_vocab_size'], None, shown['min_count'], False, True,
+                               shown['method']).to_dict()
+    assert {key: written[key] for key in shown} == shown
