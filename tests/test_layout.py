@@ -141,3 +141,10 @@ def test_the_format_example_holds_the_trainers_settings():
     written = Settings.checked(shown.get('order'), shown['max_vocab_size'], None, shown['min_count'], False, True,
                                shown['method']).to_dict()
     assert {key: written[key] for key in shown} == shown
+
+
+def test_the_training_package_lists_its_modules():
+    import bytepiece.train
+    listed = set(re.findall(r'``(\w+)``\s+\(', bytepiece.train.__doc__))
+    present = {m.name for m in pkgutil.iter_modules(bytepiece.train.__path__)}
+    assert listed == present
