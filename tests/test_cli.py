@@ -468,3 +468,18 @@ def test_info_text_that_is_not_utf8(capsys):
                           ('a\ud800', '--text holds a lone surrogate at character 1')]:
         code, out, err = run(['info', '-m', M40, '--text', text], capsys)
         assert code == 2 and out == '' and message in err
+
+
+@pytest.mark.parametrize('name, content, message', [
+    ('empty.txt', b'', 'the corpus is empty'),
+    ('binary.bin', bytes(range(256)) * 8, 'invalid UTF-8'),
+    ('bad.jsonl', b'{"text": "fine"}\n{"text": oops\n', 'bad.jsonl:2: invalid JSON'),
+    ('small.txt', b'tiny corpus\n', 'the corpus supports only'),
+])
+def test_a_failed_train_leaves_no_work_directory(name, content, message, tmp_path, capsys):
+    pytest.importorskip('bytepiece.train')
+    corpus = tmp_path / name
+    corpus.write_bytes(content)
+    code, _, err = run(['train', corpus, '-o', tmp_path / 'm.model', '--vocab-size', '1000', '-q'], capsys)
+    assert code == 1 and message in err and len(err.splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == [name], 'no model, no m.model.work'

@@ -70,8 +70,9 @@ def _all_file_names(texts, most=100):
 
 
 class Run:
-    """The state of one ``Trainer.train`` call (a context manager: the work
-    directory and the engine it started go away at the end)."""
+    """The state of one ``Trainer.train`` call (a context manager: the engine
+    it started goes away at the end, and so does its work directory when the
+    run went through, or failed leaving nothing to resume: see ``__exit__``)."""
 
     def __init__(self, settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
                  progress, restart=False, least_documents=0):
@@ -90,14 +91,19 @@ class Run:
             self._remove_work = True
         else:
             self._remove_work = work_dir is None
-        self.work = WorkDir(work_dir, self.fingerprint(), replace=restart)
-        if self.kind == 'texts':
-            self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
         if executor is not None:  # another name of an engine that is an executor
             if engine is not None:
                 raise TypeError('give engine or executor, not both')
             engine = executor
+        # the engine first: a bad one fails before a work directory is made
         self.engine, self._own_engine, _ = make_engine(engine, workers)
+        try:
+            self.work = WorkDir(work_dir, self.fingerprint(), replace=restart)
+        except BaseException:
+            self._close_engine()
+            raise
+        if self.kind == 'texts':
+            self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
         self.report = TrainReport(engine=repr(self.engine), method=settings.method)
         self.shard_bytes = {}
         self._samples = []
@@ -114,12 +120,27 @@ class Run:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        if self._own_engine:
-            self.engine.close()
-        if self._remove_work:
+    def __exit__(self, kind, error, trace):
+        self._close_engine()
+        if self._remove_work or (error is not None and self._nothing_to_resume(error)):
             self.work.close()
         return False
+
+    def _close_engine(self):
+        if self._own_engine:
+            self.engine.close()
+
+    def _nothing_to_resume(self, error):
+        """Whether a failed run's work directory holds nothing a run started
+        again could use: the run made the directory, and the failure is the
+        corpus' or the arguments' (``ValueError``: the same run fails alike,
+        another has another fingerprint), or came before any partition was
+        read (texts given in memory are never resumed)."""
+        if not self.work.created:
+            return False  # an earlier run's, which may be resumed
+        if isinstance(error, ValueError):
+            return True
+        return self.kind == 'texts' or not self.work.listdir('prepare')
 
     def finish(self):
         """The run went through: its work directory is no longer needed."""
