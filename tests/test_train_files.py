@@ -91,8 +91,10 @@ def test_a_failed_run_resumes_without_redoing_finished_tasks(tmp_path, monkeypat
     assert len(os.listdir(work / 'level4' / 'map')) == 2
     levels.clear()
     failing[0] = False
-    trainer.train(files=MIXED, field='body', progress=False, workers=1, work_dir=work)
+    report = trainer.train(files=MIXED, field='body', progress=False, workers=1, work_dir=work)
     assert trainer.pieces == expected_models('mixed5')
+    assert report.reused[1:] == ['3-grams'] and report.reused[0].startswith('reading (')
+    assert 'reused from the work directory: reading (' in str(report)
     assert levels.count(3) == 0, 'level 3 is not counted again'
     assert levels.count(4) == shards - 2, 'the two shards counted before are not counted again'
     assert not os.path.exists(work), 'a finished run removes its work directory'

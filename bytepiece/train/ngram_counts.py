@@ -83,7 +83,8 @@ def count_ngrams(tasks, work, settings, shards, c1, c2, report):
     the rarest n-grams go, by raising the least count of each length from 3
     on as needed (never below that of the length before, so that counting
     only where the prefix and suffix were kept stays exact); the raised
-    counts go to ``report.thresholds``."""
+    counts go to ``report.thresholds``, the lengths an earlier run counted
+    to ``report.reused``."""
     l1, l2, kept2 = short_log_probs(c1, c2, settings.min_count)
     keys = (np.uint64(2) << ngrams.LEN_SHIFT) | np.flatnonzero(kept2).astype(np.uint64)  # sorted
     counts = c2[kept2]
@@ -94,6 +95,8 @@ def count_ngrams(tasks, work, settings, shards, c1, c2, report):
         if keys.shape[0] == 0:
             break
         share = (budget - sum(v for k, v in kept.items() if k >= 3)) // (settings.order - n + 1)
+        if work.exists(f'level{n}/kept.npz'):
+            report.reused.append(f'{n}-grams')
         keys, counts, threshold = _level(tasks, work, shards, n, keys, counts, threshold, share, settings.min_count)
         kept[n] = int(keys.shape[0])
         if threshold > settings.min_count:

@@ -58,11 +58,14 @@ def select_strings(data, bounds, counts, select):
     return {'data': data[np.repeat(select, np.diff(bounds))], 'bounds': new_bounds, 'counts': counts[select]}
 
 
-def count_pieces(tasks, work, settings, shards):
+def count_pieces(tasks, work, settings, shards, report):
     """Segment the shards with the saved model and count the pieces; returns
     the names of the reduce outputs (``pieces/kept/<name>``,
-    ``pieces/dropped/<name>``) and how many pieces were kept and dropped."""
-    if not work.exists('pieces/reduced.npz'):
+    ``pieces/dropped/<name>``) and how many pieces were kept and dropped.
+    Counts an earlier run saved are used (``report.reused`` says so)."""
+    if work.exists('pieces/reduced.npz'):
+        report.reused.append('piece counts')
+    else:
         rows = np.zeros(N_BUCKETS, np.int64)
         for shard_rows in tasks.map('Count pieces', map_pieces, [(work.path, s, settings) for s in shards], shards):
             rows += shard_rows

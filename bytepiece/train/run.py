@@ -164,7 +164,7 @@ class Run:
             return self.timed('rounds', lambda: train_unigram(tasks, work, settings, shards, c1, report))
         report.ngrams = self.timed('n-grams', lambda: count_ngrams(tasks, work, settings, shards, c1, c2, report))
         names, report.pieces_kept, report.pieces_dropped = self.timed(
-            'pieces', lambda: count_pieces(tasks, work, settings, shards))
+            'pieces', lambda: count_pieces(tasks, work, settings, shards, report))
         return self.timed('pruning', lambda: prune_saved(tasks, work, settings, names, report))
 
     def _prepare(self):
@@ -186,6 +186,9 @@ class Run:
             if sum(map(len, self._samples)) < HELD_BACK_CHARS:  # the first partitions' measure the vocabulary
                 self._samples.extend(summary['sample'])
             report.held_back += summary['held_back']
+        reused = sum(summary['reused'] for summary in summaries)
+        if reused:
+            report.reused.append(f'reading ({reused} of {len(summaries)} partitions)')
         report.documents = report.read.documents
         report.input_bytes = report.read.input_bytes
         report.text_bytes = sum(self.shard_bytes.values())

@@ -111,7 +111,10 @@ class Trainer:
         default a temporary folder in ``tmpdir``, removed at the end). On a
         cluster it must be a folder every worker reaches at the same path.
         A ``work_dir`` left by a run with other arguments is an error, or
-        with ``restart=True`` emptied and used.
+        with ``restart=True`` emptied and used. A failed run removes a
+        ``work_dir`` it made that holds nothing to resume (a ValueError, or a
+        failure before any partition was read); ``report.reused`` names what
+        a resumed run took from it.
         ``memory_limit`` (bytes, or a string like ``'512MB'``): what one
         reduce task may hold (default 256 MB). ``holdout``: the fraction of
         documents held back from training, chosen by a hash of each

@@ -91,12 +91,19 @@ class Alphabet:
 def train_unigram(tasks, work, settings, shards, byte_counts, report):
     """Train every size on the prepared ``shards`` (whose bytes occur
     ``byte_counts`` times); one ``{piece: count}`` dict per size (largest
-    first). Each round goes to ``report.rounds``."""
+    first). Each round goes to ``report.rounds``; the sizes, rounds and
+    counts an earlier run saved, to ``report.reused``."""
     sizes = settings.max_vocab_size
     missing = [size for size in sizes if not work.exists(f'unigram/size-{size}.npz')]
+    report.reused.extend(f'size {size}' for size in sizes if size not in missing)
     if missing:  # a run resumed after its last size was saved counts nothing again
+        if work.exists('unigram/chars/reduced.npz'):
+            report.reused.append('character counts')
         alphabet = count_alphabet(tasks, work, settings, shards)
         for size in missing:
+            state = State.load(work, f'unigram/{size}')
+            if state is not None:
+                report.reused.append(f'size {size} from round {state.round}')
             train_size(tasks, work, settings, shards, size, alphabet, byte_counts, report.rounds)
     work.remove('unigram/chars')
     results = []
