@@ -18,6 +18,8 @@ import time
 import zipfile
 import zlib
 
+from . import extras
+
 # Compressed inputs, recognised by suffix.
 _DECOMPRESSORS = {'.gz': gzip.open, '.xz': lzma.open, '.lzma': lzma.open, '.bz2': bz2.open}
 
@@ -36,12 +38,7 @@ def strip_compression(path):
 
 # What decompressors and zipfile raise on damaged data (gzip's and bz2's own
 # errors are OSErrors without an errno).
-DAMAGED_DATA = (EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile)
-try:
-    from zstandard import ZstdError  # the optional zstd reader's
-    DAMAGED_DATA += (ZstdError,)
-except ImportError:
-    pass
+DAMAGED_DATA = (EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile, *extras.zstd_errors())
 
 
 def damaged(name, error):

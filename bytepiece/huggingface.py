@@ -30,6 +30,7 @@ import math
 import os
 import warnings
 
+from . import extras
 from .fileio import atomic_write
 from .model import NUM_SPECIAL, SPECIAL_PIECES
 
@@ -63,7 +64,7 @@ def byte_level(piece):
 
 def _probe(strings):
     """The float64 values HF tokenizers reads for these JSON number strings."""
-    import tokenizers
+    tokenizers = extras.tokenizers()
     vocab = ','.join(f'["p{i}",{s}]' for i, s in enumerate(strings))
     probe = ('{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,'
              '"pre_tokenizer":null,"post_processor":null,"decoder":null,"model":{"type":"Unigram",'
@@ -103,9 +104,7 @@ def score_strings(scores):
     Without tokenizers installed, the shortest repr is used.
     """
     strings = [repr(x) for x in scores]
-    try:
-        import tokenizers  # noqa: F401
-    except ImportError:
+    if extras.tokenizers(required=False) is None:
         return strings
     pending = list(range(len(scores)))
     for candidate in _CANDIDATES:

@@ -30,7 +30,9 @@ import os
 from dataclasses import dataclass, field as dataclass_field
 from typing import List, Optional
 
-from . import records
+import fsspec
+
+from . import extras, records
 from .fileio import DAMAGED_DATA, RetryingReader, damaged
 
 FORMATS = ('lines', 'paragraphs', 'file', 'jsonl', 'parquet')
@@ -84,14 +86,6 @@ class ReadReport:
         self.places.extend(other.places[:MAX_REPORTED - len(self.places)])
 
 
-def _fsspec():
-    try:
-        import fsspec
-    except ImportError:
-        raise ImportError("reading corpus files needs fsspec: pip install fsspec") from None
-    return fsspec
-
-
 def detect(path):
     """``(format, compression)`` of a file by its name."""
     low = path.lower()
@@ -108,7 +102,6 @@ def detect(path):
 def resolve(files):
     """The files named by ``files`` (a path, URL, directory or glob, or a
     list of them) as sorted ``(url, size)`` pairs; a missing one is an error."""
-    fsspec = _fsspec()
     names = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
     if not names:
         raise ValueError('no corpus files given')
@@ -182,7 +175,7 @@ def _row_groups(url):
 def _reading_parquet(url, read, field=None):
     """``read(ParquetFile)`` of the file at ``url``; a damaged file, or one
     without the column ``field``, is a ValueError naming it."""
-    pq = _parquet()
+    pq = extras.parquet()
     from pyarrow import ArrowException
     try:
         with _retrying_open(url) as f:
@@ -197,14 +190,6 @@ def _reading_parquet(url, read, field=None):
             raise
         detail = ' '.join(str(e).split()) or type(e).__name__
         raise ValueError(f'{url}: not a readable Parquet file ({detail})') from None
-
-
-def _parquet():
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ImportError("reading Parquet needs pyarrow: pip install 'bytepiece[parquet]'") from None
-    return pq
 
 
 def read(part, report=None):
@@ -226,18 +211,13 @@ _DOCUMENTS = {'jsonl': records.line_documents, 'lines': records.line_documents,
 
 
 def _open(part):
-    fsspec = _fsspec()
     if part.compression == 'zstd':
-        try:
-            import zstandard  # noqa: F401  (fsspec reads .zst with it)
-        except ImportError:
-            raise ImportError("reading .zst files needs: pip install 'bytepiece[zstd]'") from None
+        extras.zstandard()
     raw = _retrying_open(part.path)
     return fsspec.compression.compr[part.compression](raw, mode='rb') if part.compression else raw
 
 
 def _retrying_open(url):
-    fsspec = _fsspec()
     return RetryingReader(lambda: fsspec.open(url, 'rb').open(), url)
 
 

@@ -24,6 +24,8 @@ from typing import Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
+from . import extras
+
 KINDS = ('inline', 'threads', 'processes')
 
 
@@ -108,11 +110,7 @@ class Engine:
         if '://' not in address:
             raise ValueError(f"engine {address!r} is neither one of {KINDS} nor a scheduler address "
                              f"(like 'tcp://host:8786')")
-        try:
-            from distributed import Client
-        except ImportError:
-            raise ImportError("a Dask scheduler address needs: pip install 'bytepiece[dask]'") from None
-        return Client(address)
+        return extras.dask_client()(address)
 
     def _pool(self):
         executor = self._executor
@@ -187,6 +185,24 @@ class Engine:
 
     def __repr__(self):
         return f'Engine({self.kind!r}, workers={self.workers})'
+
+
+def make_engine(engine=None, workers=None, tasks=None):
+    """``(engine, owned, threads)``: the ``Engine`` of a caller's ``engine``
+    argument, whether it was started here (the caller then closes it), and
+    the threads each task may use. ``engine``: an ``Engine`` (used as it is),
+    None or one of ``KINDS`` (on ``workers``, default every core), an
+    executor, a Dask client or a scheduler address. With ``tasks`` (how many
+    there are), a local engine gets no more workers than tasks, and the
+    cores left over go to each task."""
+    if isinstance(engine, Engine):
+        return engine, False, 1
+    if engine is None or (isinstance(engine, str) and engine in KINDS):
+        kind = engine or 'threads'
+        total = 1 if kind == 'inline' else check_workers(workers)
+        outer = total if tasks is None else max(1, min(total, tasks))
+        return Engine(kind, workers=outer), True, max(1, total // outer)
+    return Engine(engine, workers=workers), True, 1
 
 
 class _Done:

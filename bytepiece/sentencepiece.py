@@ -1,5 +1,6 @@
 """Export to a SentencePiece model file."""
 
+from . import extras
 from .fileio import atomic_write
 from .model import NUM_SPECIAL
 
@@ -27,10 +28,7 @@ def convert_to_sentencepiece(tokenizer, path):
     never emits them and its ids differ from ours where we would.
     Needs the ``sentencepiece`` extra (and protobuf).
     """
-    try:
-        from sentencepiece import sentencepiece_model_pb2 as sp_model
-    except ImportError as e:
-        raise ImportError('convert_to_sentencepiece needs: pip install "bytepiece[sentencepiece]"') from e
+    sp_model = extras.sentencepiece_model()
 
     vocab = tokenizer.vocab
     model = sp_model.ModelProto()

@@ -42,11 +42,13 @@ class WorkDir:
     """A work directory for the run whose arguments are ``fingerprint`` (a
     JSON-able dict). ``path`` None makes a temporary one, removed by
     ``close``; an existing directory left by a run with other arguments is an
-    error, unless ``replace`` (its outputs are then removed)."""
+    error, unless ``replace`` (its outputs are then removed). ``created``:
+    the folder did not exist before."""
 
     def __init__(self, path=None, fingerprint=None, replace=False):
         self.temporary = path is None
         self.path = tempfile.mkdtemp(prefix='bytepiece-work-') if path is None else os.fspath(path)
+        self.created = self.temporary or not os.path.isdir(self.path)
         os.makedirs(self.path, exist_ok=True)
         manifest = {'format': 'bytepiece-work', 'version': FORMAT_VERSION, 'run': fingerprint or {}}
         # a JSON round trip, so that tuples and lists compare alike
@@ -68,7 +70,7 @@ class WorkDir:
         """The work directory at ``path`` as a task sees it: already set up
         by the run's driver, so its manifest is not checked again."""
         work = cls.__new__(cls)
-        work.temporary, work.path = False, os.fspath(path)
+        work.temporary, work.created, work.path = False, False, os.fspath(path)
         return work
 
     def _read_manifest(self):

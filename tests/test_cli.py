@@ -521,3 +521,18 @@ def test_a_size_the_corpus_cannot_give_has_one_wording(tmp_path, capsys):
     assert code == 0 and 'warning: vocabulary size 5000 not reached' in bytepiece
     assert 'the corpus supports only 260 ids (257 pieces) with --min-count=2' in bytepiece
     assert 'ask for a smaller --vocab-size, lower --min-count' in bytepiece and 'min_count' not in bytepiece
+
+
+@pytest.mark.parametrize('name, content, message', [
+    ('empty.txt', b'', 'the corpus is empty'),
+    ('binary.bin', bytes(range(256)) * 8, 'invalid UTF-8'),
+    ('bad.jsonl', b'{"text": "fine"}\n{"text": oops\n', 'bad.jsonl:2: invalid JSON'),
+    ('small.txt', b'tiny corpus\n', 'the corpus supports only'),
+])
+def test_a_failed_train_leaves_no_work_directory(name, content, message, tmp_path, capsys):
+    pytest.importorskip('bytepiece.train')
+    corpus = tmp_path / name
+    corpus.write_bytes(content)
+    code, _, err = run(['train', corpus, '-o', tmp_path / 'm.model', '--vocab-size', '1000', '-q'], capsys)
+    assert code == 1 and message in err and len(err.splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == [name], 'no model, no m.model.work'

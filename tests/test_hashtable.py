@@ -1,5 +1,6 @@
-"""The kernels' hash tables against Python dicts, through growth and hash partitions."""
+"""The kernels' hash tables against Python dicts, through growth."""
 
+import inspect
 import random
 from collections import Counter as PyCounter
 
@@ -26,29 +27,23 @@ def test_map():
     assert ht.map_get(table, values, keys[0], -1.0) == 7.5
 
 
-def test_counter_grows_and_partitions():
+def test_counter_grows():
     rng = random.Random(5)
     pool = _keys(rng, 3000)
     batches = [pool[np.array([rng.randrange(len(pool)) for _ in range(2000)])] for _ in range(4)]
     want = PyCounter()
     for b in batches:
         want.update(b.tolist())
-    for nparts in (1, 3):
-        got = {}
-        for part in range(nparts):
-            table = ht.counter_new(1, ht.COUNTER_MULT)  # 16 slots: grows many times
-            for b in batches:
-                table = ht.counter_add(table, b, np.ones(b.shape[0], np.int64), part, nparts)
-            keys, counts = ht.counter_items(table, 2, True)
-            assert (np.diff(keys.astype(np.float64)) > 0).all()
-            assert not set(keys.tolist()) & set(got)
-            got.update(zip(keys.tolist(), counts.tolist()))
-        assert got == {k: c for k, c in want.items() if c >= 2}
-    # the last table held the distinct keys of the last partition
-    assert table.used == sum(ht.partition(np.uint64(k), 3) == 2 for k in want)
+    table = ht.counter_new(1, ht.COUNTER_MULT)  # 16 slots: grows many times
+    for b in batches:
+        table = ht.counter_add(table, b, np.ones(b.shape[0], np.int64))
+    keys, counts = ht.counter_items(table, 2, True)
+    assert (np.diff(keys.astype(np.float64)) > 0).all()
+    assert dict(zip(keys.tolist(), counts.tolist())) == {k: c for k, c in want.items() if c >= 2}
+    assert table.used == len(want)
 
 
-def test_string_table_grows_keeps_first_occurrence_order_and_partitions():
+def test_string_table_grows_and_keeps_first_occurrence_order():
     rng = random.Random(7)
     words = [bytes(rng.choice(b'abc\xe4') for _ in range(rng.randrange(0, 9))) for _ in range(3000)]
     src = np.frombuffer(b''.join(words), np.uint8).copy()
@@ -57,19 +52,19 @@ def test_string_table_grows_keeps_first_occurrence_order_and_partitions():
     want = {}
     for w, c in zip(words, weights.tolist()):
         want[w] = want.get(w, 0) + c
-    got = {}
-    for nparts in (1, 4):
-        order = []
-        for part in range(nparts):
-            table = ht.strtab_new(1, 1)  # entries, pool and slots all grow
-            for i in range(0, len(words), 500):  # several calls add to one table
-                j = min(i + 500, len(words))
-                table = ht.strtab_add(table, src, bounds[i:j], bounds[i + 1:j + 1], weights[i:j], part, nparts)
-            data, starts, counts = ht.strtab_items(table)
-            ends = np.append(starts[1:], data.shape[0])
-            part_words = [data[s:e].tobytes() for s, e in zip(starts.tolist(), ends.tolist())]
-            order += part_words
-            got[nparts] = {**got.get(nparts, {}), **dict(zip(part_words, counts.tolist()))}
-        assert got[nparts] == want
-        if nparts == 1:
-            assert order == list(dict.fromkeys(words))  # first occurrence order
+    table = ht.strtab_new(1, 1)  # entries, pool and slots all grow
+    for i in range(0, len(words), 500):  # several calls add to one table
+        j = min(i + 500, len(words))
+        table = ht.strtab_add(table, src, bounds[i:j], bounds[i + 1:j + 1], weights[i:j])
+    data, starts, counts = ht.strtab_items(table)
+    ends = np.append(starts[1:], data.shape[0])
+    order = [data[s:e].tobytes() for s, e in zip(starts.tolist(), ends.tolist())]
+    assert dict(zip(order, counts.tolist())) == want
+    assert order == list(dict.fromkeys(words))  # first occurrence order
+
+
+def test_adding_takes_no_partition():
+    # a reduce task owns its buckets: the adding loops test no partition per key
+    assert list(inspect.signature(ht.counter_add.py_func).parameters) == ['table', 'keys', 'counts']
+    assert list(inspect.signature(ht.strtab_add.py_func).parameters) == ['table', 'src', 'span_starts',
+                                                                         'span_ends', 'weights']

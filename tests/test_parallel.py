@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from bytepiece.parallel import Engine, byte_balanced_cuts, check_workers
+from bytepiece.parallel import Engine, byte_balanced_cuts, check_workers, make_engine
 
 
 def slow_square(x):
@@ -152,3 +152,21 @@ def test_dask_client_and_address(dask_client):
     assert dask_client.status == 'running', 'a client passed in stays open'
     with Engine(dask_client.scheduler.address) as engine:  # the engine connects and owns its client
         assert list(engine.imap(operator.mul, [(2, 3)])) == [6]
+
+
+def test_make_engine_sizes_a_local_engine_to_the_tasks():
+    given = Engine('threads', workers=2)
+    assert make_engine(given, 8) == (given, False, 1)
+    engine, owned, threads = make_engine(None, 8, tasks=3)
+    assert (engine.kind, engine.workers, owned, threads) == ('threads', 3, True, 2)
+    engine, owned, threads = make_engine('threads', 8, tasks=1)
+    assert (engine.kind, engine.workers, threads) == ('inline', 1, 8)  # the task gets the cores
+    engine, owned, threads = make_engine('inline', 8, tasks=3)
+    assert (engine.kind, threads) == ('inline', 1)
+    engine, owned, threads = make_engine('processes', 4)
+    assert (engine.kind, engine.workers, owned, threads) == ('processes', 4, True, 1)
+    with ThreadPoolExecutor(2) as pool:
+        engine, owned, _ = make_engine(pool, None)
+        assert engine.kind == 'executor' and owned  # the Engine, not the pool, is the caller's to close
+    for engine in (given, *(make_engine(e, 2)[0] for e in (None, 'processes'))):
+        engine.close()

@@ -259,6 +259,7 @@ def test_error_policy_and_summary(tmp_path):
         encode_files(str(src), M40, tmp_path / 'strict')
     summary = encode_files(str(src), M40, tmp_path / 'skip', errors='skip')
     assert summary.documents == 2 and summary.skipped == 3 and len(summary.places) == 3
+    assert isinstance(summary, ReadReport), 'the totals of reading are a ReadReport, summed as one'
     assert 'skipped records: 3' in '\n'.join(summary.lines())
     with pytest.raises(FileNotFoundError, match='not found'):
         encode_files(str(tmp_path / 'missing.jsonl'), M40, tmp_path / 'x')

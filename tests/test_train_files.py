@@ -13,6 +13,7 @@ import pytest
 
 from bytepiece import Trainer
 from bytepiece.train import chunks, ngram_counts
+from bytepiece.train import run as run_module
 
 from test_trainer import EXPECTED, HERE, expected_models
 
@@ -90,8 +91,10 @@ def test_a_failed_run_resumes_without_redoing_finished_tasks(tmp_path, monkeypat
     assert len(os.listdir(work / 'level4' / 'map')) == 2
     levels.clear()
     failing[0] = False
-    trainer.train(files=MIXED, field='body', progress=False, workers=1, work_dir=work)
+    report = trainer.train(files=MIXED, field='body', progress=False, workers=1, work_dir=work)
     assert trainer.pieces == expected_models('mixed5')
+    assert report.reused[1:] == ['3-grams'] and report.reused[0].startswith('reading (')
+    assert 'reused from the work directory: reading (' in str(report)
     assert levels.count(3) == 0, 'level 3 is not counted again'
     assert levels.count(4) == shards - 2, 'the two shards counted before are not counted again'
     assert not os.path.exists(work), 'a finished run removes its work directory'
@@ -190,3 +193,27 @@ def test_pruning_vocabularies_are_compiled_once_per_process_and_forgotten():
                                         [(np.frombuffer(data, np.uint8), bounds)], engine))
     assert [pieces[i] for i in out[0][0].tolist()] == [b'abc', b'ab'] and out[0][1].tolist() == [1, 1]
     assert not prune._compiled, 'the driver keeps no compiled vocabulary after the pass'
+
+
+def test_a_failed_run_removes_only_a_work_directory_it_made_with_nothing_to_resume(tmp_path, monkeypatch):
+    empty = tmp_path / 'empty.txt'
+    empty.write_text('')
+    with pytest.raises(ValueError, match='the corpus is empty'):
+        mixed_trainer().train(files=str(empty), progress=False, workers=1, work_dir=tmp_path / 'made')
+    assert not os.path.exists(tmp_path / 'made')
+    (tmp_path / 'given').mkdir()  # the user's folder stays, emptied of nothing it held
+    with pytest.raises(ValueError, match='the corpus is empty'):
+        mixed_trainer().train(files=str(empty), progress=False, workers=1, work_dir=tmp_path / 'given')
+    assert os.path.isdir(tmp_path / 'given')
+
+    def unreadable(*args):
+        raise OSError('the disk went away')
+
+    monkeypatch.setattr(run_module, 'prepare_partition', unreadable)  # before any partition is read
+    with pytest.raises(OSError, match='went away'):
+        mixed_trainer().train(files=MIXED, field='body', progress=False, workers=1, work_dir=tmp_path / 'w')
+    assert not os.path.exists(tmp_path / 'w')
+    (tmp_path / 'scratch').mkdir()
+    with pytest.raises(ValueError, match='scheduler address'):  # a bad engine fails before any folder is made
+        mixed_trainer().train(files=MIXED, field='body', progress=False, engine='x', tmpdir=tmp_path / 'scratch')
+    assert os.listdir(tmp_path / 'scratch') == []

@@ -18,7 +18,7 @@ import pytest
 from bytepiece import Trainer, convert_to_bytepiece
 from bytepiece.inputs import Files
 from bytepiece.train.chunks import chunk_regex, chunk_text, text_chunks
-from bytepiece.train.run import Run
+from bytepiece.train import run as run_module
 from bytepiece.kernels import ngrams
 from bytepiece.model import load_model
 
@@ -280,15 +280,12 @@ def test_ngram_level_counts_match_brute_force():
         kept_filter = ngrams.build_filter(np.array(sorted(ngrams.pack(g) for g in kept), np.uint64))
         every = grams(n)
         want = {g: c for g, c in every.items() if g[:-1] in set(kept) and g[1:] in set(kept)}
-        for nparts in (1, 3):
-            got = {}
-            for part in range(nparts):
-                keys, counts = ngrams.count_level(buf, bounds, n, kept_filter, part, nparts)
-                got.update({ngrams.unpack(k): int(c) for k, c in zip(keys, counts)})
-            # every candidate, with its exact count; a filter false positive may add
-            # another n-gram (with its exact count too)
-            assert {g: got[g] for g in want} == want
-            assert all(every[g] == c for g, c in got.items())
+        keys, counts = ngrams.count_level(buf, bounds, n, kept_filter)
+        got = {ngrams.unpack(k): int(c) for k, c in zip(keys, counts)}
+        # every candidate, with its exact count; a filter false positive may add
+        # another n-gram (with its exact count too)
+        assert {g: got[g] for g in want} == want
+        assert all(every[g] == c for g, c in got.items())
 
 
 def test_trainer_rejects_a_non_engine_and_repeated_sizes():
@@ -358,10 +355,10 @@ def _interrupted_numba_call(*args, **kwargs):
 
 
 def test_ctrl_c_inside_a_kernel_call_is_a_keyboard_interrupt(monkeypatch, tmp_path):
-    monkeypatch.setattr(Run, 'count_pieces', _interrupted_numba_call)
+    monkeypatch.setattr(run_module, 'count_pieces', _interrupted_numba_call)
     with pytest.raises(KeyboardInterrupt):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
-    monkeypatch.setattr(Run, 'count_pieces', lambda *a, **k: (_ for _ in ()).throw(SystemError('other')))
+    monkeypatch.setattr(run_module, 'count_pieces', lambda *a, **k: (_ for _ in ()).throw(SystemError('other')))
     with pytest.raises(SystemError, match='other'):
         Trainer(order=3, max_vocab_size=300).train(['some text'], progress=False)
 

@@ -101,12 +101,12 @@ def test_a_failed_run_resumes_from_its_last_round(trained, tmp_path, monkeypatch
     real = unigram_method.run_round
     calls, killed = [], []
 
-    def failing(run, shards, size, state, chars):
+    def failing(tasks, work, settings, shards, size, state, *args):
         calls.append((size, state.round))
         if len(calls) == 4 and not killed:  # once: the fourth round of the first run
             killed.append(True)
             raise RuntimeError('killed')
-        return real(run, shards, size, state, chars)
+        return real(tasks, work, settings, shards, size, state, *args)
 
     monkeypatch.setattr(unigram_method, 'run_round', failing)
     work = tmp_path / 'work'
@@ -114,8 +114,9 @@ def test_a_failed_run_resumes_from_its_last_round(trained, tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match='killed'):
         trainer.train(files=sample_files(), workers=2, work_dir=work, progress=False)
     calls.clear()
-    trainer.train(files=sample_files(), workers=2, work_dir=work, progress=False)
+    report = trainer.train(files=sample_files(), workers=2, work_dir=work, progress=False)
     assert calls[0] == (max(SIZES), 3), 'the three finished rounds are not run again'
+    assert f'size {max(SIZES)} from round 3' in report.reused and 'character counts' in report.reused
     assert trainer.pieces == trained[0].pieces
 
 
@@ -497,6 +498,7 @@ def test_a_run_resumed_after_its_last_size_counts_nothing_again(tmp_path, monkey
     again = unigram_trainer()
     report = again.train(files=sample_files(), workers=1, work_dir=work, progress=False)
     assert again.pieces == expected and not counted
+    assert report.reused[1:] == [f'size {size}' for size in sorted(SIZES, reverse=True)]
     assert 'rounds: none in this run' in str(report) and 'n-grams' not in str(report)
 
 

@@ -154,7 +154,13 @@ def _viterbi_chunk(buf, start, end, model, values, work, out):
                     routes[t, last] = last - 1
         for j in range(order):
             prev[j] = cur[j]
-    # final argmax (first max), then backtrack
+    return _backtrack(prev, routes, states, order, start, length, out)
+
+
+@njit(cache=True, nogil=True)
+def _backtrack(prev, routes, states, order, start, length, out):
+    """The best final state (first maximum), back along ``routes``: writes
+    the piece starts (offsets into the buffer) to ``out``, returns how many."""
     best = prev[0]
     st = 0
     for j in range(1, order):

@@ -65,8 +65,8 @@ def key_partitions(keys, nparts):
 
 @njit(cache=True, nogil=True)
 def string_partitions(data, bounds, nparts):
-    """The hash partition of each byte string ``data[bounds[i]:bounds[i+1]]``
-    (the partition ``strtab_add`` gives it)."""
+    """The hash partition (``0..nparts-1``) of each byte string
+    ``data[bounds[i]:bounds[i+1]]``."""
     out = np.empty(bounds.shape[0] - 1, np.int64)
     for i in range(out.shape[0]):
         out[i] = scale(hash_bytes(data, bounds[i], bounds[i + 1]), nparts)
@@ -193,25 +193,22 @@ def counter_grow(table, n_new):
 
 
 @njit(cache=True, nogil=True)
-def _add_run(keys, counts, mult, used, new_keys, new_counts, i, part, nparts):
+def _add_run(keys, counts, mult, used, new_keys, new_counts, i):
     # from key i on, while the table has room; the table's arrays stay fixed
     limit = load_limit(keys.shape[0])
     n = new_keys.shape[0]
     while i < n and used < limit:
-        k = new_keys[i]
-        if nparts == 1 or partition(k, nparts) == part:
-            used += counter_bump(keys, counts, mult, k, new_counts[i])
+        used += counter_bump(keys, counts, mult, new_keys[i], new_counts[i])
         i += 1
     return i, used
 
 
 @njit(cache=True, nogil=True)
-def counter_add(table, keys, counts, part=0, nparts=1):
-    """Add ``counts`` at ``keys`` (those of hash partition ``part`` of ``nparts``);
-    returns the counter, rebuilt if it had to grow."""
+def counter_add(table, keys, counts):
+    """Add ``counts`` at ``keys``; returns the counter, rebuilt if it had to grow."""
     i = 0
     while True:
-        i, used = _add_run(table.keys, table.counts, table.mult, table.used, keys, counts, i, part, nparts)
+        i, used = _add_run(table.keys, table.counts, table.mult, table.used, keys, counts, i)
         table = Counter(table.keys, table.counts, used, table.mult)
         if i >= keys.shape[0]:
             return table
@@ -345,28 +342,26 @@ def strtab_grow(table, n_new, n_bytes):
 
 
 @njit(cache=True, nogil=True)
-def _strtab_add_run(table, src, span_starts, span_ends, weights, i, part, nparts):
+def _strtab_add_run(table, src, span_starts, span_ends, weights, i):
     # from span i on, while the table has room; returns the next span
     n = span_starts.shape[0]
     while i < n:
         s0 = span_starts[i]
         e0 = span_ends[i]
-        h = hash_bytes(src, s0, e0)
-        if nparts == 1 or scale(h, nparts) == part:
-            if not strtab_has_room(table, 1, e0 - s0):
-                break
-            strtab_bump(table, src, s0, e0, h, weights[i])
+        if not strtab_has_room(table, 1, e0 - s0):
+            break
+        strtab_bump(table, src, s0, e0, hash_bytes(src, s0, e0), weights[i])
         i += 1
     return i
 
 
 @njit(cache=True, nogil=True)
-def strtab_add(table, src, span_starts, span_ends, weights, part=0, nparts=1):
-    """Add ``weights[i]`` to the count of ``src[span_starts[i]:span_ends[i]]`` (those
-    of hash partition ``part`` of ``nparts``); returns the table, rebuilt if it grew."""
+def strtab_add(table, src, span_starts, span_ends, weights):
+    """Add ``weights[i]`` to the count of ``src[span_starts[i]:span_ends[i]]``;
+    returns the table, rebuilt if it grew."""
     i = 0
     while True:
-        i = _strtab_add_run(table, src, span_starts, span_ends, weights, i, part, nparts)
+        i = _strtab_add_run(table, src, span_starts, span_ends, weights, i)
         if i >= span_starts.shape[0]:
             return table
         table = strtab_grow(table, 1, span_ends[i] - span_starts[i])

@@ -7,18 +7,15 @@ different lengths never collide and 0 is never a key.
 Counting is apriori-style, one length per pass over the corpus buffer: an
 n-gram (n >= 3) is only counted where its (n-1)-byte prefix and suffix were
 both kept at the previous length. Every n-gram with a count >= min_count has
-both, so the kept counts are exact while the tables stay small. A pass can
-further be split into ``nparts`` hash partitions (each counts only the keys
-of its partition) to bound the size of the count tables. The tables are
-those of ``hashtable``; all kernels are ``nogil``, so shards can be counted
+both, so the kept counts are exact while the tables stay small. The tables
+are those of ``hashtable``; all kernels are ``nogil``, so shards can be counted
 on threads.
 """
 
 import numpy as np
 from numba import njit
 
-from .hashtable import (TABLE_MULT, Counter, counter_bump, counter_grow, counter_items, counter_new, load_limit,
-                        partition, slot)
+from .hashtable import TABLE_MULT, Counter, counter_bump, counter_grow, counter_items, counter_new, load_limit, slot
 
 MAX_ORDER = 7
 LEN_SHIFT = np.uint64(56)
@@ -69,7 +66,7 @@ def count_short(buf, bounds):
 
 
 @njit(cache=True, nogil=True)
-def _level_run(buf, bounds, c, n, kept_prev, part, nparts, table):
+def _level_run(buf, bounds, c, n, kept_prev, table):
     """Count from chunk ``c`` on while the table surely has room for a whole
     chunk; returns ``(next chunk, keys held)``."""
     tk, tc, mult, used = table.keys, table.counts, table.mult, table.used
@@ -97,9 +94,6 @@ def _level_run(buf, bounds, c, n, kept_prev, part, nparts, table):
             if i - start + 1 < n:
                 continue
             k = tag_n | w
-            if nparts > 1 and partition(k, nparts) != part:
-                prev_ok = -1
-                continue
             # the n-gram ending at i: its prefix ends at i-1, its suffix at i
             if prev_ok < 0:
                 prev_ok = 1 if filter_contains(kept_prev, tag_prev | ((w >> np.uint64(8)) & mask_prev)) else 0
@@ -111,11 +105,10 @@ def _level_run(buf, bounds, c, n, kept_prev, part, nparts, table):
 
 
 @njit(cache=True, nogil=True)
-def count_level(buf, bounds, n, kept_prev, part, nparts):
+def count_level(buf, bounds, n, kept_prev):
     """Count the n-grams (3 <= n <= 7) of the chunks whose (n-1)-byte prefix and
     suffix both pass the filter ``kept_prev`` (``build_filter`` of the kept
-    (n-1)-grams), among the keys of hash partition ``part`` of ``nparts``.
-    Returns ``(keys, counts)`` (unique keys, in the table's slot order). A
+    (n-1)-grams). Returns ``(keys, counts)`` (unique keys, in the table's slot order). A
     false positive of the filter only adds an n-gram whose prefix or suffix
     was pruned, so its count is below min_count: the kept n-grams and their
     counts are exact."""
@@ -123,10 +116,10 @@ def count_level(buf, bounds, n, kept_prev, part, nparts):
     longest = 1
     for c in range(bounds.shape[0] - 1):
         longest = max(longest, bounds[c + 1] - bounds[c])
-    table = counter_new(max(nbytes // (8 * nparts), 2 * longest, 1 << 10), TABLE_MULT)
+    table = counter_new(max(nbytes // 8, 2 * longest, 1 << 10), TABLE_MULT)
     c = 0
     while True:
-        c, used = _level_run(buf, bounds, c, n, kept_prev, part, nparts, table)
+        c, used = _level_run(buf, bounds, c, n, kept_prev, table)
         table = Counter(table.keys, table.counts, used, table.mult)
         if c >= bounds.shape[0] - 1:
             return counter_items(table)

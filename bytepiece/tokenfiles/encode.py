@@ -20,8 +20,8 @@ import functools
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field as dataclass_field
-from typing import List, NamedTuple, Optional
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -30,31 +30,27 @@ from ..inputs import (DEFAULT_TEXT_DOCUMENTS, PARTITION_BYTES, TEXT_DOCUMENT_WOR
                       text_documents_read)
 from ..kernels.rng import stream_seed
 from ..memory import release_memory
-from ..parallel import Engine, check_workers
+from ..parallel import Engine, make_engine
 from ..seeds import check_alpha, check_seed
 from .prefetch import prefetch
 from .progress import Progress
-from .shards import COUNTS, ShardFolder
+from .shards import ShardFolder
 from .writer import TokenWriter, token_dtype
 
 BATCH_CHARS = 2 << 20  # characters a task encodes at a time
 
 
 @dataclass
-class Summary:
-    """What a run wrote: the totals over every shard (resumed ones included)."""
-    folder: str
-    format: str
-    dtype: str
+class Summary(ReadReport):
+    """What a run wrote: the totals over every shard (resumed ones included),
+    what reading them gave (``ReadReport``'s fields) among them."""
+    folder: str = ''
+    format: str = ''
+    dtype: str = ''
     shards: int = 0
     resumed: int = 0
-    documents: int = 0
     tokens: int = 0
     text_bytes: int = 0
-    input_bytes: int = 0
-    skipped: int = 0
-    replaced: int = 0
-    places: List[str] = dataclass_field(default_factory=list)
     seconds: float = 0.0
     text_documents: Optional[str] = None  # what a document of plain text was, if any was read
 
@@ -229,19 +225,6 @@ def encode_partition(part, model, options, prefix, threads, progress=None, encod
             'places': report.places}
 
 
-def _engine_for(engine, workers, n_tasks):
-    """``(engine, owned, threads per task)``: a local engine gets no more
-    workers than tasks, and the cores left over go to each task's encoder."""
-    if isinstance(engine, Engine):
-        return engine, False, 1
-    if engine is None or engine in ('threads', 'processes', 'inline'):
-        kind = engine or 'threads'
-        total = 1 if kind == 'inline' else check_workers(workers)
-        outer = max(1, min(total, n_tasks))
-        return Engine(kind, workers=outer), True, max(1, total // outer)
-    return Engine(engine, workers=workers), True, 1
-
-
 def _load_model(model, normalization, special_tokens):
     """``(tokenizer, spec)``: the driver's tokenizer, and for a model path the
     ``ModelSpec`` that worker processes load once each (None for an object)."""
@@ -297,9 +280,9 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     folder = ShardFolder(output, _fingerprint(parts, tokenizer, options, field, errors), format)
     records = {p.index: folder.record(p.index) for p in parts}
     todo = [p for p in parts if records[p.index] is None]
-    summary = Summary(os.path.abspath(folder.path), format, options.dtype, len(parts), len(parts) - len(todo),
-                      text_documents=text_documents_read(parts))
-    engine, owned, threads = _engine_for(engine, workers, len(todo))
+    summary = Summary(folder=os.path.abspath(folder.path), format=format, dtype=options.dtype, shards=len(parts),
+                      resumed=len(parts) - len(todo), text_documents=text_documents_read(parts))
+    engine, owned, threads = make_engine(engine, workers, len(todo))
     local = engine.kind in ('inline', 'threads')
     model_ref = tokenizer if local or spec is None else spec
     bar = Progress(todo, progress)
@@ -323,8 +306,9 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     ordered = [records[p.index] for p in parts]
     folder.save_index({'format': format, 'dtype': options.dtype, 'vocab_size': tokenizer.vocab_size}, ordered)
     for record in ordered:
-        for key in COUNTS:
-            setattr(summary, key, getattr(summary, key) + record[key])
-        summary.places.extend(record['places'][:5 - len(summary.places)])
+        summary.add(ReadReport(record['documents'], record['input_bytes'], record['skipped'], record['replaced'],
+                               record['places']))
+        summary.tokens += record['tokens']
+        summary.text_bytes += record['text_bytes']
     summary.seconds = time.time() - started
     return summary

@@ -134,7 +134,7 @@ def prepare_partition(work_path, part, isolate_digits, holdout):
     work = WorkDir.attach(work_path)
     done = f'prepare/{part.index:05d}.npz'
     if work.exists(done):
-        return summary(work.load(done))
+        return summary(work.load(done), reused=True)
     writer = ShardWriter(work, f'{part.index:05d}')
     regex = chunk_regex(isolate_digits)
     report = ReadReport()
@@ -178,15 +178,15 @@ def prepare_texts(work, texts, isolate_digits, holdout):
     return summary(_summary_arrays(writer, ReadReport(documents=documents), held))
 
 
-def summary(arrays):
+def summary(arrays, reused=False):
     """A prepared partition's summary: 1- and 2-gram counts, shard names and
-    sizes (bytes), its ``ReadReport``, held-back sample texts and how many
-    documents were held back."""
+    sizes (bytes), its ``ReadReport``, held-back sample texts, how many
+    documents were held back, and whether an earlier run prepared it."""
     return {'c1': np.asarray(arrays['c1']), 'c2': np.asarray(arrays['c2']),
             'shards': [str(s) for s in np.asarray(arrays['shards']).tolist()],
             'shard_bytes': [int(b) for b in np.asarray(arrays['shard_bytes']).tolist()],
             'report': ReadReport(**json.loads(str(arrays['report']))), 'sample': json.loads(str(arrays['sample'])),
-            'held_back': int(arrays['held_back'])}
+            'held_back': int(arrays['held_back']), 'reused': reused}
 
 
 def load_shard(work, name):

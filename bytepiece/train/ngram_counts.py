@@ -29,7 +29,7 @@ def map_level(work_path, shard, n):
     path = work.file(f'level{n}/map/{shard}.bin')
     if not work.exists(f'level{n}/map/{shard}.bin'):
         buf, bounds = load_shard(work, shard)
-        keys, counts = ngrams.count_level(buf, bounds, n, mapped_array(work.file(f'level{n - 1}/filter.npy')), 0, 1)
+        keys, counts = ngrams.count_level(buf, bounds, n, mapped_array(work.file(f'level{n - 1}/filter.npy')))
         write_buckets(path, hashtable.key_partitions(keys, N_BUCKETS), N_BUCKETS, keys, counts)
     return bucket_rows(path)
 
@@ -56,21 +56,6 @@ def sum_buckets(work, folder, shards, lo, hi, rows, min_count, by_key=False):
     return hashtable.counter_items(table, min_count, by_key)
 
 
-def reduce_ranges(rows, most_rows, least_ranges):
-    """Cut the buckets into ranges of consecutive buckets holding at most
-    ``most_rows`` rows each (a bucket alone may hold more), and at least
-    ``least_ranges`` ranges where there are rows enough."""
-    limit = max(1, min(most_rows, int(np.ceil(rows.sum() / max(least_ranges, 1)))))
-    ranges, lo, total = [], 0, 0
-    for b, r in enumerate(rows.tolist()):
-        if total and total + r > limit:
-            ranges.append((lo, b))
-            lo, total = b, 0
-        total += r
-    ranges.append((lo, len(rows)))
-    return ranges
-
-
 def short_log_probs(c1, c2, min_count):
     """``(l1, l2, kept2)``: the log probabilities of bytes and of the kept 2-grams
     (``-inf`` for the others, as ``Bnlm`` has them), and which 2-grams are kept."""
@@ -90,7 +75,7 @@ def short_log_probs(c1, c2, min_count):
     return l1, l2, kept2
 
 
-def count_ngrams(run, shards, c1, c2):
+def count_ngrams(tasks, work, settings, shards, c1, c2, report):
     """Count the n-grams of the prepared ``shards`` and save the model (see
     ``load_model``). Returns how many n-grams of each length were kept.
 
@@ -98,22 +83,24 @@ def count_ngrams(run, shards, c1, c2):
     the rarest n-grams go, by raising the least count of each length from 3
     on as needed (never below that of the length before, so that counting
     only where the prefix and suffix were kept stays exact); the raised
-    counts go to ``run.report.thresholds``."""
-    settings, work = run.settings, run.work
+    counts go to ``report.thresholds``, the lengths an earlier run counted
+    to ``report.reused``."""
     l1, l2, kept2 = short_log_probs(c1, c2, settings.min_count)
     keys = (np.uint64(2) << ngrams.LEN_SHIFT) | np.flatnonzero(kept2).astype(np.uint64)  # sorted
     counts = c2[kept2]
     kept = {1: 256, 2: int(keys.shape[0])}
-    budget = max(run.memory_limit // 4 // MODEL_BYTES, 1)
+    budget = max(tasks.memory_limit // 4 // MODEL_BYTES, 1)
     threshold = settings.min_count
     for n in range(3, settings.order + 1):
         if keys.shape[0] == 0:
             break
         share = (budget - sum(v for k, v in kept.items() if k >= 3)) // (settings.order - n + 1)
-        keys, counts, threshold = _level(run, shards, n, keys, counts, threshold, share)
+        if work.exists(f'level{n}/kept.npz'):
+            report.reused.append(f'{n}-grams')
+        keys, counts, threshold = _level(tasks, work, shards, n, keys, counts, threshold, share, settings.min_count)
         kept[n] = int(keys.shape[0])
         if threshold > settings.min_count:
-            run.report.thresholds[n] = threshold
+            report.thresholds[n] = threshold
     del keys, counts
     table = hashtable.map_new(sum(v for n, v in kept.items() if n >= 3))
     for n in range(3, settings.order + 1):
@@ -126,20 +113,19 @@ def count_ngrams(run, shards, c1, c2):
     return kept
 
 
-def _level(run, shards, n, prev_keys, prev_counts, threshold, most):
+def _level(tasks, work, shards, n, prev_keys, prev_counts, threshold, most, min_count):
     """The kept n-grams of length ``n`` (at most ``most`` of them, with counts
     of at least ``threshold``, raised if needed): ``(keys, counts, threshold)``,
     sorted by key."""
-    work = run.work
     name = f'level{n}/kept.npz'
     if not work.exists(name):
         work.save_array(f'level{n - 1}/filter.npy', ngrams.build_filter(prev_keys))
         rows = np.zeros(N_BUCKETS, np.int64)
-        for shard_rows in run.map(f'Count {n}-grams', map_level, [(work.path, s, n) for s in shards], shards):
+        for shard_rows in tasks.map(f'Count {n}-grams', map_level, [(work.path, s, n) for s in shards], shards):
             rows += shard_rows
-        ranges = reduce_ranges(rows, run.task_memory // ROW_BYTES, 2 * run.engine.workers)
-        tasks = [(work.path, n, shards, lo, hi, int(rows[lo:hi].sum()), run.settings.min_count) for lo, hi in ranges]
-        list(run.engine.imap(reduce_level, tasks))
+        ranges = tasks.reduce_ranges(rows, ROW_BYTES)
+        list(tasks.imap(reduce_level, [(work.path, n, shards, lo, hi, int(rows[lo:hi].sum()), min_count)
+                                       for lo, hi in ranges]))
         parts = [work.load(f'level{n}/reduce/{lo:03d}-{hi:03d}.npz') for lo, hi in ranges]
         keys = np.concatenate([p['keys'] for p in parts])
         counts = np.concatenate([p['counts'] for p in parts])

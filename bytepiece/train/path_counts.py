@@ -21,7 +21,7 @@ import numpy as np
 from ..kernels import hashtable, unigram
 from ..workdir import WorkDir, bucket_rows, write_buckets
 from .chunks import load_shard
-from .ngram_counts import N_BUCKETS, ROW_BYTES, reduce_ranges, sum_buckets
+from .ngram_counts import N_BUCKETS, ROW_BYTES, sum_buckets
 
 
 def map_chars(work_path, shard, whole_chars):
@@ -61,47 +61,46 @@ def reduce_keys(work_path, folder, shards, lo, hi, rows, min_count):
     return sum_buckets(WorkDir.attach(work_path), f'{folder}/map', shards, lo, hi, rows, min_count)
 
 
-def _reduce(run, folder, shards, rows, min_count):
+def _reduce(tasks, work, folder, shards, rows, min_count):
     """Keys and counts summed over the shards' bucket files, those reaching
     ``min_count``, sorted by descending count then key."""
     name = f'{folder}/reduced.npz'
-    if not run.work.exists(name):
-        ranges = reduce_ranges(rows, run.task_memory // ROW_BYTES, 2 * run.engine.workers)
-        tasks = [(run.work.path, folder, shards, lo, hi, int(rows[lo:hi].sum()), min_count) for lo, hi in ranges]
-        parts = list(run.engine.imap(reduce_keys, tasks))
+    if not work.exists(name):
+        ranges = tasks.reduce_ranges(rows, ROW_BYTES)
+        reduces = [(work.path, folder, shards, lo, hi, int(rows[lo:hi].sum()), min_count) for lo, hi in ranges]
+        parts = list(tasks.imap(reduce_keys, reduces))
         keys = np.concatenate([p[0] for p in parts] + [np.zeros(0, np.uint64)])
         counts = np.concatenate([p[1] for p in parts] + [np.zeros(0, np.int64)])
         order = np.lexsort((keys, -counts))
-        run.work.save(name, keys=keys[order], counts=counts[order])
-    reduced = run.work.load(name)
+        work.save(name, keys=keys[order], counts=counts[order])
+    reduced = work.load(name)
     return reduced['keys'], reduced['counts']
 
 
-def count_chars(run, shards):
+def count_chars(tasks, work, settings, shards):
     """The characters of more than one byte and the pairs of adjacent
     characters of at most 7 bytes (n-gram keys, ``kernels.ngrams``) reaching
     ``min_count``, by descending count. Without ``ensure_unicode`` every
     byte is a character."""
-    settings = run.settings
     rows = np.zeros(N_BUCKETS, np.int64)
-    if not run.work.exists('unigram/chars/reduced.npz'):
-        tasks = [(run.work.path, s, settings.ensure_unicode) for s in shards]
-        for shard_rows in run.map('Count characters', map_chars, tasks, shards):
+    if not work.exists('unigram/chars/reduced.npz'):
+        maps = [(work.path, s, settings.ensure_unicode) for s in shards]
+        for shard_rows in tasks.map('Count characters', map_chars, maps, shards):
             rows += shard_rows
-    return _reduce(run, 'unigram/chars', shards, rows, settings.min_count)
+    return _reduce(tasks, work, 'unigram/chars', shards, rows, settings.min_count)
 
 
-def count_paths(run, shards, round_dir, max_length, desc):
+def count_paths(tasks, work, shards, round_dir, max_length, min_count, desc):
     """One pass of best paths with the vocabulary saved in ``round_dir``:
     ``(counts by id, total score, pair keys, pair counts)``, the pairs (only
     with ``max_length`` > 0) reaching ``min_count``, by descending count."""
     rows = np.zeros(N_BUCKETS, np.int64)
     counts, score = None, 0.0
-    tasks = [(run.work.path, s, round_dir, max_length) for s in shards]
-    for shard_counts, shard_score, shard_rows in run.map(desc, map_paths, tasks, shards,
-                                                         lambda: f'{int(counts.sum()):,} tokens'):
+    maps = [(work.path, s, round_dir, max_length) for s in shards]
+    for shard_counts, shard_score, shard_rows in tasks.map(desc, map_paths, maps, shards,
+                                                           lambda: f'{int(counts.sum()):,} tokens'):
         counts = shard_counts if counts is None else counts + shard_counts
         score += shard_score
         rows += shard_rows
-    keys, pair_counts = _reduce(run, round_dir, shards, rows, run.settings.min_count)
+    keys, pair_counts = _reduce(tasks, work, round_dir, shards, rows, min_count)
     return counts, score, keys, pair_counts

@@ -13,7 +13,7 @@ import numpy as np
 from ..kernels import bnlm, hashtable
 from ..workdir import WorkDir, bucket_rows, read_buckets, write_buckets
 from .chunks import load_shard
-from .ngram_counts import N_BUCKETS, load_model, reduce_ranges
+from .ngram_counts import N_BUCKETS, load_model
 
 # a counted piece in a reduce table: its entry, slot, and a dozen bytes
 ROW_BYTES = 64
@@ -58,19 +58,20 @@ def select_strings(data, bounds, counts, select):
     return {'data': data[np.repeat(select, np.diff(bounds))], 'bounds': new_bounds, 'counts': counts[select]}
 
 
-def count_pieces(run, shards):
+def count_pieces(tasks, work, settings, shards, report):
     """Segment the shards with the saved model and count the pieces; returns
     the names of the reduce outputs (``pieces/kept/<name>``,
-    ``pieces/dropped/<name>``) and how many pieces were kept and dropped."""
-    work = run.work
-    if not work.exists('pieces/reduced.npz'):
+    ``pieces/dropped/<name>``) and how many pieces were kept and dropped.
+    Counts an earlier run saved are used (``report.reused`` says so)."""
+    if work.exists('pieces/reduced.npz'):
+        report.reused.append('piece counts')
+    else:
         rows = np.zeros(N_BUCKETS, np.int64)
-        tasks = [(work.path, s, run.settings) for s in shards]
-        for shard_rows in run.map('Count pieces', map_pieces, tasks, shards):
+        for shard_rows in tasks.map('Count pieces', map_pieces, [(work.path, s, settings) for s in shards], shards):
             rows += shard_rows
-        ranges = reduce_ranges(rows, run.task_memory // ROW_BYTES, 2 * run.engine.workers)
-        tasks = [(work.path, shards, lo, hi, int(rows[lo:hi].sum()), run.settings) for lo, hi in ranges]
-        sizes = np.array(list(run.engine.imap(reduce_pieces, tasks)), np.int64).reshape(-1, 2)
+        ranges = tasks.reduce_ranges(rows, ROW_BYTES)
+        reduces = [(work.path, shards, lo, hi, int(rows[lo:hi].sum()), settings) for lo, hi in ranges]
+        sizes = np.array(list(tasks.imap(reduce_pieces, reduces)), np.int64).reshape(-1, 2)
         names = np.array([f'{lo:03d}-{hi:03d}.npz' for lo, hi in ranges])
         work.save('pieces/reduced.npz', names=names, sizes=sizes)
         work.remove('pieces/map')

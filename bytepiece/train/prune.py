@@ -262,30 +262,29 @@ def map_redistribute(packed, path):
 PIECE_BYTES = 512
 
 
-def prune_saved(run, names, progress):
+def prune_saved(tasks, work, settings, names, report):
     """Prune the pieces a counting phase saved in ``pieces/kept/<name>`` and
     ``pieces/dropped/<name>``: one ``{piece: count}`` dict per size. At most
     a quarter of the memory limit goes to the kept pieces: past it, the most
     frequent are kept (single bytes always) and the others handed over like
-    the dropped ones (``run.report.pieces_cap``)."""
-    work, settings = run.work, run.settings
+    the dropped ones (``report.pieces_cap``)."""
     pieces, counts = _saved_kept(work, names)
-    most = max(run.memory_limit // 4 // PIECE_BYTES, max(settings.max_vocab_size))
+    most = max(tasks.memory_limit // 4 // PIECE_BYTES, max(settings.max_vocab_size))
     dropped = [work.file(f'pieces/dropped/{name}') for name in names]
     if len(pieces) > most:
         pieces, counts, extra = _split_off(pieces, counts, most)
         work.save('pieces/dropped/over-limit.npz', **dict(zip(('data', 'bounds', 'counts'), extra)))
         dropped.append(work.file('pieces/dropped/over-limit.npz'))
-        run.report.pieces_cap = most
-    with progress_bar(progress, desc='Prune pieces', unit=' rounds') as bar:
+        report.pieces_cap = most
+    with progress_bar(tasks.progress, desc='Prune pieces', unit=' rounds') as bar:
         packed = PackedVocabulary(pieces, counts)
-        shared = run.engine.share(packed)
-        for sums in run.engine.imap(map_redistribute, [(shared, path) for path in dropped]):
+        shared = tasks.share(packed)
+        for sums in tasks.imap(map_redistribute, [(shared, path) for path in dropped]):
             counts = counts + sums[NUM_SPECIAL:]
         forget(packed)
         del packed, shared
         bar.update(1)
-        return prune_to_sizes(pieces, counts, settings.max_vocab_size, bar, run.engine)
+        return prune_to_sizes(pieces, counts, settings.max_vocab_size, bar, tasks.engine)
 
 
 def _saved_kept(work, names):

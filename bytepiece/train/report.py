@@ -22,7 +22,8 @@ class TrainReport:
     ``bytes_per_token``: of the largest vocabulary on ``sample``, the
     held-back documents where there are some; ``holdout_dropped``: the
     corpus had too few documents for the default holdout, so none was held
-    back."""
+    back; ``reused``: what an earlier run left in the work directory and
+    this one used (phases, sizes, rounds)."""
     sizes: Dict[int, int] = field(default_factory=dict)
     short: Dict[int, str] = field(default_factory=dict)
     documents: int = 0
@@ -48,6 +49,7 @@ class TrainReport:
     method: str = ''
     holdout_dropped: bool = False
     text_documents: Optional[str] = None
+    reused: List[str] = field(default_factory=list)
 
     def warnings(self) -> List[str]:
         """Lines worth a warning: sizes not reached, records dropped or repaired."""
@@ -81,6 +83,8 @@ class TrainReport:
                  *self._method_lines(),
                  f'time: {self.seconds:.1f} s (' + ', '.join(f'{k} {v:.1f} s' for k, v in self.phase_seconds.items())
                  + f') on {self.engine}']
+        if self.reused:
+            lines.append('reused from the work directory: ' + ', '.join(self.reused))
         if self.holdout_dropped:
             lines.append(f'held back: none (a corpus of {self.documents} documents; the default holds back 2% of '
                          f'corpora of 50 documents or more)')

@@ -1,5 +1,5 @@
 """One training run: its inputs, engine, work directory, memory limit,
-progress bars and report, and the phases in order."""
+progress bars and report, and the phases in order (``Run.train``)."""
 
 import errno
 import os
@@ -10,13 +10,16 @@ from collections.abc import Iterable
 import numpy as np
 
 from .. import inputs as corpus_inputs
-from ..parallel import Engine
+from ..parallel import make_engine
 from ..progress import progress_bar
 from ..workdir import WorkDir
 from .chunks import load_shard, prepare_partition, prepare_texts
 from .ngram_counts import count_ngrams
 from .piece_counts import count_pieces
+from .prune import prune_saved
 from .report import TrainReport
+from .tasks import Tasks
+from .unigram import train_unigram
 
 DEFAULT_MEMORY_LIMIT = 256 << 20
 SAMPLE_BYTES = 1 << 20
@@ -68,31 +71,16 @@ def _all_file_names(texts, most=100):
             and all(isinstance(t, str) and '\n' not in t and len(t) < 4096 and os.path.isfile(t) for t in texts))
 
 
-def make_engine(engine, workers, executor):
-    """The run's engine: ``engine`` or ``executor`` as given, else threads on
-    ``workers`` (every core by default; inline for one)."""
-    if executor is not None:
-        if engine is not None:
-            raise TypeError('give engine or executor, not both')
-        engine = executor
-    if engine is None or engine in ('threads', 'processes', 'inline'):
-        return Engine(engine or 'threads', workers=workers)
-    if isinstance(engine, Engine):
-        return engine
-    return Engine(engine, workers=workers)
-
-
 class Run:
-    """The state of one ``Trainer.train`` call (a context manager: the work
-    directory and the engine it started go away at the end)."""
+    """The state of one ``Trainer.train`` call (a context manager: the engine
+    it started goes away at the end, and so does its work directory when the
+    run went through, or failed leaving nothing to resume: see ``__exit__``)."""
 
     def __init__(self, settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
                  progress, restart=False, least_documents=0):
         self.settings = settings
         self.kind, self.inputs = inputs
         self.memory_limit = parse_memory(memory_limit)
-        # a reduce task's share: the model, another task and the reads take the rest
-        self.task_memory = self.memory_limit // 8
         self.holdout = holdout
         self.least_documents = least_documents  # a corpus of fewer documents holds none back
         self.progress = progress
@@ -105,11 +93,19 @@ class Run:
             self._remove_work = True
         else:
             self._remove_work = work_dir is None
-        self.work = WorkDir(work_dir, self.fingerprint(), replace=restart)
+        if executor is not None:  # another name of an engine that is an executor
+            if engine is not None:
+                raise TypeError('give engine or executor, not both')
+            engine = executor
+        # the engine first: a bad one fails before a work directory is made
+        self.engine, self._own_engine, _ = make_engine(engine, workers)
+        try:
+            self.work = WorkDir(work_dir, self.fingerprint(), replace=restart)
+        except BaseException:
+            self._close_engine()
+            raise
         if self.kind == 'texts':
             self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
-        self.engine = make_engine(engine, workers, executor)
-        self._own_engine = self.engine is not engine
         self.report = TrainReport(engine=repr(self.engine), method=settings.method)
         self.shard_bytes = {}
         self._samples = []
@@ -126,12 +122,27 @@ class Run:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        if self._own_engine:
-            self.engine.close()
-        if self._remove_work:
+    def __exit__(self, kind, error, trace):
+        self._close_engine()
+        if self._remove_work or (error is not None and self._nothing_to_resume(error)):
             self.work.close()
         return False
+
+    def _close_engine(self):
+        if self._own_engine:
+            self.engine.close()
+
+    def _nothing_to_resume(self, error):
+        """Whether a failed run's work directory holds nothing a run started
+        again could use: the run made the directory, and the failure is the
+        corpus' or the arguments' (``ValueError``: the same run fails alike,
+        another has another fingerprint), or came before any partition was
+        read (texts given in memory are never resumed)."""
+        if not self.work.created:
+            return False  # an earlier run's, which may be resumed
+        if isinstance(error, ValueError):
+            return True
+        return self.kind == 'texts' or not self.work.listdir('prepare')
 
     def finish(self):
         """The run went through: its work directory is no longer needed."""
@@ -143,23 +154,23 @@ class Run:
         self.report.phase_seconds[phase] = time.perf_counter() - start
         return result
 
-    def map(self, desc, fn, tasks, shards, status=None):
-        """``engine.imap(fn, tasks)``, one task per shard, with a bar over the
-        shards' bytes; ``status()``, if given, is shown on the bar after each
-        result (the caller's running totals)."""
-        total = sum(self.shard_bytes[s] for s in shards)
-        with progress_bar(self.progress, desc=desc, total=total, unit='B', unit_scale=True) as bar:
-            for shard, result in zip(shards, self.engine.imap(fn, tasks)):
-                yield result
-                bar.update(self.shard_bytes[shard])
-                if status is not None:
-                    bar.set_postfix_str(status())
-
-    def prepare(self):
-        """Read the corpus into shards; returns their names in corpus order."""
-        return self.timed('reading', self._prepare)
+    def train(self):
+        """The phases in order: reading the corpus into shards, then the
+        unigram method's rounds, or BytePiece's n-grams, pieces and pruning.
+        One ``{piece: count}`` dict per size (largest first)."""
+        settings, work, report = self.settings, self.work, self.report
+        shards = self.timed('reading', self._prepare)
+        tasks = Tasks(self.engine, self.shard_bytes, self.memory_limit, self.progress)
+        c1, c2 = self._short_counts
+        if settings.method == 'unigram':
+            return self.timed('rounds', lambda: train_unigram(tasks, work, settings, shards, c1, report))
+        report.ngrams = self.timed('n-grams', lambda: count_ngrams(tasks, work, settings, shards, c1, c2, report))
+        names, report.pieces_kept, report.pieces_dropped = self.timed(
+            'pieces', lambda: count_pieces(tasks, work, settings, shards, report))
+        return self.timed('pruning', lambda: prune_saved(tasks, work, settings, names, report))
 
     def _prepare(self):
+        """Read the corpus into shards; returns their names in corpus order."""
         report = self.report
         c1 = np.zeros(256, np.int64)
         c2 = np.zeros(65536, np.int64)
@@ -177,6 +188,9 @@ class Run:
             if sum(map(len, self._samples)) < HELD_BACK_CHARS:  # the first partitions' measure the vocabulary
                 self._samples.extend(summary['sample'])
             report.held_back += summary['held_back']
+        reused = sum(summary['reused'] for summary in summaries)
+        if reused:
+            report.reused.append(f'reading ({reused} of {len(summaries)} partitions)')
         report.documents = report.read.documents
         report.input_bytes = report.read.input_bytes
         report.text_bytes = sum(self.shard_bytes.values())
@@ -203,18 +217,6 @@ class Run:
                 bar.update(part.size)
                 summaries.append(summary)
         return summaries
-
-    def byte_counts(self):
-        """How often each byte occurs in the prepared corpus."""
-        return self._short_counts[0].copy()
-
-    def count_ngrams(self, shards):
-        c1, c2 = self._short_counts
-        return count_ngrams(self, shards, c1, c2)
-
-    def count_pieces(self, shards):
-        names, self.report.pieces_kept, self.report.pieces_dropped = count_pieces(self, shards)
-        return names
 
     def held_back_texts(self):
         """Held-back documents (up to about 1 MB of each partition's, of the

@@ -21,11 +21,9 @@ from ..interrupts import keyboard_interrupts
 from ..model import model_dict, save_model
 from ..progress import progress_bar
 from ..memory import training_allocations
-from .prune import prune_saved
 from .report import TrainReport
 from .run import HoldoutTooLarge, Run, resolve_inputs
 from .settings import DEFAULT_HOLDOUT, Settings, check_int, size_not_supported
-from .unigram import train_unigram
 
 __all__ = ['Trainer']
 
@@ -117,7 +115,10 @@ class Trainer:
         default a temporary folder in ``tmpdir``, removed at the end). On a
         cluster it must be a folder every worker reaches at the same path.
         A ``work_dir`` left by a run with other arguments is an error, or
-        with ``restart=True`` emptied and used.
+        with ``restart=True`` emptied and used. A failed run removes a
+        ``work_dir`` it made that holds nothing to resume (a ValueError, or a
+        failure before any partition was read); ``report.reused`` names what
+        a resumed run took from it.
         ``memory_limit`` (bytes, or a string like ``'512MB'``): what one
         reduce task may hold (default 256 MB). ``holdout``: the fraction of
         documents held back from training, chosen by a hash of each
@@ -153,13 +154,7 @@ class Trainer:
         with Run(settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
                  progress, restart, least_documents) as run, training_allocations(), keyboard_interrupts():
             report = run.report
-            shards = run.prepare()
-            if settings.method == 'unigram':
-                self.pieces = run.timed('rounds', lambda: train_unigram(run, shards))
-            else:
-                report.ngrams = run.timed('n-grams', lambda: run.count_ngrams(shards))
-                names = run.timed('pieces', lambda: run.count_pieces(shards))
-                self.pieces = run.timed('pruning', lambda: prune_saved(run, names, progress))
+            self.pieces = run.train()
             report.sizes = {size: len(p) + 3 for size, p in zip(settings.max_vocab_size, self.pieces)}
             report.short = {size: size_not_supported(given, settings) for size, given in report.sizes.items()
                             if given < size}

@@ -89,15 +89,23 @@ class Alphabet:
         return {unpack(k) for k in self.keys[chosen].tolist()}
 
 
-def train_unigram(run, shards):
-    """Train every size on the prepared ``shards``; one ``{piece: count}``
-    dict per size (largest first)."""
-    work, sizes = run.work, run.settings.max_vocab_size
+def train_unigram(tasks, work, settings, shards, byte_counts, report):
+    """Train every size on the prepared ``shards`` (whose bytes occur
+    ``byte_counts`` times); one ``{piece: count}`` dict per size (largest
+    first). Each round goes to ``report.rounds``; the sizes, rounds and
+    counts an earlier run saved, to ``report.reused``."""
+    sizes = settings.max_vocab_size
     missing = [size for size in sizes if not work.exists(f'unigram/size-{size}.npz')]
+    report.reused.extend(f'size {size}' for size in sizes if size not in missing)
     if missing:  # a run resumed after its last size was saved counts nothing again
-        alphabet = count_alphabet(run, shards)
+        if work.exists('unigram/chars/reduced.npz'):
+            report.reused.append('character counts')
+        alphabet = count_alphabet(tasks, work, settings, shards)
         for size in missing:
-            train_size(run, shards, size, alphabet)
+            state = State.load(work, f'unigram/{size}')
+            if state is not None:
+                report.reused.append(f'size {size} from round {state.round}')
+            train_size(tasks, work, settings, shards, size, alphabet, byte_counts, report.rounds)
     work.remove('unigram/chars')
     results = []
     for size in sizes:
@@ -107,28 +115,28 @@ def train_unigram(run, shards):
     return results
 
 
-def train_size(run, shards, size, alphabet):
-    """The rounds of one size, from its last saved state; saves the size."""
-    work, folder = run.work, f'unigram/{size}'
+def train_size(tasks, work, settings, shards, size, alphabet, byte_counts, rounds):
+    """The rounds of one size, from its last saved state (each appended to
+    ``rounds``); saves the size."""
+    folder = f'unigram/{size}'
     chars = alphabet.chars(size)
     state = State.load(work, folder)
     if state is None:
-        state = seed(run.settings, size, alphabet, run.byte_counts())
+        state = seed(settings, size, alphabet, byte_counts)
         state.save(work, folder)
     while state is not None:
         previous = state.round
-        state = run_round(run, shards, size, state, chars)
+        state = run_round(tasks, work, settings, shards, size, state, chars, rounds)
         if state is not None:
             state.save(work, folder)
         work.remove(f'{folder}/state-{previous:03d}.npz')
         work.remove(f'{folder}/round-{previous:03d}')
 
 
-def count_alphabet(run, shards):
+def count_alphabet(tasks, work, settings, shards):
     """The characters and character pairs of the corpus reaching
     ``min_count``, as an ``Alphabet``."""
-    settings = run.settings
-    keys, counts = count_chars(run, shards)
+    keys, counts = count_chars(tasks, work, settings, shards)
     lengths = (keys >> LEN_SHIFT).astype(np.int64)
     first = ((keys >> (8 * (lengths - 1)).astype(np.uint64)) & np.uint64(0xFF)).astype(np.int64)
     lead_length = np.select([first < 0xC0, first < 0xE0, first < 0xF0], [1, 2, 3], 4)
@@ -161,34 +169,33 @@ def _crossing_quota(settings, size):
     return math.floor(settings.boundary_share * size)
 
 
-def _save_round_vocab(run, state, round_dir):
+def _save_round_vocab(work, settings, state, round_dir):
     """The vocabulary the round's tasks segment with: the trie with scores
     of the counts, which pieces may pair, and lengths, by id."""
-    if run.work.exists(f'{round_dir}/vocab.npz'):
+    if work.exists(f'{round_dir}/vocab.npz'):
         return
-    trie, data, offsets = compile_pieces(state.pieces, scores(state.counts, run.settings.token_penalty))
+    trie, data, offsets = compile_pieces(state.pieces, scores(state.counts, settings.token_penalty))
     lengths = np.zeros(len(state.pieces) + NUM_SPECIAL, np.int64)
     lengths[NUM_SPECIAL:] = np.diff(offsets)
     pair_ok = np.zeros(lengths.size, bool)
-    pair_ok[NUM_SPECIAL:] = kernels.whole_chars(data, offsets) if run.settings.ensure_unicode else True
-    run.work.save(f'{round_dir}/vocab.npz', units=trie.units, unit_score=trie.unit_score,
+    pair_ok[NUM_SPECIAL:] = kernels.whole_chars(data, offsets) if settings.ensure_unicode else True
+    work.save(f'{round_dir}/vocab.npz', units=trie.units, unit_score=trie.unit_score,
                   unit_token=trie.unit_token, pair_ok=pair_ok, lengths=lengths)
 
 
-def run_round(run, shards, size, state, chars):
-    """One pass over the corpus with ``state``'s vocabulary; the state after
-    it, or None when the size is saved."""
-    settings, report = run.settings, run.report
+def run_round(tasks, work, settings, shards, size, state, chars, rounds):
+    """One pass over the corpus with ``state``'s vocabulary (appended to
+    ``rounds``); the state after it, or None when the size is saved."""
     goal = size - NUM_SPECIAL
     round_dir = f'unigram/{size}/round-{state.round:03d}'
-    _save_round_vocab(run, state, round_dir)
+    _save_round_vocab(work, settings, state, round_dir)
     n = len(state.pieces)
     phase = 'grow' if state.growing else 'prune'
     max_length = min(settings.max_piece_length, _UNLIMITED) if state.growing else 0
-    counts, score, keys, pair_counts = count_paths(run, shards, round_dir, max_length,
+    counts, score, keys, pair_counts = count_paths(tasks, work, shards, round_dir, max_length, settings.min_count,
                                                    f'{size}: round {state.round} ({phase}, {n} pieces)')
     counts = counts[NUM_SPECIAL:]
-    report.rounds.append({'size': size, 'round': state.round, 'phase': phase, 'pieces': n,
+    rounds.append({'size': size, 'round': state.round, 'phase': phase, 'pieces': n,
                           'tokens': int(counts.sum()), 'objective': score})
     kept = np.fromiter((p in chars or len(p) == 1 for p in state.pieces), bool, n)
     if state.growing:
@@ -197,7 +204,7 @@ def run_round(run, shards, size, state, chars):
     if state.passes + 1 < EM_PASSES:
         return State(state.pieces, counts, state.round + 1, False, state.passes + 1)
     if n == goal:
-        _save_size(run.work, size, state.pieces, counts)
+        _save_size(work, size, state.pieces, counts)
         return None
     keep = max(goal, math.ceil(PRUNE_RATIO * n))
     pieces, new_counts = prune(state.pieces, counts, keep, settings.token_penalty, kept,
