@@ -7,6 +7,8 @@ crash, start again with a new directory).
 A run killed at any point and started again with the same arguments finds
 the outputs of its finished tasks and skips them. The directory records the
 run's arguments (its fingerprint) and refuses to serve a run with others.
+A named directory is held by one run at a time (``bytepiece.lock``): a
+second run on it is refused, or waits with ``wait``.
 
 Every worker must reach the directory at the same path: on one machine any
 folder; on a cluster a shared file system (NFS, Lustre, a Kubernetes volume
@@ -23,6 +25,7 @@ import tempfile
 import numpy as np
 
 from .fileio import atomic_output
+from .lock import LOCK_FILE, FolderLock
 from .kernels.decode import gather_bytes
 
 MANIFEST = 'manifest.json'
@@ -45,11 +48,21 @@ class WorkDir:
     error, unless ``replace`` (its outputs are then removed). ``created``:
     the folder did not exist before."""
 
-    def __init__(self, path=None, fingerprint=None, replace=False):
+    def __init__(self, path=None, fingerprint=None, replace=False, wait=False):
         self.temporary = path is None
         self.path = tempfile.mkdtemp(prefix='bytepiece-work-') if path is None else os.fspath(path)
         self.created = self.temporary or not os.path.isdir(self.path)
         os.makedirs(self.path, exist_ok=True)
+        self.lock = None if self.temporary else FolderLock(self.path, wait=wait)
+        if self.lock is not None:
+            self.lock.acquire()  # before the manifest: another run may be writing it
+        try:
+            self._open(fingerprint, replace)
+        except BaseException:
+            self.release()
+            raise
+
+    def _open(self, fingerprint, replace):
         manifest = {'format': 'bytepiece-work', 'version': FORMAT_VERSION, 'run': fingerprint or {}}
         # a JSON round trip, so that tuples and lists compare alike
         manifest = json.loads(json.dumps(manifest, sort_keys=True))
@@ -70,7 +83,7 @@ class WorkDir:
         """The work directory at ``path`` as a task sees it: already set up
         by the run's driver, so its manifest is not checked again."""
         work = cls.__new__(cls)
-        work.temporary, work.created, work.path = False, False, os.fspath(path)
+        work.temporary, work.created, work.path, work.lock = False, False, os.fspath(path), None
         return work
 
     def _read_manifest(self):
@@ -78,7 +91,7 @@ class WorkDir:
             with open(self.file(MANIFEST), encoding='utf-8') as f:
                 return json.load(f)
         except FileNotFoundError:
-            if os.listdir(self.path):
+            if set(os.listdir(self.path)) - {LOCK_FILE}:
                 raise ValueError(f'work directory {self.path!r} is not empty and has no {MANIFEST}: '
                                  'choose an empty or new folder') from None
             return None
@@ -126,11 +139,18 @@ class WorkDir:
     def clear(self):
         """Remove every output, keeping the manifest."""
         for name in os.listdir(self.path):
-            if name != MANIFEST:
+            if name not in (MANIFEST, LOCK_FILE):
                 self.remove(name)
 
+    def release(self):
+        """Give the directory back to other runs (see ``bytepiece.lock``)."""
+        if self.lock is not None:
+            self.lock.release()
+
     def close(self, keep=False):
-        """Remove the directory (a temporary one always, a named one unless ``keep``)."""
+        """Release the directory and remove it (a temporary one always, a
+        named one unless ``keep``)."""
+        self.release()
         if self.temporary or not keep:
             shutil.rmtree(self.path, ignore_errors=True)
 

@@ -15,8 +15,9 @@ from bytepiece import lock
 from bytepiece.lock import FolderInUse, FolderLock
 
 HOLDER = '''
-import sys, time
+import os, sys, time
 from bytepiece.lock import FolderLock
+os.makedirs(sys.argv[1], exist_ok=True)
 with FolderLock(sys.argv[1]):
     print('held', flush=True)
     time.sleep(float(sys.argv[2]))
@@ -94,3 +95,51 @@ def test_the_heartbeat_is_renewed(tmp_path, monkeypatch):
         time.sleep(0.3)
         later = json.loads((tmp_path / lock.LOCK_FILE).read_text())['heartbeat']
     assert later > first
+
+
+# --- the runs that hold folders: training and token files ---------------------
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
+CORPUS = os.path.join(FIXTURES, 'train', 'mixed.jsonl')
+
+
+def cli(*argv):
+    return subprocess.run([sys.executable, '-m', 'bytepiece.cli', *map(str, argv)], capture_output=True, text=True)
+
+
+def test_a_training_run_on_a_held_work_directory_is_refused_then_takes_a_dead_holders(tmp_path):
+    model = tmp_path / 'm.model'
+    holder = start_holder(f'{model}.work', 60)
+    try:
+        done = cli('train', CORPUS, '--field', 'body', '-o', model, '--vocab-size', '400', '-q')
+        assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert f'is in use by process {holder.pid}' in done.stderr and '--wait' in done.stderr
+        assert not model.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    done = cli('train', CORPUS, '--field', 'body', '-o', model, '--vocab-size', '400', '-q')
+    assert done.returncode == 0, done.stderr
+    assert 'took over the lock' in done.stderr and f'process {holder.pid}' in done.stderr
+    assert model.exists() and not os.path.exists(f'{model}.work')
+
+
+def test_a_waiting_encode_run_goes_on_when_the_holder_ends_and_the_work_is_done_once(tmp_path):
+    model = tmp_path / 'm.model'
+    assert cli('train', CORPUS, '--field', 'body', '-o', model, '--vocab-size', '400', '-q').returncode == 0
+    shards = tmp_path / 'shards'
+    holder = start_holder(shards, 60)
+    argv = [sys.executable, '-m', 'bytepiece.cli', 'encode', '-m', model, CORPUS, '--field', 'body', '--format',
+            'flat', '-o', shards, '--partition-mb', '0.01', '--wait', '-q']
+    waiting = subprocess.Popen(list(map(str, argv)), stderr=subprocess.PIPE, text=True)
+    assert waiting.stderr.readline().startswith('bytepiece: notice: waiting for'), 'it waits'
+    holder.terminate()  # killed: the kernel drops its lock, its record stays and is taken over
+    holder.wait()
+    rest = waiting.stderr.read()
+    assert waiting.wait() == 0, rest
+    assert '(0 from an earlier run)' in rest
+    again = cli('encode', '-m', model, CORPUS, '--field', 'body', '--format', 'flat', '-o', shards,
+                '--partition-mb', '0.01', '-q')
+    assert again.returncode == 0 and 'shards (' in again.stderr
+    shards_made = int(again.stderr.split(' shards (')[0].rsplit(' ', 1)[1])
+    assert f'{shards_made} shards ({shards_made} from an earlier run)' in again.stderr, 'nothing is encoded twice'

@@ -6,15 +6,20 @@ import os
 import numpy as np
 import pytest
 
+from bytepiece.lock import FolderInUse
 from bytepiece.workdir import WorkDir, bucket_rows, read_buckets, write_buckets
 
 
 def test_a_run_resumes_in_its_own_directory(tmp_path):
     work = WorkDir(tmp_path / 'w', {'order': 6, 'files': ['a', 'b']})
     work.save('phase/0001.npz', keys=np.arange(5), counts=np.ones(5))
+    with pytest.raises(FolderInUse):
+        WorkDir(tmp_path / 'w', {'order': 6, 'files': ['a', 'b']})  # one run at a time
+    work.release()
     again = WorkDir(tmp_path / 'w', {'order': 6, 'files': ['a', 'b']})
     assert again.exists('phase/0001.npz')
     assert again.load('phase/0001.npz')['keys'].tolist() == [0, 1, 2, 3, 4]
+    again.release()
     with pytest.raises(ValueError, match=r'other arguments \(run.order: 6 there, 7 now\)'):
         WorkDir(tmp_path / 'w', {'order': 7, 'files': ['a', 'b']})
     assert again.exists('phase/0001.npz'), 'nothing is deleted'
@@ -46,7 +51,7 @@ def test_a_failed_save_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match='cannot become an array'):
         work.save('a.npz', x=np.zeros(3), y=Broken())  # fails after the first array is written
     assert not work.exists('a.npz')
-    assert [n for n in os.listdir(tmp_path / 'w') if n != 'manifest.json'] == []
+    assert [n for n in os.listdir(tmp_path / 'w') if n not in ('manifest.json', '.lock')] == []
 
 
 def test_buckets_round_trip(tmp_path):

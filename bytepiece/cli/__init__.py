@@ -106,6 +106,8 @@ def _train_parser(sub):
                    help='folder of the phases\' outputs (default MODEL.work, removed at the end, and started '
                         'anew for other arguments); run the same command again to resume a killed run; on a '
                         'cluster, a folder every worker reaches')
+    p.add_argument('--wait', action='store_true',
+                   help='if another run holds the work directory, wait for it to end (default: an error naming it)')
     p.add_argument('--memory-limit', default=None, metavar='SIZE',
                    help='memory one reduce task may hold, e.g. 512MB (default 256MB)')
     p.add_argument('--errors', choices=['strict', 'skip', 'replace'], default='strict',

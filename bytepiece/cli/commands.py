@@ -236,7 +236,8 @@ def cmd_train(args):
         report = trainer.train(files=inputs, field=args.field, errors=args.errors,
                                text_documents=args.text_documents, engine=args.engine,
                                workers=args.workers, work_dir=work_dir, memory_limit=args.memory_limit,
-                               holdout=args.holdout, progress=progress, restart=args.work_dir is None)
+                               holdout=args.holdout, progress=progress, restart=args.work_dir is None,
+                               wait=args.wait)
     except ValueError as e:
         if not isinstance(e, UnicodeError) and about_train_arguments(str(e)):  # the flags, not the names
             raise ValueError(with_train_flags(str(e))) from e

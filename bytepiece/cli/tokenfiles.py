@@ -37,7 +37,8 @@ def cmd_encode_files(args):
                            allowed_special=_allowed(args.allowed_special), engine=args.engine, workers=workers,
                            partition_bytes=max(1, int(args.partition_mb * (1 << 20))),
                            text_documents=args.text_documents, normalization=normalization,
-                           special_tokens=args.special_tokens, progress=not args.quiet and sys.stderr.isatty())
+                           special_tokens=args.special_tokens, progress=not args.quiet and sys.stderr.isatty(),
+                           wait=args.wait)
     for line in summary.lines():
         print(line, file=sys.stderr)
     if args.merge is not None:
@@ -65,5 +66,7 @@ def add_encode_files_args(p):
                         'becomes U+FFFD (replace)')
     p.add_argument('--partition-mb', type=float, default=64,
                    help='token files: size of the byte ranges large files are cut into, one shard each (default 64)')
+    p.add_argument('--wait', action='store_true',
+                   help='token files: if another run writes the folder -o, wait for it to end (default: an error)')
     p.add_argument('--merge', default=None, metavar='PREFIX',
                    help='token files: also join the shards into one dataset PREFIX (.bin/.idx or .ds ...)')

@@ -248,7 +248,7 @@ def _fingerprint(parts, tokenizer, options, field, errors):
 def encode_files(inputs, model, output, format='megatron', *, field='text', errors='strict', add_bos=False,
                  add_eos=False, alpha=-1.0, seed=None, allowed_special=frozenset(), engine=None, workers=None,
                  partition_bytes=PARTITION_BYTES, text_documents=DEFAULT_TEXT_DOCUMENTS, normalization='auto',
-                 special_tokens=None, progress=False):
+                 special_tokens=None, progress=False, wait=False):
     """Encode the corpus ``inputs`` (paths, folders, globs, fsspec URLs; text,
     JSON lines, Parquet; compressed or not; see ``bytepiece.inputs``) with
     ``model`` (a model path or a ``Tokenizer``) into the shard folder
@@ -265,6 +265,8 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     ``engine``: None (threads on every core, or ``workers``), ``'processes'``,
     an ``Engine``, an executor, a Dask client or a scheduler address. A run
     that stopped part-way resumes when called again with the same arguments.
+    ``output`` is held by one run at a time: another run on it is refused
+    (``FolderInUse``), or with ``wait`` waited for.
     """
     started = time.time()
     alpha = check_alpha(alpha)
@@ -277,38 +279,38 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
     tokenizer.encoder.allowed(allowed)  # unknown tokens fail before any work
     options = Options(format, token_dtype(format, tokenizer.vocab_size).name, alpha if alpha >= 0 else -1.0, seed,
                       bool(add_bos), bool(add_eos), allowed)
-    folder = ShardFolder(output, _fingerprint(parts, tokenizer, options, field, errors), format)
-    records = {p.index: folder.record(p.index) for p in parts}
-    todo = [p for p in parts if records[p.index] is None]
-    summary = Summary(folder=os.path.abspath(folder.path), format=format, dtype=options.dtype, shards=len(parts),
-                      resumed=len(parts) - len(todo), text_documents=text_documents_read(parts))
-    engine, owned, threads = make_engine(engine, workers, len(todo))
-    local = engine.kind in ('inline', 'threads')
-    model_ref = tokenizer if local or spec is None else spec
-    bar = Progress(todo, progress)
-    # the local tasks' batches go to one pool of a thread per core
-    encoder = Engine('threads', workers=engine.workers * threads) if owned and engine.kind == 'threads' else None
-    try:
-        shared = model_ref if local else engine.share(model_ref)
-        tasks = ((p, shared, options, folder.prefix(p.index), threads, bar if local else None, encoder)
-                 for p in todo)
-        for part, record in zip(todo, engine.imap(encode_partition, tasks)):
-            folder.save_record(part.index, record)
-            records[part.index] = record
-            if not local:
-                bar.update(record['input_bytes'], record['tokens'])
-    finally:
-        bar.close()
-        if owned:
-            engine.close()
-        if encoder is not None:
-            encoder.close()
-    ordered = [records[p.index] for p in parts]
-    folder.save_index({'format': format, 'dtype': options.dtype, 'vocab_size': tokenizer.vocab_size}, ordered)
-    for record in ordered:
-        summary.add(ReadReport(record['documents'], record['input_bytes'], record['skipped'], record['replaced'],
-                               record['places']))
-        summary.tokens += record['tokens']
-        summary.text_bytes += record['text_bytes']
+    with ShardFolder(output, _fingerprint(parts, tokenizer, options, field, errors), format, wait) as folder:
+        records = {p.index: folder.record(p.index) for p in parts}
+        todo = [p for p in parts if records[p.index] is None]
+        summary = Summary(folder=os.path.abspath(folder.path), format=format, dtype=options.dtype, shards=len(parts),
+                          resumed=len(parts) - len(todo), text_documents=text_documents_read(parts))
+        engine, owned, threads = make_engine(engine, workers, len(todo))
+        local = engine.kind in ('inline', 'threads')
+        model_ref = tokenizer if local or spec is None else spec
+        bar = Progress(todo, progress)
+        # the local tasks' batches go to one pool of a thread per core
+        encoder = Engine('threads', workers=engine.workers * threads) if owned and engine.kind == 'threads' else None
+        try:
+            shared = model_ref if local else engine.share(model_ref)
+            tasks = ((p, shared, options, folder.prefix(p.index), threads, bar if local else None, encoder)
+                     for p in todo)
+            for part, record in zip(todo, engine.imap(encode_partition, tasks)):
+                folder.save_record(part.index, record)
+                records[part.index] = record
+                if not local:
+                    bar.update(record['input_bytes'], record['tokens'])
+        finally:
+            bar.close()
+            if owned:
+                engine.close()
+            if encoder is not None:
+                encoder.close()
+        ordered = [records[p.index] for p in parts]
+        folder.save_index({'format': format, 'dtype': options.dtype, 'vocab_size': tokenizer.vocab_size}, ordered)
+        for record in ordered:
+            summary.add(ReadReport(record['documents'], record['input_bytes'], record['skipped'], record['replaced'],
+                                   record['places']))
+            summary.tokens += record['tokens']
+            summary.text_bytes += record['text_bytes']
     summary.seconds = time.time() - started
     return summary

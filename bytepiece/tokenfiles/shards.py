@@ -31,9 +31,15 @@ def shard_name(part_index):
 class ShardFolder(WorkDir):
     """The output folder of one run (see the module doc)."""
 
-    def __init__(self, path, fingerprint, fmt):
-        super().__init__(path, fingerprint)
+    def __init__(self, path, fingerprint, fmt, wait=False):
+        super().__init__(path, fingerprint, wait=wait)
         self.fmt = fmt
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
 
     def prefix(self, part_index):
         return os.path.join(self.path, shard_name(part_index))

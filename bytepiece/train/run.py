@@ -77,7 +77,7 @@ class Run:
     run went through, or failed leaving nothing to resume: see ``__exit__``)."""
 
     def __init__(self, settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
-                 progress, restart=False, least_documents=0):
+                 progress, restart=False, least_documents=0, wait=False):
         self.settings = settings
         self.kind, self.inputs = inputs
         self.memory_limit = parse_memory(memory_limit)
@@ -100,7 +100,7 @@ class Run:
         # the engine first: a bad one fails before a work directory is made
         self.engine, self._own_engine, _ = make_engine(engine, workers)
         try:
-            self.work = WorkDir(work_dir, self.fingerprint(), replace=restart)
+            self.work = WorkDir(work_dir, self.fingerprint(), replace=restart, wait=wait)
         except BaseException:
             self._close_engine()
             raise
@@ -126,6 +126,8 @@ class Run:
         self._close_engine()
         if self._remove_work or (error is not None and self._nothing_to_resume(error)):
             self.work.close()
+        else:
+            self.work.release()
         return False
 
     def _close_engine(self):

@@ -90,7 +90,7 @@ class Trainer:
     def train(self, texts=None, workers: Optional[int] = None, batch_size: Optional[int] = None, *, files=None,
               field: str = 'text', errors: str = 'strict', text_documents: str = 'line', engine=None, executor=None, work_dir=None, memory_limit=None,
               holdout: Optional[float] = None, progress: bool = True, tmpdir=None,
-              restart: bool = False) -> TrainReport:
+              restart: bool = False, wait: bool = False) -> TrainReport:
         """Train on a corpus; sets ``self.pieces`` (one ``{piece: count}`` dict
         per size, largest first) and returns a ``TrainReport``.
 
@@ -115,7 +115,9 @@ class Trainer:
         default a temporary folder in ``tmpdir``, removed at the end). On a
         cluster it must be a folder every worker reaches at the same path.
         A ``work_dir`` left by a run with other arguments is an error, or
-        with ``restart=True`` emptied and used. A failed run removes a
+        with ``restart=True`` emptied and used. A ``work_dir`` is held by one
+        run at a time: another run on it is refused (``FolderInUse``, naming
+        the holder), or with ``wait=True`` waited for. A failed run removes a
         ``work_dir`` it made that holds nothing to resume (a ValueError, or a
         failure before any partition was read); ``report.reused`` names what
         a resumed run took from it.
@@ -132,7 +134,7 @@ class Trainer:
         if batch_size is not None:
             check_int('batch_size', batch_size, 1)
         inputs = resolve_inputs(texts, files, field, errors, text_documents)
-        where = (engine, workers, executor, work_dir, tmpdir, memory_limit, progress)
+        where = (engine, workers, executor, work_dir, tmpdir, memory_limit, progress, wait)
         if holdout is not None:
             return self._train(inputs, _check_holdout(holdout), where, restart)
         default = DEFAULT_HOLDOUT[self.method]
@@ -149,10 +151,10 @@ class Trainer:
 
     def _train(self, inputs, holdout, where, restart, least_documents=0):
         settings = self.settings
-        engine, workers, executor, work_dir, tmpdir, memory_limit, progress = where
+        engine, workers, executor, work_dir, tmpdir, memory_limit, progress, wait = where
         start = time.perf_counter()
         with Run(settings, inputs, engine, workers, executor, work_dir, tmpdir, memory_limit, holdout,
-                 progress, restart, least_documents) as run, training_allocations(), keyboard_interrupts():
+                 progress, restart, least_documents, wait) as run, training_allocations(), keyboard_interrupts():
             report = run.report
             self.pieces = run.train()
             report.sizes = {size: len(p) + 3 for size, p in zip(settings.max_vocab_size, self.pieces)}
