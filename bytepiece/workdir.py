@@ -21,6 +21,8 @@ import os
 import shutil
 import struct
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -48,7 +50,7 @@ class WorkDir:
     error, unless ``replace`` (its outputs are then removed). ``created``:
     the folder did not exist before."""
 
-    def __init__(self, path=None, fingerprint=None, replace=False, wait=False):
+    def __init__(self, path=None, fingerprint=None, replace=False, wait=False, vouchers=None):
         self.temporary = path is None
         self.path = tempfile.mkdtemp(prefix='bytepiece-work-') if path is None else os.fspath(path)
         self.created = self.temporary or not os.path.isdir(self.path)
@@ -57,16 +59,19 @@ class WorkDir:
         if self.lock is not None:
             self.lock.acquire()  # before the manifest: another run may be writing it
         try:
-            self._open(fingerprint, replace)
+            self._open(fingerprint, replace, vouchers)
         except BaseException:
             self.release()
             raise
 
-    def _open(self, fingerprint, replace):
+    def _open(self, fingerprint, replace, vouchers):
         manifest = {'format': 'bytepiece-work', 'version': FORMAT_VERSION, 'run': fingerprint or {}}
         # a JSON round trip, so that tuples and lists compare alike
         manifest = json.loads(json.dumps(manifest, sort_keys=True))
         found = self._read_manifest()
+        self.damaged = []
+        if found == manifest:
+            self.damaged = self.remove_damaged(vouchers)
         if found is None:
             with atomic_output(self.file(MANIFEST)) as f:
                 f.write(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8'))
@@ -142,6 +147,22 @@ class WorkDir:
             if name not in (MANIFEST, LOCK_FILE):
                 self.remove(name)
 
+    def remove_damaged(self, vouchers=None):
+        """Remove the outputs a resumed run cannot trust (cut short, or
+        changed since written: see ``intact``), so that their tasks run
+        again, with the files that say they were done: ``vouchers(name)``
+        (names relative to the directory). The damaged names, for the report."""
+        damaged = []
+        for folder, _, names in os.walk(self.path):
+            for name in names:
+                path = os.path.join(folder, name)
+                if name not in (MANIFEST, LOCK_FILE) and not intact(path):
+                    damaged.append(os.path.relpath(path, self.path))
+        for name in damaged:
+            for done in [name, *(vouchers(name) if vouchers else ())]:
+                self.remove(done)
+        return sorted(damaged)
+
     def release(self):
         """Give the directory back to other runs (see ``bytepiece.lock``)."""
         if self.lock is not None:
@@ -153,6 +174,44 @@ class WorkDir:
         self.release()
         if self.temporary or not keep:
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def intact(path):
+    """Whether a work file is whole: an ``.npz`` reads back with every
+    CRC right; an ``.npy`` or bucket file is as long as its header says;
+    a temporary file left by a killed task is not."""
+    try:
+        if path.endswith('.tmp'):
+            return False
+        if path.endswith('.npz'):
+            with zipfile.ZipFile(path) as z:
+                return z.testzip() is None
+        if path.endswith('.npy'):
+            array = np.load(path, mmap_mode='r')
+            return array.nbytes + array.offset == os.path.getsize(path)
+        if path.endswith('.bin'):
+            return _bucket_file_size(path) == os.path.getsize(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        return False
+    return True
+
+
+def _bucket_file_size(path):
+    """The size a bucket file's header says it has."""
+    with open(path, 'rb') as f:
+        head = f.read(len(_MAGIC) + _HEADER.size)
+        if head[:len(_MAGIC)] != _MAGIC:
+            raise ValueError('not a bucket file')
+        _, n_buckets, n_arrays, has_strings = _HEADER.unpack(head[len(_MAGIC):])
+        itemsizes = []
+        for _ in range(n_arrays):
+            size = f.read(1)[0]
+            itemsizes.append(np.dtype(f.read(size).decode('ascii')).itemsize)
+        offsets = np.frombuffer(f.read(8 * (n_buckets + 1)), np.int64)
+        byte_offsets = np.frombuffer(f.read(8 * (n_buckets + 1)), np.int64)
+        if offsets.size != n_buckets + 1 or byte_offsets.size != n_buckets + 1:
+            raise ValueError('cut short in its header')
+        return f.tell() + int(offsets[-1]) * sum(itemsizes) + (int(byte_offsets[-1]) if has_strings else 0)
 
 
 def mapped_array(path):

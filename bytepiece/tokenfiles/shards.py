@@ -18,7 +18,7 @@ import os
 
 from ..fileio import atomic_write
 from ..workdir import WorkDir
-from .writer import dataset_paths
+from .reader import TokenFile
 
 INDEX = 'index.json'
 COUNTS = ('documents', 'tokens', 'text_bytes', 'input_bytes', 'skipped', 'replaced')
@@ -54,9 +54,21 @@ class ShardFolder(WorkDir):
             return None
         except ValueError:
             return None  # a damaged record: the shard is made again
-        if not all(os.path.exists(p) for p in dataset_paths(self.fmt, self.prefix(part_index))):
+        try:  # a shard cut short or changed since its record was written is made again
+            shard = TokenFile(self.prefix(part_index))
+        except (OSError, ValueError):
+            return None
+        if (shard.n_documents, shard.n_tokens) != (record.get('documents'), record.get('tokens')):
             return None
         return record
+
+    def remove_damaged(self, vouchers=None):
+        """Shards are checked one by one against their records (``record``):
+        here only the temporary files of killed tasks go."""
+        damaged = sorted(n for n in os.listdir(self.path) if n.endswith('.tmp'))
+        for name in damaged:
+            os.unlink(os.path.join(self.path, name))
+        return damaged
 
     def save_record(self, part_index, record):
         atomic_write(self.prefix(part_index) + '.json', json.dumps(record, sort_keys=True))

@@ -22,7 +22,8 @@ class TrainReport:
     ``bytes_per_token``: of the largest vocabulary on ``sample``, the
     held-back documents where there are some; ``holdout_dropped``: the
     corpus had too few documents for the default holdout, so none was held
-    back; ``reused``: what an earlier run left in the work directory and
+    back; ``damaged``: work files an earlier run left cut short or changed,
+    removed and made again; ``reused``: what an earlier run left in the work directory and
     this one used (phases, sizes, rounds)."""
     sizes: Dict[int, int] = field(default_factory=dict)
     short: Dict[int, str] = field(default_factory=dict)
@@ -50,6 +51,7 @@ class TrainReport:
     holdout_dropped: bool = False
     text_documents: Optional[str] = None
     reused: List[str] = field(default_factory=list)
+    damaged: List[str] = field(default_factory=list)
 
     def warnings(self) -> List[str]:
         """Lines worth a warning: sizes not reached, records dropped or repaired."""
@@ -85,6 +87,9 @@ class TrainReport:
                  + f') on {self.engine}']
         if self.reused:
             lines.append('reused from the work directory: ' + ', '.join(self.reused))
+        if self.damaged:
+            lines.append(f'made again: {len(self.damaged)} damaged files of the work directory (' +
+                         ', '.join(self.damaged[:3]) + (', ...)' if len(self.damaged) > 3 else ')'))
         if self.holdout_dropped:
             lines.append(f'held back: none (a corpus of {self.documents} documents; the default holds back 2% of '
                          f'corpora of 50 documents or more)')

@@ -46,6 +46,19 @@ def parse_memory(value):
     return int(value)
 
 
+def done_markers(name):
+    """The work files that say the output ``name`` was made (written after
+    it): a damaged output goes with them, so that its task runs again."""
+    folder, base = os.path.split(name)
+    if folder == 'chunks':  # a partition's shards, vouched for by its summary
+        return [os.path.join('prepare', base.split('-')[0] + '.npz')]
+    if name.endswith('.bin'):  # bucketed counts, by the task's .npz of the same name
+        return [name[:-len('.bin')] + '.npz']
+    if folder == os.path.join('pieces', 'kept'):  # by the dropped pieces, saved after them
+        return [os.path.join('pieces', 'dropped', base)]
+    return []
+
+
 def resolve_inputs(texts, files, field, errors, text_documents=corpus_inputs.DEFAULT_TEXT_DOCUMENTS):
     """``('files', partitions)`` or ``('texts', iterable of str)``."""
     if texts is not None and files is not None:
@@ -100,13 +113,13 @@ class Run:
         # the engine first: a bad one fails before a work directory is made
         self.engine, self._own_engine, _ = make_engine(engine, workers)
         try:
-            self.work = WorkDir(work_dir, self.fingerprint(), replace=restart, wait=wait)
+            self.work = WorkDir(work_dir, self.fingerprint(), replace=restart, wait=wait, vouchers=done_markers)
         except BaseException:
             self._close_engine()
             raise
         if self.kind == 'texts':
             self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
-        self.report = TrainReport(engine=repr(self.engine), method=settings.method)
+        self.report = TrainReport(engine=repr(self.engine), method=settings.method, damaged=self.work.damaged)
         self.shard_bytes = {}
         self._samples = []
 
