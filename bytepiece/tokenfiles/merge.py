@@ -10,7 +10,7 @@ import numpy as np
 
 from . import flat, megatron
 from .reader import TokenFile
-from .shards import read_index
+from .reader import read_index
 from .writer import TokenWriter, dataset_paths
 
 

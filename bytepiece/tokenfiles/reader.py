@@ -6,11 +6,14 @@
 Tokens are memory-mapped: opening a dataset reads its index only.
 """
 
+import json
 import os
 
 import numpy as np
 
 from . import flat, megatron
+
+INDEX = 'index.json'  # a shard folder's, written last (see ``bytepiece.tokenfiles.shards``)
 
 
 class TokenFile:
@@ -82,7 +85,6 @@ class ShardedTokens:
     shards' documents in order, as one dataset."""
 
     def __init__(self, folder):
-        from .shards import read_index
         self.folder = os.fspath(folder)
         self.index = read_index(self.folder)
         self.shards = [TokenFile(os.path.join(self.folder, s['name'])) for s in self.index['shards']]
@@ -129,3 +131,18 @@ def open_tokens(path):
     if os.path.isdir(path):
         return ShardedTokens(path)
     return TokenFile(path)
+
+
+def read_index(folder):
+    """The index of a finished shard folder of ``encode_files``; a ValueError if the run has not finished."""
+    path = os.path.join(os.fspath(folder), INDEX)
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except FileNotFoundError:
+        if os.path.isdir(folder) and any(n.endswith('.json') and n.startswith('part-') for n in os.listdir(folder)):
+            raise ValueError(f'{folder!r}: the run has not finished (no {INDEX}): run it again to complete it') \
+                from None
+        raise FileNotFoundError(f'{folder!r} is not a shard folder of encode_files (no {INDEX})') from None
+    except ValueError:
+        raise ValueError(f'{path!r} is damaged') from None

@@ -18,9 +18,8 @@ import os
 
 from ..fileio import atomic_write
 from ..workdir import WorkDir
-from .reader import TokenFile
+from .reader import INDEX, TokenFile
 
-INDEX = 'index.json'
 COUNTS = ('documents', 'tokens', 'text_bytes', 'input_bytes', 'skipped', 'replaced')
 
 
@@ -78,18 +77,3 @@ class ShardFolder(WorkDir):
         index = dict(header, **totals, shards=records)
         atomic_write(os.path.join(self.path, INDEX), json.dumps(index, indent=1))
         return index
-
-
-def read_index(folder):
-    """The index of a finished shard folder; a ValueError if the run has not finished."""
-    path = os.path.join(os.fspath(folder), INDEX)
-    try:
-        with open(path, encoding='utf-8') as f:
-            return json.load(f)
-    except FileNotFoundError:
-        if os.path.isdir(folder) and any(n.endswith('.json') and n.startswith('part-') for n in os.listdir(folder)):
-            raise ValueError(f'{folder!r}: the run has not finished (no {INDEX}): run it again to complete it') \
-                from None
-        raise FileNotFoundError(f'{folder!r} is not a shard folder of encode_files (no {INDEX})') from None
-    except ValueError:
-        raise ValueError(f'{path!r} is damaged') from None
