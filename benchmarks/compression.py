@@ -126,7 +126,7 @@ def ours(method, train, sizes, workers, penalty_loss, holdout):
 
 
 def _plain_model(trainer, size):
-    from bytepiece.model import model_dict
+    from bytepiece.core.model import model_dict
     return model_dict(trainer.pieces[trainer.max_vocab_size.index(size)], {'normalization': 'NFC'})
 
 
@@ -135,7 +135,7 @@ def _our_counter(tok):
 
 
 def _byte_level(texts):
-    from bytepiece.huggingface import byte_level
+    from bytepiece.exports.huggingface import byte_level
     return [byte_level(t.encode('utf-8')) for t in texts]
 
 

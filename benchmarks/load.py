@@ -20,7 +20,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 from benchmarks.common import DEFAULT_CORPUS, read_texts  # noqa: E402
-from bytepiece.model import save_model  # noqa: E402
+from bytepiece.core.model import save_model  # noqa: E402
 
 PROBE = r'''
 import json, sys, time

@@ -133,8 +133,8 @@ def measure(tokenizer, sp, texts, runs, max_others=-1.0, max_wait=600.0):
     during any case of which other processes used more than that many cores
     is run again (until ``max_wait`` seconds have passed)."""
     shards = [[(i, texts[i]) for i in range(s, len(texts), WORKERS)] for s in range(WORKERS)]
-    from bytepiece.seeds import SeedStream
-    from bytepiece.text import text_bytes
+    from bytepiece.core.seeds import SeedStream
+    from bytepiece.core.text import text_bytes
     seeds, form = SeedStream(), tokenizer.normalization  # explicit seeds: the stream's own state is unused
     _STATE.update(tokenizer=tokenizer, sp=sp, shards=shards,
                   shard_bytes=[sum(len(t.encode('utf-8')) for _, t in shard) for shard in shards],

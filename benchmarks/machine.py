@@ -93,7 +93,7 @@ def speedup(run, runs):
 def kernel_runner(args):
     from bytepiece import Tokenizer
     from bytepiece.kernels.segment import segment_texts
-    from bytepiece.text import encode_texts, pack_bytes
+    from bytepiece.core.text import encode_texts, pack_bytes
     vocab = Tokenizer(args.model).vocab
     texts = load_texts_mb(args.corpus, args.mb)
     half = int(np.searchsorted(np.cumsum([len(t) for t in texts]), sum(map(len, texts)) / 2))  # about equal halves

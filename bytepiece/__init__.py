@@ -1,9 +1,9 @@
 """bytepiece: a byte-level unigram tokenizer with BytePiece-compatible models."""
 
-from .huggingface import convert_to_huggingface
-from .parallel import Engine
-from .special import SpecialTokens
-from .encoding import TokenArrays
+from .core.encoding import TokenArrays
+from .core.special import SpecialTokens
+from .exports.huggingface import convert_to_huggingface
+from .runtime.parallel import Engine
 from .tokenizer import Tokenizer
 from .train import Trainer, convert_to_bytepiece
 

@@ -9,15 +9,15 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .encoding import Encoder, Request, TokenArrays, flat_arrays, id_lists, marked, offset_lists, text_list
-from .model import NUM_SPECIAL, SPECIAL_PIECES, load_model, write_model
-from .parallel import available_cores, check_workers
-from .pieces import PieceTable
-from .seeds import SeedStream, check_alpha, check_unused_seed
-from .special import Allowed, SpecialTokens
-from .statistics import LatticeStatistics
-from .text import check_decode_errors, check_normalization, check_text, normalize
-from .vocab import Vocabulary
+from .core.encoding import Encoder, Request, TokenArrays, flat_arrays, id_lists, marked, offset_lists, text_list
+from .core.model import NUM_SPECIAL, SPECIAL_PIECES, load_model, write_model
+from .core.pieces import PieceTable
+from .core.seeds import SeedStream, check_alpha, check_unused_seed
+from .core.special import Allowed, SpecialTokens
+from .core.statistics import LatticeStatistics
+from .core.text import check_decode_errors, check_normalization, check_text, normalize
+from .core.vocab import Vocabulary
+from .runtime.parallel import available_cores, check_workers
 
 Seed = Union[int, Tuple[int, ...], np.random.Generator, None]
 
@@ -46,7 +46,7 @@ class Tokenizer:
 
     >>> from bytepiece import Tokenizer, Trainer
     >>> from bytepiece.demo import SAMPLE_DIR
-    >>> from bytepiece.inputs import Files
+    >>> from bytepiece.corpus.inputs import Files
     >>> trainer = Trainer(max_vocab_size=1000, min_count=4)
     >>> _ = trainer.train(Files(SAMPLE_DIR), progress=False)
     >>> tok = trainer.tokenizer()
@@ -351,7 +351,7 @@ class Tokenizer:
 
     def nbest(self, text: str, n: int) -> List[Tuple[List[int], float]]:
         """The ``n`` best segmentations of ``text``, best first, as ``(ids,
-        score)``; see ``bytepiece.statistics.LatticeStatistics.nbest``."""
+        score)``; see ``bytepiece.core.statistics.LatticeStatistics.nbest``."""
         return self._statistics.nbest(text, n)
 
     def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
@@ -384,12 +384,12 @@ class Tokenizer:
 
     def convert_to_huggingface(self, path: Union[str, os.PathLike]) -> None:
         """Write a HF ``tokenizer.json`` giving the same ids; see
-        ``bytepiece.huggingface.convert_to_huggingface``."""
-        from .huggingface import convert_to_huggingface
+        ``bytepiece.exports.huggingface.convert_to_huggingface``."""
+        from .exports.huggingface import convert_to_huggingface
         convert_to_huggingface(self, path, _stacklevel=3)
 
     def convert_to_sentencepiece(self, path: Union[str, os.PathLike]) -> None:
         """Write a SentencePiece model of this vocabulary; see
-        ``bytepiece.sentencepiece.convert_to_sentencepiece``."""
-        from .sentencepiece import convert_to_sentencepiece
+        ``bytepiece.exports.sentencepiece.convert_to_sentencepiece``."""
+        from .exports.sentencepiece import convert_to_sentencepiece
         convert_to_sentencepiece(self, path)

@@ -25,7 +25,7 @@ from collections import Counter
 import pytest
 
 from bytepiece import Tokenizer
-from bytepiece.model import model_dict
+from bytepiece.core.model import model_dict
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
 MODEL_NAMES = ('bytepiece.eu.plus.80k', 'bytepiece.plus.40k')

@@ -132,7 +132,7 @@ def test_parts_equal_one_call(tok80k, golden_texts, bos, eos):
 
 def _segment_range(tok, texts, alpha, t0, t1):
     from bytepiece.kernels.segment import segment_texts
-    from bytepiece.text import encode_texts, pack_bytes
+    from bytepiece.core.text import encode_texts, pack_bytes
     buf, bounds = pack_bytes(encode_texts(texts[t0:t1], 'NFC'))
     return segment_texts(buf, bounds, np.arange(t1 - t0 + 1), tok.vocab.trie, tok.vocab.draw(alpha), np.uint64(11), t0,
                          True)
@@ -143,7 +143,7 @@ def _segment_range(tok, texts, alpha, t0, t1):
 def test_any_cut_into_parts_equals_one_call(tok80k, golden_texts, alpha, n_ranges):
     # A batch is cut into parts of texts segmented apart; any cut (empty texts
     # and empty parts included) must give the tokens, and draws, of one call.
-    from bytepiece.parallel import byte_balanced_cuts
+    from bytepiece.runtime.parallel import byte_balanced_cuts
     texts = ['', ''] + golden_texts[:40] + TEXTS + ['']
     n = len(texts)
     ids, ends, starts = _segment_range(tok80k, texts, alpha, 0, n)
@@ -168,7 +168,7 @@ def test_marker_flags_count_by_truth_value_as_in_encode(tok80k):
 def test_small_batches_run_on_the_calling_thread(tok80k, monkeypatch):
     """Below PARALLEL_MIN_CHARS a batch is one part, on the calling thread:
     starting a thread pool costs more than it saves."""
-    from bytepiece import encoding
+    from bytepiece.core import encoding
     kernel = encoding.segment_texts
     threads_seen = []
 

@@ -7,10 +7,10 @@ import pytest
 
 from bytepiece import Trainer
 from bytepiece.demo import SAMPLE_DIR
-from bytepiece.inputs import Files
-MODULES = ['bytepiece.tokenizer', 'bytepiece.vocab', 'bytepiece.parallel', 'bytepiece.inputs',
-           'bytepiece.train.trainer', 'bytepiece.train.prune', 'bytepiece.huggingface', 'bytepiece.encoding',
-           'bytepiece.special', 'bytepiece.statistics']
+from bytepiece.corpus.inputs import Files
+MODULES = ['bytepiece.tokenizer', 'bytepiece.core.vocab', 'bytepiece.runtime.parallel', 'bytepiece.corpus.inputs',
+           'bytepiece.train.trainer', 'bytepiece.train.prune', 'bytepiece.exports.huggingface', 'bytepiece.core.encoding',
+           'bytepiece.core.special', 'bytepiece.core.statistics']
 
 
 @pytest.fixture(scope='module')

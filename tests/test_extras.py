@@ -1,4 +1,4 @@
-"""Optional dependencies: each is imported in ``bytepiece.extras`` alone,
+"""Optional dependencies: each is imported in ``bytepiece.runtime.extras`` alone,
 and a missing one names the extra to install."""
 
 import ast
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bytepiece import extras
+from bytepiece.runtime import extras
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from bytepiece.fileio import atomic_output, atomic_write, compression_suffix, open_input
+from bytepiece.runtime.fileio import atomic_output, atomic_write, compression_suffix, open_input
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
@@ -31,7 +31,7 @@ def test_saved_model_has_default_permissions(tmp_path):
     """A saved model is readable like any file the user writes (0666 & ~umask),
     not private as the temporary file it was written through."""
     import os
-    from bytepiece.model import save_model
+    from bytepiece.core.model import save_model
     path = tmp_path / 'm.model'
     save_model({bytes([b]): 1 for b in range(256)}, path)
     mask = os.umask(0)
@@ -87,7 +87,7 @@ def test_atomic_output_to_dev_stdout_writes_through_the_descriptor(tmp_path):
     log = tmp_path / 'log.txt'
     log.write_text('earlier\n')
     script = ("import sys; sys.path.insert(0, %r)\n"
-              "from bytepiece.fileio import atomic_write\n"
+              "from bytepiece.runtime.fileio import atomic_write\n"
               "print('header', flush=True)\n"
               "atomic_write('/dev/stdout', b'model\\n')\n"
               "atomic_write('/dev/fd/1', b'again\\n')\n"

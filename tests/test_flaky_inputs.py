@@ -11,8 +11,10 @@ import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from bytepiece import Trainer, fileio, records
-from bytepiece.inputs import Files
+from bytepiece import Trainer
+from bytepiece.corpus import records
+from bytepiece.runtime import fileio
+from bytepiece.corpus.inputs import Files
 from bytepiece.tokenfiles import encode_files, open_tokens
 
 

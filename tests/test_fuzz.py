@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from bytepiece import Tokenizer
 from bytepiece.cli import main as cli_main
-from bytepiece.inputs import Files
-from bytepiece.model import model_dict, save_model
+from bytepiece.corpus.inputs import Files
+from bytepiece.core.model import model_dict, save_model
 
 from conftest import small_vocab
 

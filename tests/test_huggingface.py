@@ -9,7 +9,7 @@ import pytest
 from conftest import MODEL_NAMES, model_path, read_golden
 
 from bytepiece import Tokenizer
-from bytepiece.huggingface import byte_level, bytes_to_unicode, score_strings
+from bytepiece.exports.huggingface import byte_level, bytes_to_unicode, score_strings
 
 tokenizers = pytest.importorskip('tokenizers')
 
@@ -134,7 +134,7 @@ def test_scores_parse_exactly():
     scores = tok.vocab.scores[3:].tolist()
     strings = score_strings(scores)
     assert [float(s) for s in strings] == scores
-    from bytepiece.huggingface import _probe
+    from bytepiece.exports.huggingface import _probe
     # HF's float parser cannot reach a few values from any decimal text (1 of
     # 79,813 here): those are read one ulp off, which golden parity tolerates
     off = [(a, b) for a, b in zip(_probe(strings), scores) if a != b]

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from bytepiece import records
-from bytepiece.inputs import Files, ReadReport, partitions, read
+from bytepiece.corpus import records
+from bytepiece.corpus.inputs import Files, ReadReport, partitions, read
 
 
 def write(path, data):

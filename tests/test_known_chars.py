@@ -21,7 +21,7 @@ import pytest
 
 from bytepiece import Tokenizer
 from bytepiece.kernels import lattice
-from bytepiece.model import model_dict
+from bytepiece.core.model import model_dict
 
 from conftest import backtracked_counts, g_test, logsumexp, model_path, scores_of, segmentations, small_vocab
 

@@ -107,7 +107,7 @@ def test_modules_use_no_private_attribute_of_another():
 def test_token_files_and_statistics_use_public_names():
     """The tokenizer's private state stays in tokenizer.py."""
     private = re.compile(r'\._(encoder|allowed|vocab|table|special|seeds|statistics)\b')
-    for path in ('bytepiece/tokenfiles/encode.py', 'bytepiece/statistics.py'):
+    for path in ('bytepiece/tokenfiles/encode.py', 'bytepiece/core/statistics.py'):
         with open(os.path.join(ROOT, path), encoding='utf-8') as f:
             assert not private.findall(f.read()), path
 

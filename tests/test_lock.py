@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from bytepiece import lock
-from bytepiece.lock import FolderInUse, FolderLock
+from bytepiece.runtime import lock
+from bytepiece.runtime.lock import FolderInUse, FolderLock
 
 HOLDER = '''
 import os, sys, time
-from bytepiece.lock import FolderLock
+from bytepiece.runtime.lock import FolderLock
 os.makedirs(sys.argv[1], exist_ok=True)
 with FolderLock(sys.argv[1]):
     print('held', flush=True)

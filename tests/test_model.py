@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from bytepiece import Tokenizer
-from bytepiece.model import load_model, model_dict, parse_model, save_model
+from bytepiece.core.model import load_model, model_dict, parse_model, save_model
 
 from conftest import model_path, small_vocab
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from bytepiece.parallel import Engine, byte_balanced_cuts, check_workers, make_engine
+from bytepiece.runtime.parallel import Engine, byte_balanced_cuts, check_workers, make_engine
 
 
 def slow_square(x):
@@ -104,7 +104,7 @@ def test_threads_run_at_once():
 
 
 def test_threads_sharing_an_engine_start_one_pool(monkeypatch):
-    from bytepiece import parallel
+    from bytepiece.runtime import parallel
     started = []
 
     class SlowToStart(ThreadPoolExecutor):

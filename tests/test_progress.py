@@ -4,7 +4,7 @@ import sys
 
 from bytepiece import Trainer
 from bytepiece.demo import sample_files
-from bytepiece.progress import LineBar, NoBar, progress_bar
+from bytepiece.runtime.progress import LineBar, NoBar, progress_bar
 
 
 def test_a_log_gets_one_line_per_bar_and_no_carriage_returns(capsys):

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from bytepiece import Tokenizer
 from bytepiece.kernels import lattice, rng
-from bytepiece.model import model_dict
-from bytepiece.seeds import SeedStream
+from bytepiece.core.model import model_dict
+from bytepiece.core.seeds import SeedStream
 
 from conftest import (backtracked_counts, chi2_sf, exact_distribution, g_test, logsumexp, make_tokenizer,
                       random_case, scores_of, segmentations, small_vocab)
@@ -576,7 +576,7 @@ _CROSS_RUN = '''
 import sys
 sys.path.insert(0, {root!r})
 from bytepiece import Tokenizer
-from bytepiece.model import model_dict
+from bytepiece.core.model import model_dict
 sys.path.insert(0, {tests!r})
 from conftest import random_case
 tok = Tokenizer(model_dict(random_case(1)[1]), seed=31337)
@@ -694,7 +694,7 @@ def test_numpy_int_seed_is_accepted(tok80k):
 def test_huge_alpha_is_rejected_and_the_largest_allowed_works(tok80k):
     """Far past MAX_ALPHA the weights overflowed (1e307 gave byte-by-byte
     draws) and entropies lost every digit (1e100 gave 6e85)."""
-    from bytepiece.seeds import MAX_ALPHA
+    from bytepiece.core.seeds import MAX_ALPHA
     text = 'hello world 你好'
     for alpha in (1e307, 10**400, MAX_ALPHA * 2):
         with pytest.raises(ValueError, match='alpha'):

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bytepiece import Tokenizer
-from bytepiece.special import SpecialTokens
+from bytepiece.core.special import SpecialTokens
 
 SPECIALS = ['<|endoftext|>', '<|end|>', '<mask>', '<|中文|>']
 

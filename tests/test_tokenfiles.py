@@ -13,7 +13,7 @@ import pytest
 from conftest import model_path, read_golden
 
 from bytepiece import Tokenizer
-from bytepiece.inputs import ReadReport
+from bytepiece.corpus.inputs import ReadReport
 from bytepiece.tokenfiles import TokenWriter, encode_files, merge, open_tokens, token_dtype
 from bytepiece.tokenfiles import encode as encode_module
 
@@ -193,7 +193,7 @@ def test_sampling_follows_the_seed_rule_on_any_workers(tok, corpus, tmp_path, mo
         runs.append(folder_bytes(tmp_path / str(k)))
     assert runs[0] == runs[1] == runs[2]
     # document d of partition p draws from stream (stream_seed(seed, p), d)
-    from bytepiece.inputs import partitions, read
+    from bytepiece.corpus.inputs import partitions, read
     from bytepiece.kernels.rng import stream_seed
     data = open_tokens(tmp_path / '0')
     parts = partitions(src, partition_bytes=4000)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bytepiece import Tokenizer
-from bytepiece.model import model_dict
+from bytepiece.core.model import model_dict
 
 from conftest import make_tokenizer, small_vocab
 

@@ -178,7 +178,7 @@ def test_report_says_what_was_trained(tmp_path):
 
 def test_pruning_vocabularies_are_compiled_once_per_process_and_forgotten():
     import numpy as np
-    from bytepiece.parallel import Engine
+    from bytepiece.runtime.parallel import Engine
     from bytepiece.train import prune
     pieces = [bytes([b]) for b in range(256)] + [b'ab', b'abc']
     packed = prune.PackedVocabulary(pieces, np.arange(1, len(pieces) + 1))

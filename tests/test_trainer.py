@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from bytepiece import Trainer, convert_to_bytepiece
-from bytepiece.inputs import Files
+from bytepiece.corpus.inputs import Files
 from bytepiece.train.chunks import chunk_regex, chunk_text, text_chunks
 from bytepiece.train import run as run_module
 from bytepiece.kernels import ngrams
-from bytepiece.model import load_model
+from bytepiece.core.model import load_model
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'train')
 with open(os.path.join(HERE, 'expected.json')) as _f:
@@ -130,7 +130,7 @@ def test_save_to_unwritable_path_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         trainer.save(tmp_path / 'missing-dir' / 'm.model')
     # a failure at the last step (the rename) leaves neither the file nor a temporary
-    import bytepiece.model as model_module
+    import bytepiece.core.model as model_module
     target = tmp_path / 'ro'
     target.mkdir()
 

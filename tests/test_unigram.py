@@ -15,13 +15,13 @@ import pytest
 
 from bytepiece import Tokenizer, Trainer
 from bytepiece.demo import SAMPLE_DIR
-from bytepiece.model import NUM_SPECIAL
+from bytepiece.core.model import NUM_SPECIAL
 from bytepiece.train import unigram as unigram_method
 from bytepiece.train.boundaries import crossing_mask, crosses_boundary
 from bytepiece.train.chunks import is_held_back
 from bytepiece.train.unigram_loss import compile_pieces, objective, pruning_losses, scores
 from bytepiece.kernels import unigram as kernels
-from bytepiece.text import pack_bytes
+from bytepiece.core.text import pack_bytes
 
 from conftest import chunk_segmentations, g_test, logsumexp, segmentations
 

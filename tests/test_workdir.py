@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from bytepiece.lock import FolderInUse
-from bytepiece.workdir import WorkDir, bucket_rows, read_buckets, write_buckets
+from bytepiece.runtime.lock import FolderInUse
+from bytepiece.runtime.workdir import WorkDir, bucket_rows, read_buckets, write_buckets
 
 
 def test_a_run_resumes_in_its_own_directory(tmp_path):

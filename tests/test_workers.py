@@ -18,7 +18,7 @@ import pytest
 
 import sampling_workers as sw
 from bytepiece.kernels.rng import mix64
-from bytepiece.seeds import TUPLE_DOMAIN, WORKER_DOMAIN, fold_seed, python_fold
+from bytepiece.core.seeds import TUPLE_DOMAIN, WORKER_DOMAIN, fold_seed, python_fold
 
 CONTEXTS = [c for c in ('fork', 'spawn') if c in multiprocessing.get_all_start_methods()]
 TEXTS = sw.sample_texts(1000)

@@ -13,9 +13,9 @@ import os
 import re
 import sys
 
-from ..fileio import DAMAGED_DATA
-from ..inputs import DEFAULT_TEXT_DOCUMENTS, TEXT_DOCUMENTS
-from ..interrupts import keyboard_interrupts
+from ..corpus.inputs import DEFAULT_TEXT_DOCUMENTS, TEXT_DOCUMENTS
+from ..runtime.fileio import DAMAGED_DATA
+from ..runtime.interrupts import keyboard_interrupts
 from ..train.settings import DEFAULT_METHOD, METHODS
 from .commands import DECODE_ERRORS, PROG, cmd_convert, cmd_decode, cmd_encode, cmd_info, cmd_train
 from .errors import UsageError, one_line

@@ -6,14 +6,14 @@ import sys
 
 import numpy as np
 
-from ..fileio import check_output_path
-from ..inputs import detect
-from ..model import NUM_SPECIAL, SPECIAL_PIECES
+from ..core.model import NUM_SPECIAL, SPECIAL_PIECES
+from ..corpus.inputs import detect
+from ..runtime.fileio import check_output_path
 from ..train import Trainer
 from .errors import UsageError, about_train_arguments, with_train_flags
 from .formats import ESCAPES, LineFormatter, display_piece, display_table, ids_records, jsonl_record, parse_ids
-from .streams import (Output, check_inputs, check_output_apart, decode_lines, input_size, progress_bar,
-                      read_batches, split_lines)
+from .streams import (Output, check_inputs, check_output_apart, decode_lines, input_size, progress_bar, read_batches,
+                      split_lines)
 
 PROG = 'bytepiece'
 SAMPLE_TEXT = ('BytePiece tokenizes bytes: 今天天气不错，我们去公园散步吧。\n'
@@ -111,7 +111,7 @@ def cmd_encode(args):
 def _check_encodable(name, number, texts):
     """Raise a ValueError naming the first line whose text is not UTF-8
     encodable (a lone surrogate, from a JSON escape like \\ud800)."""
-    from ..text import encode_utf8
+    from ..core.text import encode_utf8
     for k, text in enumerate(texts):
         if text is not None:
             encode_utf8(text, location=f'{name}:{number + k}')

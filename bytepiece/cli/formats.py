@@ -6,9 +6,9 @@ import re
 
 import numpy as np
 
+from ..core.pieces import id_out_of_range
+from ..corpus.records import json_fault
 from ..kernels.decode import parse_decimal_ids
-from ..pieces import id_out_of_range
-from ..records import json_fault
 
 _DISPLAY = {0xDC00 + b: f'\\x{b:02x}' for b in range(0x80, 0x100)}  # invalid bytes (surrogateescape)
 _DISPLAY.update({c: f'\\x{c:02x}' for c in list(range(0x20)) + [0x7F]})

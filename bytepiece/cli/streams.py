@@ -4,8 +4,8 @@ lines, outputs written atomically, and checks made before any work."""
 import os
 import sys
 
-from .. import progress
-from ..fileio import DAMAGED_DATA, atomic_output, compression_suffix, damaged, open_input
+from ..runtime import progress
+from ..runtime.fileio import DAMAGED_DATA, atomic_output, compression_suffix, damaged, open_input
 from .errors import UsageError
 
 BATCH_BYTES = 4 << 20

@@ -15,7 +15,7 @@ exact sampling (linear or log space), optionally keeping known characters
 whole (``lattice.KEEP_KNOWN_CHARS``).
 
 None of these kernels is parallel: parallelism is the caller's
-(``bytepiece.parallel``), over parts of a batch.
+(``bytepiece.runtime.parallel``), over parts of a batch.
 """
 
 import numpy as np

@@ -1,6 +1,6 @@
 """``encode_files``: a corpus of files to a folder of token-file shards.
 
-Each input partition (``bytepiece.inputs``: a byte range of a large file, a
+Each input partition (``bytepiece.corpus.inputs``: a byte range of a large file, a
 compressed file, a Parquet row group) becomes one shard, encoded by one
 task on the engine (threads on every core by default, processes, or a Dask
 cluster). A task reads its partition in batches on a reading thread while
@@ -25,13 +25,13 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ..encoding import Request, add_markers, flat_arrays
-from ..inputs import (DEFAULT_TEXT_DOCUMENTS, PARTITION_BYTES, TEXT_DOCUMENT_WORDS, ReadReport, partitions, read,
-                      text_documents_read)
+from ..core.encoding import Request, add_markers, flat_arrays
+from ..corpus.inputs import (DEFAULT_TEXT_DOCUMENTS, PARTITION_BYTES, TEXT_DOCUMENT_WORDS, ReadReport, partitions,
+                             read, text_documents_read)
+from ..core.seeds import check_alpha, check_seed
 from ..kernels.rng import stream_seed
-from ..memory import release_memory
-from ..parallel import Engine, make_engine
-from ..seeds import check_alpha, check_seed
+from ..runtime.memory import release_memory
+from ..runtime.parallel import Engine, make_engine
 from .prefetch import prefetch
 from .progress import Progress
 from .shards import ShardFolder
@@ -250,7 +250,7 @@ def encode_files(inputs, model, output, format='megatron', *, field='text', erro
                  partition_bytes=PARTITION_BYTES, text_documents=DEFAULT_TEXT_DOCUMENTS, normalization='auto',
                  special_tokens=None, progress=False, wait=False):
     """Encode the corpus ``inputs`` (paths, folders, globs, fsspec URLs; text,
-    JSON lines, Parquet; compressed or not; see ``bytepiece.inputs``) with
+    JSON lines, Parquet; compressed or not; see ``bytepiece.corpus.inputs``) with
     ``model`` (a model path or a ``Tokenizer``) into the shard folder
     ``output`` (see ``bytepiece.tokenfiles.shards``) in ``format``
     ``'megatron'`` or ``'flat'``; returns a ``Summary``. ``merge`` joins the

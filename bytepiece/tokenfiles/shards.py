@@ -16,8 +16,8 @@ record: a rerun skips the shards that have a record, and a folder without
 import json
 import os
 
-from ..fileio import atomic_write
-from ..workdir import WorkDir
+from ..runtime.fileio import atomic_write
+from ..runtime.workdir import WorkDir
 from .reader import INDEX, TokenFile
 
 COUNTS = ('documents', 'tokens', 'text_bytes', 'input_bytes', 'skipped', 'replaced')

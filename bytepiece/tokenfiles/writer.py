@@ -11,7 +11,7 @@ import stat
 
 import numpy as np
 
-from ..fileio import atomic_output, atomic_write
+from ..runtime.fileio import atomic_output, atomic_write
 from . import flat, megatron
 
 FORMATS = ('megatron', 'flat')

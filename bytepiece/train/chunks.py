@@ -17,10 +17,10 @@ import unicodedata
 
 import numpy as np
 
-from ..inputs import ReadReport, read
+from ..core.text import encode_utf8, pack_bytes
+from ..corpus.inputs import ReadReport, read
 from ..kernels import ngrams
-from ..text import encode_utf8, pack_bytes
-from ..workdir import WorkDir
+from ..runtime.workdir import WorkDir
 
 TRAIN_MAXLEN = 10000
 SHARD_BYTES = 1 << 22

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..kernels import hashtable, ngrams
 from ..kernels.bnlm import Bnlm
-from ..workdir import WorkDir, bucket_rows, mapped_array, read_buckets, write_buckets
+from ..runtime.workdir import WorkDir, bucket_rows, mapped_array, read_buckets, write_buckets
 from .chunks import load_shard
 
 N_BUCKETS = 256

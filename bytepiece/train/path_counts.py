@@ -19,7 +19,7 @@ of workers.
 import numpy as np
 
 from ..kernels import hashtable, unigram
-from ..workdir import WorkDir, bucket_rows, write_buckets
+from ..runtime.workdir import WorkDir, bucket_rows, write_buckets
 from .chunks import load_shard
 from .ngram_counts import N_BUCKETS, ROW_BYTES, sum_buckets
 

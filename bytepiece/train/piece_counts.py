@@ -11,7 +11,7 @@ pruning hands to the kept pieces.
 import numpy as np
 
 from ..kernels import bnlm, hashtable
-from ..workdir import WorkDir, bucket_rows, read_buckets, write_buckets
+from ..runtime.workdir import WorkDir, bucket_rows, read_buckets, write_buckets
 from .chunks import load_shard
 from .ngram_counts import N_BUCKETS, load_model
 

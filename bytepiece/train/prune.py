@@ -16,14 +16,14 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ..encoding import segment_spans
+from ..core.encoding import segment_spans
+from ..core.model import NUM_SPECIAL, finite_float, save_model, shown_value
+from ..core.text import pack_bytes, unpack_bytes
+from ..core.vocab import Vocabulary
 from ..kernels import bnlm
-from ..model import NUM_SPECIAL, finite_float, save_model, shown_value
-from ..parallel import Engine
-from ..progress import progress_bar
-from ..text import pack_bytes, unpack_bytes
-from ..vocab import Vocabulary
-from ..memory import release_memory
+from ..runtime.memory import release_memory
+from ..runtime.parallel import Engine
+from ..runtime.progress import progress_bar
 from .settings import MIN_VOCAB_SIZE
 from .spill import ArraySpill
 

@@ -4,7 +4,7 @@ corpus, what was skipped, time, and compression on a sample."""
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from ..inputs import TEXT_DOCUMENT_WORDS, ReadReport
+from ..corpus.inputs import TEXT_DOCUMENT_WORDS, ReadReport
 
 
 @dataclass

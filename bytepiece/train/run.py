@@ -9,10 +9,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .. import inputs as corpus_inputs
-from ..parallel import make_engine
-from ..progress import progress_bar
-from ..workdir import WorkDir
+from ..corpus import inputs as corpus_inputs
+from ..runtime.parallel import make_engine
+from ..runtime.progress import progress_bar
+from ..runtime.workdir import WorkDir
 from .chunks import load_shard, prepare_partition, prepare_texts
 from .ngram_counts import count_ngrams
 from .piece_counts import count_pieces

@@ -4,8 +4,8 @@ import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
+from ..core.model import NUM_SPECIAL
 from ..kernels.ngrams import MAX_ORDER
-from ..model import NUM_SPECIAL
 
 __all__ = ['Settings', 'MIN_VOCAB_SIZE', 'METHODS', 'DEFAULT_METHOD', 'default_method', 'check_int']
 

@@ -3,7 +3,7 @@ the bytes of the shards a map reads, and the memory limit phases plan by."""
 
 import numpy as np
 
-from ..progress import progress_bar
+from ..runtime.progress import progress_bar
 
 
 class Tasks:

@@ -16,11 +16,11 @@ import os
 import time
 from typing import List, Optional, Union
 
-from ..inputs import text_documents_read
-from ..interrupts import keyboard_interrupts
-from ..model import model_dict, save_model
-from ..progress import progress_bar
-from ..memory import training_allocations
+from ..core.model import model_dict, save_model
+from ..corpus.inputs import text_documents_read
+from ..runtime.interrupts import keyboard_interrupts
+from ..runtime.memory import training_allocations
+from ..runtime.progress import progress_bar
 from .report import TrainReport
 from .run import HoldoutTooLarge, Run, resolve_inputs
 from .settings import DEFAULT_HOLDOUT, Settings, check_int, size_not_supported
@@ -96,7 +96,7 @@ class Trainer:
 
         The corpus: ``files`` (paths, folders, globs or fsspec URLs of text,
         JSON lines with the text in ``field``, or Parquet, maybe compressed:
-        see ``bytepiece.inputs``), or ``texts``, any iterable of str (read
+        see ``bytepiece.corpus.inputs``), or ``texts``, any iterable of str (read
         once). A path given as ``texts`` is read as a file. In plain-text
         files a document is a line (``text_documents='line'``), a paragraph
         (``'paragraph'``: lines up to a run of empty lines) or the whole file

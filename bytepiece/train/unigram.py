@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.model import NUM_SPECIAL
+from ..core.text import pack_bytes, unpack_bytes
 from ..kernels import unigram as kernels
 from ..kernels.ngrams import LEN_SHIFT, unpack
-from ..model import NUM_SPECIAL
-from ..text import pack_bytes, unpack_bytes
 from .boundaries import crosses_boundary, crossing_mask
 from .path_counts import count_chars, count_paths
 from .settings import size_not_supported

@@ -15,10 +15,10 @@ and the counts are estimated again from the result.
 
 import numpy as np
 
+from ..core.model import NUM_SPECIAL
+from ..core.text import pack_bytes
 from ..kernels import unigram
 from ..kernels.trie import build_trie
-from ..model import NUM_SPECIAL
-from ..text import pack_bytes
 
 
 def scores(counts, token_penalty, floor=False):

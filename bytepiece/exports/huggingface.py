@@ -30,9 +30,9 @@ import math
 import os
 import warnings
 
-from . import extras
-from .fileio import atomic_write
-from .model import NUM_SPECIAL, SPECIAL_PIECES
+from ..core.model import NUM_SPECIAL, SPECIAL_PIECES
+from ..runtime import extras
+from ..runtime.fileio import atomic_write
 
 CHUNK_REGEX = r'[^\n]*\n+|[^\n]+'
 

@@ -22,8 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .fileio import atomic_write
-from .kernels.jsonscan import count_top_level_keys
+from ..kernels.jsonscan import count_top_level_keys
+from ..runtime.fileio import atomic_write
 from .text import NORMALIZATIONS
 
 a2b_base64 = binascii.a2b_base64

@@ -28,7 +28,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from .kernels.rng import as_int64_bits, call_seed, fold_bits, text_stream_bits
+from ..kernels.rng import as_int64_bits, call_seed, fold_bits, text_stream_bits
 from .model import finite_float, shown_value
 
 # alpha scales the rounding error of a sum of scores (~1e-13): at 1e6 the

@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from .kernels.lattice import KEEP_KNOWN_CHARS, MODE_SAMPLE, MODE_SAMPLE_LOG, MODE_VITERBI, Draw
-from .kernels.trie import build_trie
+from ..kernels.lattice import KEEP_KNOWN_CHARS, MODE_SAMPLE, MODE_SAMPLE_LOG, MODE_VITERBI, Draw
+from ..kernels.trie import build_trie
 from .model import NUM_SPECIAL, canonical_order
 from .text import pack_bytes
 
@@ -30,7 +30,7 @@ class Vocabulary:
     ``log(count) - log(total)``, less ``token_penalty`` if the model has one
     (a cost per token, docs/format.md). ``size`` counts the ids, 0..2 included.
 
-    >>> from bytepiece.vocab import Vocabulary
+    >>> from bytepiece.core.vocab import Vocabulary
     >>> counts = {bytes([b]): 1 for b in range(256)}
     >>> counts[b'ab'] = 100
     >>> vocab = Vocabulary.from_counts(counts)

@@ -7,9 +7,9 @@ tokenizer's ``keep_known_chars`` (which only restricts sampling draws).
 from numbers import Integral
 from typing import List, Optional, Tuple
 
-from .kernels.forward import forward_stats
-from .kernels.nbest import nbest
-from .kernels.segment import chunk_bounds
+from ..kernels.forward import forward_stats
+from ..kernels.nbest import nbest
+from ..kernels.segment import chunk_bounds
 from .seeds import check_alpha
 from .text import text_bytes
 from .vocab import Vocabulary
@@ -22,7 +22,7 @@ class LatticeStatistics:
     """The statistics of texts under one vocabulary (its trie) after one
     normalization. A ``Tokenizer`` holds one and offers its methods.
 
-    >>> from bytepiece.statistics import LatticeStatistics
+    >>> from bytepiece.core.statistics import LatticeStatistics
     >>> stats = LatticeStatistics(tok.vocab, tok.normalization)
     >>> stats.nbest('the cat', 2) == tok.nbest('the cat', 2)
     True

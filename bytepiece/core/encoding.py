@@ -18,11 +18,11 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .kernels.lattice import MODE_VITERBI
-from .kernels.segment import segment_spans as _segment_spans
-from .kernels.segment import segment_text, segment_texts
+from ..kernels.lattice import MODE_VITERBI
+from ..kernels.segment import segment_spans as _segment_spans
+from ..kernels.segment import segment_text, segment_texts
+from ..runtime.parallel import Engine, byte_balanced_cuts
 from .model import BOS_ID, EOS_ID
-from .parallel import Engine, byte_balanced_cuts
 from .seeds import check_alpha, check_unused_seed
 from .special import merge_specials
 from .text import check_text, encode_texts, normalize, pack_bytes, text_bytes, token_char_spans

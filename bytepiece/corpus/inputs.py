@@ -32,8 +32,9 @@ from typing import List, Optional
 
 import fsspec
 
-from . import extras, records
-from .fileio import DAMAGED_DATA, RetryingReader, damaged
+from ..runtime import extras
+from ..runtime.fileio import DAMAGED_DATA, RetryingReader, damaged
+from . import records
 
 FORMATS = ('lines', 'paragraphs', 'file', 'jsonl', 'parquet')
 TEXT_DOCUMENTS = {'line': 'lines', 'paragraph': 'paragraphs', 'file': 'file'}  # option: partition format

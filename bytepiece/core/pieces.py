@@ -9,7 +9,7 @@ from numbers import Integral
 
 import numpy as np
 
-from .kernels.decode import gather_bytes
+from ..kernels.decode import gather_bytes
 from .model import NUM_SPECIAL, SPECIAL_PIECES
 
 

@@ -7,7 +7,7 @@ crash, start again with a new directory).
 A run killed at any point and started again with the same arguments finds
 the outputs of its finished tasks and skips them. The directory records the
 run's arguments (its fingerprint) and refuses to serve a run with others.
-A named directory is held by one run at a time (``bytepiece.lock``): a
+A named directory is held by one run at a time (``bytepiece.runtime.lock``): a
 second run on it is refused, or waits with ``wait``.
 
 Every worker must reach the directory at the same path: on one machine any
@@ -26,9 +26,9 @@ import zlib
 
 import numpy as np
 
+from ..kernels.decode import gather_bytes
 from .fileio import atomic_output
 from .lock import LOCK_FILE, FolderLock
-from .kernels.decode import gather_bytes
 
 MANIFEST = 'manifest.json'
 FORMAT_VERSION = 1
@@ -164,7 +164,7 @@ class WorkDir:
         return sorted(damaged)
 
     def release(self):
-        """Give the directory back to other runs (see ``bytepiece.lock``)."""
+        """Give the directory back to other runs (see ``bytepiece.runtime.lock``)."""
         if self.lock is not None:
             self.lock.release()
 

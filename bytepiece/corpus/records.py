@@ -1,4 +1,4 @@
-"""Reading the records of a corpus file's byte range (see ``bytepiece.inputs``).
+"""Reading the records of a corpus file's byte range (see ``bytepiece.corpus.inputs``).
 
 A record is a line of JSON lines or of text read a line a document, a
 paragraph of text read by paragraphs (lines up to a run of empty lines), or

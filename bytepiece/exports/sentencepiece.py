@@ -1,8 +1,8 @@
 """Export to a SentencePiece model file."""
 
-from . import extras
-from .fileio import atomic_write
-from .model import NUM_SPECIAL
+from ..core.model import NUM_SPECIAL
+from ..runtime import extras
+from ..runtime.fileio import atomic_write
 
 # SentencePiece piece types (sentencepiece_model.proto).
 _SP_NORMAL, _SP_UNKNOWN, _SP_CONTROL, _SP_UNUSED, _SP_BYTE = 1, 2, 3, 5, 6

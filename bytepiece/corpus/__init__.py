@@ -1,0 +1,2 @@
+"""Reading corpora: files, folders, globs and URLs cut into partitions, and
+the records of each under an error policy."""

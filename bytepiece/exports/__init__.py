@@ -1,0 +1,2 @@
+"""Models written for other libraries: Hugging Face tokenizers and
+SentencePiece."""
