@@ -536,3 +536,8 @@ def test_a_failed_train_leaves_no_work_directory(name, content, message, tmp_pat
     code, _, err = run(['train', corpus, '-o', tmp_path / 'm.model', '--vocab-size', '1000', '-q'], capsys)
     assert code == 1 and message in err and len(err.splitlines()) == 1
     assert sorted(os.listdir(tmp_path)) == [name], 'no model, no m.model.work'
+
+
+def test_python_dash_m_bytepiece_runs_the_command_line():
+    done = subprocess.run([sys.executable, '-m', 'bytepiece', 'info', '-m', M40], capture_output=True, text=True)
+    assert done.returncode == 0 and 'vocab size: 39843' in done.stdout, done.stderr

@@ -21,7 +21,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, Iterable, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from .prefetch import prefetch
 from .progress import Progress
 from .shards import ShardFolder
 from .writer import TokenWriter, token_dtype
+
+if TYPE_CHECKING:
+    from ..tokenizer import Tokenizer
 
 BATCH_CHARS = 2 << 20  # characters a task encodes at a time
 
@@ -55,10 +58,10 @@ class Summary(ReadReport):
     text_documents: Optional[str] = None  # what a document of plain text was, if any was read
 
     @property
-    def bytes_per_token(self):
+    def bytes_per_token(self) -> float:
         return self.text_bytes / self.tokens if self.tokens else 0.0
 
-    def lines(self):
+    def lines(self) -> List[str]:
         """The summary as lines of text (for the CLI)."""
         kind = f' (plain text: {TEXT_DOCUMENT_WORDS[self.text_documents]})' if self.text_documents else ''
         out = [f'{self.folder}: {self.shards} shards ({self.resumed} from an earlier run), {self.documents:,} '
@@ -245,10 +248,14 @@ def _fingerprint(parts, tokenizer, options, field, errors):
             else options.allowed_special, 'field': field, 'errors': errors}
 
 
-def encode_files(inputs, model, output, format='megatron', *, field='text', errors='strict', add_bos=False,
-                 add_eos=False, alpha=-1.0, seed=None, allowed_special=frozenset(), engine=None, workers=None,
-                 partition_bytes=PARTITION_BYTES, text_documents=DEFAULT_TEXT_DOCUMENTS, normalization='auto',
-                 special_tokens=None, progress=False, wait=False):
+def encode_files(inputs: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]], model: Union[str, os.PathLike, 'Tokenizer'],
+                 output: Union[str, os.PathLike], format: str = 'megatron', *, field: str = 'text',
+                 errors: str = 'strict', add_bos: bool = False, add_eos: bool = False, alpha: float = -1.0,
+                 seed: Optional[int] = None, allowed_special: Union[str, Iterable[str]] = frozenset(), engine=None,
+                 workers: Optional[int] = None, partition_bytes: int = PARTITION_BYTES,
+                 text_documents: str = DEFAULT_TEXT_DOCUMENTS, normalization: Optional[str] = 'auto',
+                 special_tokens: Optional[Sequence[str]] = None, progress: bool = False,
+                 wait: bool = False) -> 'Summary':
     """Encode the corpus ``inputs`` (paths, folders, globs, fsspec URLs; text,
     JSON lines, Parquet; compressed or not; see ``bytepiece.corpus.inputs``) with
     ``model`` (a model path or a ``Tokenizer``) into the shard folder

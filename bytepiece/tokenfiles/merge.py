@@ -5,12 +5,12 @@ shards' indexes a block at a time, so memory does not grow with the corpus.
 """
 
 import os
+from typing import Union
 
 import numpy as np
 
 from . import flat, megatron
-from .reader import TokenFile
-from .reader import read_index
+from .reader import TokenFile, read_index
 from .writer import TokenWriter, dataset_paths
 
 
@@ -21,7 +21,7 @@ def _lengths(shard):
     return lambda: np.diff(flat.read_index(shard.prefix + '.ds.index'), prepend=np.uint64(0)).astype(np.int64)
 
 
-def merge(folder, output):
+def merge(folder: Union[str, os.PathLike], output: Union[str, os.PathLike]) -> TokenFile:
     """Join the shards of the finished shard folder ``folder`` into the
     dataset ``output`` (a prefix: ``output.bin``/``.idx``, or ``output.ds``
     ...), in shard order; its files appear only complete, the index last.

@@ -8,6 +8,7 @@ Tokens are memory-mapped: opening a dataset reads its index only.
 
 import json
 import os
+from typing import Iterator, Union
 
 import numpy as np
 
@@ -20,7 +21,7 @@ class TokenFile:
     """One dataset: ``PREFIX.bin``/``PREFIX.idx`` (Megatron) or ``PREFIX.ds``
     (flat); the path may name the prefix or any of its files."""
 
-    def __init__(self, path):
+    def __init__(self, path: Union[str, os.PathLike]) -> None:
         path = os.fspath(path)
         for suffix in ('.ds.index', '.ds.metadata', '.ds', '.bin', '.idx'):
             if path.endswith(suffix) and os.path.exists(path):
@@ -52,31 +53,31 @@ class TokenFile:
         self.data = np.memmap(data_path, self.dtype, mode='r') if size else np.zeros(0, self.dtype)
 
     @property
-    def n_documents(self):
+    def n_documents(self) -> int:
         return self.offsets.size - 1
 
     @property
-    def n_tokens(self):
+    def n_tokens(self) -> int:
         return int(self.data.size)
 
-    def document(self, i):
+    def document(self, i: int) -> np.ndarray:
         """The tokens of document ``i`` (a read-only array view)."""
         if not -self.n_documents <= i < self.n_documents:
             raise IndexError(f'document {i} out of range [0, {self.n_documents})')
         i %= self.n_documents
         return self.data[self.offsets[i]:self.offsets[i + 1]]
 
-    def tokens(self, start, stop):
+    def tokens(self, start: int, stop: int) -> np.ndarray:
         """Tokens ``start..stop-1`` of the whole stream."""
         return self.data[start:stop]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.n_documents
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> np.ndarray:
         return self.document(i)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[np.ndarray]:
         return (self.document(i) for i in range(self.n_documents))
 
 
@@ -84,7 +85,7 @@ class ShardedTokens:
     """A finished shard folder of ``encode_files`` (its ``index.json``): the
     shards' documents in order, as one dataset."""
 
-    def __init__(self, folder):
+    def __init__(self, folder: Union[str, os.PathLike]) -> None:
         self.folder = os.fspath(folder)
         self.index = read_index(self.folder)
         self.shards = [TokenFile(os.path.join(self.folder, s['name'])) for s in self.index['shards']]
@@ -93,21 +94,21 @@ class ShardedTokens:
         self.dtype = np.dtype(self.index['dtype'])
 
     @property
-    def n_documents(self):
+    def n_documents(self) -> int:
         return int(self.doc_starts[-1])
 
     @property
-    def n_tokens(self):
+    def n_tokens(self) -> int:
         return int(self.token_starts[-1])
 
-    def document(self, i):
+    def document(self, i: int) -> np.ndarray:
         if not -self.n_documents <= i < self.n_documents:
             raise IndexError(f'document {i} out of range [0, {self.n_documents})')
         i %= self.n_documents
         k = int(np.searchsorted(self.doc_starts, i, 'right')) - 1
         return self.shards[k].document(i - int(self.doc_starts[k]))
 
-    def tokens(self, start, stop):
+    def tokens(self, start: int, stop: int) -> np.ndarray:
         start, stop, _ = slice(start, stop).indices(self.n_tokens)
         parts = []
         for k, shard in enumerate(self.shards):
@@ -116,24 +117,24 @@ class ShardedTokens:
                 parts.append(shard.tokens(a, b))
         return np.concatenate(parts) if parts else np.zeros(0, self.dtype)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.n_documents
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> np.ndarray:
         return self.document(i)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[np.ndarray]:
         return (doc for shard in self.shards for doc in shard)
 
 
-def open_tokens(path):
+def open_tokens(path: Union[str, os.PathLike]) -> Union[TokenFile, 'ShardedTokens']:
     """A dataset (``TokenFile``) or a shard folder (``ShardedTokens``)."""
     if os.path.isdir(path):
         return ShardedTokens(path)
     return TokenFile(path)
 
 
-def read_index(folder):
+def read_index(folder: Union[str, os.PathLike]) -> dict:
     """The index of a finished shard folder of ``encode_files``; a ValueError if the run has not finished."""
     path = os.path.join(os.fspath(folder), INDEX)
     try:

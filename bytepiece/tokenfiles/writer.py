@@ -8,8 +8,10 @@ same way, last. A dataset whose index file exists is therefore whole.
 import contextlib
 import os
 import stat
+from typing import Callable, Optional, Union
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..runtime.fileio import atomic_output, atomic_write
 from . import flat, megatron
@@ -27,7 +29,7 @@ def check_format(fmt):
     return fmt
 
 
-def token_dtype(fmt, vocab_size):
+def token_dtype(fmt: str, vocab_size: int) -> np.dtype:
     """The token dtype of a format for a vocabulary of ``vocab_size`` ids."""
     return (megatron if check_format(fmt) == 'megatron' else flat).token_dtype(vocab_size)
 
@@ -44,7 +46,7 @@ class TokenWriter:
     the documents ``ids[bounds[i]:bounds[i+1]]``; ``add_dataset`` appends
     another dataset's tokens (for merges)."""
 
-    def __init__(self, fmt, prefix, dtype):
+    def __init__(self, fmt: str, prefix: Union[str, os.PathLike], dtype: DTypeLike) -> None:
         self.fmt, self.prefix, self.dtype = check_format(fmt), os.fspath(prefix), np.dtype(dtype)
         self.files = dataset_paths(fmt, self.prefix)
         self._stack = contextlib.ExitStack()
@@ -70,7 +72,7 @@ class TokenWriter:
             _datasync(self._data.fileno())
             self._unsynced = 0
 
-    def add(self, ids, bounds, ends=None):
+    def add(self, ids: np.ndarray, bounds: np.ndarray, ends: Optional[np.ndarray] = None) -> None:
         """Append texts ``ids[bounds[i]:bounds[i+1]]`` (any int array, n + 1
         offsets). Each is a document, or with ``ends`` (bools) a piece of one
         that ends where ``ends[i]`` (a document may go on in the next call)."""
@@ -87,7 +89,8 @@ class TokenWriter:
         self.documents += lengths.size
         self.tokens += int(bounds[-1] - bounds[0])
 
-    def add_dataset(self, tokens_path, n_documents, n_tokens, lengths):
+    def add_dataset(self, tokens_path: str, n_documents: int, n_tokens: int,
+                    lengths: Callable[[], np.ndarray]) -> None:
         """Append the token file ``tokens_path`` whole: ``lengths`` is a
         callable giving its documents' lengths (read when the index is written)."""
         with open(tokens_path, 'rb') as f:
