@@ -8,12 +8,13 @@ each version's median, the median of the per-round ratios and the ratio of the
 medians. CPU time (process time) is used.
 
     git worktree add /tmp/base HEAD~1
-    python benchmarks/ab.py /tmp/base [--what kernel|batch|loop|train] [--alpha -1] [--mb 8] [--runs 11]
+    python benchmarks/ab.py /tmp/base [--what kernel|batch|loop|train|train-unigram] [--alpha -1] [--mb 8] [--runs 11]
 
 ``kernel`` times the serial batch kernel alone, ``batch`` times
 ``encode_batch(num_threads=1)``, ``loop`` a loop of per-text ``encode``,
 ``train`` the training job ``Trainer(order=6, max_vocab_size=32000,
 min_count=8).train(texts, workers=2)`` (``--mb 30``: the whole dev corpus),
+``train-unigram`` the same with the default method (``Trainer(max_vocab_size=32000)``),
 whose pieces must be the same; it reports wall time beside CPU time.
 """
 
@@ -43,9 +44,10 @@ def import_other(checkout, workdir):
 
 def timer(package, texts, model, what, alpha):
     import numpy as np
-    if what == 'train':
+    if what in ('train', 'train-unigram'):
         def train():
-            trainer = package.Trainer(order=6, max_vocab_size=32000, min_count=8)
+            trainer = (package.Trainer(order=6, max_vocab_size=32000, min_count=8) if what == 'train'
+                       else package.Trainer(max_vocab_size=32000, method='unigram'))
             trainer.train(texts, workers=2, progress=False)
             return trainer.pieces
         return train
@@ -54,9 +56,13 @@ def timer(package, texts, model, what, alpha):
         return lambda: tokenizer.encode_batch(texts, alpha=alpha, num_threads=1)
     if what == 'loop':
         return lambda: [tokenizer.encode(t, alpha=alpha) for t in texts]
-    buf, bounds = package.text.pack_bytes(package.text.encode_texts(texts, 'NFC'))
+    from importlib import import_module
+    try:
+        text = import_module(package.__name__ + '.core.text')
+    except ImportError:  # checkouts before the modules were grouped by role
+        text = import_module(package.__name__ + '.text')
+    buf, bounds = text.pack_bytes(text.encode_texts(texts, 'NFC'))
     if hasattr(tokenizer, 'vocab'):
-        from importlib import import_module
         segment_texts = import_module(package.__name__ + '.kernels.segment').segment_texts
         vocab = tokenizer.vocab
         args = (buf, bounds, np.arange(len(texts) + 1), vocab.trie, vocab.draw(alpha), np.uint64(1), 0)
@@ -72,7 +78,7 @@ def timer(package, texts, model, what, alpha):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('other', help='path of the other checkout (holding bytepiece/)')
-    parser.add_argument('--what', choices=['kernel', 'batch', 'loop', 'train'], default='kernel')
+    parser.add_argument('--what', choices=['kernel', 'batch', 'loop', 'train', 'train-unigram'], default='kernel')
     parser.add_argument('--alpha', type=float, default=-1.0)
     add_common_args(parser)
     args = parser.parse_args()
@@ -84,7 +90,7 @@ def main():
         fns = {'other': timer(other, texts, args.model, args.what, args.alpha),
                'this': timer(bytepiece, texts, args.model, args.what, args.alpha)}
         results = [fn() for fn in fns.values()]  # compile / warm up
-        if args.what == 'train':
+        if args.what.startswith('train'):
             assert results[0] == results[1], 'the two versions train different pieces'
         times = {name: [] for name in fns}
         walls = {name: [] for name in fns}
@@ -96,7 +102,7 @@ def main():
                 times[name].append(time.process_time() - start)
                 walls[name].append(time.perf_counter() - wall)
     print(f'{args.what}, alpha={args.alpha}, {size:.1f} MB, {args.runs} interleaved rounds (CPU time)')
-    if args.what == 'train':
+    if args.what.startswith('train'):
         for name in fns:
             print(f'  {name}: median wall {statistics.median(walls[name]):.1f} s, '
                   f'CPU {statistics.median(times[name]):.1f} s')
