@@ -345,3 +345,18 @@ def test_batches_stay_within_their_size(monkeypatch):
             rebuilt.append(doc)
     assert rebuilt == docs
     assert [b.first for b in batches] == [0] + list(np.cumsum([b.ends.sum() for b in batches]))[:-1]
+
+
+def test_a_run_that_fails_before_its_first_shard_leaves_no_folder(tmp_path):
+    corpus = tmp_path / 'c.jsonl'
+    corpus.write_bytes(b'{"text": "fine"}\n{bad\n')
+    with pytest.raises(ValueError, match='c.jsonl:2: invalid JSON'):
+        encode_files(str(corpus), M40, tmp_path / 'out', 'flat')
+    assert not (tmp_path / 'out').exists(), 'nothing to resume: the folder it made is gone'
+    corpus.write_bytes(b'{"text": "fine"}\n{"text": "mended"}\n')
+    assert encode_files(str(corpus), M40, tmp_path / 'out', 'flat').documents == 2, 'the mended run is not refused'
+    (tmp_path / 'kept').mkdir()
+    corpus.write_bytes(b'{bad\n')
+    with pytest.raises(ValueError):
+        encode_files(str(corpus), M40, tmp_path / 'kept', 'flat')
+    assert (tmp_path / 'kept').is_dir(), 'a folder that was there before stays'

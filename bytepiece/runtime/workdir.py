@@ -49,6 +49,7 @@ class WorkDir:
     ``close``; an existing directory left by a run with other arguments is an
     error, unless ``replace`` (its outputs are then removed). ``created``:
     the folder did not exist before."""
+    kind = 'work directory'  # in messages
 
     def __init__(self, path=None, fingerprint=None, replace=False, wait=False, vouchers=None):
         self.temporary = path is None
@@ -80,7 +81,7 @@ class WorkDir:
             with atomic_output(self.file(MANIFEST)) as f:
                 f.write(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8'))
         elif found != manifest:
-            raise ValueError(f'work directory {self.path!r} belongs to a run with other arguments '
+            raise ValueError(f'{self.kind} {self.path!r} belongs to a run with other arguments '
                              f'({_first_difference(found, manifest)}): remove it or choose another one')
 
     @classmethod
@@ -97,11 +98,11 @@ class WorkDir:
                 return json.load(f)
         except FileNotFoundError:
             if set(os.listdir(self.path)) - {LOCK_FILE}:
-                raise ValueError(f'work directory {self.path!r} is not empty and has no {MANIFEST}: '
+                raise ValueError(f'{self.kind} {self.path!r} is not empty and has no {MANIFEST}: '
                                  'choose an empty or new folder') from None
             return None
         except ValueError:
-            raise ValueError(f'work directory {self.path!r}: {MANIFEST} is damaged') from None
+            raise ValueError(f'{self.kind} {self.path!r}: {MANIFEST} is damaged') from None
 
     def file(self, *names):
         """The path of a file in the directory (its folders are created)."""

@@ -29,6 +29,7 @@ def shard_name(part_index):
 
 class ShardFolder(WorkDir):
     """The output folder of one run (see the module doc)."""
+    kind = 'token-file folder'
 
     def __init__(self, path, fingerprint, fmt, wait=False):
         super().__init__(path, fingerprint, wait=wait)
@@ -37,8 +38,15 @@ class ShardFolder(WorkDir):
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.release()
+    def __exit__(self, kind, error, trace):
+        """A run that fails before its first shard removes the folder it
+        made (nothing in it can be resumed, and a corrected run, with other
+        arguments, would be refused it); otherwise the folder is released."""
+        if error is not None and self.created and not any(n.startswith('part-') and n.endswith('.json')
+                                                          for n in os.listdir(self.path)):
+            self.close()
+        else:
+            self.release()
 
     def prefix(self, part_index):
         return os.path.join(self.path, shard_name(part_index))
