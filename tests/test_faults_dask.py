@@ -104,3 +104,28 @@ def test_a_worker_killed_while_encoding_token_files_leaves_the_bytes_unchanged(c
     for name in names:
         assert (tmp_path / 'ref' / name).read_bytes() == (tmp_path / 'out' / name).read_bytes()
     print(f'\nkilled in encode_partition: {seconds:.2f} s against {undisturbed:.2f} s')
+
+
+def _kill_this_worker():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _offset_by(shared, i):
+    return shared['offset'] + i
+
+
+def test_a_shared_input_lost_with_every_worker_is_sent_again(cluster):
+    from bytepiece import Engine
+    engine = Engine(cluster)
+    shared = engine.share({'offset': 1000})
+    assert list(engine.imap(_offset_by, [(shared, i) for i in range(4)])) == [1000, 1001, 1002, 1003]
+    before = set(cluster.run(os.getpid).values())
+    try:
+        cluster.run(_kill_this_worker)  # every worker, and the shared value with them
+    except Exception:  # the workers die before they answer
+        pass
+    deadline = time.time() + 120
+    while not (set(cluster.run(os.getpid).values()) - before and len(cluster.scheduler_info()['workers']) == 2):
+        assert time.time() < deadline, 'the nannies start the workers again'
+        time.sleep(0.2)
+    assert list(engine.imap(_offset_by, [(shared, i) for i in range(6)])) == [1000 + i for i in range(6)]

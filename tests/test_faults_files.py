@@ -8,11 +8,13 @@ import os
 import stat
 import subprocess
 
+import numpy as np
 import pytest
 
 from bytepiece import Trainer
 from bytepiece.tokenfiles import encode_files, merge, open_tokens
 from bytepiece.train import path_counts
+from bytepiece.train import run as run_module
 from bytepiece.train import piece_counts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -65,18 +67,22 @@ def files_under(folder, suffix):
 DAMAGE = {'unigram': [('chunks/', '.npz', 'cut'), ('/state-', '.npz', 'flip'), ('round-', '.bin', 'cut'),
                       ('round-', 'vocab.npz', 'flip'), ('chars/', 'reduced.npz', 'flip')],
           'bytepiece': [('chunks/', '.npz', 'flip'), ('level3/', 'kept.npz', 'cut'), ('model/', 'table.npy', 'cut'),
-                        ('pieces/kept/', '.npz', 'flip'), ('pieces/map/', '.bin', 'cut')]}
+                        ('pieces/kept/', '.npz', 'flip'), ('pieces/map/', '.bin', 'cut')],
+          # stopped in pruning: the piece counts' phase is done, its maps gone
+          'bytepiece-pruning': [('pieces/kept/', '.npz', 'cut'), ('pieces/dropped/', '.npz', 'flip')]}
 
 
-@pytest.mark.parametrize('method, where, after', [('unigram', (path_counts, 'reduce_keys'), 6),
-                                                  ('bytepiece', (piece_counts, 'reduce_pieces'), 1)])
-def test_damaged_work_files_are_made_again(tmp_path, monkeypatch, method, where, after):
+@pytest.mark.parametrize('case, where, after', [('unigram', (path_counts, 'reduce_keys'), 6),
+                                                ('bytepiece', (piece_counts, 'reduce_pieces'), 1),
+                                                ('bytepiece-pruning', (run_module, 'prune_saved'), 0)])
+def test_damaged_work_files_are_made_again(tmp_path, monkeypatch, case, where, after):
+    method = case.split('-')[0]
     reference, _ = train(method, tmp_path / 'ref')
     work = tmp_path / 'work'
     stopped_run(method, work, monkeypatch, where, after)
     names = [os.path.relpath(p, work) for p in files_under(work, '')]
     damaged = []
-    for pattern, suffix, how in DAMAGE[method]:
+    for pattern, suffix, how in DAMAGE[case]:
         name = next(n for n in names if pattern in n and n.endswith(suffix))
         (cut if how == 'cut' else flip)(work / name)
         damaged.append(name)
@@ -84,6 +90,22 @@ def test_damaged_work_files_are_made_again(tmp_path, monkeypatch, method, where,
     assert pieces == reference
     assert report.damaged == sorted(damaged)
     assert f'made again: {len(damaged)} damaged files of the work directory' in str(report)
+
+
+def test_a_damaged_file_is_never_trusted_nor_a_crash(tmp_path):
+    from bytepiece.runtime.workdir import intact, write_buckets
+    path = str(tmp_path / 'b.bin')
+    write_buckets(path, np.array([0, 1, 1]), 4, np.arange(3, dtype=np.int64))
+    whole = open(path, 'rb').read()
+    assert intact(path)
+    for size in range(len(whole)):  # cut at every length
+        open(path, 'wb').write(whole[:size])
+        assert intact(path) is False, size
+    for at in range(len(whole)):  # every byte changed: a crash never, a wrong length never trusted
+        changed = bytearray(whole)
+        changed[at] ^= 0xFF
+        open(path, 'wb').write(bytes(changed))
+        assert intact(path) in (True, False)
 
 
 def test_damaged_shards_are_made_again(tmp_path):

@@ -29,9 +29,11 @@ class FlakyFile(io.RawIOBase):
         return True
 
     def seekable(self):
-        return True
+        return not self._fs.streaming
 
     def seek(self, pos, whence=io.SEEK_SET):
+        if self._fs.streaming and (whence, pos) != (io.SEEK_SET, self._data.tell()):
+            raise ValueError('Cannot seek streaming HTTP file')  # as fsspec's HTTP streams
         return self._data.seek(pos, whence)
 
     def tell(self):
@@ -47,6 +49,7 @@ class FlakyFileSystem(MemoryFileSystem):
     store = {}
     pseudo_dirs = ['']
     every = 3  # 1: every call fails
+    streaming = False  # files that cannot seek, as HTTP streams
     calls = 0
     faults = 0
 
@@ -85,6 +88,15 @@ def corpus(tmp_path, monkeypatch):
 
 
 def test_passing_faults_are_retried_with_the_same_documents(corpus):
+    before = FlakyFileSystem.faults
+    assert list(Files('flaky://c/a.jsonl')) == TEXTS
+    assert list(Files('flaky://c/b.jsonl.gz')) == TEXTS
+    assert FlakyFileSystem.faults - before > 10, 'the faults happened'
+
+
+def test_a_stream_that_cannot_seek_is_read_on_after_a_fault(corpus, monkeypatch):
+    monkeypatch.setattr(FlakyFileSystem, 'streaming', True)
+    monkeypatch.setattr(FlakyFileSystem, 'every', 4)  # a reopen reads the skipped bytes: a call more
     before = FlakyFileSystem.faults
     assert list(Files('flaky://c/a.jsonl')) == TEXTS
     assert list(Files('flaky://c/b.jsonl.gz')) == TEXTS

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from bytepiece.runtime import lock
@@ -143,3 +144,52 @@ def test_a_waiting_encode_run_goes_on_when_the_holder_ends_and_the_work_is_done_
     assert again.returncode == 0 and 'shards (' in again.stderr
     shards_made = int(again.stderr.split(' shards (')[0].rsplit(' ', 1)[1])
     assert f'{shards_made} shards ({shards_made} from an earlier run)' in again.stderr, 'nothing is encoded twice'
+
+
+FORKING_HOLDER = '''
+import os, sys, time
+from bytepiece.runtime.lock import FolderLock
+lock = FolderLock(sys.argv[1])
+lock.acquire()
+child = os.fork()  # as a process pool's worker is started
+if child == 0:
+    time.sleep(60)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(60)
+'''
+
+
+def test_a_forked_child_left_by_a_killed_holder_does_not_keep_the_folder(tmp_path):
+    holder = subprocess.Popen([sys.executable, '-c', FORKING_HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    child = int(holder.stdout.readline())
+    try:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        os.kill(child, 0)  # the child still runs
+        notices = []
+        with FolderLock(tmp_path, notice=notices.append):
+            assert 'its process is gone' in notices[0]
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
+def test_a_run_waiting_on_a_work_directory_gets_it_whole_when_the_holder_removes_it(tmp_path):
+    import threading
+    from bytepiece.runtime.workdir import WorkDir
+    first = WorkDir(tmp_path / 'w', {'run': 1})
+    first.save('a.npz', x=np.zeros(3))
+    got = {}
+
+    def second():
+        got['work'] = WorkDir(tmp_path / 'w', {'run': 1}, wait=True)
+
+    waiting = threading.Thread(target=second)
+    waiting.start()
+    time.sleep(0.3)
+    first.close()  # a finished run removes its directory
+    waiting.join(10)
+    work = got['work']
+    assert work.lock.held and sorted(os.listdir(tmp_path / 'w')) == ['.lock', 'manifest.json']
+    work.close()
+    assert not os.path.exists(tmp_path / 'w')

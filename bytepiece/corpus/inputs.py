@@ -26,6 +26,7 @@ UTF-8 as U+FFFD (a record that is not JSON, or lacks the field, is dropped).
 Dropped records are counted in the partition's ``ReadReport``.
 """
 
+import contextlib
 import os
 from dataclasses import dataclass, field as dataclass_field
 from typing import List, Optional
@@ -211,11 +212,18 @@ _DOCUMENTS = {'jsonl': records.line_documents, 'lines': records.line_documents,
               'paragraphs': records.paragraph_documents, 'file': records.file_documents}
 
 
+@contextlib.contextmanager
 def _open(part):
+    """The partition's file, decompressed; the connection under a
+    decompressor is closed with it (decompressors leave theirs open)."""
     if part.compression == 'zstd':
         extras.zstandard()
-    raw = _retrying_open(part.path)
-    return fsspec.compression.compr[part.compression](raw, mode='rb') if part.compression else raw
+    with _retrying_open(part.path) as raw:
+        if not part.compression:
+            yield raw
+            return
+        with fsspec.compression.compr[part.compression](raw, mode='rb') as f:
+            yield f
 
 
 def _retrying_open(url):

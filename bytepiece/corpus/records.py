@@ -55,7 +55,10 @@ def _last_boundary(data, end, eof):
     if len(end) == 1:
         return data.rfind(end) + 1
     # a trailing run of newlines may go on: the last break followed by text
-    k = data.rstrip(b'\n').rfind(end)
+    text_end = len(data)
+    while text_end and data[text_end - 1] == 10:
+        text_end -= 1
+    k = data.rfind(end, 0, text_end)
     if k < 0:
         return 0
     j = k + len(end)
@@ -107,14 +110,18 @@ def blocks(f, part):
     data = bytearray()
     begun = part.start == 0
     line = 1 if begun else None
+    scan = part.start - pos  # where the search for the first record goes on
     while True:
         chunk = f.read(READ_BLOCK)
         eof = not chunk
         data += chunk
         chunk = None
         if not begun:
-            j = _next_boundary(data, part.start - pos, end_of_record, eof)
+            j = _next_boundary(data, scan, end_of_record, eof)
             if j is None:
+                if part.end >= 0 and pos + len(data) >= part.end:
+                    return  # no record starts in the range: the partition owns none
+                scan = max(scan, len(data) - len(end_of_record) + 1)
                 continue
             data, pos, begun = data[j:], pos + j, True
         # the reader of a block takes its data: no reference is kept here

@@ -77,7 +77,7 @@ class RetryingReader(io.RawIOBase):
         return True
 
     def seekable(self):
-        return True
+        return self._retrying(lambda: self._file.seekable())
 
     def tell(self):
         return self._pos
@@ -102,7 +102,7 @@ class RetryingReader(io.RawIOBase):
                 if self._file is None:
                     self._file = self._opener()
                     if self._pos:
-                        self._file.seek(self._pos)
+                        self._skip_to(self._pos)
                 return action()
             except _LASTING:
                 raise
@@ -112,6 +112,22 @@ class RetryingReader(io.RawIOBase):
                     raise OSError(e.errno or errno.EIO, f'reading failed {READ_ATTEMPTS} times, the last: '
                                   f'{" ".join(str(e).split()) or type(e).__name__}', self.name) from e
                 time.sleep(FIRST_RETRY_WAIT * 2 ** attempt)
+
+    def _skip_to(self, pos):
+        """Go on from byte ``pos`` of a file opened again: a seek, or on a
+        stream that cannot seek (HTTP), its first ``pos`` bytes read and
+        dropped."""
+        try:
+            if self._file.seekable():
+                self._file.seek(pos)
+                return
+        except (ValueError, io.UnsupportedOperation):
+            pass
+        while pos:
+            skipped = len(self._file.read(min(pos, 16 << 20)))
+            if not skipped:
+                raise OSError(errno.EIO, f'the file ended at byte {self._pos - pos} on opening it again')
+            pos -= skipped
 
     def _drop_file(self):
         file, self._file = self._file, None

@@ -21,6 +21,7 @@ locked (work folders and shard folders are local or shared-file-system
 paths).
 """
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -29,6 +30,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from typing import Callable, Optional
 
 LOCK_FILE = '.lock'
@@ -37,6 +39,21 @@ STALE_SECONDS = 300.0
 WAIT_POLL_SECONDS = 1.0
 _NO_RECORD_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 _REMOVED = object()
+_HELD = weakref.WeakSet()  # the locks this process holds
+
+
+def _close_in_child():
+    """A forked process (a pool's worker) does not hold its parent's locks:
+    its copies of their files are closed, so that a worker left behind by a
+    killed parent does not keep the folder."""
+    for held in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(held._fd)
+        held._fd = None
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
 
 
 class FolderInUse(RuntimeError):
@@ -133,7 +150,11 @@ class FolderLock:
     def _try_acquire(self):
         """None once the lock is ours, else the holder's record."""
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:  # the run before removed the folder as it ended
+                os.makedirs(self.folder, exist_ok=True)
+                continue
             try:
                 holder = self._lock(fd)
             except BaseException:
@@ -165,6 +186,8 @@ class FolderLock:
                 return previous  # a holder this file system's record locks do not show
             self.notice(f'took over the lock of {self.folder!r} from {describe(previous)}: {why}')
         self._fd = fd
+        self._stop.clear()
+        _HELD.add(self)
         self._write_record()
         self._beat = threading.Thread(target=self._heartbeat, name='bytepiece-lock-heartbeat', daemon=True)
         self._beat.start()
@@ -195,19 +218,24 @@ class FolderLock:
         self._stop.set()
         if self._beat is not None:
             self._beat.join()
-        with _ignoring_missing():
-            os.unlink(self.path)
+        if _same_file(self._fd, self.path):  # not a file another run made since
+            with _ignoring_missing():
+                os.unlink(self.path)
         fd, self._fd = self._fd, None
+        _HELD.discard(self)
         os.close(fd)  # drops the record lock
 
 
 def _read_record(fd):
-    try:
-        data = os.pread(fd, 1 << 16, 0)
-        record = json.loads(data) if data.strip() else None
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
+    """The holder's record, or None; read twice if torn by a heartbeat."""
+    for attempt in range(2):
+        try:
+            data = os.pread(fd, 1 << 16, 0)
+            record = json.loads(data) if data.strip() else None
+            return record if isinstance(record, dict) else None
+        except (OSError, ValueError):
+            time.sleep(0.01)
+    return None
 
 
 def _same_file(fd, path):

@@ -18,7 +18,7 @@ the number of workers, and results are combined in task order.
 import os
 import threading
 from collections import deque
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from numbers import Integral
 from typing import Callable, Iterable, Iterator, Optional, Union
 
@@ -27,6 +27,7 @@ import numpy as np
 from . import extras
 
 KINDS = ('inline', 'threads', 'processes')
+LOST_INPUT_RETRIES = 3  # times a Dask task runs with its shared inputs sent anew
 
 
 def available_cores():
@@ -85,6 +86,7 @@ class Engine:
         self._client = None
         self._owned = None
         self._lock = threading.Lock()  # threads that share the engine start its pool once
+        self._shared, self._replaced = {}, {}  # Dask: shared values by future key; futures sent anew
         if isinstance(backend, str) and backend in KINDS:
             self.kind = backend
             self.workers = 1 if backend == 'inline' else check_workers(workers)
@@ -124,15 +126,38 @@ class Engine:
 
     def share(self, value):
         """``value`` ready to pass to many tasks: on Dask it is sent to every
-        worker once (a future standing for it), elsewhere it is itself."""
-        if self._client is not None:
-            return self._client.scatter(value, broadcast=True)
-        return value
+        worker once (a future standing for it), elsewhere it is itself. On
+        Dask a shared value lost with every worker that held it is sent
+        again when a task needs it (see ``imap``)."""
+        if self._client is None:
+            return value
+        future = self._client.scatter([value], broadcast=True, hash=False)[0]  # one future, a key of its own
+        self._shared[future.key] = (value, future)
+        return future
+
+    def _current(self, arg):
+        """A task's argument with any shared future that was replaced given
+        as its replacement."""
+        key = getattr(arg, 'key', None)
+        while key in self._replaced:
+            arg = self._replaced[key]
+            key = arg.key
+        return arg
+
+    def _share_again(self, arg):
+        """A task's argument, a shared future sent again (its data lost)."""
+        arg = self._current(arg)
+        shared = self._shared.get(getattr(arg, 'key', None))
+        if shared is None:
+            return arg
+        fresh = self.share(shared[0])
+        self._replaced[arg.key] = fresh
+        return fresh
 
     def submit(self, fn, *args):
         """Start ``fn(*args)``; returns a future (run at once when inline)."""
         if self._client is not None:
-            return self._client.submit(fn, *args, pure=False)
+            return self._client.submit(fn, *(self._current(a) for a in args), pure=False)
         if self.kind == 'inline':
             return _Done(fn, args)
         return self._pool().submit(fn, *args)
@@ -150,14 +175,27 @@ class Engine:
         pending = deque()
         try:
             for task in tasks:
-                pending.append(self.submit(fn, *task))
+                pending.append((self.submit(fn, *task), task))
                 if len(pending) >= limit:
-                    yield pending.popleft().result()
+                    yield self._result(fn, *pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield self._result(fn, *pending.popleft())
         finally:
-            for future in pending:
+            for future, _ in pending:
                 future.cancel()
+
+    def _result(self, fn, future, task):
+        """The result of ``future`` (``fn(*task)``). On Dask, a task cancelled
+        because a shared input was lost (every worker holding it died) runs
+        again with the input sent anew: tasks write their outputs whole, so
+        running one twice gives the same result."""
+        for attempt in range(LOST_INPUT_RETRIES):
+            try:
+                return future.result()
+            except CancelledError:
+                if self._client is None or attempt + 1 == LOST_INPUT_RETRIES:
+                    raise
+                future = self.submit(fn, *(self._share_again(a) for a in task))
 
     def close(self):
         """Shut down the pool or client this engine started (if any)."""
@@ -170,11 +208,11 @@ class Engine:
             owned.shutdown(cancel_futures=True)
         self._executor = None
 
-    def __getstate__(self):  # a lock does not pickle: a copy gets its own
-        return {k: v for k, v in self.__dict__.items() if k != '_lock'}
+    def __getstate__(self):  # a lock does not pickle, nor do futures: a copy gets its own
+        return {k: v for k, v in self.__dict__.items() if k not in ('_lock', '_shared', '_replaced')}
 
     def __setstate__(self, state):
-        self.__dict__.update(state, _lock=threading.Lock())
+        self.__dict__.update(state, _lock=threading.Lock(), _shared={}, _replaced={})
 
     def __enter__(self):
         return self

@@ -172,9 +172,16 @@ class WorkDir:
     def close(self, keep=False):
         """Release the directory and remove it (a temporary one always, a
         named one unless ``keep``)."""
-        self.release()
         if self.temporary or not keep:
-            shutil.rmtree(self.path, ignore_errors=True)
+            # emptied while still held, so that a run waiting on it never sees it half gone
+            for name in os.listdir(self.path):
+                if name != LOCK_FILE:
+                    self.remove(name)
+            self.release()
+            with contextlib.suppress(OSError):  # a waiting run may hold a new lock file in it
+                os.rmdir(self.path)
+        else:
+            self.release()
 
 
 def intact(path):
@@ -192,7 +199,7 @@ def intact(path):
             return array.nbytes + array.offset == os.path.getsize(path)
         if path.endswith('.bin'):
             return _bucket_file_size(path) == os.path.getsize(path)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+    except Exception:  # whatever a damaged file makes a reader raise, it is not whole
         return False
     return True
 
@@ -204,6 +211,8 @@ def _bucket_file_size(path):
         if head[:len(_MAGIC)] != _MAGIC:
             raise ValueError('not a bucket file')
         _, n_buckets, n_arrays, has_strings = _HEADER.unpack(head[len(_MAGIC):])
+        if 16 * (n_buckets + 1) + 2 * n_arrays > os.path.getsize(path):
+            raise ValueError('a header longer than the file')
         itemsizes = []
         for _ in range(n_arrays):
             size = f.read(1)[0]

@@ -63,7 +63,7 @@ class ShardFolder(WorkDir):
             return None  # a damaged record: the shard is made again
         try:  # a shard cut short or changed since its record was written is made again
             shard = TokenFile(self.prefix(part_index))
-        except (OSError, ValueError):
+        except (OSError, ValueError, IndexError):
             return None
         if (shard.n_documents, shard.n_tokens) != (record.get('documents'), record.get('tokens')):
             return None

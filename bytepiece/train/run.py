@@ -54,8 +54,9 @@ def done_markers(name):
         return [os.path.join('prepare', base.split('-')[0] + '.npz')]
     if name.endswith('.bin'):  # bucketed counts, by the task's .npz of the same name
         return [name[:-len('.bin')] + '.npz']
-    if folder == os.path.join('pieces', 'kept'):  # by the dropped pieces, saved after them
-        return [os.path.join('pieces', 'dropped', base)]
+    if folder in (os.path.join('pieces', 'kept'), os.path.join('pieces', 'dropped')):
+        # by the dropped pieces, saved after the kept, and the phase's end
+        return [os.path.join('pieces', 'dropped', base), os.path.join('pieces', 'reduced.npz')]
     return []
 
 
@@ -118,7 +119,12 @@ class Run:
             self._close_engine()
             raise
         if self.kind == 'texts':
-            self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
+            try:
+                self.work.clear()  # texts cannot be recognised again: nothing of an earlier run is reused
+            except BaseException:
+                self.work.release()
+                self._close_engine()
+                raise
         self.report = TrainReport(engine=repr(self.engine), method=settings.method, damaged=self.work.damaged)
         self.shard_bytes = {}
         self._samples = []
@@ -136,11 +142,13 @@ class Run:
         return self
 
     def __exit__(self, kind, error, trace):
-        self._close_engine()
-        if self._remove_work or (error is not None and self._nothing_to_resume(error)):
-            self.work.close()
-        else:
-            self.work.release()
+        try:
+            self._close_engine()
+        finally:
+            if self._remove_work or (error is not None and self._nothing_to_resume(error)):
+                self.work.close()
+            else:
+                self.work.release()
         return False
 
     def _close_engine(self):
