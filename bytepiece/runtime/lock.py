@@ -219,7 +219,7 @@ class FolderLock:
         if self._beat is not None:
             self._beat.join()
         if _same_file(self._fd, self.path):  # not a file another run made since
-            with _ignoring_missing():
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
         fd, self._fd = self._fd, None
         _HELD.discard(self)
@@ -245,11 +245,3 @@ def _same_file(fd, path):
         return False
     own = os.fstat(fd)
     return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
-
-
-class _ignoring_missing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, tb):
-        return kind is not None and issubclass(kind, FileNotFoundError)
