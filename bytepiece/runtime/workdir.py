@@ -174,9 +174,8 @@ class WorkDir:
         named one unless ``keep``)."""
         if self.temporary or not keep:
             # emptied while still held, so that a run waiting on it never sees it half gone
-            for name in os.listdir(self.path):
-                if name != LOCK_FILE:
-                    self.remove(name)
+            self.clear()
+            self.remove(MANIFEST)
             self.release()
             with contextlib.suppress(OSError):  # a waiting run may hold a new lock file in it
                 os.rmdir(self.path)
