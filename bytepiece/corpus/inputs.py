@@ -40,8 +40,6 @@ from . import records
 FORMATS = ('lines', 'paragraphs', 'file', 'jsonl', 'parquet')
 TEXT_DOCUMENTS = {'line': 'lines', 'paragraph': 'paragraphs', 'file': 'file'}  # option: partition format
 DEFAULT_TEXT_DOCUMENTS = 'line'
-TEXT_DOCUMENT_WORDS = {'line': 'a document per line', 'paragraph': 'a document per paragraph',
-                       'file': 'a document per file'}
 ERRORS = ('strict', 'skip', 'replace')
 COMPRESSIONS = {'.gz': 'gzip', '.bz2': 'bz2', '.xz': 'xz', '.lzma': 'xz', '.zst': 'zstd'}
 _JSONL_SUFFIXES = ('.jsonl', '.ndjson', '.json')
@@ -134,6 +132,12 @@ def check_text_documents(text_documents):
     if text_documents not in TEXT_DOCUMENTS:
         raise ValueError(f'text_documents must be one of {tuple(TEXT_DOCUMENTS)}, got {text_documents!r}')
     return text_documents
+
+
+def plain_text_note(text_documents):
+    """How a summary says what a document of plain text was ('' when no
+    plain text was read)."""
+    return f' (plain text: a document per {text_documents})' if text_documents else ''
 
 
 def text_documents_read(parts):

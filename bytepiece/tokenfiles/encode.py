@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Iterable, List, NamedTuple, Optional, Sequence
 import numpy as np
 
 from ..core.encoding import Request, add_markers, flat_arrays
-from ..corpus.inputs import (DEFAULT_TEXT_DOCUMENTS, PARTITION_BYTES, TEXT_DOCUMENT_WORDS, ReadReport, partitions,
-                             read, text_documents_read)
+from ..corpus.inputs import (DEFAULT_TEXT_DOCUMENTS, PARTITION_BYTES, ReadReport, partitions, plain_text_note, read,
+                             text_documents_read)
 from ..core.seeds import check_alpha, check_seed
 from ..kernels.rng import stream_seed
 from ..runtime.memory import release_memory
@@ -63,10 +63,9 @@ class Summary(ReadReport):
 
     def lines(self) -> List[str]:
         """The summary as lines of text (for the CLI)."""
-        kind = f' (plain text: {TEXT_DOCUMENT_WORDS[self.text_documents]})' if self.text_documents else ''
         out = [f'{self.folder}: {self.shards} shards ({self.resumed} from an earlier run), {self.documents:,} '
-               f'documents{kind}, {self.tokens:,} tokens ({self.dtype}), {self.bytes_per_token:.2f} bytes per token, '
-               f'{self.seconds:.1f} s']
+               f'documents{plain_text_note(self.text_documents)}, {self.tokens:,} tokens ({self.dtype}), '
+               f'{self.bytes_per_token:.2f} bytes per token, {self.seconds:.1f} s']
         if self.skipped or self.replaced:
             out.append(f'skipped records: {self.skipped:,}; repaired: {self.replaced:,}')
             out.extend(f'  {place}' for place in self.places)
@@ -248,9 +247,9 @@ def _fingerprint(parts, tokenizer, options, field, errors):
             else options.allowed_special, 'field': field, 'errors': errors}
 
 
-def encode_files(inputs: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]], model: Union[str, os.PathLike, 'Tokenizer'],
-                 output: Union[str, os.PathLike], format: str = 'megatron', *, field: str = 'text',
-                 errors: str = 'strict', add_bos: bool = False, add_eos: bool = False, alpha: float = -1.0,
+def encode_files(inputs: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]],
+                 model: Union[str, os.PathLike, 'Tokenizer'], output: Union[str, os.PathLike],
+                 format: str = 'megatron', *, field: str = 'text', errors: str = 'strict', add_bos: bool = False, add_eos: bool = False, alpha: float = -1.0,
                  seed: Optional[int] = None, allowed_special: Union[str, Iterable[str]] = frozenset(), engine=None,
                  workers: Optional[int] = None, partition_bytes: int = PARTITION_BYTES,
                  text_documents: str = DEFAULT_TEXT_DOCUMENTS, normalization: Optional[str] = 'auto',

@@ -4,7 +4,7 @@ corpus, what was skipped, time, and compression on a sample."""
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from ..corpus.inputs import TEXT_DOCUMENT_WORDS, ReadReport
+from ..corpus.inputs import ReadReport, plain_text_note
 
 
 @dataclass
@@ -78,10 +78,9 @@ class TrainReport:
 
     def __str__(self):
         sizes = ', '.join(f'{asked} asked, {given} given' for asked, given in self.sizes.items())
-        kind = f' (plain text: {TEXT_DOCUMENT_WORDS[self.text_documents]})' if self.text_documents else ''
         lines = [f'trained: {sizes}',
-                 f'corpus: {self.documents} documents{kind}, {self.text_bytes / 1e6:.1f} MB of text in {self.shards} '
-                 f'shards ({self.partitions} input partitions)',
+                 f'corpus: {self.documents} documents{plain_text_note(self.text_documents)}, '
+                 f'{self.text_bytes / 1e6:.1f} MB of text in {self.shards} shards ({self.partitions} input partitions)',
                  *self._method_lines(),
                  f'time: {self.seconds:.1f} s (' + ', '.join(f'{k} {v:.1f} s' for k, v in self.phase_seconds.items())
                  + f') on {self.engine}']

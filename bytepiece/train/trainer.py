@@ -88,8 +88,8 @@ class Trainer:
     boundary_share = property(lambda self: self.settings.boundary_share)
 
     def train(self, texts=None, workers: Optional[int] = None, batch_size: Optional[int] = None, *, files=None,
-              field: str = 'text', errors: str = 'strict', text_documents: str = 'line', engine=None, executor=None, work_dir=None, memory_limit=None,
-              holdout: Optional[float] = None, progress: bool = True, tmpdir=None,
+              field: str = 'text', errors: str = 'strict', text_documents: str = 'line', engine=None, executor=None,
+              work_dir=None, memory_limit=None, holdout: Optional[float] = None, progress: bool = True, tmpdir=None,
               restart: bool = False, wait: bool = False) -> TrainReport:
         """Train on a corpus; sets ``self.pieces`` (one ``{piece: count}`` dict
         per size, largest first) and returns a ``TrainReport``.
