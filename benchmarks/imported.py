@@ -196,9 +196,10 @@ def prepare(args):
 # ---------------------------------------------------------------- --parity
 
 def load_texts(directory):
+    """The held-back documents, then the edge cases; how many documents."""
     with open(os.path.join(directory, 'texts.json'), encoding='utf-8') as f:
         data = json.load(f)
-    return data['held_back'] + data['hard']
+    return data['held_back'] + data['hard'], len(data['held_back'])
 
 
 def model_files(args):
@@ -247,10 +248,10 @@ class Reference:
 
 
 def agreement(texts, ours, theirs, ours_decode, theirs_decode):
-    """Over the texts: how many get identical ids, how many of the reference's
-    ids decode identically; the first text whose ids differ and the first whose
-    decode differs. A call that raises counts as differing."""
-    same_ids = same_dec = 0
+    """Per text, whether the ids are identical and whether the reference's
+    ids decode identically; the first text whose ids differ and the first
+    whose decode differs. A call that raises counts as differing."""
+    same_ids, same_dec = [], []
     first_ids = first_dec = None
     for text in texts:
         a = theirs(text)
@@ -258,17 +259,24 @@ def agreement(texts, ours, theirs, ours_decode, theirs_decode):
             b = ours(text)
         except Exception as e:  # noqa: BLE001
             b = f'{type(e).__name__}: {e}'
-        same_ids += a == b
+        same_ids.append(a == b)
         if a != b and first_ids is None:
             first_ids = (text, a, b)
         try:
             x, y = theirs_decode(a), ours_decode(a)
         except Exception as e:  # noqa: BLE001
             x, y = None, f'{type(e).__name__}: {e}'
-        same_dec += x == y
+        same_dec.append(x == y)
         if x != y and first_dec is None:
             first_dec = (text, x, y)
     return same_ids, same_dec, first_ids, first_dec
+
+
+def percent(same, docs):
+    """Identical %: all texts (the documents / the edge cases)."""
+    def pc(flags):
+        return f'{100 * sum(flags) / len(flags):.1f}' if flags else '-'
+    return f'{pc(same)} ({pc(same[:docs])} / {pc(same[docs:])})'
 
 
 def where(first, piece, names):
@@ -295,10 +303,10 @@ def where_decode(first):
 
 def parity(args):
     from bytepiece import Tokenizer
-    texts = load_texts(args.parity)
+    texts, docs = load_texts(args.parity)
     files = model_files(args)
-    print(f'# imported parity, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {len(texts)} texts '
-          f'({len(texts) - len(hard_texts([]))} held-back documents + edge cases)')
+    print(f'# imported parity, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {len(texts)} texts: '
+          f'{docs} held-back documents, {len(texts) - docs} edge cases. Identical %: all (documents / edge cases)')
     print('\n## bytepiece.Tokenizer(path) vs the reference (SentencePiece for .model, HF tokenizers for .json)\n')
     print('| model | texts | identical ids % | identical decode % | first differing ids | first differing decode |')
     print('|---|---:|---:|---:|---|---|')
@@ -311,7 +319,7 @@ def parity(args):
             print(f'| {name} | {len(texts)} | - | - | cannot load: {type(e).__name__}: {short(str(e), 80)} | |')
             continue
         same, dec, first, first_dec = agreement(texts, ours.encode, ref.encode, ours.decode, ref.decode)
-        print(f'| {name} | {len(texts)} | {100 * same / len(texts):.1f} | {100 * dec / len(texts):.1f} | '
+        print(f'| {name} | {len(texts)} | {percent(same, docs)} | {percent(dec, docs)} | '
               f'{where(first, ref.piece, ("theirs", "ours"))} | {where_decode(first_dec)} |')
     print('\n## HF tokenizers (transformers-converted tokenizer.json) vs SentencePiece, same model\n')
     print('| model | texts | identical ids % | identical decode % | first differing ids | '
@@ -322,7 +330,7 @@ def parity(args):
             continue
         sp, hf = refs[name.split('.')[0] + '.model'], refs[name]
         same, dec, first, first_dec = agreement(texts, hf.encode, sp.encode, hf.decode, sp.decode)
-        print(f'| {name} | {len(texts)} | {100 * same / len(texts):.1f} | {100 * dec / len(texts):.1f} | '
+        print(f'| {name} | {len(texts)} | {percent(same, docs)} | {percent(dec, docs)} | '
               f'{where(first, sp.piece, ("sp", "hf"))} | {where_decode(first_dec)} |')
         if args.show:
             shown = 0
