@@ -15,7 +15,9 @@ files by transformers' converters: ``.hf-generic.json`` from
 ``SpmConverter.build_tokenizer_from_spm_proto`` (follows the model's
 normaliser spec), and ``.hf-t5.json`` (``T5Converter``, no extra ids; models
 without byte fallback) or ``.hf-llama.json`` (``LlamaConverter``, legacy; byte
-fallback models), which follow the model family's settings, not the file's.
+fallback models), which follow the model family's settings, not the file's:
+``llama_like`` is trained with Llama's settings, where ``LlamaConverter``
+applies; on ``byte_fallback`` (NFKC) its output normalises nothing.
 ``DIR/texts.json`` holds ``held_back`` (the held-back tenth of the corpus) and
 ``hard`` (edge cases); ``DIR/prepare.json`` the training times.
 
@@ -24,8 +26,10 @@ fallback models), which follow the model family's settings, not the file's.
 (``SentencePieceProcessor.encode`` for ``.model``; for tokenizer.json,
 ``tokenizers.Tokenizer.encode(add_special_tokens=False)``), and our
 ``decode`` of the reference's ids with the reference's own; then the HF files'
-ids with SentencePiece's ids of the same model. A model we cannot load gets
-its error in the table.
+ids with SentencePiece's ids of the same model. Shares are given over all
+texts and, in parentheses, over the documents / the edge cases; ``--show N``
+lists N more differing texts per HF file. A model we cannot load gets its
+error in the table.
 
 ``--speed``: the 32k default model, single thread, interleaved rounds:
 encode each document (``Tokenizer.encode`` vs ``SentencePieceProcessor.encode``)
@@ -147,15 +151,18 @@ def prepare(args):
     import sentencepiece as spm
     os.makedirs(args.prepare, exist_ok=True)
     train, held, _ = split(args.corpus)
-    lines = os.path.join(args.prepare, 'train-lines.txt')
+    lines, count = os.path.join(args.prepare, 'train-lines.txt'), 0
     with open(lines, 'w', encoding='utf-8') as f:
         for text in train:
-            f.writelines(line + '\n' for line in text.split('\n') if line.strip())
+            for line in text.split('\n'):
+                if line.strip():
+                    f.write(line + '\n')
+                    count += 1
     held = [t for _, t in held]
     with open(os.path.join(args.prepare, 'texts.json'), 'w', encoding='utf-8') as f:
         json.dump({'held_back': held, 'hard': hard_texts(held)}, f, ensure_ascii=False)
     log_path = os.path.join(args.prepare, 'prepare.json')
-    log = {'corpus': args.corpus, 'sentences': args.sentences, 'models': {}}
+    log = {'corpus': args.corpus, 'lines': count, 'sentences': args.sentences, 'models': {}}
     if os.path.exists(log_path):  # an earlier run's models (other configurations) stay listed
         with open(log_path) as f:
             log['models'] = json.load(f)['models']
