@@ -209,12 +209,12 @@ def load_texts(directory):
     return data['held_back'] + data['hard'], len(data['held_back'])
 
 
-def model_files(args):
+def model_files(directory, configs, sizes):
     """``(name, path, kind)`` of every model file present: kind 'sp' or an HF kind."""
     files = []
-    for size in args.sizes:
-        for config in args.configs:
-            base = os.path.join(args.parity or args.speed or args.gtest, f'{config}-{size}')
+    for size in sizes:
+        for config in configs:
+            base = os.path.join(directory, f'{config}-{size}')
             for kind, suffix in [('sp', '.model')] + [(k, f'.{k}.json') for k in HF_KINDS]:
                 if os.path.exists(base + suffix):
                     files.append((f'{config}-{size}{suffix}', base + suffix, kind))
@@ -311,7 +311,7 @@ def where_decode(first):
 def parity(args):
     from bytepiece import Tokenizer
     texts, docs = load_texts(args.parity)
-    files = model_files(args)
+    files = model_files(args.parity, args.configs, args.sizes)
     print(f'# imported parity, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {len(texts)} texts: '
           f'{docs} held-back documents, {len(texts) - docs} edge cases. Identical %: all (documents / edge cases)')
     print('\n## bytepiece.Tokenizer(path) vs the reference (SentencePiece for .model, HF tokenizers for .json)\n')
