@@ -7,15 +7,21 @@ tokenizer's ``keep_known_chars`` (which only restricts sampling draws).
 from numbers import Integral
 from typing import List, Optional, Tuple
 
+import numpy as np
+
 from ..kernels.forward import forward_stats
 from ..kernels.nbest import nbest
 from ..kernels.segment import chunk_bounds
+from .charvocab import Tokens
 from .seeds import check_alpha
-from .text import text_bytes
+from .special import merge_specials
+from .text import check_text, text_bytes
 from .vocab import Vocabulary
 
 # nbest keeps n partial paths per byte position (20 bytes each): at most ~1.3 GiB.
 MAX_NBEST_CELLS = 1 << 26
+
+_ALL_EDGES = np.zeros(0, np.bool_)  # no edge left out of the lattice
 
 
 class LatticeStatistics:
@@ -41,16 +47,10 @@ class LatticeStatistics:
         >>> best[0][0] == tok.encode('the cat') and best[0][1] >= best[1][1]
         True
         """
-        if isinstance(n, bool) or not isinstance(n, Integral):
-            raise TypeError(f'n must be an int, got {type(n).__name__}')
-        if n <= 0:
-            raise ValueError(f'n must be positive, got {n}')
+        check_n(n)
         buf = text_bytes(text, self.normalization)
-        cells = (buf.size + 1) * n  # the kernel keeps n partial paths per byte position, 20 bytes each
-        if cells > MAX_NBEST_CELLS:
-            raise ValueError(f'nbest of {buf.size} bytes with n={n} needs {cells * 20 / 2**30:.1f} GiB; '
-                             f'(bytes + 1) * n must be at most {MAX_NBEST_CELLS}: split the text or lower n')
-        scores, ids, starts = nbest(buf, chunk_bounds(buf), self.vocab.trie, int(n))
+        check_cells(buf, n)
+        scores, ids, starts = nbest(buf, chunk_bounds(buf), self.vocab.trie, int(n), _ALL_EDGES)
         ids = ids.tolist()
         starts = starts.tolist()
         return [(ids[starts[r]:starts[r + 1]], float(scores[r])) for r in range(len(scores))]
@@ -60,7 +60,7 @@ class LatticeStatistics:
         if alpha < 0:
             raise ValueError(f'alpha must be >= 0 for lattice statistics, got {alpha}')
         buf = text_bytes(text, self.normalization)
-        return forward_stats(buf, chunk_bounds(buf), self.vocab.trie, alpha)
+        return forward_stats(buf, chunk_bounds(buf), self.vocab.trie, alpha, _ALL_EDGES)
 
     def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
         """log Z: the log of the sum over all segmentations of
@@ -80,4 +80,75 @@ class LatticeStatistics:
         """
         # log Z - alpha * E[score] cancels: with one likely path, rounding can
         # leave a tiny negative value where the entropy is 0.
+        return max(0.0, float(self._forward_stats(text, alpha)[1]))
+
+
+def check_n(n):
+    if isinstance(n, bool) or not isinstance(n, Integral):
+        raise TypeError(f'n must be an int, got {type(n).__name__}')
+    if n <= 0:
+        raise ValueError(f'n must be positive, got {n}')
+
+
+def check_cells(buf, n):
+    cells = (buf.size + 1) * n  # the kernel keeps n partial paths per byte position, 20 bytes each
+    if cells > MAX_NBEST_CELLS:
+        raise ValueError(f'nbest of {buf.size} bytes with n={n} needs {cells * 20 / 2**30:.1f} GiB; '
+                         f'(bytes + 1) * n must be at most {MAX_NBEST_CELLS}: split the text or lower n')
+
+
+class CharLatticeStatistics:
+    """``LatticeStatistics`` for a SentencePiece or HF model: over its
+    character lattice (``CharVocabulary``), after its text pipeline
+    (``splitter``, see ``core.charencoding``); n-best paths get the
+    library's ids for unknown characters."""
+
+    def __init__(self, vocab, splitter):
+        self.vocab = vocab
+        self.splitter = splitter
+
+    def _segments(self, text):
+        check_text(text)
+        segments = self.splitter.split([text], None, False)
+        return segments, ~self.vocab.known_chars(segments.buf)
+
+    def nbest(self, text: str, n: int) -> List[Tuple[List[int], float]]:
+        """The ``n`` best segmentations of ``text``, best first, as ``(ids,
+        score)``; scores are those of the lattice's edges (unknown
+        characters score the library's unknown score)."""
+        check_n(n)
+        segments, lone_ok = self._segments(text)
+        check_cells(segments.buf, n)
+        scores, ids, starts = nbest(segments.buf, segments.seg_bounds, self.vocab.reversed, int(n), lone_ok)
+        out = []
+        for r in range(len(scores)):
+            path = ids[starts[r]:starts[r + 1]]
+            out.append((self._finish(path, segments), float(scores[r])))
+        return out
+
+    def _finish(self, path, segments):
+        """A path's ids as encode gives them: unknown characters resolved,
+        fixed tokens put in."""
+        vocab = self.vocab
+        lengths = np.where(path >= vocab.byte_base, 1, vocab.lattice_lengths[np.minimum(path, vocab.byte_base - 1)])
+        ends = segments.seg_bounds[0] + np.cumsum(lengths)
+        seg_start = np.searchsorted(ends, segments.seg_bounds, side='right')
+        tokens = vocab.resolve(Tokens(path.astype(np.int32), ends, seg_start), segments.buf)
+        ids, _, _ = merge_specials(tokens.ids, tokens.ends, tokens.seg_start[segments.text_seg], segments.seg_bounds,
+                                   segments.fixed)
+        return ids.tolist()
+
+    def _forward_stats(self, text, alpha):
+        alpha = check_alpha(alpha)
+        if alpha < 0:
+            raise ValueError(f'alpha must be >= 0 for lattice statistics, got {alpha}')
+        segments, lone_ok = self._segments(text)
+        return forward_stats(segments.buf, segments.seg_bounds, self.vocab.reversed, alpha, lone_ok)
+
+    def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
+        """log Z of ``text`` over the character lattice; see ``LatticeStatistics``."""
+        return float(self._forward_stats(text, alpha)[0])
+
+    def entropy(self, text: str, alpha: float = 1.0) -> float:
+        """Entropy (nats) of the segmentation distribution; see ``LatticeStatistics``."""
         return max(0.0, float(self._forward_stats(text, alpha)[1]))

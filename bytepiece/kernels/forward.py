@@ -9,9 +9,11 @@ from .lattice import logaddexp
 
 
 @njit(cache=True, nogil=True)
-def forward_stats(buf, bounds, trie, alpha):
+def forward_stats(buf, bounds, trie, alpha, lone_ok):
     """``(log Z, entropy)`` of the segmentation distribution
-    p(seg) = exp(alpha * score(seg)) / Z, summed over the independent spans."""
+    p(seg) = exp(alpha * score(seg)) / Z, summed over the independent spans;
+    a one-byte edge ending after byte ``k`` is left out where ``lone_ok``
+    (empty: all allowed) is False at ``k``."""
     units, unit_score, unit_token = trie
     root_base = units[0]
     n = buf.size
@@ -30,6 +32,9 @@ def forward_stats(buf, bounds, trie, alpha):
             node = root_base + buf[e - 1]
             acc_logz = logz[e - 1] + alpha * unit_score[node]
             acc_mean = mean[e - 1] + unit_score[node]
+            if lone_ok.size and not lone_ok[e - 1]:
+                acc_logz = -np.inf
+                acc_mean = 0.0
             for k in range(e - 2, a - 1, -1):
                 child = units[2 * node] + buf[k]
                 if units[2 * child + 1] != node:

@@ -77,7 +77,9 @@ def span_work(longest):
 @njit(inline='always')
 def viterbi_span(buf, a, m, units, unit_score, best, back, back_node):
     """Best path of the span ``buf[a:a+m]`` into ``best``, ``back`` and
-    ``back_node`` (indexed from the span start). Indices are unsigned: numba
+    ``back_node`` (indexed from the span start). Scores are added and
+    compared in the precision of ``best`` and ``unit_score`` (float32 arrays
+    give float32 sums, as SentencePiece computes). Indices are unsigned: numba
     then skips the negative-index wraparound on every access; the span is
     indexed from ``a`` rather than sliced, as a slice costs reference
     counting per span."""
@@ -87,7 +89,7 @@ def viterbi_span(buf, a, m, units, unit_score, best, back, back_node):
     m = np.uint64(m)
     root_base = np.uint64(units[0])
     best[0] = 0.0
-    last = 0.0  # best[e - 1], kept in a register
+    last = best[0]  # best[e - 1], kept in a register, in best's precision
     for e in range(one, m + one):
         node = root_base + np.uint64(buf[a + e - one])
         top = last + unit_score[node]

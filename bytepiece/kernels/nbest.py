@@ -26,8 +26,10 @@ class KBest(NamedTuple):
 
 
 @njit(nogil=True, cache=True)
-def _span_kbest(buf, a, b, trie, kb):
-    """The k-best lists of every end of the span ``buf[a:b]``."""
+def _span_kbest(buf, a, b, trie, kb, lone_ok):
+    """The k-best lists of every end of the span ``buf[a:b]``; a one-byte
+    edge at ``k`` is left out where ``lone_ok`` (empty: all allowed) is
+    False there."""
     units, unit_score, unit_token = trie
     score, prev_pos, prev_rank, tok_of, count = kb
     k_max = score.shape[1]
@@ -41,7 +43,7 @@ def _span_kbest(buf, a, b, trie, kb):
                 break
             node = child
             tok = unit_token[node]
-            if tok < 0:
+            if tok < 0 or (k == e - 1 and lone_ok.size and not lone_ok[k]):
                 continue
             for r in range(count[k] - 1, -1, -1):
                 cand = score[k, r] + unit_score[node]
@@ -138,10 +140,11 @@ def _emit_paths(bounds, kb, link_prev, link_rank, n_paths):
 
 
 @njit(cache=True, nogil=True)
-def nbest(buf, bounds, trie, n_best):
+def nbest(buf, bounds, trie, n_best, lone_ok):
     """The ``n_best`` highest-scoring segmentations of the whole buffer (spans
-    concatenated), best first. Returns ``(scores, ids, path_tok_start)``: path
-    ``r`` is ``ids[path_tok_start[r]:path_tok_start[r+1]]``."""
+    concatenated), best first; ``lone_ok``: see ``_span_kbest``. Returns
+    ``(scores, ids, path_tok_start)``: path ``r`` is
+    ``ids[path_tok_start[r]:path_tok_start[r+1]]``."""
     n = buf.size
     n_spans = bounds.size - 1
     kb = KBest(np.full((n + 1, n_best), -np.inf), np.zeros((n + 1, n_best), np.int32),
@@ -158,7 +161,7 @@ def nbest(buf, bounds, trie, n_best):
     for i in range(n_spans):
         a = bounds[i]
         b = bounds[i + 1]
-        _span_kbest(buf, a, b, trie, kb)
+        _span_kbest(buf, a, b, trie, kb, lone_ok)
         merged_count = _merge(merged_score, merged_count, kb.score[b], kb.count[b], new_score, new_prev, new_rank)
         merged_score[:merged_count] = new_score[:merged_count]
         link_prev[i, :merged_count] = new_prev[:merged_count]
