@@ -115,24 +115,24 @@ def marked(ids, add_bos, add_eos):
     return ids
 
 
-def add_markers(ids, starts, add_bos, add_eos):
-    """Insert ``<bos>``/``<eos>`` around each text of a flat ids array; the
-    flags count by truth value, or are bool arrays (one flag per text).
-    Returns ``(ids, starts)``."""
+def add_markers(ids, starts, add_bos, add_eos, bos_id=BOS_ID, eos_id=EOS_ID):
+    """Insert ``<bos>``/``<eos>`` (or the ids given) around each text of a
+    flat ids array; the flags count by truth value, or are bool arrays (one
+    flag per text). Returns ``(ids, starts)``."""
     n_texts = starts.size - 1
     bos, eos = (np.broadcast_to(f if isinstance(f, np.ndarray) else bool(f), n_texts) for f in (add_bos, add_eos))
     new_starts = np.zeros(n_texts + 1, np.int64)
     np.cumsum(np.diff(starts) + bos + eos, out=new_starts[1:])
     out = np.empty(new_starts[-1], np.int32)
     body = np.ones(out.size, bool)
-    for flags, where, marker in ((bos, new_starts[:-1], BOS_ID), (eos, new_starts[1:] - 1, EOS_ID)):
+    for flags, where, marker in ((bos, new_starts[:-1], bos_id), (eos, new_starts[1:] - 1, eos_id)):
         out[where[flags]] = marker
         body[where[flags]] = False
     out[body] = ids
     return out, new_starts
 
 
-def _marker_spans(spans, starts, chars, add_bos, add_eos):
+def marker_spans(spans, starts, chars, add_bos, add_eos):
     """Spans after ``add_markers``: ``<bos>`` is (0, 0), ``<eos>`` (n, n) for
     a text of n characters."""
     out = (np.empty(starts[-1], np.int64), np.empty(starts[-1], np.int64))
@@ -165,6 +165,11 @@ class Encoder:
         self.keep_known_chars = keep_known_chars
         self._viterbi_args = (*vocab.trie, vocab.trie.unit_score, MODE_VITERBI, -1.0, vocab.max_piece_length, 0)
         self._sampling_cache = {}
+
+    @staticmethod
+    def marked(ids, add_bos, add_eos):
+        """``marked``: the list ``ids`` with ``<bos>``/``<eos>`` as asked."""
+        return marked(ids, add_bos, add_eos)
 
     def allowed(self, allowed_special):
         """The special tokens a call matches (indices, for ``Request.allowed``)
@@ -254,7 +259,7 @@ class Encoder:
             old_starts = starts
             ids, starts = add_markers(ids, old_starts, request.add_bos, request.add_eos)
             if spans is not None:
-                spans = _marker_spans(spans, starts, packed.chars, request.add_bos, request.add_eos)
+                spans = marker_spans(spans, starts, packed.chars, request.add_bos, request.add_eos)
         return Part(t0, t1, ids, starts, spans)
 
 

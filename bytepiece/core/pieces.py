@@ -52,6 +52,11 @@ class PieceTable:
             raise ValueError(f'token id {i} out of range [0, {self.size})')
         return int(i)
 
+    def decode(self, ids, errors=None):
+        """The text of ``ids``: their bytes decoded as UTF-8 with ``errors``
+        (a checked error handler name; None: ``'ignore'``, BytePiece's)."""
+        return str(self.gather(ids), 'utf-8', errors or 'ignore')
+
     def decode_bytes(self, ids):
         """The bytes of the pieces of ``ids`` (checked: ``check_ids``)."""
         return self.gather(ids).tobytes()

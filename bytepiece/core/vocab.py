@@ -28,7 +28,8 @@ class Vocabulary:
     and score -inf; ``pieces[i]`` is the bytes of id ``i``, ``counts[i]`` its
     count as given (ints stay exact), ``scores[i]`` its log probability
     ``log(count) - log(total)``, less ``token_penalty`` if the model has one
-    (a cost per token, docs/format.md). ``size`` counts the ids, 0..2 included.
+    (a cost per token, docs/format.md), or as given in ``scores`` (by
+    position, as ``pieces``). ``size`` counts the ids, 0..2 included.
 
     >>> from bytepiece.core.vocab import Vocabulary
     >>> counts = {bytes([b]): 1 for b in range(256)}
@@ -38,7 +39,7 @@ class Vocabulary:
     (260, b'ab', 2)
     """
 
-    def __init__(self, pieces, ids, counts, token_penalty=0.0):
+    def __init__(self, pieces, ids, counts, token_penalty=0.0, scores=None):
         n = len(pieces)
         size = n + NUM_SPECIAL
         self.size = size
@@ -60,6 +61,8 @@ class Vocabulary:
         self.token_penalty = float(token_penalty)
         if self.token_penalty:
             self.scores[NUM_SPECIAL:] -= self.token_penalty
+        if scores is not None:  # the exact scores of a file that holds scores, not counts
+            self.scores[id_array] = scores
         self.piece_data, self.piece_offsets = pack_bytes(self.pieces)
         self.max_piece_length = int(np.diff(self.piece_offsets).max())
         self.min_score = float(self.scores[NUM_SPECIAL:].min())

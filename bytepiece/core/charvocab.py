@@ -1,0 +1,211 @@
+"""A unigram vocabulary over characters: the lattice of SentencePiece's and
+HF tokenizers' unigram models, compiled for ``kernels.charlattice``.
+
+The two libraries build the same lattice (docs/design.md, "Models of other
+libraries") but differ in which pieces it holds, in the precision of path
+scores, and in what becomes of unknown characters:
+
+- SentencePiece: normal and user-defined pieces (a user-defined piece scores
+  ``length * max_score - 0.1``, ``length`` in bytes for Viterbi and in
+  characters for sampling, as its two encoders count it); float32 scores;
+  a run of unknown characters is one unknown token, or with byte fallback
+  one byte piece per byte.
+- HF: every piece of the vocabulary; float64 scores; a run of unknown
+  characters (with the unknown piece itself where it is matched) is fused,
+  then looked up as a piece, else split into byte pieces with byte
+  fallback, else the unknown id.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ..kernels.charlattice import known_char_bytes, merge_unknown_runs, segment_whole
+from ..kernels.lattice import KEEP_KNOWN_CHARS, MODE_SAMPLE, MODE_SAMPLE_LOG, MODE_VITERBI, Draw
+from ..kernels.trie import Trie, build_trie
+from .text import pack_bytes
+
+SENTENCEPIECE = 'sentencepiece'
+HUGGINGFACE = 'huggingface'
+
+# As in Vocabulary: below this log weight, sampling runs in log space.
+_MIN_LOG_WEIGHT = -600 * math.log(2)
+_WEIGHT_CACHE = 8
+
+# What both libraries subtract from the lowest score for an unknown character.
+UNKNOWN_PENALTY = 10.0
+
+
+class Tokens(NamedTuple):
+    """Kernel output: ``ids`` (int32), ``ends`` (int64 byte ends in the
+    buffer, or empty) and ``seg_start``: segment ``s``'s tokens are
+    ``ids[seg_start[s]:seg_start[s+1]]``."""
+    ids: np.ndarray
+    ends: np.ndarray
+    seg_start: np.ndarray
+
+
+class CharVocabulary:
+    """The pieces of a SentencePiece or HF unigram model by id, compiled.
+
+    Args:
+        pieces: every id's piece (str), as the file has them.
+        lattice_ids: the ids whose pieces are lattice edges.
+        viterbi_scores, sample_scores: float64 arrays by id, the edge scores
+            Viterbi and sampling use.
+        unk_id: the unknown piece's id; ``unk_score``: an unknown edge's score.
+        flavor: ``SENTENCEPIECE`` (float32 path scores) or ``HUGGINGFACE``.
+        byte_fallback: unknown characters become byte pieces ``<0xXX>``.
+    """
+
+    def __init__(self, pieces, lattice_ids, viterbi_scores, sample_scores, unk_id, unk_score, flavor,
+                 byte_fallback):
+        self.pieces = list(pieces)
+        self.size = len(self.pieces)
+        self.flavor = flavor
+        self.unk_id = int(unk_id)
+        self.byte_fallback = bool(byte_fallback)
+        precision = np.float32 if flavor == SENTENCEPIECE else np.float64
+        self.precision = precision
+        self.unk_score = precision(unk_score)
+        # Pseudo ids size + b stand for byte b of an unknown character.
+        self.byte_base = self.size
+        lattice_ids = np.asarray(lattice_ids, np.int64)
+        encoded = [self.pieces[i].encode('utf-8') for i in lattice_ids.tolist()]
+        self.max_piece_length = max(map(len, encoded), default=1)
+        self.lattice_lengths = np.array([len(p.encode('utf-8')) for p in self.pieces], np.int64)
+
+        singles = {p[0] for p in encoded if len(p) == 1}
+        pseudo = [b for b in range(256) if b not in singles]
+        data, offsets = pack_bytes(encoded + [bytes([b]) for b in pseudo])
+        ids = np.concatenate([lattice_ids, self.size + np.asarray(pseudo, np.int64)])
+        scores = np.zeros((2, self.size + 256), np.float64)
+        scores[0, :self.size] = viterbi_scores
+        scores[1, :self.size] = sample_scores
+        for b in pseudo:
+            scores[:, self.size + b] = 0.0 if 0x80 <= b < 0xC0 else float(self.unk_score)
+        self.reversed = build_trie(data, offsets, ids, scores[1])  # sampling's scores
+        # Viterbi's scores, in the precision the library adds them in
+        viterbi_units = np.where(self.reversed.unit_token >= 0, scores[0][np.maximum(self.reversed.unit_token, 0)],
+                                 -np.inf)
+        self.viterbi_trie = Trie(self.reversed.units, viterbi_units.astype(precision), self.reversed.unit_token)
+        self._viterbi_draw = Draw(MODE_VITERBI, -1.0, self.reversed.unit_score, self.max_piece_length)
+        lattice_scores = scores[1][ids]
+        self.min_score = float(lattice_scores.min()) if lattice_scores.size else 0.0
+        self._weights = {}
+
+        self.piece_ids = {}
+        for i, piece in enumerate(self.pieces):
+            self.piece_ids.setdefault(piece, i)  # the first id of a piece, as a lookup finds it
+        self.byte_ids = np.full(256, -1, np.int64)
+        if self.byte_fallback:
+            for b in range(256):
+                self.byte_ids[b] = self.piece_ids.get(f'<0x{b:02X}>', -1)
+
+    # --- the kernels ----------------------------------------------------------
+
+    def segment(self, buf, seg_bounds, text_seg, alpha, seed, first_stream, with_ends):
+        """The best (``alpha < 0``) or a random segmentation of every segment
+        (``Tokens``, pseudo ids unresolved); sampling draws with probability
+        proportional to ``exp(alpha * score)``, text ``t`` (segments
+        ``text_seg[t]..text_seg[t+1]-1``) on stream ``first_stream + t``."""
+        longest = int(np.diff(seg_bounds).max(initial=0))
+        if alpha < 0:
+            trie, draw, value = self.viterbi_trie, self._viterbi_draw, np.empty(longest + 1, self.precision)
+        else:
+            trie, draw, value = self.reversed, self.draw(alpha), np.empty(longest + 1, np.float64)
+        return Tokens(*segment_whole(buf, seg_bounds, text_seg, trie, draw, np.uint64(seed), first_stream,
+                                     with_ends, value))
+
+    def draw(self, alpha):
+        """How ``sample`` draws at ``alpha >= 0`` (a ``lattice.Draw``; unknown
+        edges only where the character lattice has them)."""
+        if alpha * self.min_score < _MIN_LOG_WEIGHT:
+            return Draw(MODE_SAMPLE_LOG | KEEP_KNOWN_CHARS, float(alpha), self.reversed.unit_score,
+                        self.max_piece_length)
+        weights = self._weights.get(alpha)
+        if weights is None:
+            if len(self._weights) >= _WEIGHT_CACHE:
+                self._weights.clear()
+            unit_score = self.reversed.unit_score
+            weights = np.zeros_like(unit_score)
+            ends_piece = self.reversed.unit_token >= 0
+            weights[ends_piece] = np.exp(alpha * unit_score[ends_piece])
+            self._weights[alpha] = weights
+        return Draw(MODE_SAMPLE | KEEP_KNOWN_CHARS, float(alpha), weights, self.max_piece_length)
+
+    def known_chars(self, buf):
+        """Bytes of ``buf`` inside characters that are pieces (no lone-byte edge there)."""
+        return known_char_bytes(buf, self.reversed.units, self.reversed.unit_token)
+
+    # --- unknown characters ------------------------------------------------------
+
+    def resolve(self, tokens, buf):
+        """``tokens`` with pseudo ids turned into the library's ids: runs of
+        unknown characters merged, or byte pieces with byte fallback."""
+        ids = tokens.ids
+        pseudo = ids >= self.byte_base
+        if self.flavor == HUGGINGFACE:
+            pseudo |= ids == self.unk_id
+        if not pseudo.any():
+            return tokens
+        if self.flavor == SENTENCEPIECE:
+            if self.byte_fallback:
+                out = ids.copy()
+                out[pseudo] = self.byte_ids[ids[pseudo] - self.byte_base]
+                return Tokens(out, tokens.ends, tokens.seg_start)
+            return Tokens(*merge_unknown_runs(ids, tokens.ends, tokens.seg_start, self.byte_base, self.unk_id))
+        return self._fuse(tokens, pseudo, buf)
+
+    def _fuse(self, tokens, pseudo, buf):
+        ids, ends, seg_start = tokens
+        n = ids.size
+        first_of_seg = np.zeros(n + 1, bool)
+        first_of_seg[seg_start[:-1][seg_start[:-1] < n]] = True
+        run_start = pseudo & (first_of_seg[:n] | ~np.concatenate([[False], pseudo[:-1]]))
+        run_end = pseudo & (first_of_seg[1:] | ~np.concatenate([pseudo[1:], [False]]))
+        starts = np.flatnonzero(run_start)
+        stops = np.flatnonzero(run_end) + 1
+        keep = ~pseudo
+        replacement = []
+        for a, b in zip(starts.tolist(), stops.tolist()):
+            replacement.append(self._run_ids(ids[a:b]))
+        # rebuild: the tokens outside runs, each run replaced by its ids
+        pieces_ids, pieces_src = [], []
+        cursor = 0
+        for (a, b), new in zip(zip(starts.tolist(), stops.tolist()), replacement):
+            pieces_ids.append(ids[cursor:a])
+            pieces_src.append(np.arange(cursor, a))
+            pieces_ids.append(np.asarray(new, np.int32))
+            pieces_src.append(np.full(len(new), b - 1))  # every new token ends where the run ends
+            cursor = b
+        pieces_ids.append(ids[cursor:])
+        pieces_src.append(np.arange(cursor, n))
+        new_ids = np.concatenate(pieces_ids).astype(np.int32)
+        src = np.concatenate(pieces_src).astype(np.int64)
+        new_ends = ends[src] if ends.size else ends
+        # segment starts: count the new tokens before each old start
+        lengths = np.ones(n, np.int64)
+        lengths[keep == False] = 0  # noqa: E712 (an array comparison)
+        for (a, b), new in zip(zip(starts.tolist(), stops.tolist()), replacement):
+            lengths[b - 1] = len(new)
+        cum = np.zeros(n + 1, np.int64)
+        np.cumsum(lengths, out=cum[1:])
+        return Tokens(new_ids, new_ends, cum[seg_start])
+
+    def _run_ids(self, run):
+        """HF's ids of one run of unknown characters (pseudo bytes, and the
+        unknown piece where it was matched)."""
+        data = bytearray()
+        for i in run.tolist():
+            data += bytes([i - self.byte_base]) if i >= self.byte_base else self.pieces[i].encode('utf-8')
+        found = self.piece_ids.get(data.decode('utf-8'))
+        if found is not None:
+            return [found]
+        if self.byte_fallback:
+            byte_ids = self.byte_ids[np.frombuffer(bytes(data), np.uint8)]
+            if (byte_ids >= 0).all():
+                return byte_ids.tolist()
+        return [self.unk_id]
+
