@@ -9,14 +9,15 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .core.encoding import Encoder, Request, TokenArrays, flat_arrays, id_lists, marked, offset_lists, text_list
-from .core.model import NUM_SPECIAL, SPECIAL_PIECES, load_model, write_model
+from .core.encoding import Encoder, Request, TokenArrays, flat_arrays, id_lists, offset_lists, text_list
+from .core.model import NUM_SPECIAL, SPECIAL_PIECES, write_model
 from .core.pieces import PieceTable
 from .core.seeds import SeedStream, check_alpha, check_unused_seed
 from .core.special import Allowed, SpecialTokens
 from .core.statistics import LatticeStatistics
 from .core.text import check_decode_errors, check_normalization, check_text, normalize
 from .core.vocab import Vocabulary
+from .imports.files import file_format, native_model
 from .runtime.parallel import available_cores, check_workers
 
 Seed = Union[int, Tuple[int, ...], np.random.Generator, None]
@@ -27,7 +28,8 @@ class Tokenizer:
 
     Args:
         model: a model file (JSON, or a ``.zip`` holding one) or the model
-            dict itself (docs/format.md).
+            dict itself (docs/format.md); a SentencePiece unigram ``.model`` or
+            a HF Unigram ``tokenizer.json`` gives an ``ImportedTokenizer``.
         seed: seeds the random draws of ``alpha >= 0``: an int, a tuple of
             ints (folded into one) or a numpy Generator; None draws a fresh
             seed from the OS in every process the tokenizer draws in. The
@@ -54,15 +56,23 @@ class Tokenizer:
     'the cat sat on the log.'
     """
 
+    model_format = 'bytepiece'  # 'sentencepiece' or 'huggingface' for an ImportedTokenizer
+
+    def __new__(cls, model=None, *args, **kwargs):
+        if cls is Tokenizer and file_format(model) in ('sentencepiece', 'huggingface'):  # another library's model
+            from .imports.tokenizer import ImportedTokenizer
+            return super().__new__(ImportedTokenizer)
+        return super().__new__(cls)
+
     def __init__(self, model: Union[str, os.PathLike, dict], seed: Seed = None, *,
                  normalization: Optional[str] = 'auto', special_tokens: Optional[Iterable[str]] = None,
                  keep_known_chars: bool = False) -> None:
-        pieces, ids, counts, metadata = load_model(model)
+        pieces, ids, counts, metadata, scores = native_model(model)
         if normalization == 'auto':
             normalization = metadata.get('normalization', 'NFC')
         self.normalization = check_normalization(normalization)
         self._metadata = metadata
-        self._vocab = Vocabulary(pieces, ids, counts, metadata.get('token_penalty', 0.0))
+        self._vocab = Vocabulary(pieces, ids, counts, metadata.get('token_penalty', 0.0), scores)
         # a partial, not a lambda: the tokenizer pickles (for worker processes)
         self._special = SpecialTokens(self._vocab.size, reserved=SPECIAL_PIECES,
                                       normalize=functools.partial(normalize, normalization=self.normalization))
@@ -227,7 +237,7 @@ class Tokenizer:
         """
         result = self._one(text, alpha, seed, allowed_special).tolist()
         if add_bos or add_eos:
-            result = marked(result, add_bos, add_eos)
+            result = self._encoder.marked(result, add_bos, add_eos)
         return (i for i in result) if iter else result
 
     def encode_to_numpy(self, text: str, *, alpha: float = -1, seed: Seed = None,
@@ -328,13 +338,14 @@ class Tokenizer:
         """
         return self._table.decode_bytes(ids)
 
-    def decode(self, ids: Sequence[int], *, errors: str = 'ignore') -> str:
+    def decode(self, ids: Sequence[int], *, errors: Optional[str] = None) -> str:
         """Text of ``ids``: the pieces' bytes joined and decoded as UTF-8.
 
         ``errors``: what to do with bytes that are not valid UTF-8 (ids that
-        end inside a character, say), as in ``bytes.decode``. The default,
-        ``'ignore'``, drops them, as BytePiece does, so that code written for
-        BytePiece gets the same text; ``'replace'`` puts U+FFFD in their
+        end inside a character, say), as in ``bytes.decode``. The default
+        (None) is ``'ignore'``: it drops them, as BytePiece does, so that code
+        written for BytePiece gets the same text (another library's model
+        decodes as its library does); ``'replace'`` puts U+FFFD in their
         place (tiktoken's default) and ``'strict'`` raises
         ``UnicodeDecodeError``; a name ``bytes.decode`` does not know is a
         ``LookupError`` (docs/usage.md, "Decoding").
@@ -345,7 +356,7 @@ class Tokenizer:
         >>> tok.decode(cut), tok.decode(cut, errors='replace')
         ('', '\ufffd')
         """
-        return str(self._table.gather(ids), 'utf-8', check_decode_errors(errors))
+        return self._table.decode(ids, None if errors is None else check_decode_errors(errors))
 
     # --- lattice statistics ---------------------------------------------------
 

@@ -46,10 +46,14 @@ class _Sizes(argparse.Action):
 
 
 def _model_args(p, specials=True):
-    p.add_argument('--model', '-m', required=True, help='model file (BytePiece JSON, or a .zip of one)')
-    p.add_argument('--normalization', default='NFC', choices=['NFC', 'NFKC', 'NFD', 'NFKD', 'none'],
-                   type=lambda s: s if s.lower() == 'none' else s.upper(),
-                   help='Unicode normalization before encoding (default NFC; none: byte-exact)')
+    p.add_argument('--model', '-m', required=True,
+                   help='model file: BytePiece JSON (or a .zip of one), a SentencePiece unigram .model, '
+                        'or a HF Unigram tokenizer.json')
+    p.add_argument('--normalization', default='auto', choices=['auto', 'NFC', 'NFKC', 'NFD', 'NFKD', 'none'],
+                   type=lambda s: s.lower() if s.lower() in ('none', 'auto') else s.upper(),
+                   help='Unicode normalization before encoding (default auto: the model file\'s, NFC for a '
+                        'BytePiece file that names none; none: byte-exact). SentencePiece and HF files use '
+                        'their own normalizer')
     if specials:
         p.add_argument('--special-tokens', nargs='+', metavar='TOKEN', default=None,
                        help='register special tokens (ids after the vocabulary)')

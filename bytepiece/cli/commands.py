@@ -22,7 +22,7 @@ SAMPLE_TEXT = ('BytePiece tokenizes bytes: 今天天气不错，我们去公园�
 
 def _load_tokenizer(args, seed=None):
     from ..tokenizer import Tokenizer
-    normalization = None if args.normalization.lower() == 'none' else args.normalization.upper()
+    normalization = {'none': None, 'auto': 'auto'}.get(args.normalization, args.normalization)
     special = args.special_tokens if getattr(args, 'special_tokens', None) else None
     files = [t for t in special or () if os.path.isfile(t)]
     if files:  # `--special-tokens TOK FILE` takes FILE as a token, not as an input
@@ -168,10 +168,24 @@ def cmd_info(args):
             raise UsageError(f'--text is not valid UTF-8: byte 0x{code - 0xDC00:02x} at character {e.start}') from None
         raise UsageError(f'--text holds a lone surrogate at character {e.start}') from None
     tokenizer = _load_tokenizer(args)
+    print(f'model: {args.model}')
+    if tokenizer.model_format != 'bytepiece':
+        for line in tokenizer.model_summary:
+            print(line)
+    else:
+        _bytepiece_info(tokenizer)
+    ids = tokenizer.encode(text, allowed_special='all' if tokenizer.model_format == 'bytepiece' else ())
+    table = [display_piece(tokenizer.id_to_piece(i)) for i in ids]
+    size = len(text.encode('utf-8'))
+    print(f'sample text: {size} bytes -> {len(ids)} tokens ({size / max(len(ids), 1):.2f} bytes/token)')
+    print('  ' + ' | '.join(table))
+    return 0
+
+
+def _bytepiece_info(tokenizer):
     pieces = tokenizer.vocab.pieces[NUM_SPECIAL:]
     lengths = tokenizer.vocab.piece_lengths[NUM_SPECIAL:]
     partial = sum(1 for p in pieces if not _is_utf8(p))
-    print(f'model: {args.model}')
     print(f'vocab size: {tokenizer.vocab_size} ({len(pieces)} pieces + {" ".join(SPECIAL_PIECES)}'
           f'{f" + {len(tokenizer.special_tokens)} special tokens" if tokenizer.special_tokens else ""})')
     print(f'normalization: {tokenizer.normalization}')
@@ -185,12 +199,6 @@ def cmd_info(args):
     for n in range(1, hist.size):
         if hist[n]:
             print(f'  {n:3d}: {int(hist[n]):7d} {"#" * max(1, round(40 * int(hist[n]) / width))}')
-    ids = tokenizer.encode(text, allowed_special='all')
-    table = [display_piece(tokenizer.id_to_piece(i)) for i in ids]
-    size = len(text.encode('utf-8'))
-    print(f'sample text: {size} bytes -> {len(ids)} tokens ({size / max(len(ids), 1):.2f} bytes/token)')
-    print('  ' + ' | '.join(table))
-    return 0
 
 
 def _is_utf8(piece):

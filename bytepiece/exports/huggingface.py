@@ -62,6 +62,14 @@ def byte_level(piece):
     return piece.decode('latin-1').translate(_BYTE_TABLE)
 
 
+_FROM_BYTE_LEVEL = {ord(c): b for b, c in _BYTE_TABLE.items()}
+
+
+def from_byte_level(text):
+    """The bytes piece of a byte-level string (``byte_level``'s inverse)."""
+    return text.translate(_FROM_BYTE_LEVEL).encode('latin-1')
+
+
 def _probe(strings):
     """The float64 values HF tokenizers reads for these JSON number strings."""
     tokenizers = extras.tokenizers()

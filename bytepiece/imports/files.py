@@ -1,0 +1,201 @@
+"""Which library a model file comes from, and the parts a ``Tokenizer``
+needs to encode and decode with a SentencePiece or HF unigram model."""
+
+import json
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..core.charencoding import CharEncoder
+from ..core.model import NUM_SPECIAL, SPECIAL_PIECES, load_model
+from ..core.pieces import PieceTable
+from ..core.statistics import CharLatticeStatistics
+from ..core.text import NORMALIZATIONS
+from ..exports.huggingface import CHUNK_REGEX, from_byte_level
+from ..runtime import extras
+from . import sentencepiece as spm
+
+BYTEPIECE = 'bytepiece'
+BYTEPIECE_EXPORT = 'bytepiece export'  # a tokenizer.json bytepiece wrote: a BytePiece model
+SENTENCEPIECE = 'sentencepiece'
+HUGGINGFACE = 'huggingface'
+
+
+def file_format(model):
+    """``'bytepiece'``, ``'bytepiece export'``, ``'sentencepiece'`` or
+    ``'huggingface'``: the format of a model path or dict (a file is told by
+    its first bytes and, for JSON, by HF's ``model`` key)."""
+    if isinstance(model, dict):
+        return _json_format(model)
+    if not isinstance(model, (str, bytes, os.PathLike)):
+        return BYTEPIECE  # load_model names the wrong type
+    path = os.fsdecode(model)
+    if not os.path.isfile(path):
+        return BYTEPIECE  # load_model names the missing file
+    with open(path, 'rb') as f:
+        head = f.read(1 << 16)
+    if spm.looks_like_sentencepiece(head):
+        return SENTENCEPIECE
+    if head.lstrip().startswith(b'{') and b'"model"' in head:
+        try:
+            return _json_format(json.loads(_read(path)))
+        except ValueError:
+            return BYTEPIECE  # load_model names the error
+    return BYTEPIECE
+
+
+def _json_format(obj):
+    if not isinstance(obj, dict) or not isinstance(obj.get('model'), dict):
+        return BYTEPIECE
+    return BYTEPIECE_EXPORT if is_bytepiece_export(obj) else HUGGINGFACE
+
+
+def _read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+class ModelPieceTable(PieceTable):
+    """``PieceTable``'s lookups for the pieces of another library's model:
+    pieces are str, ids are the file's, and decoding is the library's."""
+
+    def __init__(self, pieces, decoder):
+        encoded = [p.encode('utf-8') for p in pieces]
+        self.size = len(pieces)
+        self.pieces = list(pieces)
+        offsets = np.zeros(self.size + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, encoded), np.int64, self.size), out=offsets[1:])
+        self.piece_offsets = offsets
+        self.piece_data = np.frombuffer(b''.join(encoded), np.uint8)
+        self.ids = {}
+        for i, piece in enumerate(pieces):
+            self.ids.setdefault(piece, i)
+        self.decoder = decoder
+
+    def id_to_piece(self, i):
+        return self.pieces[self.check_id(i)]
+
+    def decode(self, ids, errors=None):
+        return self.decoder.decode(self.check_ids(ids), errors)
+
+
+class ImportedModel(NamedTuple):
+    """What a ``Tokenizer`` is built from for another library's model."""
+    format: str
+    vocab: Any  # a CharVocabulary
+    table: ModelPieceTable
+    encoder: CharEncoder
+    statistics: Any  # a CharLatticeStatistics
+    source: bytes  # the file as read, which ``save`` writes back
+    summary: list  # lines describing the model, for ``bytepiece info``
+
+
+def load_imported(model, normalization='auto', special_tokens=None):
+    """The ``ImportedModel`` of a SentencePiece ``.model`` file or a HF
+    Unigram ``tokenizer.json`` (a path or its parsed dict).
+    ``normalization`` and ``special_tokens`` (the ``Tokenizer``'s) must be
+    left unset: such a model has its own."""
+    kind = file_format(model)
+    _check_options(kind, normalization, special_tokens)
+    if kind == SENTENCEPIECE:
+        return _sentencepiece(os.fsdecode(model))
+    obj, text, source = _tokenizer_json(model)
+    return _huggingface(obj, text, source)
+
+
+def native_model(model):
+    """A BytePiece model (path or dict), or the one a ``tokenizer.json`` that
+    bytepiece exported holds: ``(pieces, ids, counts, metadata, scores)``,
+    ``scores`` None unless the file holds scores rather than counts."""
+    if file_format(model) == BYTEPIECE_EXPORT:
+        exported = exported_model(*_tokenizer_json(model)[:2])
+        pieces, ids, scores, metadata = exported
+        return pieces, ids, np.exp(scores).tolist(), metadata, scores
+    return (*load_model(model), None)
+
+
+def _tokenizer_json(model):
+    if isinstance(model, dict):
+        return model, json.dumps(model), 'tokenizer.json'
+    path = os.fsdecode(model)
+    text = _read(path).decode('utf-8')
+    return json.loads(text), text, repr(path)
+
+
+def _check_options(kind, normalization, special_tokens):
+    if normalization != 'auto':
+        raise ValueError(f'normalization={normalization!r}: a {kind} model normalizes text with its own '
+                         f'normalizer; leave normalization at its default')
+    if special_tokens:
+        raise ValueError(f'special_tokens: a {kind} model keeps the ids of its file; its control and '
+                         f'user-defined pieces are its special tokens')
+
+
+def check_exportable(kind, target):
+    """Refuse to export another library's model (the exports write BytePiece models)."""
+    if kind == target:
+        raise ValueError(f'this is a {kind} model already: save() writes its file')
+    raise ValueError(f'this is a {kind} model: bytepiece exports its own models only '
+                     f"(for SentencePiece to HF, use transformers' converter)")
+
+
+def _sentencepiece(path):
+    data = _read(path)
+    source = repr(path)
+    model = spm.check_unigram(spm.parse_sentencepiece(data, source), source)
+    normalizer = spm.normalizer(model)
+    vocab = spm.sentencepiece_vocabulary(model)
+    decoder = spm.SentencePieceDecoder(model, spm.denormalizer(model))
+    table = ModelPieceTable(model.pieces, decoder)
+    encoder = CharEncoder(vocab, spm.SentencePieceSplitter(normalizer), _marker_id(model, model.bos_id),
+                          _marker_id(model, model.eos_id))
+    return ImportedModel(SENTENCEPIECE, vocab, table, encoder, CharLatticeStatistics(vocab, encoder.splitter), data,
+                         spm.summary(model))
+
+
+def _marker_id(model, i):
+    return i if 0 <= i < len(model.pieces) else -1
+
+
+def hf_scores(obj, text=None):
+    """The Unigram scores of a parsed ``tokenizer.json`` as HF tokenizers
+    holds them: its JSON parser can read a number one unit in the last
+    place away from Python's, and on exact ties that changes ids. With
+    ``tokenizers`` installed (and the file's ``text``), the file is read by
+    it and written back, which spells its values exactly."""
+    scores = [entry[1] for entry in obj['model']['vocab']]
+    lib = extras.tokenizers(required=False)
+    if lib is None or text is None:
+        return scores
+    try:
+        reread = json.loads(lib.Tokenizer.from_str(text).to_str())
+    except Exception:  # tokenizers refuses the file: our own checks name the problem
+        return scores
+    return [entry[1] for entry in reread['model']['vocab']]
+
+
+def exported_model(obj, text=None):
+    """The BytePiece model a ``tokenizer.json`` that ``exports.huggingface``
+    wrote holds: ``(pieces, ids, scores, metadata)``."""
+    vocab = obj['model']['vocab']
+    scores = hf_scores(obj, text)
+    pieces = [from_byte_level(entry[0]) for entry in vocab[NUM_SPECIAL:]]
+    added = obj.get('added_tokens') or []
+    special_tokens = [t['content'] for t in added if t['id'] >= len(vocab)]
+    normalizer = obj.get('normalizer')
+    metadata = {'normalization': normalizer['type'] if normalizer else None, 'special_tokens': special_tokens}
+    return pieces, list(range(NUM_SPECIAL, len(vocab))), scores[NUM_SPECIAL:], metadata
+
+
+def is_bytepiece_export(obj):
+    """Whether a parsed ``tokenizer.json`` is one ``exports.huggingface`` writes."""
+    model = obj.get('model')
+    pre = obj.get('pre_tokenizer') or {}
+    steps = pre.get('pretokenizers') or []
+    return (isinstance(model, dict) and model.get('type') == 'Unigram'
+            and [entry[0] for entry in model.get('vocab', [])[:NUM_SPECIAL]] == list(SPECIAL_PIECES)
+            and len(steps) == 2 and steps[0].get('type') == 'Split'
+            and steps[0].get('pattern') == {'Regex': CHUNK_REGEX} and steps[1].get('type') == 'ByteLevel'
+            and (obj.get('decoder') or {}).get('type') == 'ByteLevel'
+            and (obj.get('normalizer') or {'type': None})['type'] in NORMALIZATIONS + (None,))
