@@ -121,6 +121,8 @@ PIPELINES = {
                        P.Metaspace('▁', prepend_scheme='first', split=True)),
     'anchors': (N.Sequence([N.Replace(Regex('^a|b$'), 'X'), N.Replace(Regex(r'\Z'), '!'), N.Replace(Regex('x*'), '-')]),
                 None),
+    'empty-matches': (N.Sequence([N.Strip(), N.Replace(Regex('^|(?=b)|$'), '_')]),
+                      P.Sequence([P.Split('_', 'isolated'), P.Metaspace('▁', prepend_scheme='first')])),
     'classes': (N.Replace(Regex(r'[\s\d][^a-c\x{e9}]?|\S{3,}?'), '_'), P.WhitespaceSplit()),
 }
 

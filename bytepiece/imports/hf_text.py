@@ -4,8 +4,9 @@ A piece of text travels as ``(text, head)``: ``head`` counts its leading
 characters that HF aligns with offset 0 of the input. HF keeps an alignment
 per byte; the only use it has here is Metaspace's ``prepend_scheme: first``,
 which prefixes a piece only when it starts at offset 0, and since alignments
-never decrease the zero-aligned characters are always a prefix. A piece that
-does not start the input has ``head == 0``.
+never decrease the zero-aligned characters are always a prefix. ``head`` is
+None for a piece that HF placed after offset 0: its alignments are relative
+to its own start, so not even a character inserted at its start is at 0.
 
 ``normalizer(spec, where)`` and ``pre_tokenizer(spec, where)`` return
 callables or raise ``ValueError`` naming ``where`` (the JSON path) for what is
@@ -61,10 +62,17 @@ def rust_lowercase(text):
     return text.replace('Σ', 'σ').lower()
 
 
+def slice_head(head, start, end):
+    """The head of ``text[start:end]``: a slice starts at offset 0 only if its first character does."""
+    return min(head, end) - start if head is not None and start < head else None
+
+
 def replaced(regex, content, text, head):
     """HF's ``NormalizedString::replace``: the new text and head."""
     spans = match_spans(regex, text)
     new = ''.join(content if is_match else text[s:e] for s, e, is_match in spans)
+    if head is None:
+        return new, None
     zeros = 0
     for s, e, is_match in spans:
         if not is_match:
@@ -87,7 +95,7 @@ def _mapped(fn):
     def normalize(text, head):
         new = fn(text)
         if not head or not new:
-            return new, 0
+            return new, head and 0
         return new, min(len(new), max(1, len(fn(text[:head]))))
     return normalize
 
@@ -97,7 +105,7 @@ def _strip(left, right):
         stripped = text.lstrip(WHITESPACE) if left else text
         cut = len(text) - len(stripped)
         stripped = stripped.rstrip(WHITESPACE) if right else stripped
-        return stripped, min(max(0, head - cut), len(stripped))
+        return stripped, head if head is None else min(max(0, head - cut), len(stripped))
     return normalize
 
 
@@ -105,7 +113,7 @@ def _prepend(prefix):
     def normalize(text, head):
         if not text:
             return text, head
-        return prefix + text, head + len(prefix) if head else 0
+        return prefix + text, head + len(prefix) if head else head
     return normalize
 
 
@@ -189,7 +197,7 @@ BEHAVIORS = ('Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Con
 
 def sliced(text, head, ranges):
     """The non-empty slices of a piece, with their heads."""
-    return [(text[s:e], max(0, min(head, e) - s)) for s, e in ranges if e > s]
+    return [(text[s:e], slice_head(head, s, e)) for s, e in ranges if e > s]
 
 
 def _metaspace(spec, where):
@@ -209,7 +217,7 @@ def _metaspace(spec, where):
         text = text.replace(' ', replacement)
         if text and not text.startswith(replacement) and (
                 scheme == 'always' or (scheme == 'first' and head)):
-            text, head = replacement + text, head + 1 if head else 0
+            text, head = replacement + text, head + 1 if head else head
         if not split:
             return [(text, head)] if text else []
         return sliced(text, head, split_spans(match_spans(splitter, text), 'MergedWithNext'))
@@ -329,7 +337,7 @@ def decoder(spec, where):
     if kind == 'Replace':
         regex = compile_pattern(field(spec, 'pattern', dict, where), f'{where}.pattern')
         content = field(spec, 'content', str, where)
-        return lambda tokens: [replaced(regex, content, t, 0)[0] for t in tokens]
+        return lambda tokens: [replaced(regex, content, t, None)[0] for t in tokens]
     if kind == 'ByteFallback':
         return _byte_fallback
     if kind == 'Fuse':

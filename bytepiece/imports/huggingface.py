@@ -22,7 +22,7 @@ from typing import List, NamedTuple, Union
 from ..core.model import SPECIAL_PIECES
 from ..exports.huggingface import CHUNK_REGEX
 from .hf_regex import WHITESPACE, word_class
-from .hf_text import decoder, field, normalizer, pre_tokenizer
+from .hf_text import decoder, field, normalizer, pre_tokenizer, slice_head
 
 
 class AddedToken(NamedTuple):
@@ -227,7 +227,7 @@ class HFUnigramFile:
         self.added_tokens = sorted(by_id.values())
         self.special_contents = {t.content for t in self.added_tokens if t.special}
         # normalized tokens match, and decode as, their normalized form
-        self._decoded = {t.id: self._normalize(t.content, 0)[0] if t.normalized else t.content
+        self._decoded = {t.id: self._normalize(t.content, None)[0] if t.normalized else t.content
                          for t in self.added_tokens}
         self._raw_matcher = _Matcher([(t.content, t) for t in self.added_tokens if not t.normalized])
         self._normalized_matcher = _Matcher([(self._decoded[t.id], t) for t in self.added_tokens
@@ -244,12 +244,12 @@ class HFUnigramFile:
                 continue
             if start == stop:
                 continue
-            normalized, head = self._normalize(text[start:stop], 1 if start == 0 else 0)
+            normalized, head = self._normalize(text[start:stop], 1 if start == 0 else None)
             for s, e, inner in _find_added(normalized, self._normalized_matcher):
                 if inner is not None:
                     out.append(inner.id)
                 elif e > s:
-                    out.extend(piece for piece, _ in self._pre_tokenize([(normalized[s:e], max(0, head - s))]))
+                    out.extend(piece for piece, _ in self._pre_tokenize([(normalized[s:e], slice_head(head, s, e))]))
         return out
 
     def decode(self, ids: List[int], skip_special_tokens: bool = True) -> str:
