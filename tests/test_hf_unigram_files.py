@@ -5,6 +5,8 @@ import io
 import json
 import os
 import random
+import types
+import warnings
 
 import pytest
 
@@ -235,6 +237,40 @@ def test_sentencepiece_conversions_match_hf(name, legacy, tmp_path):
     ours = check(tok, tmp_path, texts(80) + sample_lines()[:40])
     assert ours.pieces == [p for p, _ in vocab] and ours.byte_fallback == proto.trainer_spec.byte_fallback
     rng = random.Random(3)
+    for ids in ids_to_decode(tok, rng) + [tok.encode(t, add_special_tokens=False).ids for t in texts(30)]:
+        assert ours.decode(ids) == tok.decode(ids), ids
+
+
+@pytest.fixture(scope='module')
+def spm_file(tmp_path_factory):
+    proto = spm_proto(normalization_rule_name='identity', byte_fallback=True, vocab_size=600,
+                      user_defined_symbols=['<sep>'])
+    path = tmp_path_factory.mktemp('spm') / 'spm.model'
+    path.write_bytes(proto.SerializeToString())
+    return proto, str(path)
+
+
+def slow_tokenizer(proto, path, legacy):
+    """What transformers' converters read from a slow tokenizer."""
+    ids = {p.piece: i for i, p in enumerate(proto.pieces)}
+    return types.SimpleNamespace(
+        vocab_file=path, _extra_ids=3, add_prefix_space=True, legacy=legacy, do_lower_case=True,
+        keep_accents=False, split_by_punct=False, eos_token='</s>', pad_token='<pad>',
+        convert_ids_to_tokens=lambda i: proto.pieces[i].piece, convert_tokens_to_ids=lambda t: ids.get(t, 0))
+
+
+@pytest.mark.parametrize('legacy', [True, False])
+@pytest.mark.parametrize('name', ['T5Converter', 'LlamaConverter', 'AlbertConverter', 'XLNetConverter',
+                                  'DebertaV2Converter', 'SpmConverter'])
+def test_transformers_converters_match_hf(name, legacy, spm_file, tmp_path):
+    converter = pytest.importorskip('transformers.convert_slow_tokenizer')
+    proto, path = spm_file
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        tok = getattr(converter, name)(slow_tokenizer(proto, path, legacy)).converted()
+    tok.add_tokens([AddedToken('[MASK]', normalized=True, lstrip=True), AddedToken('<extra_id_0>', special=True)])
+    ours = check(tok, tmp_path, texts(80) + sample_lines()[:30])
+    rng = random.Random(5)
     for ids in ids_to_decode(tok, rng) + [tok.encode(t, add_special_tokens=False).ids for t in texts(30)]:
         assert ours.decode(ids) == tok.decode(ids), ids
 

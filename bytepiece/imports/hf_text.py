@@ -90,13 +90,16 @@ def replaced(regex, content, text, head):
     return new, min(zeros, len(new))
 
 
-def _mapped(fn):
-    """A normalizer mapping text with ``fn``; the head maps with it."""
+def _mapped(fn, first_kept=False):
+    """A normalizer mapping text with ``fn``; the head maps with it.
+
+    ``first_kept``: HF's Precompiled aligns its output from the first
+    original character on even when that character was dropped."""
     def normalize(text, head):
         new = fn(text)
         if not head or not new:
             return new, head and 0
-        return new, min(len(new), max(1, len(fn(text[:head]))))
+        return new, min(len(new), max(int(first_kept), len(fn(text[:head]))))
     return normalize
 
 
@@ -129,7 +132,7 @@ def _precompiled(spec, where):
         return lambda text, head: (text, head)
     from .charsmap import parse_charsmap, precompiled_hf
     rules = parse_charsmap(raw)
-    return _mapped(lambda text: precompiled_hf(rules, text))
+    return _mapped(lambda text: precompiled_hf(rules, text), first_kept=True)
 
 
 def normalizer(spec, where):
