@@ -185,15 +185,20 @@ def compile_pattern(pattern, where):
 def match_spans(regex, text):
     """HF's ``find_matches``: ``(start, end, is_match)`` covering ``text`` in order.
 
-    Like Oniguruma's iterator, an empty match right where the previous match
-    ended is skipped (Python's ``finditer`` reports it)."""
+    Oniguruma's iterator goes on one character after an empty match and
+    skips an empty match where the previous match ended; Python's
+    ``finditer`` would try a longer match at the same place and report it."""
     if not text:
         return [(0, 0, False)]
     spans = []
-    prev = 0
+    prev = pos = 0
     last_end = None
-    for m in regex.finditer(text):
+    while pos <= len(text):
+        m = regex.search(text, pos)
+        if m is None:
+            break
         start, end = m.span()
+        pos = end + 1 if start == end else end
         if start == end and start == last_end:
             continue
         if prev != start:
