@@ -5,7 +5,9 @@ import io
 import json
 import os
 import random
+import re
 import types
+import unicodedata
 import warnings
 
 import pytest
@@ -344,3 +346,50 @@ def test_errors_name_the_file_and_the_component(tmp_path):
     obj['added_tokens'][0]['content'] = 7
     with pytest.raises(ValueError, match=r'added_tokens\[0\]\.content: expected str'):
         read_tokenizer_json(_file(tmp_path, obj))
+
+
+PATTERNS = [r'\A +| +\z', ' {2,}', r'\A▁', r'\s+', r'[^\s]', r'\S+?', r'\d+', 'a{,2}', r'(a|b)*', r'(?<=a)b', r'(?<!a)b',
+            r'(?!a).', r'\x41', r'\x{1F600}', r'\u00e9', r'[\x{e9}-\x{ff}]', r'\-|\ |\.', r'$\n?', '^$', r'\Z', '^', '$',
+            r'\z', '.*', 'a|', '|a', 'a??', r'[\s\d]+', r'\D', r'[]a]', r'[^]a-]', r'\e|\v', '[$^]', 'x{2,3}?', '{',
+            '\u2581+', ' ?[^ ]+']
+REFUSED = [r'\w+', r'\bx', r'\p{L}', '(?i)a', '(?<name>a)', 'a*+', '[[:alpha:]]', '[a-z&&[^b]]', r'\h', r'(a)\1', r'\K']
+
+
+def test_oniguruma_patterns_match_hf():
+    from bytepiece.imports.hf_regex import translate_oniguruma
+    from bytepiece.imports.hf_text import replaced
+    rng = random.Random(6)
+    alphabet = ['a', 'b', 'ab', ' ', '  ', '\t', '\n', '\r', '\x0b', '\x1c', '\x85', '\xa0', '\u3000', '▁', 'é', '😀',
+                '٣', '1', 'A', '.', '$', ']', '-', '\u200b']
+    strings = ['', 'a', '\n', 'a\n', '\n\n', ' a '] + [
+        ''.join(rng.choice(alphabet) for _ in range(rng.randint(1, 10))) for _ in range(300)]
+    for pattern in PATTERNS:
+        hf = N.Replace(Regex(pattern), '<>')
+        ours = re.compile(translate_oniguruma(pattern))
+        for s in strings:
+            assert replaced(ours, '<>', s, None)[0] == hf.normalize_str(s), (pattern, s)
+
+
+@pytest.mark.parametrize('pattern', REFUSED)
+def test_untranslatable_patterns_are_refused(pattern):
+    from bytepiece.imports.hf_regex import Untranslatable, translate_oniguruma
+    with pytest.raises(Untranslatable):
+        translate_oniguruma(pattern)
+
+
+def assigned_characters():
+    return [chr(cp) for cp in range(0x20, 0x30000)
+            if not 0xD800 <= cp < 0xE000 and unicodedata.category(chr(cp)) != 'Cn']
+
+
+def test_unicode_classes_match_hf_for_every_assigned_character():
+    # HF's tables are newer than Python's: characters Python does not know are left out
+    from bytepiece.imports.hf_text import normalizer, pre_tokenizer
+    chars = assigned_characters()
+    text = ' '.join(f'a{c}.' for c in chars)
+    ours = pre_tokenizer({'type': 'Whitespace'}, 'test')
+    assert [t for t, _ in ours([(text, None)])] == [t for t, _ in P.Whitespace().pre_tokenize_str(text)]
+    text = ''.join(chars)
+    assert normalizer({'type': 'Lowercase'}, 'test')(text, None)[0] == N.Lowercase().normalize_str(text)
+    assert normalizer({'type': 'Strip', 'strip_left': True, 'strip_right': True}, 'test')(
+        f'{text}x{text}', None)[0] == N.Strip().normalize_str(f'{text}x{text}')
