@@ -6,6 +6,7 @@ import json
 import os
 import random
 import re
+import sys
 import types
 import unicodedata
 import warnings
@@ -187,7 +188,7 @@ DECODERS = {
 @pytest.mark.parametrize('name', sorted(DECODERS))
 def test_decode_matches_hf(name):
     pieces = [('<unk>', 0.0)] + [(f'<0x{b:02X}>', -5.0) for b in range(256)] + [
-        (p, -1.0) for p in ('▁', '▁a', 'a▁', '▁▁', 'ab', '中', '😀', ' ', 'aa')]
+        (p, -1.0) for p in ('▁', '▁a', 'a▁', '▁▁', 'ab', '中', '😀', ' ', 'aa', '<0x+F>', '<0x 1>', '<0xfg>')]
     tok = with_added(tokenizers.Tokenizer(Unigram(pieces, 0, True)))
     tok.add_tokens([AddedToken('hello', normalized=True)])
     tok.normalizer = N.Lowercase()
@@ -277,13 +278,30 @@ def test_transformers_converters_match_hf(name, legacy, spm_file, tmp_path):
         assert ours.decode(ids) == tok.decode(ids), ids
 
 
-def test_precompiled_nmt_nfkc_matches_hf(tmp_path):
-    # needs bytepiece.imports.charsmap
+def nmt_nfkc_tokenizer():
     converter = pytest.importorskip('transformers.convert_slow_tokenizer')
     proto = spm_proto(normalization_rule_name='nmt_nfkc', byte_fallback=True, vocab_size=600)
     vocab = [(p.piece, p.score) for p in proto.pieces]
     tok = converter.SpmConverter.build_tokenizer_from_spm_proto(proto, vocab, legacy=False)
-    check(with_added(tok), tmp_path)
+    return with_added(tok)
+
+
+PRECOMPILED_TEXTS = ['\x01a', '\x01 a', '\u200b a', 'ｈｅｌｌｏ\u3000ｗｏｒｌｄ', '①②', 'ﬁ\x7f', '\ufeffa',
+                     'e\u0301\u0301 x', '\U0001F469\u200d\U0001F469', 'Å', '\x00']
+
+
+def test_precompiled_pipeline_with_hfs_own_normalizer(tmp_path, monkeypatch):
+    # the reader's part alone: HF's Precompiled stands in for bytepiece.imports.charsmap
+    stub = types.ModuleType('bytepiece.imports.charsmap')
+    stub.parse_charsmap = lambda blob: N.Precompiled(blob)
+    stub.precompiled_hf = lambda rules, text: rules.normalize_str(text)
+    monkeypatch.setitem(sys.modules, 'bytepiece.imports.charsmap', stub)
+    check(nmt_nfkc_tokenizer(), tmp_path, texts() + PRECOMPILED_TEXTS)
+
+
+def test_precompiled_nmt_nfkc_matches_hf(tmp_path):
+    # needs bytepiece.imports.charsmap
+    check(nmt_nfkc_tokenizer(), tmp_path, texts() + PRECOMPILED_TEXTS)
 
 
 def test_scores_are_read_as_hf_reads_them(tmp_path):
