@@ -1,4 +1,4 @@
-"""HF ``tokenizers``' normalizers and pre-tokenizers, rebuilt from their JSON.
+"""HF ``tokenizers``' normalizers, pre-tokenizers and decoders, rebuilt from their JSON.
 
 A piece of text travels as ``(text, head)``: ``head`` counts its leading
 characters that HF aligns with offset 0 of the input. HF keeps an alignment
@@ -8,11 +8,13 @@ never decrease the zero-aligned characters are always a prefix. ``head`` is
 None for a piece that HF placed after offset 0: its alignments are relative
 to its own start, so not even a character inserted at its start is at 0.
 
-``normalizer(spec, where)`` and ``pre_tokenizer(spec, where)`` return
-callables or raise ``ValueError`` naming ``where`` (the JSON path) for what is
-not supported.
+``normalizer``, ``pre_tokenizer`` and ``decoder`` take a component's JSON
+and ``where`` (its JSON path, for errors) and return a callable, or raise
+``ValueError`` for what is not supported (``SUPPORTED`` lists what is).
 """
 
+import base64
+import binascii
 import re
 import unicodedata
 
@@ -31,8 +33,10 @@ def field(spec, key, kind, where, default=...):
             raise ValueError(f'{where}: missing key {key!r}')
         return default
     value = spec[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError(f'{where}.{key}: expected {getattr(kind, "__name__", kind)}, got {value!r}')
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = ' or '.join('null' if k is type(None) else k.__name__ for k in kinds)
+        raise ValueError(f'{where}.{key}: expected {names}, got {value!r}')
     return value
 
 
@@ -121,8 +125,6 @@ def _prepend(prefix):
 
 
 def _precompiled(spec, where):
-    import base64
-    import binascii
     blob = field(spec, 'precompiled_charsmap', (str, type(None)), where, None) or ''
     try:
         raw = base64.b64decode(blob, validate=True)
@@ -203,7 +205,11 @@ def sliced(text, head, ranges):
     return [(text[s:e], slice_head(head, s, e)) for s, e in ranges if e > s]
 
 
-def _metaspace(spec, where):
+def metaspace_fields(spec, where):
+    """Metaspace's replacement, prepend scheme and split (one struct for
+    the pre-tokenizer and the decoder). Files older than ``prepend_scheme``
+    say ``add_prefix_space``; HF now refuses ``add_prefix_space: false``
+    without ``prepend_scheme: never``, and we read it as ``never``."""
     replacement = char_field(spec, 'replacement', where)
     scheme = field(spec, 'prepend_scheme', str, where, 'always')
     if scheme not in ('always', 'first', 'never'):
@@ -213,7 +219,11 @@ def _metaspace(spec, where):
             raise ValueError(f'{where}: add_prefix_space false contradicts prepend_scheme {scheme!r}')
         scheme = 'never'
     split = field(spec, 'split', (bool, type(None)), where, None)
-    split = True if split is None else split
+    return replacement, scheme, True if split is None else split
+
+
+def _metaspace(spec, where):
+    replacement, scheme, split = metaspace_fields(spec, where)
     splitter = re.compile(re.escape(replacement))
 
     def one(text, head):
@@ -308,10 +318,7 @@ def _strip_decoder(content, start, stop):
 
 
 def _metaspace_decoder(spec, where):
-    replacement = char_field(spec, 'replacement', where)
-    scheme = field(spec, 'prepend_scheme', str, where, 'always')
-    if field(spec, 'add_prefix_space', (bool, type(None)), where, None) is False:
-        scheme = 'never'
+    replacement, scheme, _ = metaspace_fields(spec, where)
 
     def run(tokens):
         out = [t.replace(replacement, ' ') for t in tokens]
