@@ -102,6 +102,7 @@ META_DECODE = D.Sequence([D.Replace('▁', ' '), D.ByteFallback(), D.Fuse(), D.S
 
 # What transformers' converters write around a SentencePiece model, and rarer components.
 PIPELINES = {
+    'none': (None, None),
     'llama-legacy': (N.Sequence([N.Prepend('▁'), N.Replace(' ', '▁')]), None),
     'llama': (None, P.Metaspace('▁', prepend_scheme='first', split=False)),
     't5': (N.Sequence([N.Strip(left=False, right=True), N.Replace(Regex(' {2,}'), '▁')]),
@@ -156,6 +157,13 @@ def test_metaspace_legacy_fields_are_read(fields):
         assert ours.split(text) == hf_split(reference, text)
 
 
+def test_normalize_is_hfs_normalizer():
+    tok = build(*PIPELINES['albert'])
+    ours = read_tokenizer_json(json.loads(tok.to_str()))
+    for text in texts(40):
+        assert ours.normalize(text) == tok.normalizer.normalize_str(text)
+
+
 def test_added_token_ids_are_hfs(tmp_path):
     tok = build(N.Lowercase())
     tok.add_tokens([AddedToken('a', normalized=False), AddedToken('NEW', special=True)])
@@ -190,8 +198,8 @@ def test_decode_matches_hf(name):
     pieces = [('<unk>', 0.0)] + [(f'<0x{b:02X}>', -5.0) for b in range(256)] + [
         (p, -1.0) for p in ('▁', '▁a', 'a▁', '▁▁', 'ab', '中', '😀', ' ', 'aa', '<0x+F>', '<0x 1>', '<0xfg>')]
     tok = with_added(tokenizers.Tokenizer(Unigram(pieces, 0, True)))
-    tok.add_tokens([AddedToken('hello', normalized=True)])
-    tok.normalizer = N.Lowercase()
+    tok.add_tokens([AddedToken('hello', normalized=True), AddedToken('SPECIAL', normalized=True, special=True)])
+    tok.normalizer = N.Lowercase()  # a normalized special token decodes lowercased, and is not skipped
     if DECODERS[name] is not None:
         tok.decoder = DECODERS[name]
     ours = read_tokenizer_json(json.loads(tok.to_str()))

@@ -252,6 +252,10 @@ class HFUnigramFile:
                     out.extend(piece for piece, _ in self._pre_tokenize([(normalized[s:e], slice_head(head, s, e))]))
         return out
 
+    def normalize(self, text: str) -> str:
+        """HF's ``normalizer.normalize_str``: the normalizer alone, no added tokens."""
+        return self._normalize(text, None)[0]
+
     def decode(self, ids: List[int], skip_special_tokens: bool = True) -> str:
         """HF's ``Tokenizer.decode``: ids that are neither added tokens nor
         pieces are dropped, special tokens too when ``skip_special_tokens``."""
