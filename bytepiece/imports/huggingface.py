@@ -1,0 +1,292 @@
+"""Reading HF ``tokenizer.json`` files whose model is ``Unigram``.
+
+``read_tokenizer_json`` gives an ``HFUnigramFile``: the model's pieces and
+scores, its added tokens with the ids HF gives them, and HF's text pipeline
+around the model: ``split`` cuts a text into added-token ids and the
+pre-tokens the model encodes one by one, ``decode`` is ``Tokenizer.decode``.
+The components read are ``hf_text.SUPPORTED`` (and null); any other raises
+a ``ValueError`` naming the file, the component's JSON path and its type.
+Post-processors are kept (``post_processor``) but not applied: ``split``
+gives what ``encode(text, add_special_tokens=False)`` encodes.
+
+Files that bytepiece itself exported (``is_bytepiece_export``) are byte-level
+and load through bytepiece's own path, not this one.
+"""
+
+import functools
+import json
+import os
+import re
+from typing import List, NamedTuple, Union
+
+from ..core.model import SPECIAL_PIECES
+from ..exports.huggingface import CHUNK_REGEX
+from .hf_regex import WHITESPACE, word_class
+from .hf_text import decoder, field, normalizer, pre_tokenizer, slice_head
+
+
+class AddedToken(NamedTuple):
+    id: int  # the id HF gives it (the JSON's id is only checked by HF)
+    content: str
+    special: bool
+    normalized: bool
+    single_word: bool
+    lstrip: bool
+    rstrip: bool
+
+
+_NUMBER = re.compile(r'(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?')
+_U64_MAX = (1 << 64) - 1
+_POW10 = [float(f'1e{k}') for k in range(309)]
+
+
+def serde_f64(text):
+    """The float64 that serde_json (without ``float_roundtrip``, as HF builds
+    it) reads for a JSON number: the digits as an integer times or divided by
+    one power of ten, which can be an ulp off the correctly rounded value.
+    Scores one ulp apart break ties differently, so ids depend on it."""
+    m = _NUMBER.fullmatch(text)
+    if m is None:
+        return float(text)
+    negative, whole, fraction, exp = m.groups()
+    significand, exponent, overflowed = 0, 0, False
+    for d in map(int, whole):
+        if overflowed or significand * 10 + d > _U64_MAX:
+            overflowed = True
+            exponent += 1
+        else:
+            significand = significand * 10 + d
+    for d in map(int, fraction or ''):
+        if significand * 10 + d > _U64_MAX:
+            break  # serde_json ignores the digits that no longer fit
+        significand = significand * 10 + d
+        exponent -= 1
+    exponent += int(exp or 0)
+    value = float(significand)
+    while True:
+        if abs(exponent) < len(_POW10):
+            value = value * _POW10[exponent] if exponent >= 0 else value / _POW10[-exponent]
+            break
+        if value == 0.0 or exponent >= 0:
+            break
+        value /= 1e308
+        exponent += 308
+    return -value if negative else value
+
+
+def is_bytepiece_export(obj) -> bool:
+    """Whether a parsed ``tokenizer.json`` is one bytepiece exported
+    (``bytepiece.exports.huggingface``): byte-level pieces split on lines."""
+    try:
+        model, pre = obj['model'], obj['pre_tokenizer']
+        steps = pre['pretokenizers']
+        return (model.get('type') == 'Unigram' and pre.get('type') == 'Sequence' and len(steps) == 2
+                and steps[0].get('type') == 'Split' and steps[0].get('pattern') == {'Regex': CHUNK_REGEX}
+                and steps[1].get('type') == 'ByteLevel' and (obj.get('decoder') or {}).get('type') == 'ByteLevel'
+                and [p[0] for p in model['vocab'][:len(SPECIAL_PIECES)]] == list(SPECIAL_PIECES))
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return False
+
+
+def _model_type(model):
+    if 'type' in model:
+        return model['type']
+    # files without the tag: HF tells the models apart by their fields
+    if 'merges' in model:
+        return 'BPE'
+    if 'continuing_subword_prefix' in model:
+        return 'WordPiece'
+    if isinstance(model.get('vocab'), list):
+        return 'Unigram'
+    return 'WordLevel'
+
+
+def _read_vocab(model, where):
+    vocab = field(model, 'vocab', list, where)
+    pieces, scores = [], []
+    for i, entry in enumerate(vocab):
+        if (not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str)
+                or not isinstance(entry[1], (int, float)) or isinstance(entry[1], bool)):
+            raise ValueError(f'{where}.vocab[{i}]: expected [piece, score], got {entry!r}')
+        pieces.append(entry[0])
+        scores.append(float(entry[1]))
+    return pieces, scores
+
+
+def _read_added(obj, where):
+    tokens = obj.get('added_tokens') or []
+    if not isinstance(tokens, list):
+        raise ValueError(f'{where}.added_tokens: expected a list, got {tokens!r}')
+    read = []
+    for i, spec in enumerate(tokens):
+        at = f'{where}.added_tokens[{i}]'
+        if not isinstance(spec, dict):
+            raise ValueError(f'{at}: expected an object, got {spec!r}')
+        field(spec, 'id', int, at)
+        read.append(dict(content=field(spec, 'content', str, at),
+                         special=field(spec, 'special', bool, at, False),
+                         normalized=field(spec, 'normalized', bool, at, True),
+                         single_word=field(spec, 'single_word', bool, at, False),
+                         lstrip=field(spec, 'lstrip', bool, at, False),
+                         rstrip=field(spec, 'rstrip', bool, at, False)))
+    return read
+
+
+class _Matcher:
+    """Leftmost-longest matching of added tokens (HF's Aho-Corasick tries)."""
+
+    def __init__(self, patterns):
+        self.ids = {}
+        for text, token in patterns:
+            self.ids.setdefault(text, token)
+        ordered = sorted(self.ids, key=len, reverse=True)  # at one start, the longest first
+        self.regex = re.compile('|'.join(map(re.escape, ordered))) if ordered else None
+
+
+@functools.lru_cache(maxsize=None)
+def _word_char():
+    return re.compile(f'[{word_class()}]')
+
+
+def _word_at(text, index):
+    """Whether ``text[index]`` is a word character for Rust's regex."""
+    return 0 <= index < len(text) and _word_char().match(text, index) is not None
+
+
+def _find_added(text, matcher):
+    """HF's ``AddedVocabulary::find_matches``: ``(start, end, token or None)`` covering ``text``."""
+    if matcher.regex is None or not text:
+        return [(0, len(text), None)]
+    spans = []
+    done = 0
+    for m in matcher.regex.finditer(text):
+        start, stop = m.span()
+        token = matcher.ids[m.group()]
+        if token.single_word and (_word_at(text, start - 1) or _word_at(text, stop)):
+            continue
+        if token.lstrip:
+            start = max(len(text[:start].rstrip(WHITESPACE)), done)
+        if token.rstrip:
+            stop = len(text) - len(text[stop:].lstrip(WHITESPACE))
+        if done < start:
+            spans.append((done, start, None))
+        spans.append((start, stop, token))
+        done = stop
+    if done != len(text):
+        spans.append((done, len(text), None))
+    return spans
+
+
+class HFUnigramFile:
+    """A HF Unigram ``tokenizer.json``: the model, added tokens and text pipeline."""
+
+    def __init__(self, obj, name):
+        self.name = name
+        if not isinstance(obj, dict):
+            raise ValueError(f'{name!r}: expected a JSON object at the top, got {type(obj).__name__}')
+        if obj.get('version', '1.0') != '1.0':
+            raise ValueError(f'{name!r}: unknown tokenizer.json version {obj["version"]!r}')
+        model = field(obj, 'model', dict, f'{name!r}')
+        kind = _model_type(model)
+        if kind != 'Unigram':
+            raise ValueError(f'{name!r} is a Hugging Face {kind} tokenizer; bytepiece reads Unigram models only')
+        if is_bytepiece_export(obj):
+            raise ValueError(f'{name!r} is a tokenizer bytepiece exported (byte-level pieces); '
+                             'bytepiece loads it through its own path, not as a Hugging Face Unigram file')
+        where = f'{name!r}: model'
+        self.pieces, self.scores = _read_vocab(model, where)
+        self.unk_id = field(model, 'unk_id', (int, type(None)), where, None)
+        if self.unk_id is not None and not 0 <= self.unk_id < len(self.pieces):
+            raise ValueError(f'{where}.unk_id: {self.unk_id} is not a piece id (vocab of {len(self.pieces)})')
+        self.byte_fallback = field(model, 'byte_fallback', bool, where, False)
+        self.post_processor = obj.get('post_processor')  # not applied: ids without special tokens added
+        self._normalize = normalizer(obj.get('normalizer'), f'{name!r}: normalizer')
+        self._pre_tokenize = pre_tokenizer(obj.get('pre_tokenizer'), f'{name!r}: pre_tokenizer')
+        self._decoder = decoder(obj.get('decoder'), f'{name!r}: decoder')
+        self._add_tokens(_read_added(obj, f'{name!r}:'))
+
+    def _add_tokens(self, specs):
+        """Ids as HF assigns them on loading: an existing added token or
+        piece with the same content keeps its id, others count on from the
+        vocabulary's size (the JSON's ids are not used)."""
+        piece_ids = {piece: i for i, piece in enumerate(self.pieces)}  # the last duplicate wins, as in HF
+        by_content, by_id = {}, {}
+        next_id = len(self.pieces)
+        for spec in specs:
+            content = spec['content']
+            if not content:
+                continue
+            known = by_content.get(content)
+            if known is not None and by_id[known] == AddedToken(id=known, **spec):
+                continue
+            token_id = known if known is not None else piece_ids.get(content)
+            if token_id is None:
+                token_id, next_id = next_id, next_id + 1
+            by_content[content] = token_id
+            by_id[token_id] = AddedToken(id=token_id, **spec)
+        self.added_tokens = sorted(by_id.values())
+        self.special_contents = {t.content for t in self.added_tokens if t.special}
+        # normalized tokens match, and decode as, their normalized form
+        self._decoded = {t.id: self._normalize(t.content, None)[0] if t.normalized else t.content
+                         for t in self.added_tokens}
+        self._raw_matcher = _Matcher([(t.content, t) for t in self.added_tokens if not t.normalized])
+        self._normalized_matcher = _Matcher([(self._decoded[t.id], t) for t in self.added_tokens
+                                             if t.normalized and self._decoded[t.id]])
+
+    def split(self, text: str) -> List[Union[int, str]]:
+        """``text`` as HF cuts it before the model: added-token ids (``int``)
+        and pre-tokens (``str``, normalized), in order; each pre-token is
+        encoded on its own."""
+        out = []
+        for start, stop, token in _find_added(text, self._raw_matcher):
+            if token is not None:
+                out.append(token.id)
+                continue
+            if start == stop:
+                continue
+            normalized, head = self._normalize(text[start:stop], 1 if start == 0 else None)
+            for s, e, inner in _find_added(normalized, self._normalized_matcher):
+                if inner is not None:
+                    out.append(inner.id)
+                elif e > s:
+                    out.extend(piece for piece, _ in self._pre_tokenize([(normalized[s:e], slice_head(head, s, e))]))
+        return out
+
+    def normalize(self, text: str) -> str:
+        """HF's ``normalizer.normalize_str``: the normalizer alone, no added tokens."""
+        return self._normalize(text, None)[0]
+
+    def decode(self, ids: List[int], skip_special_tokens: bool = True) -> str:
+        """HF's ``Tokenizer.decode``: ids that are neither added tokens nor
+        pieces are dropped, special tokens too when ``skip_special_tokens``."""
+        tokens = []
+        for i in ids:
+            token = self._decoded.get(i)
+            if token is None:
+                if not 0 <= i < len(self.pieces):
+                    continue
+                token = self.pieces[i]
+            if skip_special_tokens and token in self.special_contents:
+                continue
+            tokens.append(token)
+        if self._decoder is None:
+            return ' '.join(tokens)
+        return ''.join(self._decoder(tokens))
+
+
+def read_tokenizer_json(source: Union[str, os.PathLike, dict]) -> HFUnigramFile:
+    """A HF Unigram ``tokenizer.json``, from its path or its parsed content.
+
+    From a path, scores are read as HF reads them (``serde_f64``); a dict
+    already holds Python's reading of them."""
+    if isinstance(source, dict):
+        return HFUnigramFile(source, '<dict>')
+    name = os.fspath(source)
+    try:
+        with open(name, encoding='utf-8') as f:
+            obj = json.load(f, parse_float=serde_f64)
+    except json.JSONDecodeError as error:
+        raise ValueError(f'{name!r} is not valid JSON: {error}') from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f'{name!r} is not UTF-8 text: {error}') from None
+    return HFUnigramFile(obj, name)
