@@ -1,0 +1,1 @@
+"""Reading other libraries' unigram models."""

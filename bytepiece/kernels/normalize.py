@@ -1,0 +1,290 @@
+"""SentencePiece's text normalizer over a packed batch of UTF-8 texts, and
+the walk that reads the rules out of a SentencePiece ``precompiled_charsmap``.
+
+The rules and the user-defined symbols are each a forward trie in the layout
+of ``kernels/trie.py`` (``units`` base/check pairs, flat) whose
+``unit_value[u]`` is the key's index, -1 where no key ends. Rule ``k``'s
+replacement is ``pool[pool_bounds[k]:pool_bounds[k+1]]``; the pool's last
+entry is U+FFFD, written for a malformed byte.
+
+At each position the longest user-defined symbol is copied verbatim, else
+the longest rule key is replaced, else one UTF-8 character is copied (a
+malformed byte becomes U+FFFD and consumes one byte), as SentencePiece's
+``Normalizer::NormalizePrefix`` does. Around that, whitespace is handled as
+``Normalizer::Normalize`` does, and ``norm_to_orig`` (per normalized byte,
+the original byte offset it came from, plus one entry for the end) is
+computed the same way.
+"""
+
+import numpy as np
+from numba import njit
+
+SPACE = 0x20
+# U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's escaped space.
+SPACE_SYMBOL = np.array([0xE2, 0x96, 0x81], np.uint8)
+
+
+@njit(cache=True, nogil=True)
+def longest_key(units, unit_value, buf, pos, end):
+    """``(length, value)`` of the longest trie key that is a prefix of
+    ``buf[pos:end]``; ``(0, -1)`` if none is."""
+    u = 0
+    best_length = 0
+    best_value = -1
+    i = pos
+    while i < end:
+        v = units[2 * u] + buf[i]
+        if units[2 * v + 1] != u:
+            break
+        u = v
+        i += 1
+        if unit_value[u] >= 0:
+            best_length = i - pos
+            best_value = unit_value[u]
+    return best_length, best_value
+
+
+@njit(cache=True, nogil=True)
+def utf8_length(buf, pos, end):
+    """Bytes of the well-formed UTF-8 character at ``pos``, 0 if it is malformed
+    (overlong forms, surrogates and code points past U+10FFFF are)."""
+    b0 = np.int64(buf[pos])
+    if b0 < 0x80:
+        return 1
+    left = end - pos
+    if (b0 & 0xE0) == 0xC0 and left >= 2:
+        b1 = np.int64(buf[pos + 1])
+        if (b1 & 0xC0) == 0x80 and (((b0 & 0x1F) << 6) | (b1 & 0x3F)) >= 0x80:
+            return 2
+    elif (b0 & 0xF0) == 0xE0 and left >= 3:
+        b1 = np.int64(buf[pos + 1])
+        b2 = np.int64(buf[pos + 2])
+        if (b1 & 0xC0) == 0x80 and (b2 & 0xC0) == 0x80:
+            cp = ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
+            if cp >= 0x800 and not (0xD800 <= cp < 0xE000):
+                return 3
+    elif (b0 & 0xF8) == 0xF0 and left >= 4:
+        b1 = np.int64(buf[pos + 1])
+        b2 = np.int64(buf[pos + 2])
+        b3 = np.int64(buf[pos + 3])
+        if (b1 & 0xC0) == 0x80 and (b2 & 0xC0) == 0x80 and (b3 & 0xC0) == 0x80:
+            cp = ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)
+            if 0x10000 <= cp <= 0x10FFFF:
+                return 4
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def next_piece(buf, pos, end, rule_units, rule_value, pool_bounds, user_units, user_value):
+    """What the text at ``pos`` normalizes to: ``(from_pool, start, length,
+    consumed)``, the output being ``length`` bytes at ``start`` of the pool
+    (``from_pool``) or of ``buf``, for ``consumed`` input bytes."""
+    length, _ = longest_key(user_units, user_value, buf, pos, end)
+    if length > 0:
+        return False, pos, length, length
+    length, rule = longest_key(rule_units, rule_value, buf, pos, end)
+    if length > 0:
+        return True, pool_bounds[rule], pool_bounds[rule + 1] - pool_bounds[rule], length
+    length = utf8_length(buf, pos, end)
+    if length > 0:
+        return False, pos, length, length
+    malformed = pool_bounds.size - 2
+    return True, pool_bounds[malformed], pool_bounds[malformed + 1] - pool_bounds[malformed], 1
+
+
+@njit(cache=True, nogil=True)
+def reserve(out, align, needed, with_alignment):
+    """``out`` (and ``align``, which keeps ``out.size + extra`` entries) grown
+    to hold at least ``needed`` bytes."""
+    if needed <= out.size:
+        return out, align
+    size = max(needed, 2 * out.size)
+    grown = np.empty(size, np.uint8)
+    grown[:out.size] = out
+    if with_alignment:
+        grown_align = np.empty(size + align.size - out.size, np.int64)
+        grown_align[:align.size] = align
+        align = grown_align
+    return grown, align
+
+
+@njit(cache=True, nogil=True)
+def put_space(out, align, o, shift, consumed, escape, with_alignment):
+    """Write one (escaped) space at ``out[o]``; returns the next position."""
+    if escape:
+        out[o:o + 3] = SPACE_SYMBOL
+        if with_alignment:
+            align[o + shift:o + shift + 3] = consumed
+        return o + 3
+    out[o] = SPACE
+    if with_alignment:
+        align[o + shift] = consumed
+    return o + 1
+
+
+@njit(cache=True, nogil=True)
+def strip_trailing_spaces(out, align, first, o, shift, consumed, escape, with_alignment):
+    """Drop (escaped) spaces ending ``out[first:o]``; returns ``(o, consumed)``
+    with ``consumed`` taken back to where the first dropped one came from."""
+    width = 3 if escape else 1
+    while o - first >= width:
+        if escape:
+            if not (out[o - 3] == 0xE2 and out[o - 2] == 0x96 and out[o - 1] == 0x81):
+                break
+        elif out[o - 1] != SPACE:
+            break
+        o -= width
+        if with_alignment:
+            consumed = align[o + shift]
+    return o, consumed
+
+
+@njit(cache=True, nogil=True)
+def normalize_text(buf, start, end, rules, flags, out, align, o, shift):
+    """Normalize ``buf[start:end]`` into ``out`` from ``o`` (alignment at
+    ``align[o + shift]``); returns ``(out, align, o)`` past its last byte."""
+    rule_units, rule_value, pool, pool_bounds, user_units, user_value = rules
+    add_dummy_prefix, remove_extra_whitespaces, escape, whitespace_as_suffix, with_alignment = flags
+    pos = start
+    if remove_extra_whitespaces:
+        while pos < end:
+            from_pool, s, length, used = next_piece(buf, pos, end, rule_units, rule_value, pool_bounds,
+                                                    user_units, user_value)
+            if length != 1 or (pool[s] if from_pool else buf[s]) != SPACE:
+                break
+            pos += used
+    consumed = pos - start
+    first = o
+    if pos == end:  # empty, or spaces only: nothing, as SentencePiece writes
+        if with_alignment:
+            align[o + shift] = consumed
+        return out, align, o
+    if add_dummy_prefix and not whitespace_as_suffix:
+        out, align = reserve(out, align, o + 3, with_alignment)
+        o = put_space(out, align, o, shift, consumed, escape, with_alignment)
+    prev_space = remove_extra_whitespaces
+    while pos < end:
+        from_pool, s, length, used = next_piece(buf, pos, end, rule_units, rule_value, pool_bounds,
+                                                user_units, user_value)
+        src = pool if from_pool else buf
+        if prev_space:  # spaces after a space are dropped
+            while length > 0 and src[s] == SPACE:
+                s += 1
+                length -= 1
+        if length > 0:
+            out, align = reserve(out, align, o + 3 * length, with_alignment)
+            for i in range(s, s + length):
+                if src[i] == SPACE:
+                    o = put_space(out, align, o, shift, consumed, escape, with_alignment)
+                else:
+                    out[o] = src[i]
+                    if with_alignment:
+                        align[o + shift] = consumed
+                    o += 1
+            prev_space = src[s + length - 1] == SPACE
+        consumed += used
+        pos += used
+        if not remove_extra_whitespaces:
+            prev_space = False
+    if remove_extra_whitespaces:
+        o, consumed = strip_trailing_spaces(out, align, first, o, shift, consumed, escape, with_alignment)
+    if add_dummy_prefix and whitespace_as_suffix:
+        out, align = reserve(out, align, o + 3, with_alignment)
+        o = put_space(out, align, o, shift, consumed, escape, with_alignment)
+    if with_alignment:
+        align[o + shift] = consumed
+    return out, align, o
+
+
+@njit(cache=True, nogil=True)
+def normalize_batch(buf, bounds, rules, flags):
+    """Normalize texts ``buf[bounds[t]:bounds[t+1]]``. ``rules`` is
+    ``(rule_units, rule_value, pool, pool_bounds, user_units, user_value)``,
+    ``flags`` ``(add_dummy_prefix, remove_extra_whitespaces,
+    escape_whitespaces, treat_whitespace_as_suffix, with_alignment)``.
+    Returns ``(out, out_bounds, align)``: text ``t`` normalized is
+    ``out[out_bounds[t]:out_bounds[t+1]]``, its ``norm_to_orig`` (offsets
+    into its own bytes) ``align[out_bounds[t]+t:out_bounds[t+1]+t+1]``
+    (``align`` is empty without alignment)."""
+    n_texts = bounds.size - 1
+    with_alignment = flags[4]
+    out = np.empty(buf.size + buf.size // 8 + 3 * n_texts + 64, np.uint8)
+    align = np.empty(out.size + n_texts + 1 if with_alignment else 0, np.int64)
+    out_bounds = np.zeros(n_texts + 1, np.int64)
+    o = 0
+    for t in range(n_texts):
+        out, align, o = normalize_text(buf, bounds[t], bounds[t + 1], rules, flags, out, align, o, t)
+        out_bounds[t + 1] = o
+    return out[:o].copy(), out_bounds, align[:o + n_texts if with_alignment else 0].copy()
+
+
+@njit(cache=True, nogil=True)
+def grow_to(array, size):
+    grown = np.empty(size, array.dtype)
+    grown[:array.size] = array
+    return grown
+
+
+@njit(cache=True, nogil=True)
+def darts_keys(units, normalized_size):
+    """Every key of a Darts-clone double array, found by trying each byte at
+    each node as Darts-clone's traversal does. Returns ``(status, key_bytes,
+    key_bounds, values)``: key ``k`` is ``key_bytes[key_bounds[k]:key_bounds[k+1]]``
+    with value ``values[k]``. ``status`` is 0, or where the array is broken:
+    1 a unit past its end, 2 a cycle, 3 a value past ``normalized_size``.
+    Darts-clone shares common suffix subtrees, so a unit can be reached by
+    several keys; a path longer than the array has units is a cycle."""
+    n_units = units.size
+    mask_label = np.uint32((1 << 31) | 0xFF)
+    stack_size = 1024
+    stack_node = np.empty(stack_size, np.int64)
+    stack_depth = np.empty(stack_size, np.int64)
+    stack_label = np.empty(stack_size, np.uint8)
+    stack_node[0] = 0
+    stack_depth[0] = 0
+    n_stack = 1
+    path = np.zeros(n_units + 1, np.uint8)
+    key_bytes = np.empty(64, np.uint8)
+    key_bounds = [0]
+    values = [-1]  # the first is a placeholder that types the list
+    while n_stack > 0:
+        n_stack -= 1
+        node = stack_node[n_stack]
+        depth = stack_depth[n_stack]
+        if depth >= n_units:
+            return 2, key_bytes[:0], np.zeros(1, np.int64), np.zeros(0, np.int64)
+        if depth > 0:
+            path[depth - 1] = stack_label[n_stack]
+        unit = units[node]
+        base = node ^ ((unit >> 10) << ((unit & (1 << 9)) >> 6))
+        for c in range(255, -1, -1):  # pushed backwards: popped in byte order
+            child = base ^ c
+            if child >= n_units:
+                return 1, key_bytes[:0], np.zeros(1, np.int64), np.zeros(0, np.int64)
+            child_unit = units[child]
+            if (child_unit & mask_label) != c:
+                continue
+            path[depth] = c
+            if (child_unit >> 8) & 1:  # has a leaf: a key ends here
+                leaf = child ^ ((child_unit >> 10) << ((child_unit & (1 << 9)) >> 6))
+                if leaf >= n_units:
+                    return 1, key_bytes[:0], np.zeros(1, np.int64), np.zeros(0, np.int64)
+                value = np.int64(units[leaf] & 0x7FFFFFFF)
+                if value >= normalized_size:
+                    return 3, key_bytes[:0], np.zeros(1, np.int64), np.zeros(0, np.int64)
+                end = key_bounds[-1] + depth + 1
+                if end > key_bytes.size:
+                    key_bytes = grow_to(key_bytes, 2 * end)
+                key_bytes[end - depth - 1:end] = path[:depth + 1]
+                key_bounds.append(end)
+                values.append(value)
+            if n_stack == stack_size:
+                stack_size *= 2
+                stack_node = grow_to(stack_node, stack_size)
+                stack_depth = grow_to(stack_depth, stack_size)
+                stack_label = grow_to(stack_label, stack_size)
+            stack_node[n_stack] = child
+            stack_depth[n_stack] = depth + 1
+            stack_label[n_stack] = c
+            n_stack += 1
+    return 0, key_bytes[:key_bounds[-1]].copy(), np.array(key_bounds, np.int64), np.array(values[1:], np.int64)
