@@ -111,9 +111,10 @@ class SentencePieceNormalizer:
     def _compile(self):
         rule_units, rule_value = compile_keys(list(self.rules))
         replacements = list(self.rules.values()) + [REPLACEMENT_CHARACTER]  # the last: a malformed byte's
-        pool, pool_bounds = pack_bytes(replacements)
+        self._pool = b''.join(replacements)
+        self._pool_bounds = pack_bytes(replacements)[1]
         user_units, user_value = compile_keys([s.encode('utf-8') for s in self.user_defined])
-        self._tables = (rule_units, rule_value, pool, pool_bounds, user_units, user_value)
+        self._tables = (rule_units, rule_value, user_units, user_value)
 
     def with_options(self, **changes):
         """A normalizer of the same rules and symbols with some flags changed
@@ -147,8 +148,7 @@ class SentencePieceNormalizer:
 
     def normalize(self, text):
         """``text`` normalized as SentencePiece's ``Normalizer::Normalize`` does."""
-        buf, bounds = pack_bytes(encode_texts([text], None, None))
-        out, _, _ = self._run(buf, bounds, False)
+        out, _, _ = self._run(encode_texts([text], None, None), False)
         return out.tobytes().decode('utf-8')
 
     def normalize_batch(self, texts, alignment=False):
@@ -160,14 +160,15 @@ class SentencePieceNormalizer:
         nothing has one entry (SentencePiece gives none)."""
         if isinstance(texts, str):
             raise TypeError('texts must be a list of str, not one str')
-        buf, bounds = pack_bytes(encode_texts(list(texts), None))
-        out, out_bounds, align = self._run(buf, bounds, bool(alignment))
+        out, out_bounds, align = self._run(encode_texts(list(texts), None), bool(alignment))
         return out, out_bounds, align if alignment else None
 
-    def _run(self, buf, bounds, with_alignment):
+    def _run(self, encoded, with_alignment):
+        """The kernel over UTF-8 texts, packed with the replacements after them."""
+        buf, bounds = pack_bytes(encoded + [self._pool])
         flags = (self.add_dummy_prefix, self.remove_extra_whitespaces, self.escape_whitespaces,
                  self.treat_whitespace_as_suffix, with_alignment)
-        return normalize_batch(buf, bounds, self._tables, flags)
+        return normalize_batch(buf, bounds[:-1], self._pool_bounds + bounds[-2], *self._tables, flags)
 
 
 def shortest_rule(rules, key):

@@ -3,9 +3,9 @@ the walk that reads the rules out of a SentencePiece ``precompiled_charsmap``.
 
 The rules and the user-defined symbols are each a forward trie in the layout
 of ``kernels/trie.py`` (``units`` base/check pairs, flat) whose
-``unit_value[u]`` is the key's index, -1 where no key ends. Rule ``k``'s
-replacement is ``pool[pool_bounds[k]:pool_bounds[k+1]]``; the pool's last
-entry is U+FFFD, written for a malformed byte.
+``unit_value[u]`` is the key's index, -1 where no key ends. The rules'
+replacements are packed after the texts in the same buffer, so every piece
+written is a span of that one buffer.
 
 At each position the longest user-defined symbol is copied verbatim, else
 the longest rule key is replaced, else one UTF-8 character is copied (a
@@ -20,53 +20,25 @@ import numpy as np
 from numba import njit
 
 SPACE = 0x20
-# U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's escaped space.
-SPACE_SYMBOL = np.array([0xE2, 0x96, 0x81], np.uint8)
 
 
 @njit(cache=True, nogil=True)
-def longest_key(units, unit_value, buf, pos, end):
-    """``(length, value)`` of the longest trie key that is a prefix of
-    ``buf[pos:end]``; ``(0, -1)`` if none is."""
-    u = 0
-    best_length = 0
-    best_value = -1
-    i = pos
-    while i < end:
-        v = units[2 * u] + buf[i]
-        if units[2 * v + 1] != u:
-            break
-        u = v
-        i += 1
-        if unit_value[u] >= 0:
-            best_length = i - pos
-            best_value = unit_value[u]
-    return best_length, best_value
-
-
-@njit(cache=True, nogil=True)
-def utf8_length(buf, pos, end):
-    """Bytes of the well-formed UTF-8 character at ``pos``, 0 if it is malformed
-    (overlong forms, surrogates and code points past U+10FFFF are)."""
-    b0 = np.int64(buf[pos])
+def utf8_length(b0, b1, b2, b3, left):
+    """Bytes of the well-formed UTF-8 character ``b0 b1 b2 b3`` (``left``
+    of them in the text), 0 if it is malformed (overlong forms, surrogates
+    and code points past U+10FFFF are). Scalars, not the buffer: a call with
+    an array argument costs reference counting."""
     if b0 < 0x80:
         return 1
-    left = end - pos
     if (b0 & 0xE0) == 0xC0 and left >= 2:
-        b1 = np.int64(buf[pos + 1])
         if (b1 & 0xC0) == 0x80 and (((b0 & 0x1F) << 6) | (b1 & 0x3F)) >= 0x80:
             return 2
     elif (b0 & 0xF0) == 0xE0 and left >= 3:
-        b1 = np.int64(buf[pos + 1])
-        b2 = np.int64(buf[pos + 2])
         if (b1 & 0xC0) == 0x80 and (b2 & 0xC0) == 0x80:
             cp = ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
             if cp >= 0x800 and not (0xD800 <= cp < 0xE000):
                 return 3
     elif (b0 & 0xF8) == 0xF0 and left >= 4:
-        b1 = np.int64(buf[pos + 1])
-        b2 = np.int64(buf[pos + 2])
-        b3 = np.int64(buf[pos + 3])
         if (b1 & 0xC0) == 0x80 and (b2 & 0xC0) == 0x80 and (b3 & 0xC0) == 0x80:
             cp = ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)
             if 0x10000 <= cp <= 0x10FFFF:
@@ -75,29 +47,58 @@ def utf8_length(buf, pos, end):
 
 
 @njit(cache=True, nogil=True)
-def next_piece(buf, pos, end, rule_units, rule_value, pool_bounds, user_units, user_value):
-    """What the text at ``pos`` normalizes to: ``(from_pool, start, length,
-    consumed)``, the output being ``length`` bytes at ``start`` of the pool
-    (``from_pool``) or of ``buf``, for ``consumed`` input bytes."""
-    length, _ = longest_key(user_units, user_value, buf, pos, end)
+def char_length(buf, pos, end):
+    """``utf8_length`` of the character at ``buf[pos]``."""
+    left = end - pos
+    b1 = np.int64(buf[pos + 1]) if left > 1 else 0
+    b2 = np.int64(buf[pos + 2]) if left > 2 else 0
+    b3 = np.int64(buf[pos + 3]) if left > 3 else 0
+    return utf8_length(np.int64(buf[pos]), b1, b2, b3, left)
+
+
+@njit(cache=True, nogil=True)
+def next_piece(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value):
+    """What the text at ``pos`` normalizes to: ``(start, length, consumed)``,
+    the output being ``buf[start:start+length]`` (in the text or the pool)
+    for ``consumed`` input bytes. ``normalize_span`` repeats this inline."""
+    best = 0
+    u = 0
+    i = pos
+    while i < end:
+        v = user_units[2 * u] + buf[i]
+        if user_units[2 * v + 1] != u:
+            break
+        u = v
+        i += 1
+        if user_value[u] >= 0:
+            best = i - pos
+    if best > 0:
+        return pos, best, best
+    rule = -1
+    u = 0
+    i = pos
+    while i < end:
+        v = rule_units[2 * u] + buf[i]
+        if rule_units[2 * v + 1] != u:
+            break
+        u = v
+        i += 1
+        if rule_value[u] >= 0:
+            best = i - pos
+            rule = rule_value[u]
+    if best > 0:
+        return pool_bounds[rule], pool_bounds[rule + 1] - pool_bounds[rule], best
+    length = char_length(buf, pos, end)
     if length > 0:
-        return False, pos, length, length
-    length, rule = longest_key(rule_units, rule_value, buf, pos, end)
-    if length > 0:
-        return True, pool_bounds[rule], pool_bounds[rule + 1] - pool_bounds[rule], length
-    length = utf8_length(buf, pos, end)
-    if length > 0:
-        return False, pos, length, length
+        return pos, length, length
     malformed = pool_bounds.size - 2
-    return True, pool_bounds[malformed], pool_bounds[malformed + 1] - pool_bounds[malformed], 1
+    return pool_bounds[malformed], pool_bounds[malformed + 1] - pool_bounds[malformed], 1
 
 
 @njit(cache=True, nogil=True)
 def reserve(out, align, needed, with_alignment):
     """``out`` (and ``align``, which keeps ``out.size + extra`` entries) grown
     to hold at least ``needed`` bytes."""
-    if needed <= out.size:
-        return out, align
     size = max(needed, 2 * out.size)
     grown = np.empty(size, np.uint8)
     grown[:out.size] = out
@@ -111,10 +112,14 @@ def reserve(out, align, needed, with_alignment):
 @njit(cache=True, nogil=True)
 def put_space(out, align, o, shift, consumed, escape, with_alignment):
     """Write one (escaped) space at ``out[o]``; returns the next position."""
-    if escape:
-        out[o:o + 3] = SPACE_SYMBOL
+    if escape:  # U+2581 LOWER ONE EIGHTH BLOCK
+        out[o] = 0xE2
+        out[o + 1] = 0x96
+        out[o + 2] = 0x81
         if with_alignment:
-            align[o + shift:o + shift + 3] = consumed
+            align[o + shift] = consumed
+            align[o + shift + 1] = consumed
+            align[o + shift + 2] = consumed
         return o + 3
     out[o] = SPACE
     if with_alignment:
@@ -140,56 +145,126 @@ def strip_trailing_spaces(out, align, first, o, shift, consumed, escape, with_al
 
 
 @njit(cache=True, nogil=True)
-def normalize_text(buf, start, end, rules, flags, out, align, o, shift):
+def skip_leading_spaces(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value):
+    """Where the text from ``pos`` stops normalizing to single spaces."""
+    while pos < end:
+        s, length, used = next_piece(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value)
+        if length != 1 or buf[s] != SPACE:
+            break
+        pos += used
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def normalize_span(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value, flags,
+                   out, align, o, shift, consumed, prev_space):
+    """The per-piece loop of ``Normalizer::Normalize`` over ``buf[pos:end]``,
+    up to a piece ``out`` has no room for: returns ``(pos, o, consumed,
+    prev_space, room)``, ``room`` what that piece needs (0 at the end).
+    ``next_piece`` is written out and no array is reassigned in the loop: a
+    call with array arguments, or an array carried around the loop, costs
+    reference counting per byte, more than the trie walks."""
+    remove_extra_whitespaces, escape, with_alignment = flags[1], flags[2], flags[4]
+    malformed = pool_bounds.size - 2
+    while pos < end:
+        used = 0
+        u = 0
+        i = pos
+        while i < end:  # user-defined symbols, copied verbatim
+            v = user_units[2 * u] + buf[i]
+            if user_units[2 * v + 1] != u:
+                break
+            u = v
+            i += 1
+            if user_value[u] >= 0:
+                used = i - pos
+        s = pos
+        length = used
+        if used == 0:
+            rule = -1
+            u = 0
+            i = pos
+            while i < end:  # the longest rule
+                v = rule_units[2 * u] + buf[i]
+                if rule_units[2 * v + 1] != u:
+                    break
+                u = v
+                i += 1
+                if rule_value[u] >= 0:
+                    used = i - pos
+                    rule = rule_value[u]
+            if used == 0:
+                left = end - pos
+                used = 1 if buf[pos] < 0x80 else utf8_length(
+                    np.int64(buf[pos]), np.int64(buf[pos + 1]) if left > 1 else 0,
+                    np.int64(buf[pos + 2]) if left > 2 else 0, np.int64(buf[pos + 3]) if left > 3 else 0, left)
+                length = used
+                if used == 0:
+                    rule = malformed
+                    used = 1
+            if rule >= 0:
+                s = pool_bounds[rule]
+                length = pool_bounds[rule + 1] - s
+        if prev_space:  # spaces after a space are dropped
+            while length > 0 and buf[s] == SPACE:
+                s += 1
+                length -= 1
+        if length > 0:
+            if o + 3 * length + 3 > out.size:  # room for a dummy suffix too
+                return pos, o, consumed, prev_space, 3 * length + 3
+            for i in range(s, s + length):
+                if buf[i] == SPACE and escape:  # U+2581
+                    out[o] = 0xE2
+                    out[o + 1] = 0x96
+                    out[o + 2] = 0x81
+                    width = 3
+                else:
+                    out[o] = buf[i]
+                    width = 1
+                if with_alignment:
+                    align[o + shift] = consumed
+                    if width == 3:
+                        align[o + shift + 1] = consumed
+                        align[o + shift + 2] = consumed
+                o += width
+            prev_space = buf[s + length - 1] == SPACE
+        consumed += used
+        pos += used
+        if not remove_extra_whitespaces:
+            prev_space = False
+    return pos, o, consumed, prev_space, 0
+
+
+@njit(cache=True, nogil=True)
+def normalize_text(buf, start, end, pool_bounds, rule_units, rule_value, user_units, user_value, flags,
+                   out, align, o, shift):
     """Normalize ``buf[start:end]`` into ``out`` from ``o`` (alignment at
     ``align[o + shift]``); returns ``(out, align, o)`` past its last byte."""
-    rule_units, rule_value, pool, pool_bounds, user_units, user_value = rules
     add_dummy_prefix, remove_extra_whitespaces, escape, whitespace_as_suffix, with_alignment = flags
     pos = start
     if remove_extra_whitespaces:
-        while pos < end:
-            from_pool, s, length, used = next_piece(buf, pos, end, rule_units, rule_value, pool_bounds,
-                                                    user_units, user_value)
-            if length != 1 or (pool[s] if from_pool else buf[s]) != SPACE:
-                break
-            pos += used
+        pos = skip_leading_spaces(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value)
     consumed = pos - start
     first = o
     if pos == end:  # empty, or spaces only: nothing, as SentencePiece writes
         if with_alignment:
             align[o + shift] = consumed
         return out, align, o
+    if out.size < o + 6:
+        out, align = reserve(out, align, o + 6, with_alignment)
     if add_dummy_prefix and not whitespace_as_suffix:
-        out, align = reserve(out, align, o + 3, with_alignment)
         o = put_space(out, align, o, shift, consumed, escape, with_alignment)
     prev_space = remove_extra_whitespaces
-    while pos < end:
-        from_pool, s, length, used = next_piece(buf, pos, end, rule_units, rule_value, pool_bounds,
-                                                user_units, user_value)
-        src = pool if from_pool else buf
-        if prev_space:  # spaces after a space are dropped
-            while length > 0 and src[s] == SPACE:
-                s += 1
-                length -= 1
-        if length > 0:
-            out, align = reserve(out, align, o + 3 * length, with_alignment)
-            for i in range(s, s + length):
-                if src[i] == SPACE:
-                    o = put_space(out, align, o, shift, consumed, escape, with_alignment)
-                else:
-                    out[o] = src[i]
-                    if with_alignment:
-                        align[o + shift] = consumed
-                    o += 1
-            prev_space = src[s + length - 1] == SPACE
-        consumed += used
-        pos += used
-        if not remove_extra_whitespaces:
-            prev_space = False
+    while True:
+        pos, o, consumed, prev_space, room = normalize_span(buf, pos, end, pool_bounds, rule_units, rule_value,
+                                                            user_units, user_value, flags, out, align, o, shift,
+                                                            consumed, prev_space)
+        if room == 0:
+            break
+        out, align = reserve(out, align, o + room, with_alignment)
     if remove_extra_whitespaces:
         o, consumed = strip_trailing_spaces(out, align, first, o, shift, consumed, escape, with_alignment)
     if add_dummy_prefix and whitespace_as_suffix:
-        out, align = reserve(out, align, o + 3, with_alignment)
         o = put_space(out, align, o, shift, consumed, escape, with_alignment)
     if with_alignment:
         align[o + shift] = consumed
@@ -197,25 +272,31 @@ def normalize_text(buf, start, end, rules, flags, out, align, o, shift):
 
 
 @njit(cache=True, nogil=True)
-def normalize_batch(buf, bounds, rules, flags):
-    """Normalize texts ``buf[bounds[t]:bounds[t+1]]``. ``rules`` is
-    ``(rule_units, rule_value, pool, pool_bounds, user_units, user_value)``,
-    ``flags`` ``(add_dummy_prefix, remove_extra_whitespaces,
-    escape_whitespaces, treat_whitespace_as_suffix, with_alignment)``.
+def normalize_batch(buf, bounds, pool_bounds, rule_units, rule_value, user_units, user_value, flags):
+    """Normalize texts ``buf[bounds[t]:bounds[t+1]]``. ``buf`` holds the rules'
+    replacements too: rule ``k``'s is ``buf[pool_bounds[k]:pool_bounds[k+1]]``,
+    the last entry U+FFFD (a malformed byte's). ``flags`` is
+    ``(add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces,
+    treat_whitespace_as_suffix, with_alignment)``.
     Returns ``(out, out_bounds, align)``: text ``t`` normalized is
     ``out[out_bounds[t]:out_bounds[t+1]]``, its ``norm_to_orig`` (offsets
     into its own bytes) ``align[out_bounds[t]+t:out_bounds[t+1]+t+1]``
     (``align`` is empty without alignment)."""
     n_texts = bounds.size - 1
     with_alignment = flags[4]
-    out = np.empty(buf.size + buf.size // 8 + 3 * n_texts + 64, np.uint8)
+    size = bounds[-1] - bounds[0]
+    out = np.empty(size + size // 8 + 6 * n_texts + 64, np.uint8)
     align = np.empty(out.size + n_texts + 1 if with_alignment else 0, np.int64)
     out_bounds = np.zeros(n_texts + 1, np.int64)
     o = 0
     for t in range(n_texts):
-        out, align, o = normalize_text(buf, bounds[t], bounds[t + 1], rules, flags, out, align, o, t)
+        out, align, o = normalize_text(buf, bounds[t], bounds[t + 1], pool_bounds, rule_units, rule_value,
+                                       user_units, user_value, flags, out, align, o, t)
         out_bounds[t + 1] = o
-    return out[:o].copy(), out_bounds, align[:o + n_texts if with_alignment else 0].copy()
+    n_align = o + n_texts if with_alignment else 0
+    if 4 * o < 3 * out.size:  # copied only when much of the room is unused
+        return out[:o].copy(), out_bounds, align[:n_align].copy()
+    return out[:o], out_bounds, align[:n_align]
 
 
 @njit(cache=True, nogil=True)
