@@ -217,10 +217,11 @@ def test_malformed_bytes_are_replacement_characters():
     rule_units, rule_value = compile_keys([b'A'])
     user_units, user_value = compile_keys([])
     text = b'\xffA\xc3\x28\xe0\x80\x80\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82'
-    buf = np.frombuffer(bytearray(text + b'a\xef\xbf\xbd'), np.uint8)  # the replacements after the text
-    pool_bounds = np.array([0, 1, 4], np.int64) + len(text)
-    out, bounds, align = normalize_batch(buf, np.array([0, len(text)], np.int64), pool_bounds, rule_units,
-                                         rule_value, user_units, user_value, (False, False, False, False, True))
+    buf = np.frombuffer(bytearray(text), np.uint8)
+    pool = np.frombuffer(bytearray(b'a\xef\xbf\xbd'), np.uint8)  # 'A' is replaced by 'a'; the last: U+FFFD
+    out, bounds, align = normalize_batch(buf, np.array([0, len(text)], np.int64), pool, np.array([0, 1, 4]),
+                                         rule_units, rule_value, user_units, user_value,
+                                         (False, False, False, False, True))
     assert out.tobytes() == b'\xef\xbf\xbda' + b'\xef\xbf\xbd(' + b'\xef\xbf\xbd' * 12
     assert align[:8].tolist() == [0, 0, 0, 1, 2, 2, 2, 3]
 

@@ -109,12 +109,15 @@ class SentencePieceNormalizer:
         self._compile()
 
     def _compile(self):
+        replacements = {}  # rules share few replacements: each is stored once
+        for value in self.rules.values():
+            replacements.setdefault(value, len(replacements))
         rule_units, rule_value = compile_keys(list(self.rules))
-        replacements = list(self.rules.values()) + [REPLACEMENT_CHARACTER]  # the last: a malformed byte's
-        self._pool = b''.join(replacements)
-        self._pool_bounds = pack_bytes(replacements)[1]
+        rule_value = np.where(rule_value >= 0, np.array(
+            [replacements[v] for v in self.rules.values()] + [0], np.int32)[rule_value], -1).astype(np.int32)
+        pool, pool_bounds = pack_bytes(list(replacements) + [REPLACEMENT_CHARACTER])  # the last: a malformed byte's
         user_units, user_value = compile_keys([s.encode('utf-8') for s in self.user_defined])
-        self._tables = (rule_units, rule_value, user_units, user_value)
+        self._tables = (pool, pool_bounds, rule_units, rule_value, user_units, user_value)
 
     def with_options(self, **changes):
         """A normalizer of the same rules and symbols with some flags changed
@@ -164,11 +167,11 @@ class SentencePieceNormalizer:
         return out, out_bounds, align if alignment else None
 
     def _run(self, encoded, with_alignment):
-        """The kernel over UTF-8 texts, packed with the replacements after them."""
-        buf, bounds = pack_bytes(encoded + [self._pool])
+        """The kernel over a list of UTF-8 texts."""
+        buf, bounds = pack_bytes(encoded)
         flags = (self.add_dummy_prefix, self.remove_extra_whitespaces, self.escape_whitespaces,
                  self.treat_whitespace_as_suffix, with_alignment)
-        return normalize_batch(buf, bounds[:-1], self._pool_bounds + bounds[-2], *self._tables, flags)
+        return normalize_batch(buf, bounds, *self._tables, flags)
 
 
 def shortest_rule(rules, key):

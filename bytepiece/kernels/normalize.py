@@ -3,9 +3,8 @@ the walk that reads the rules out of a SentencePiece ``precompiled_charsmap``.
 
 The rules and the user-defined symbols are each a forward trie in the layout
 of ``kernels/trie.py`` (``units`` base/check pairs, flat) whose
-``unit_value[u]`` is the key's index, -1 where no key ends. The rules'
-replacements are packed after the texts in the same buffer, so every piece
-written is a span of that one buffer.
+``unit_value[u]`` is the key's index (a rule's: its replacement's), -1
+where no key ends.
 
 At each position the longest user-defined symbol is copied verbatim, else
 the longest rule key is replaced, else one UTF-8 character is copied (a
@@ -58,9 +57,10 @@ def char_length(buf, pos, end):
 
 @njit(cache=True, nogil=True)
 def next_piece(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value):
-    """What the text at ``pos`` normalizes to: ``(start, length, consumed)``,
-    the output being ``buf[start:start+length]`` (in the text or the pool)
-    for ``consumed`` input bytes. ``normalize_span`` repeats this inline."""
+    """What the text at ``pos`` normalizes to: ``(from_pool, start, length,
+    consumed)``, the output being ``length`` bytes at ``start`` of the pool
+    or of ``buf``, for ``consumed`` input bytes. ``normalize_span`` repeats
+    this inline."""
     best = 0
     u = 0
     i = pos
@@ -73,7 +73,7 @@ def next_piece(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, u
         if user_value[u] >= 0:
             best = i - pos
     if best > 0:
-        return pos, best, best
+        return False, pos, best, best
     rule = -1
     u = 0
     i = pos
@@ -87,12 +87,12 @@ def next_piece(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, u
             best = i - pos
             rule = rule_value[u]
     if best > 0:
-        return pool_bounds[rule], pool_bounds[rule + 1] - pool_bounds[rule], best
+        return True, pool_bounds[rule], pool_bounds[rule + 1] - pool_bounds[rule], best
     length = char_length(buf, pos, end)
     if length > 0:
-        return pos, length, length
+        return False, pos, length, length
     malformed = pool_bounds.size - 2
-    return pool_bounds[malformed], pool_bounds[malformed + 1] - pool_bounds[malformed], 1
+    return True, pool_bounds[malformed], pool_bounds[malformed + 1] - pool_bounds[malformed], 1
 
 
 @njit(cache=True, nogil=True)
@@ -145,18 +145,19 @@ def strip_trailing_spaces(out, align, first, o, shift, consumed, escape, with_al
 
 
 @njit(cache=True, nogil=True)
-def skip_leading_spaces(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value):
+def skip_leading_spaces(buf, pos, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value):
     """Where the text from ``pos`` stops normalizing to single spaces."""
     while pos < end:
-        s, length, used = next_piece(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value)
-        if length != 1 or buf[s] != SPACE:
+        from_pool, s, length, used = next_piece(buf, pos, end, pool_bounds, rule_units, rule_value,
+                                                user_units, user_value)
+        if length != 1 or (pool[s] if from_pool else buf[s]) != SPACE:
             break
         pos += used
     return pos
 
 
 @njit(cache=True, nogil=True)
-def normalize_span(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value, flags,
+def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, flags,
                    out, align, o, shift, consumed, prev_space):
     """The per-piece loop of ``Normalizer::Normalize`` over ``buf[pos:end]``,
     up to a piece ``out`` has no room for: returns ``(pos, o, consumed,
@@ -168,6 +169,7 @@ def normalize_span(buf, pos, end, pool_bounds, rule_units, rule_value, user_unit
     malformed = pool_bounds.size - 2
     while pos < end:
         used = 0
+        rule = -1
         u = 0
         i = pos
         while i < end:  # user-defined symbols, copied verbatim
@@ -178,10 +180,7 @@ def normalize_span(buf, pos, end, pool_bounds, rule_units, rule_value, user_unit
             i += 1
             if user_value[u] >= 0:
                 used = i - pos
-        s = pos
-        length = used
         if used == 0:
-            rule = -1
             u = 0
             i = pos
             while i < end:  # the longest rule
@@ -198,36 +197,35 @@ def normalize_span(buf, pos, end, pool_bounds, rule_units, rule_value, user_unit
                 used = 1 if buf[pos] < 0x80 else utf8_length(
                     np.int64(buf[pos]), np.int64(buf[pos + 1]) if left > 1 else 0,
                     np.int64(buf[pos + 2]) if left > 2 else 0, np.int64(buf[pos + 3]) if left > 3 else 0, left)
-                length = used
                 if used == 0:
                     rule = malformed
                     used = 1
-            if rule >= 0:
-                s = pool_bounds[rule]
-                length = pool_bounds[rule + 1] - s
+        from_pool = rule >= 0
+        s = pool_bounds[rule] if from_pool else pos
+        length = pool_bounds[rule + 1] - s if from_pool else used
         if prev_space:  # spaces after a space are dropped
-            while length > 0 and buf[s] == SPACE:
+            while length > 0 and (pool[s] if from_pool else buf[s]) == SPACE:
                 s += 1
                 length -= 1
         if length > 0:
             if o + 3 * length + 3 > out.size:  # room for a dummy suffix too
                 return pos, o, consumed, prev_space, 3 * length + 3
             for i in range(s, s + length):
-                if buf[i] == SPACE and escape:  # U+2581
+                c = pool[i] if from_pool else buf[i]
+                width = 3 if c == SPACE and escape else 1
+                if width == 3:  # U+2581
                     out[o] = 0xE2
                     out[o + 1] = 0x96
                     out[o + 2] = 0x81
-                    width = 3
                 else:
-                    out[o] = buf[i]
-                    width = 1
+                    out[o] = c
                 if with_alignment:
                     align[o + shift] = consumed
                     if width == 3:
                         align[o + shift + 1] = consumed
                         align[o + shift + 2] = consumed
                 o += width
-            prev_space = buf[s + length - 1] == SPACE
+            prev_space = (pool[s + length - 1] if from_pool else buf[s + length - 1]) == SPACE
         consumed += used
         pos += used
         if not remove_extra_whitespaces:
@@ -236,14 +234,14 @@ def normalize_span(buf, pos, end, pool_bounds, rule_units, rule_value, user_unit
 
 
 @njit(cache=True, nogil=True)
-def normalize_text(buf, start, end, pool_bounds, rule_units, rule_value, user_units, user_value, flags,
+def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, flags,
                    out, align, o, shift):
     """Normalize ``buf[start:end]`` into ``out`` from ``o`` (alignment at
     ``align[o + shift]``); returns ``(out, align, o)`` past its last byte."""
     add_dummy_prefix, remove_extra_whitespaces, escape, whitespace_as_suffix, with_alignment = flags
     pos = start
     if remove_extra_whitespaces:
-        pos = skip_leading_spaces(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value)
+        pos = skip_leading_spaces(buf, pos, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value)
     consumed = pos - start
     first = o
     if pos == end:  # empty, or spaces only: nothing, as SentencePiece writes
@@ -256,7 +254,7 @@ def normalize_text(buf, start, end, pool_bounds, rule_units, rule_value, user_un
         o = put_space(out, align, o, shift, consumed, escape, with_alignment)
     prev_space = remove_extra_whitespaces
     while True:
-        pos, o, consumed, prev_space, room = normalize_span(buf, pos, end, pool_bounds, rule_units, rule_value,
+        pos, o, consumed, prev_space, room = normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value,
                                                             user_units, user_value, flags, out, align, o, shift,
                                                             consumed, prev_space)
         if room == 0:
@@ -272,10 +270,10 @@ def normalize_text(buf, start, end, pool_bounds, rule_units, rule_value, user_un
 
 
 @njit(cache=True, nogil=True)
-def normalize_batch(buf, bounds, pool_bounds, rule_units, rule_value, user_units, user_value, flags):
-    """Normalize texts ``buf[bounds[t]:bounds[t+1]]``. ``buf`` holds the rules'
-    replacements too: rule ``k``'s is ``buf[pool_bounds[k]:pool_bounds[k+1]]``,
-    the last entry U+FFFD (a malformed byte's). ``flags`` is
+def normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user_units, user_value, flags):
+    """Normalize texts ``buf[bounds[t]:bounds[t+1]]``. ``rule_value`` indexes
+    the replacements: replacement ``k`` is ``pool[pool_bounds[k]:pool_bounds[k+1]]``,
+    the last one U+FFFD (a malformed byte's). ``flags`` is
     ``(add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces,
     treat_whitespace_as_suffix, with_alignment)``.
     Returns ``(out, out_bounds, align)``: text ``t`` normalized is
@@ -285,12 +283,16 @@ def normalize_batch(buf, bounds, pool_bounds, rule_units, rule_value, user_units
     n_texts = bounds.size - 1
     with_alignment = flags[4]
     size = bounds[-1] - bounds[0]
-    out = np.empty(size + size // 8 + 6 * n_texts + 64, np.uint8)
+    room = size + size // 16 + 6 * n_texts + 64
+    if flags[2]:  # an escaped space takes 3 bytes
+        for i in range(bounds[0], bounds[-1]):
+            room += 2 * (buf[i] == SPACE)
+    out = np.empty(room, np.uint8)
     align = np.empty(out.size + n_texts + 1 if with_alignment else 0, np.int64)
     out_bounds = np.zeros(n_texts + 1, np.int64)
     o = 0
     for t in range(n_texts):
-        out, align, o = normalize_text(buf, bounds[t], bounds[t + 1], pool_bounds, rule_units, rule_value,
+        out, align, o = normalize_text(buf, bounds[t], bounds[t + 1], pool, pool_bounds, rule_units, rule_value,
                                        user_units, user_value, flags, out, align, o, t)
         out_bounds[t + 1] = o
     n_align = o + n_texts if with_alignment else 0
