@@ -235,6 +235,24 @@ def test_pickles(models):
     assert [copy.normalize(t) for t in texts] == [normalizer.normalize(t) for t in texts]
 
 
+# Characters whose grapheme clusters are intricate: combining marks, ZWJ,
+# emoji modifiers and flags, Hangul jamo, viramas (UAX #29's GB9c), prepend
+# and spacing marks, tag characters.
+GRAPHEME_CHARS = ('aAeE \r\n\t\x00\u0301\u0308\u0323\u200d\ufe0f\U0001F44D\U0001F3FD\U0001F1EF\U0001F1F5'
+                  '\u1100\u1161\u11a8\u115f\u1160\uac00\u0915\u094d\u0937\u093c\u093f\u0903\u0600\u0e33'
+                  '\U0001F468\u2764\u00a0\u3000Ａﬁ\U000E0020\U000E007F\U0001F3F4\u0d4e\U000110bd')
+
+
+def test_hf_grapheme_clusters(models):
+    normalizers = pytest.importorskip('tokenizers.normalizers')
+    proto, rules = models['custom']
+    hf = normalizers.Precompiled(proto.normalizer_spec.precompiled_charsmap)
+    rng = random.Random(17)
+    texts = [''.join(rng.choice(GRAPHEME_CHARS) for _ in range(rng.randrange(1, 10))) for _ in range(3000)]
+    texts += ['A\u094d\u0937', '\u0915\u094d\u0937', 'A\u0301\u094d\u0937', '\u0915\u093c\u0937']
+    assert [precompiled_hf(rules, t) for t in texts] == [hf.normalize_str(t) for t in texts]
+
+
 @pytest.mark.parametrize('name', ['nmt_nfkc', 'nfkc_cf', 'custom'])
 def test_hf_precompiled(models, name):
     normalizers = pytest.importorskip('tokenizers.normalizers')

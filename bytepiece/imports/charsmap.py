@@ -187,8 +187,11 @@ def shortest_rule(rules, key):
 
 
 def graphemes(text):
-    """Extended grapheme clusters of ``text``. ASCII text needs no tables
-    (CR LF is its only cluster of two); other text needs the ``regex`` module."""
+    """Extended grapheme clusters of ``text``, as HF's unicode-segmentation
+    finds them. ASCII text needs no tables (CR LF is its only cluster of
+    two); other text needs the ``regex`` module, whose ``\\X`` joins a
+    consonant after a virama even when no consonant precedes the virama (UAX
+    #29's rule GB9c requires one): such clusters are split again."""
     if text.isascii():
         return re.findall(r'\r\n|.', text, re.S)
     try:
@@ -196,7 +199,31 @@ def graphemes(text):
     except ImportError:
         raise ImportError('HF Precompiled normalization of non-ASCII text needs grapheme clusters: '
                           'pip install regex') from None
-    return regex.findall(r'\X', text)
+    clusters = regex.findall(r'\X', text)
+    if not regex.search(r'\p{InCB=Linker}', text):
+        return clusters
+    return [part for cluster in clusters for part in split_unlinked_consonants(cluster, regex)]
+
+
+def split_unlinked_consonants(cluster, regex):
+    """``cluster`` split before each consonant joined by a virama that no
+    consonant precedes (GB9c: Consonant [Extend Linker]* Linker [Extend
+    Linker]* joins the next Consonant)."""
+    kinds = ['C' if regex.match(r'\p{InCB=Consonant}', c) else 'L' if regex.match(r'\p{InCB=Linker}', c)
+             else 'E' if regex.match(r'\p{InCB=Extend}', c) else '-' for c in cluster]
+    parts = []
+    start = 0
+    for i in range(1, len(cluster)):
+        if kinds[i] != 'C' or kinds[i - 1] not in 'EL':
+            continue
+        j = i - 1
+        while j >= start and kinds[j] in 'EL':
+            j -= 1
+        if not (j >= start and kinds[j] == 'C' and 'L' in kinds[j + 1:i]):
+            parts.append(cluster[start:i])
+            start = i
+    parts.append(cluster[start:])
+    return parts
 
 
 def precompiled_hf(rules, text):
