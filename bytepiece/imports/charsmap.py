@@ -62,11 +62,14 @@ def parse_charsmap(blob):
 
 def compile_keys(keys):
     """A forward trie of byte-string ``keys`` in the layout the kernels walk:
-    ``(units, unit_value)``, ``unit_value`` being the key's index."""
+    ``(units, unit_value)``, ``unit_value`` being the key's index; empty
+    arrays for no keys (the kernels skip the walk)."""
+    if not keys:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
     reversed_keys = [key[::-1] for key in keys]
     data, offsets = pack_bytes(reversed_keys)
     n_keys = len(keys)
-    trie = build_trie(data, offsets, np.arange(n_keys, dtype=np.int32), np.zeros(max(n_keys, 1)))
+    trie = build_trie(data, offsets, np.arange(n_keys, dtype=np.int32), np.zeros(n_keys))
     return trie.units, trie.unit_token
 
 

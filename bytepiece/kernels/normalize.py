@@ -4,7 +4,7 @@ the walk that reads the rules out of a SentencePiece ``precompiled_charsmap``.
 The rules and the user-defined symbols are each a forward trie in the layout
 of ``kernels/trie.py`` (``units`` base/check pairs, flat) whose
 ``unit_value[u]`` is the key's index (a rule's: its replacement's), -1
-where no key ends.
+where no key ends; no keys, empty arrays.
 
 At each position the longest user-defined symbol is copied verbatim, else
 the longest rule key is replaced, else one UTF-8 character is copied (a
@@ -64,7 +64,7 @@ def next_piece(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, u
     best = 0
     u = 0
     i = pos
-    while i < end:
+    while i < (end if user_units.size > 0 else 0):
         v = user_units[2 * u] + buf[i]
         if user_units[2 * v + 1] != u:
             break
@@ -77,7 +77,7 @@ def next_piece(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, u
     rule = -1
     u = 0
     i = pos
-    while i < end:
+    while i < (end if rule_units.size > 0 else 0):
         v = rule_units[2 * u] + buf[i]
         if rule_units[2 * v + 1] != u:
             break
@@ -167,12 +167,14 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
     reference counting per byte, more than the trie walks."""
     remove_extra_whitespaces, escape, with_alignment = flags[1], flags[2], flags[4]
     malformed = pool_bounds.size - 2
+    end_user = end if user_units.size > 0 else 0  # an empty trie (no arrays) is not walked
+    end_rule = end if rule_units.size > 0 else 0
     while pos < end:
         used = 0
         rule = -1
         u = 0
         i = pos
-        while i < end:  # user-defined symbols, copied verbatim
+        while i < end_user:  # user-defined symbols, copied verbatim
             v = user_units[2 * u] + buf[i]
             if user_units[2 * v + 1] != u:
                 break
@@ -183,7 +185,7 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
         if used == 0:
             u = 0
             i = pos
-            while i < end:  # the longest rule
+            while i < end_rule:  # the longest rule
                 v = rule_units[2 * u] + buf[i]
                 if rule_units[2 * v + 1] != u:
                     break
