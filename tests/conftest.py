@@ -7,6 +7,9 @@ reads ``../shared``):
   BytePiece models (Apache-2.0, Jianlin Su).
 - ``golden/encode-sample.<model>.jsonl``: BytePiece 0.6.3's ids and pieces for
   213 texts whose licences allow bundling.
+- ``dev_chars.txt``: the 400 commonest non-ASCII characters of a multilingual
+  web corpus and its rarer marks, symbols, separators and controls (random
+  texts of the normalizer tests are drawn from them).
 
 The helpers at the end (brute-force segmentation, exact distributions,
 goodness-of-fit test) are used by several test files; import them with

@@ -1,0 +1,251 @@
+"""SentencePiece's normalization: the rules of a model's
+``precompiled_charsmap``, SentencePiece's normalizer over them
+(``SentencePieceNormalizer``), and what HF tokenizers' ``Precompiled``
+normalizer makes of the same rules (``precompiled_hf``).
+
+A ``precompiled_charsmap`` is a little-endian uint32 trie size in bytes, a
+Darts-clone double array of that size (its keys the UTF-8 texts a rule
+replaces, its values offsets into what follows), then the replacements,
+each ending with a NUL byte. An empty charsmap is the identity.
+"""
+
+import importlib
+import re
+
+import numpy as np
+
+from bytepiece.core.text import encode_texts, encode_utf8, pack_bytes
+from bytepiece.kernels.normalize import darts_keys, normalize_batch
+from bytepiece.kernels.trie import build_trie
+
+REPLACEMENT_CHARACTER = '\ufffd'.encode('utf-8')
+# HF looks a whole grapheme up only when it is shorter than this (in UTF-8 bytes).
+HF_GRAPHEME_BYTES = 6
+FLAGS = frozenset({'add_dummy_prefix', 'remove_extra_whitespaces', 'escape_whitespaces', 'treat_whitespace_as_suffix'})
+DARTS_ERRORS = {1: 'a unit points past the end of the double array',
+                2: 'the double array has a cycle',
+                3: 'a value points past the end of the replacements'}
+
+
+def parse_charsmap(blob):
+    """The rules of a SentencePiece ``precompiled_charsmap``: ``{key: replacement}``
+    in UTF-8 bytes (an empty replacement deletes its key). A broken blob is a
+    ValueError saying what is wrong."""
+    blob = bytes(blob)
+    if not blob:
+        return {}
+    if len(blob) < 8:
+        raise ValueError(f'precompiled_charsmap of {len(blob)} bytes is truncated: '
+                         f'it needs a 4-byte trie size and a trie of at least one 4-byte unit')
+    trie_size = int.from_bytes(blob[:4], 'little')
+    if trie_size == 0 or trie_size % 4:
+        raise ValueError(f'precompiled_charsmap: trie size {trie_size} is not a positive multiple of 4 bytes')
+    if trie_size > len(blob) - 4:
+        raise ValueError(f'precompiled_charsmap: trie size {trie_size} exceeds the {len(blob) - 4} bytes after it')
+    units = np.frombuffer(blob, '<u4', trie_size // 4, 4).astype(np.uint32)
+    normalized = blob[4 + trie_size:]
+    status, key_bytes, key_bounds, values = darts_keys(units, len(normalized))
+    if status:
+        raise ValueError(f'precompiled_charsmap: {DARTS_ERRORS[status]}')
+    ends = np.flatnonzero(np.frombuffer(normalized, np.uint8) == 0)
+    replacement = {}  # rules share few replacements
+    for value in np.unique(values).tolist():
+        at = np.searchsorted(ends, value)
+        if at == ends.size:
+            raise ValueError(f'precompiled_charsmap: the replacement at offset {value} has no terminating NUL')
+        replacement[value] = normalized[value:ends[at]]
+    keys = key_bytes.tobytes()
+    bounds = key_bounds.tolist()
+    return {keys[start:end]: replacement[value]
+            for start, end, value in zip(bounds[:-1], bounds[1:], values.tolist())}
+
+
+def compile_keys(keys):
+    """A forward trie of byte-string ``keys`` in the layout the kernels walk:
+    ``(units, unit_value)``, ``unit_value`` being the key's index; empty
+    arrays for no keys (the kernels skip the walk)."""
+    if not keys:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    reversed_keys = [key[::-1] for key in keys]
+    data, offsets = pack_bytes(reversed_keys)
+    n_keys = len(keys)
+    trie = build_trie(data, offsets, np.arange(n_keys, dtype=np.int32), np.zeros(n_keys))
+    return trie.units, trie.unit_token
+
+
+def check_rules(rules):
+    if not isinstance(rules, dict):
+        raise TypeError(f'rules must be a dict of bytes to bytes, got {type(rules).__name__}')
+    for key, value in rules.items():
+        if not isinstance(key, bytes) or not isinstance(value, bytes):
+            raise TypeError(f'rules must map bytes to bytes, got {type(key).__name__} {key!r} '
+                            f'to {type(value).__name__}')
+        if not key:
+            raise ValueError('a rule key is empty: every rule must replace at least one byte')
+    return dict(rules)
+
+
+def check_user_defined(user_defined):
+    if isinstance(user_defined, str):
+        raise TypeError('user_defined must be a sequence of str symbols, not one str')
+    symbols = tuple(user_defined)
+    for index, symbol in enumerate(symbols):
+        if not isinstance(symbol, str) or not symbol:
+            raise ValueError(f'user_defined[{index}] must be a non-empty str, got {symbol!r}')
+        encode_utf8(symbol, index)
+    return symbols
+
+
+class SentencePieceNormalizer:
+    """SentencePiece's ``Normalizer`` over ``rules`` (``parse_charsmap``), its
+    whitespace flags and the model's user-defined symbols (copied verbatim
+    where they occur, longest first, before any rule applies)."""
+
+    def __init__(self, rules, *, add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces,
+                 treat_whitespace_as_suffix=False, user_defined=()):
+        self.rules = check_rules(rules)
+        self.user_defined = check_user_defined(user_defined)
+        self.add_dummy_prefix = bool(add_dummy_prefix)
+        self.remove_extra_whitespaces = bool(remove_extra_whitespaces)
+        self.escape_whitespaces = bool(escape_whitespaces)
+        self.treat_whitespace_as_suffix = bool(treat_whitespace_as_suffix)
+        self._compile()
+
+    def _compile(self):
+        replacements = {}  # rules share few replacements: each is stored once
+        for value in self.rules.values():
+            replacements.setdefault(value, len(replacements))
+        rule_units, rule_value = compile_keys(list(self.rules))
+        rule_value = np.where(rule_value >= 0, np.array(
+            [replacements[v] for v in self.rules.values()] + [0], np.int32)[rule_value], -1).astype(np.int32)
+        pool, pool_bounds = pack_bytes(list(replacements) + [REPLACEMENT_CHARACTER])  # the last: a malformed byte's
+        user_units, user_value = compile_keys([s.encode('utf-8') for s in self.user_defined])
+        self._tables = (pool, pool_bounds, rule_units, rule_value, user_units, user_value)
+
+    def with_options(self, **changes):
+        """A normalizer of the same rules and symbols with some flags changed
+        (the compiled tables are shared, not rebuilt)."""
+        unknown = set(changes) - FLAGS
+        if unknown:
+            raise TypeError(f'with_options takes the flags {sorted(FLAGS)}, not {sorted(unknown)}')
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        for name, value in changes.items():
+            setattr(copy, name, bool(value))
+        return copy
+
+    def settings(self):
+        """The constructor's arguments."""
+        return {'rules': self.rules, 'add_dummy_prefix': self.add_dummy_prefix,
+                'remove_extra_whitespaces': self.remove_extra_whitespaces,
+                'escape_whitespaces': self.escape_whitespaces,
+                'treat_whitespace_as_suffix': self.treat_whitespace_as_suffix,
+                'user_defined': self.user_defined}
+
+    def __getstate__(self):
+        return self.settings()  # the tables are rebuilt, not pickled
+
+    def __setstate__(self, state):
+        self.__init__(state.pop('rules'), **state)
+
+    def __repr__(self):
+        flags = ', '.join(f'{k}={v!r}' for k, v in self.settings().items() if k != 'rules')
+        return f'SentencePieceNormalizer(<{len(self.rules)} rules>, {flags})'
+
+    def normalize(self, text):
+        """``text`` normalized as SentencePiece's ``Normalizer::Normalize`` does."""
+        out, _, _ = self._run(encode_texts([text], None, None), False)
+        return out.tobytes().decode('utf-8')
+
+    def normalize_batch(self, texts, alignment=False):
+        """``texts`` normalized: ``(buf, bounds, align)``. Text ``t`` normalized
+        is ``buf[bounds[t]:bounds[t+1]]`` (UTF-8). With ``alignment``, its
+        ``norm_to_orig`` is ``align[bounds[t]+t:bounds[t+1]+t+1]``: per
+        normalized byte, the offset in text ``t``'s UTF-8 it came from, then
+        where the text ends; ``align`` is None without. A text normalized to
+        nothing has one entry (SentencePiece gives none)."""
+        if isinstance(texts, str):
+            raise TypeError('texts must be a list of str, not one str')
+        out, out_bounds, align = self._run(encode_texts(list(texts), None), bool(alignment))
+        return out, out_bounds, align if alignment else None
+
+    def _run(self, encoded, with_alignment):
+        """The kernel over a list of UTF-8 texts."""
+        buf, bounds = pack_bytes(encoded)
+        flags = (self.add_dummy_prefix, self.remove_extra_whitespaces, self.escape_whitespaces,
+                 self.treat_whitespace_as_suffix, with_alignment)
+        return normalize_batch(buf, bounds, *self._tables, flags)
+
+
+def shortest_rule(rules, key):
+    """The replacement of the shortest rule key that starts ``key``, or None;
+    a NUL byte ends the search (HF's trie search stops there)."""
+    for length in range(1, len(key) + 1):
+        if key[length - 1] == 0:
+            return None
+        found = rules.get(key[:length])
+        if found is not None:
+            return found
+    return None
+
+
+def graphemes(text):
+    """Extended grapheme clusters of ``text``, as HF's unicode-segmentation
+    finds them. ASCII text needs no tables (CR LF is its only cluster of
+    two); other text needs the ``regex`` module, whose ``\\X`` joins a
+    consonant after a virama even when no consonant precedes the virama (UAX
+    #29's rule GB9c requires one): such clusters are split again."""
+    if text.isascii():
+        return re.findall(r'\r\n|.', text, re.S)
+    try:
+        regex = importlib.import_module('regex')
+    except ImportError:
+        raise ImportError('HF Precompiled normalization of non-ASCII text needs grapheme clusters: '
+                          'pip install regex') from None
+    clusters = regex.findall(r'\X', text)
+    if not regex.search(r'\p{InCB=Linker}', text):
+        return clusters
+    return [part for cluster in clusters for part in split_unlinked_consonants(cluster, regex)]
+
+
+def split_unlinked_consonants(cluster, regex):
+    """``cluster`` split before each consonant joined by a virama that no
+    consonant precedes (GB9c: Consonant [Extend Linker]* Linker [Extend
+    Linker]* joins the next Consonant)."""
+    kinds = ['C' if regex.match(r'\p{InCB=Consonant}', c) else 'L' if regex.match(r'\p{InCB=Linker}', c)
+             else 'E' if regex.match(r'\p{InCB=Extend}', c) else '-' for c in cluster]
+    parts = []
+    start = 0
+    for i in range(1, len(cluster)):
+        if kinds[i] != 'C' or kinds[i - 1] not in 'EL':
+            continue
+        j = i - 1
+        while j >= start and kinds[j] in 'EL':
+            j -= 1
+        if not (j >= start and kinds[j] == 'C' and 'L' in kinds[j + 1:i]):
+            parts.append(cluster[start:i])
+            start = i
+    parts.append(cluster[start:])
+    return parts
+
+
+def precompiled_hf(rules, text):
+    """What HF tokenizers' ``Precompiled`` normalizer makes of ``text`` over
+    ``rules`` (``parse_charsmap``). HF goes grapheme by grapheme: a grapheme
+    of fewer than 6 UTF-8 bytes that some rule key starts becomes the
+    replacement of the shortest such key (the rest of the grapheme is
+    dropped); otherwise each character is replaced by its own rule, if any."""
+    encode_utf8(text)
+    out = []
+    for grapheme in graphemes(text):
+        whole = grapheme.encode('utf-8')
+        if len(whole) < HF_GRAPHEME_BYTES:
+            found = shortest_rule(rules, whole)
+            if found is not None:
+                out.append(found)
+                continue
+        for char in grapheme:
+            key = char.encode('utf-8')
+            found = shortest_rule(rules, key)
+            out.append(key if found is None else found)
+    return b''.join(out).decode('utf-8')
