@@ -43,8 +43,7 @@ class Tokenizer:
             those saved in the model file; see ``add_special_tokens``.
         keep_known_chars: sampling never splits a known character (several
             bytes whose whole UTF-8 is a piece) into lone byte pieces, as
-            SentencePiece's byte fallback applies only to unknown characters;
-            docs/design.md. Viterbi is unchanged.
+            SentencePiece's byte fallback applies only to unknown characters.
 
     >>> from bytepiece import Tokenizer, Trainer
     >>> from bytepiece.demo import SAMPLE_DIR
@@ -59,10 +58,9 @@ class Tokenizer:
     model_format = 'bytepiece'  # 'sentencepiece' or 'huggingface' for an ImportedTokenizer
 
     def __new__(cls, model=None, *args, **kwargs):
-        if cls is Tokenizer and file_format(model) in ('sentencepiece', 'huggingface'):  # another library's model
-            from .imports.tokenizer import ImportedTokenizer
-            return super().__new__(ImportedTokenizer)
-        return super().__new__(cls)
+        from .imports.tokenizer import ImportedTokenizer  # (which imports this module)
+        imported = cls is Tokenizer and file_format(model) in ('sentencepiece', 'huggingface')
+        return super().__new__(ImportedTokenizer if imported else cls)
 
     def __init__(self, model: Union[str, os.PathLike, dict], seed: Seed = None, *,
                  normalization: Optional[str] = 'auto', special_tokens: Optional[Iterable[str]] = None,
@@ -90,8 +88,7 @@ class Tokenizer:
 
     @property
     def vocab(self) -> Vocabulary:
-        """The vocabulary (read-only): pieces, counts, scores by id, without
-        the user-defined special tokens."""
+        """The vocabulary (read-only), without the special tokens."""
         return self._vocab
 
     @property
@@ -112,8 +109,7 @@ class Tokenizer:
     @property
     def encoder(self) -> Encoder:
         """The encode pipeline of the current special tokens, for tools that
-        encode in their own batches (token files); adding special tokens
-        replaces it."""
+        encode in their own batches (token files)."""
         return self._encoder
 
     @property
@@ -342,13 +338,11 @@ class Tokenizer:
         """Text of ``ids``: the pieces' bytes joined and decoded as UTF-8.
 
         ``errors``: what to do with bytes that are not valid UTF-8 (ids that
-        end inside a character, say), as in ``bytes.decode``. The default
-        (None) is ``'ignore'``: it drops them, as BytePiece does, so that code
-        written for BytePiece gets the same text (another library's model
-        decodes as its library does); ``'replace'`` puts U+FFFD in their
-        place (tiktoken's default) and ``'strict'`` raises
-        ``UnicodeDecodeError``; a name ``bytes.decode`` does not know is a
-        ``LookupError`` (docs/usage.md, "Decoding").
+        end inside a character, say), as in ``bytes.decode``. None (default):
+        ``'ignore'``, which drops them as BytePiece does (another library's
+        model decodes as its library does); ``'replace'`` puts U+FFFD there
+        (tiktoken's default) and ``'strict'`` raises ``UnicodeDecodeError``;
+        a name ``bytes.decode`` does not know is a ``LookupError``.
 
         >>> tok.decode([1] + tok.encode('the dog') + [2])
         'the dog'

@@ -17,6 +17,7 @@ goodness-of-fit test) are used by several test files; import them with
 """
 
 import base64
+import io
 import itertools
 import json
 import math
@@ -29,6 +30,7 @@ import pytest
 
 from bytepiece import Tokenizer
 from bytepiece.core.model import model_dict
+from bytepiece.demo import SAMPLE_DIR
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
 MODEL_NAMES = ('bytepiece.eu.plus.80k', 'bytepiece.plus.40k')
@@ -279,3 +281,61 @@ def dask_client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         yield client
+
+
+# --- SentencePiece models trained here, for the imported-model tests ----------
+
+HARD_STRINGS = [
+    '', ' ', '   ', 'a', ' a', 'a ', '  a  b  ', 'a\tb\nc\r\nd', '\x00', 'x\x00y', '\x01\x02\x1f\x7f',
+    '\u3000全角\u3000スペース', 'ＡＢＣ１２３', 'ﬁ ﬂ ﬃ', '\u0301', 'e\u0301', 'e\u0301\u0302\u0303',
+    '\u1100\u1161\u11a8', 'क़ ऩ', '👩\u200d👩\u200d👧', '🇫🇷🇩🇪', '👍🏽', '\ufffd', '\ue000\U000f0000',
+    '\U0001f9ff\U0010ffff', '𐀀𐀁𐀂 Linear B', 'a𐀀b𐀁c', '<unk> <s> </s>', '<0x41>', '▁', '▁▁x', '<sep>',
+    '[MASK] @@ §§', '1234567890 3.14159', 'the ' * 50, '  leading and trailing  ',
+]
+
+
+def sample_lines():
+    lines = []
+    for name in sorted(os.listdir(SAMPLE_DIR)):
+        with open(os.path.join(SAMPLE_DIR, name), encoding='utf-8') as f:
+            lines += [line for line in f.read().splitlines() if line.strip()]
+    return lines
+
+
+CONFIGS = {
+    'default': {},
+    'identity': {'normalization_rule_name': 'identity'},
+    'nmt_nfkc_cf': {'normalization_rule_name': 'nmt_nfkc_cf'},
+    'byte_fallback': {'byte_fallback': True},
+    'user_defined': {'user_defined_symbols': ['<sep>', '[MASK]', '@@', '§§']},
+    'split_digits': {'split_digits': True},
+    'no_dummy_prefix': {'add_dummy_prefix': False},
+    'whitespace_kept': {'remove_extra_whitespaces': False, 'normalization_rule_name': 'identity'},
+}
+
+
+@pytest.fixture(scope='session')
+def corpus():
+    lines = sample_lines()
+    random.Random(0).shuffle(lines)
+    held = lines[:300]  # never trained on
+    return lines[300:], held
+
+
+@pytest.fixture(scope='session')
+def sp_models(tmp_path_factory, corpus):
+    """Trained by SentencePiece on the bundled sample texts (session-wide)."""
+    spm = pytest.importorskip('sentencepiece')
+    train, _ = corpus
+    folder = tmp_path_factory.mktemp('spm')
+    paths = {}
+    for name, options in CONFIGS.items():
+        model = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(train), model_writer=model, vocab_size=1500,
+                                       character_coverage=0.98, num_threads=1, minloglevel=2, **options)
+        paths[name] = str(folder / f'{name}.model')
+        with open(paths[name], 'wb') as f:
+            f.write(model.getvalue())
+    return paths
+
+

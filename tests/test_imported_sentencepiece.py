@@ -5,7 +5,6 @@ bundled sample texts."""
 
 import io
 import math
-import os
 import random
 from collections import Counter
 
@@ -13,63 +12,10 @@ import numpy as np
 import pytest
 
 from bytepiece import Tokenizer
-from bytepiece.demo import SAMPLE_DIR
-from conftest import chi2_sf
+from conftest import CONFIGS, HARD_STRINGS, chi2_sf
 
 spm = pytest.importorskip('sentencepiece')
 model_pb2 = pytest.importorskip('sentencepiece.sentencepiece_model_pb2')
-
-HARD_STRINGS = [
-    '', ' ', '   ', 'a', ' a', 'a ', '  a  b  ', 'a\tb\nc\r\nd', '\x00', 'x\x00y', '\x01\x02\x1f\x7f',
-    '\u3000全角\u3000スペース', 'ＡＢＣ１２３', 'ﬁ ﬂ ﬃ', '\u0301', 'e\u0301', 'e\u0301\u0302\u0303',
-    '\u1100\u1161\u11a8', 'क़ ऩ', '👩\u200d👩\u200d👧', '🇫🇷🇩🇪', '👍🏽', '\ufffd', '\ue000\U000f0000',
-    '\U0001f9ff\U0010ffff', '𐀀𐀁𐀂 Linear B', 'a𐀀b𐀁c', '<unk> <s> </s>', '<0x41>', '▁', '▁▁x', '<sep>',
-    '[MASK] @@ §§', '1234567890 3.14159', 'the ' * 50, '  leading and trailing  ',
-]
-
-
-def sample_lines():
-    lines = []
-    for name in sorted(os.listdir(SAMPLE_DIR)):
-        with open(os.path.join(SAMPLE_DIR, name), encoding='utf-8') as f:
-            lines += [line for line in f.read().splitlines() if line.strip()]
-    return lines
-
-
-CONFIGS = {
-    'default': {},
-    'identity': {'normalization_rule_name': 'identity'},
-    'nmt_nfkc_cf': {'normalization_rule_name': 'nmt_nfkc_cf'},
-    'byte_fallback': {'byte_fallback': True},
-    'user_defined': {'user_defined_symbols': ['<sep>', '[MASK]', '@@', '§§']},
-    'split_digits': {'split_digits': True},
-    'no_dummy_prefix': {'add_dummy_prefix': False},
-    'whitespace_kept': {'remove_extra_whitespaces': False, 'normalization_rule_name': 'identity'},
-}
-
-
-@pytest.fixture(scope='session')
-def corpus():
-    lines = sample_lines()
-    random.Random(0).shuffle(lines)
-    held = lines[:300]  # never trained on
-    return lines[300:], held
-
-
-@pytest.fixture(scope='session')
-def sp_models(tmp_path_factory, corpus):
-    train, _ = corpus
-    folder = tmp_path_factory.mktemp('spm')
-    paths = {}
-    for name, options in CONFIGS.items():
-        model = io.BytesIO()
-        spm.SentencePieceTrainer.train(sentence_iterator=iter(train), model_writer=model, vocab_size=1500,
-                                       character_coverage=0.98, num_threads=1, minloglevel=2, **options)
-        paths[name] = str(folder / f'{name}.model')
-        with open(paths[name], 'wb') as f:
-            f.write(model.getvalue())
-    return paths
-
 
 def processor(path):
     return spm.SentencePieceProcessor(model_file=path)
@@ -120,7 +66,7 @@ def test_offsets_match_sentencepiece(sp_models, corpus):
         sp = processor(sp_models[config])
         tok = Tokenizer(sp_models[config])
         for text in corpus[1][:50] + HARD_STRINGS:
-            proto = sp.encode(text, out_type='immutable_proto')
+            proto = sp.encode(text, out_type='proto')
             data = text.encode('utf-8')
             expected = [(len(data[:p.begin].decode('utf-8', 'ignore')), len(data[:p.end].decode('utf-8', 'ignore')))
                         for p in proto.pieces]

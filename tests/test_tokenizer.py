@@ -269,7 +269,7 @@ def test_decode_errors_as_bytes_decode(tok40k):
 @pytest.mark.parametrize('errors, kind, words', [
     ('bogus', LookupError, "'bogus' is not a codec error handler"),
     ('xmlcharrefreplace', ValueError, 'encoding errors only'),
-    (None, TypeError, 'got NoneType'),
+    (1, TypeError, 'got int'),
     (b'replace', TypeError, 'got bytes'),
 ])
 def test_decode_refuses_unknown_errors(tok80k, errors, kind, words):

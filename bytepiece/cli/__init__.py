@@ -179,7 +179,8 @@ def _other_parsers(sub):
 
     p = sub.add_parser('convert', help='convert a model to another library\'s format')
     _model_args(p)
-    p.add_argument('--to', required=True, choices=['sentencepiece', 'huggingface'])
+    p.add_argument('--to', required=True, choices=['sentencepiece', 'huggingface', 'bytepiece'],
+                   help='bytepiece: a BytePiece model file, from a tokenizer.json bytepiece exported')
     p.add_argument('out', metavar='OUT', help='output file (huggingface: tokenizer.json, or a directory)')
     p.set_defaults(func=cmd_convert)
 

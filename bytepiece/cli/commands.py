@@ -215,7 +215,13 @@ def cmd_convert(args):
         outputs = [os.path.join(args.out, name) for name in ('tokenizer.json', 'tokenizer_config.json')]
     check_output_apart(outputs, [args.model])
     tokenizer = _load_tokenizer(args)
-    if args.to == 'sentencepiece':
+    if args.to == 'bytepiece':
+        if tokenizer.model_format != 'bytepiece':
+            raise UsageError(f'--to bytepiece: {args.model} is a {tokenizer.model_format} model; BytePiece\'s format '
+                             f'cannot hold its normalizer and unknown-character rules, so no BytePiece file gives '
+                             f'its ids (bytepiece reads the file itself: --model {args.model})')
+        tokenizer.save(args.out)
+    elif args.to == 'sentencepiece':
         tokenizer.convert_to_sentencepiece(args.out)
     else:
         tokenizer.convert_to_huggingface(args.out)

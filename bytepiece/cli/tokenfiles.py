@@ -30,7 +30,7 @@ def cmd_encode_files(args):
     if args.merge is not None and os.path.abspath(args.merge) == os.path.abspath(args.output):
         raise UsageError('--merge names the merged dataset: give a prefix other than the shard folder')
     workers = args.workers if args.workers is not None else args.threads
-    normalization = None if args.normalization.lower() == 'none' else args.normalization.upper()
+    normalization = {'none': None, 'auto': 'auto'}.get(args.normalization, args.normalization)
     summary = encode_files(args.inputs, args.model, args.output, args.format, field=args.field, errors=args.errors,
                            add_bos=args.add_bos, add_eos=args.add_eos,
                            alpha=-1.0 if args.alpha is None else args.alpha, seed=args.seed,

@@ -158,6 +158,9 @@ class Encoder:
     """The pipeline over one vocabulary, normalization and set of special
     tokens; ``keep_known_chars``: see ``Vocabulary.draw``."""
 
+    bos_id = BOS_ID
+    eos_id = EOS_ID
+
     def __init__(self, vocab, specials, normalization, keep_known_chars=False):
         self.vocab = vocab
         self.specials = specials
@@ -170,6 +173,9 @@ class Encoder:
     def marked(ids, add_bos, add_eos):
         """``marked``: the list ``ids`` with ``<bos>``/``<eos>`` as asked."""
         return marked(ids, add_bos, add_eos)
+
+    def check_markers(self, add_bos, add_eos):
+        """Every BytePiece model has ``<bos>`` and ``<eos>``."""
 
     def allowed(self, allowed_special):
         """The special tokens a call matches (indices, for ``Request.allowed``)

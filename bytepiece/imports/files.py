@@ -2,6 +2,7 @@
 needs to encode and decode with a SentencePiece or HF unigram model."""
 
 import json
+import math
 import os
 from typing import Any, NamedTuple
 
@@ -14,6 +15,7 @@ from ..core.statistics import CharLatticeStatistics
 from ..core.text import NORMALIZATIONS
 from ..exports.huggingface import CHUNK_REGEX, from_byte_level
 from ..runtime import extras
+from . import huggingface as hf
 from . import sentencepiece as spm
 
 BYTEPIECE = 'bytepiece'
@@ -37,9 +39,10 @@ def file_format(model):
         head = f.read(1 << 16)
     if spm.looks_like_sentencepiece(head):
         return SENTENCEPIECE
-    if head.lstrip().startswith(b'{') and b'"model"' in head:
+    # a tokenizer.json names these keys early (its model may come after megabytes)
+    if head.lstrip().startswith(b'{') and any(key in head for key in (b'"model"', b'"added_tokens"', b'"truncation"')):
         try:
-            return _json_format(json.loads(_read(path)))
+            return _json_format(_tokenizer_json(path))
         except ValueError:
             return BYTEPIECE  # load_model names the error
     return BYTEPIECE
@@ -48,7 +51,7 @@ def file_format(model):
 def _json_format(obj):
     if not isinstance(obj, dict) or not isinstance(obj.get('model'), dict):
         return BYTEPIECE
-    return BYTEPIECE_EXPORT if is_bytepiece_export(obj) else HUGGINGFACE
+    return BYTEPIECE_EXPORT if hf.is_bytepiece_export(obj) else HUGGINGFACE
 
 
 def _read(path):
@@ -100,8 +103,7 @@ def load_imported(model, normalization='auto', special_tokens=None):
     _check_options(kind, normalization, special_tokens)
     if kind == SENTENCEPIECE:
         return _sentencepiece(os.fsdecode(model))
-    obj, text, source = _tokenizer_json(model)
-    return _huggingface(obj, text, source)
+    return _huggingface(model)
 
 
 def native_model(model):
@@ -109,18 +111,17 @@ def native_model(model):
     bytepiece exported holds: ``(pieces, ids, counts, metadata, scores)``,
     ``scores`` None unless the file holds scores rather than counts."""
     if file_format(model) == BYTEPIECE_EXPORT:
-        exported = exported_model(*_tokenizer_json(model)[:2])
-        pieces, ids, scores, metadata = exported
+        pieces, ids, scores, metadata = exported_model(_tokenizer_json(model))
         return pieces, ids, np.exp(scores).tolist(), metadata, scores
     return (*load_model(model), None)
 
 
 def _tokenizer_json(model):
+    """A ``tokenizer.json`` parsed, its numbers read as HF reads them
+    (``serde_f64``: scores one ulp off break ties differently)."""
     if isinstance(model, dict):
-        return model, json.dumps(model), 'tokenizer.json'
-    path = os.fsdecode(model)
-    text = _read(path).decode('utf-8')
-    return json.loads(text), text, repr(path)
+        return model
+    return json.loads(_read(os.fsdecode(model)).decode('utf-8'), parse_float=hf.serde_f64)
 
 
 def _check_options(kind, normalization, special_tokens):
@@ -158,44 +159,33 @@ def _marker_id(model, i):
     return i if 0 <= i < len(model.pieces) else -1
 
 
-def hf_scores(obj, text=None):
-    """The Unigram scores of a parsed ``tokenizer.json`` as HF tokenizers
-    holds them: its JSON parser can read a number one unit in the last
-    place away from Python's, and on exact ties that changes ids. With
-    ``tokenizers`` installed (and the file's ``text``), the file is read by
-    it and written back, which spells its values exactly."""
-    scores = [entry[1] for entry in obj['model']['vocab']]
-    lib = extras.tokenizers(required=False)
-    if lib is None or text is None:
-        return scores
-    try:
-        reread = json.loads(lib.Tokenizer.from_str(text).to_str())
-    except Exception:  # tokenizers refuses the file: our own checks name the problem
-        return scores
-    return [entry[1] for entry in reread['model']['vocab']]
-
-
-def exported_model(obj, text=None):
+def exported_model(obj):
     """The BytePiece model a ``tokenizer.json`` that ``exports.huggingface``
     wrote holds: ``(pieces, ids, scores, metadata)``."""
     vocab = obj['model']['vocab']
-    scores = hf_scores(obj, text)
+    scores = [entry[1] for entry in vocab]
     pieces = [from_byte_level(entry[0]) for entry in vocab[NUM_SPECIAL:]]
     added = obj.get('added_tokens') or []
     special_tokens = [t['content'] for t in added if t['id'] >= len(vocab)]
     normalizer = obj.get('normalizer')
-    metadata = {'normalization': normalizer['type'] if normalizer else None, 'special_tokens': special_tokens}
+    # scores are log(count / total) - token_penalty: with counts exp(score), the
+    # penalty is what makes the counts' total 1, so a saved copy scores the same
+    penalty = max(0.0, -math.log(math.fsum(math.exp(x) for x in scores[NUM_SPECIAL:])))
+    metadata = {'normalization': normalizer['type'] if normalizer else None, 'special_tokens': special_tokens,
+                'token_penalty': penalty}
     return pieces, list(range(NUM_SPECIAL, len(vocab))), scores[NUM_SPECIAL:], metadata
 
 
-def is_bytepiece_export(obj):
-    """Whether a parsed ``tokenizer.json`` is one ``exports.huggingface`` writes."""
-    model = obj.get('model')
-    pre = obj.get('pre_tokenizer') or {}
-    steps = pre.get('pretokenizers') or []
-    return (isinstance(model, dict) and model.get('type') == 'Unigram'
-            and [entry[0] for entry in model.get('vocab', [])[:NUM_SPECIAL]] == list(SPECIAL_PIECES)
-            and len(steps) == 2 and steps[0].get('type') == 'Split'
-            and steps[0].get('pattern') == {'Regex': CHUNK_REGEX} and steps[1].get('type') == 'ByteLevel'
-            and (obj.get('decoder') or {}).get('type') == 'ByteLevel'
-            and (obj.get('normalizer') or {'type': None})['type'] in NORMALIZATIONS + (None,))
+
+
+def _huggingface(model):
+    source = 'tokenizer.json' if isinstance(model, dict) else repr(os.fsdecode(model))
+    model_file = hf.read_tokenizer_json(model)
+    vocab = hf.hf_vocabulary(model_file)
+    splitter = hf.HuggingFaceSplitter(model_file)
+    table = ModelPieceTable(model_file.pieces + [t.content for t in model_file.added_tokens
+                                                 if t.id >= len(model_file.pieces)], hf.HuggingFaceDecoder(model_file))
+    encoder = CharEncoder(vocab, splitter)
+    data = json.dumps(model).encode('utf-8') if isinstance(model, dict) else _read(os.fsdecode(model))
+    return ImportedModel(HUGGINGFACE, vocab, table, encoder, CharLatticeStatistics(vocab, splitter), data,
+                         hf.hf_summary(model_file, source))

@@ -19,7 +19,12 @@ import os
 import re
 from typing import List, NamedTuple, Union
 
+import numpy as np
+
+from ..core.charencoding import Segments
+from ..core.charvocab import HUGGINGFACE, UNKNOWN_PENALTY, CharVocabulary
 from ..core.model import SPECIAL_PIECES
+from ..core.text import check_text, encode_utf8, pack_bytes
 from ..exports.huggingface import CHUNK_REGEX
 from .hf_regex import WHITESPACE, word_class
 from .hf_text import decoder, field, normalizer, pre_tokenizer, slice_head
@@ -200,6 +205,7 @@ class HFUnigramFile:
             raise ValueError(f'{where}.unk_id: {self.unk_id} is not a piece id (vocab of {len(self.pieces)})')
         self.byte_fallback = field(model, 'byte_fallback', bool, where, False)
         self.post_processor = obj.get('post_processor')  # not applied: ids without special tokens added
+        self.components = {key: _component_name(obj.get(key)) for key in ('normalizer', 'pre_tokenizer', 'decoder')}
         self._normalize = normalizer(obj.get('normalizer'), f'{name!r}: normalizer')
         self._pre_tokenize = pre_tokenizer(obj.get('pre_tokenizer'), f'{name!r}: pre_tokenizer')
         self._decoder = decoder(obj.get('decoder'), f'{name!r}: decoder')
@@ -232,6 +238,10 @@ class HFUnigramFile:
         self._raw_matcher = _Matcher([(t.content, t) for t in self.added_tokens if not t.normalized])
         self._normalized_matcher = _Matcher([(self._decoded[t.id], t) for t in self.added_tokens
                                              if t.normalized and self._decoded[t.id]])
+
+    def describe(self) -> str:
+        """The pipeline's components by type, e.g. ``normalizer Sequence(Precompiled, Replace)``."""
+        return '; '.join(f'{key.replace("_", "-")} {name}' for key, name in self.components.items())
 
     def split(self, text: str) -> List[Union[int, str]]:
         """``text`` as HF cuts it before the model: added-token ids (``int``)
@@ -274,6 +284,15 @@ class HFUnigramFile:
         return ''.join(self._decoder(tokens))
 
 
+def _component_name(spec):
+    if not isinstance(spec, dict):
+        return 'none'
+    inner = spec.get('normalizers') or spec.get('pretokenizers') or spec.get('decoders')
+    if isinstance(inner, list):
+        return f'{spec.get("type")}({", ".join(_component_name(x) for x in inner)})'
+    return str(spec.get('type'))
+
+
 def read_tokenizer_json(source: Union[str, os.PathLike, dict]) -> HFUnigramFile:
     """A HF Unigram ``tokenizer.json``, from its path or its parsed content.
 
@@ -290,3 +309,63 @@ def read_tokenizer_json(source: Union[str, os.PathLike, dict]) -> HFUnigramFile:
     except UnicodeDecodeError as error:
         raise ValueError(f'{name!r} is not UTF-8 text: {error}') from None
     return HFUnigramFile(obj, name)
+
+
+# --- the parts of an ImportedTokenizer ------------------------------------------
+
+
+def hf_vocabulary(model_file):
+    """The ``CharVocabulary`` of an ``HFUnigramFile``: every piece is an edge,
+    scored as the file says; an unknown character scores the lowest score
+    less ``UNKNOWN_PENALTY`` (HF's ``min_score`` is over every piece)."""
+    scores = np.asarray(model_file.scores, np.float64)
+    unk_score = float(scores.min()) - UNKNOWN_PENALTY if scores.size else -UNKNOWN_PENALTY
+    unk_id = -1 if model_file.unk_id is None else model_file.unk_id
+    return CharVocabulary(model_file.pieces, np.arange(len(model_file.pieces)), scores, scores, unk_id, unk_score,
+                          HUGGINGFACE, model_file.byte_fallback)
+
+
+class HuggingFaceSplitter:
+    """HF's text pipeline for ``CharEncoder``: each pre-token is a segment,
+    each added token a fixed token after the segment before it."""
+
+    def __init__(self, model_file):
+        self.model_file = model_file
+
+    def split(self, texts, first_index, offsets):
+        if offsets:
+            raise ValueError('offsets: not available for HF tokenizer.json files (their normalizers keep no '
+                             'alignment here); SentencePiece .model files and BytePiece models give them')
+        encoded, fixed, text_seg = [], [], [0]
+        for t, text in enumerate(texts):
+            check_text(text, None if first_index is None else first_index + t)
+            if text:  # a text starts with a segment, so that a fixed token has one to follow
+                encoded.append(b'')
+            for item in self.model_file.split(text):
+                if isinstance(item, str):
+                    encoded.append(encode_utf8(item, None if first_index is None else first_index + t))
+                else:
+                    fixed.append((t, len(encoded) - 1, item, 0, 0))
+            text_seg.append(len(encoded))
+        buf, seg_bounds = pack_bytes(encoded)
+        rows = np.array(fixed, np.int64).reshape(-1, 5)
+        return Segments(buf, seg_bounds, np.array(text_seg, np.int64), rows)
+
+
+class HuggingFaceDecoder:
+    """``Tokenizer.decode`` of HF (special tokens skipped) for ``ModelPieceTable``."""
+
+    def __init__(self, model_file):
+        self.model_file = model_file
+
+    def decode(self, ids, errors=None):
+        return self.model_file.decode(ids.tolist())
+
+
+def hf_summary(model_file, source):
+    """Lines describing a HF Unigram file, for ``bytepiece info``."""
+    unk = 'none' if model_file.unk_id is None else f'id {model_file.unk_id}'
+    return ['format: Hugging Face Unigram tokenizer.json',
+            f'vocab size: {len(model_file.pieces)} pieces + {len(model_file.added_tokens)} added tokens',
+            f'unknown piece: {unk}; byte fallback: {"on" if model_file.byte_fallback else "off"}',
+            f'pipeline: {model_file.describe()}']

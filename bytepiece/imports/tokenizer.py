@@ -34,6 +34,11 @@ class ImportedTokenizer(Tokenizer):
         self._seeds = SeedStream(seed)
 
     @property
+    def source(self):
+        """The model file's bytes, as read."""
+        return self._source
+
+    @property
     def special_tokens(self):
         return []
 

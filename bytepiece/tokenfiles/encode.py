@@ -105,9 +105,12 @@ def _tokenizer_of(model):
 def model_digest(tokenizer):
     """A digest of what decides the ids: pieces, scores, normalization, special tokens."""
     h = hashlib.sha256()
-    vocab = tokenizer.vocab
-    for array in (vocab.piece_data, vocab.piece_offsets, np.asarray(vocab.counts, np.float64)):
-        h.update(np.ascontiguousarray(array).tobytes())
+    if tokenizer.model_format != 'bytepiece':  # another library's model: its file decides
+        h.update(tokenizer.source)
+    else:
+        vocab = tokenizer.vocab
+        for array in (vocab.piece_data, vocab.piece_offsets, np.asarray(vocab.counts, np.float64)):
+            h.update(np.ascontiguousarray(array).tobytes())
     h.update(repr((tokenizer.normalization, tokenizer.special_tokens)).encode('utf-8'))
     return h.hexdigest()
 
@@ -176,7 +179,8 @@ def _encode_batch(pipeline, options, allowed, part_seed, batch):
     request = Request(options.alpha, part_seed, allowed, False, False, False, batch.first)
     ids, bounds, _ = flat_arrays(pipeline.parts(batch.texts, request, 1))
     if options.add_bos or options.add_eos:
-        ids, bounds = add_markers(ids, bounds, batch.starts & options.add_bos, batch.ends & options.add_eos)
+        ids, bounds = add_markers(ids, bounds, batch.starts & options.add_bos, batch.ends & options.add_eos,
+                                  pipeline.bos_id, pipeline.eos_id)
     return ids, bounds
 
 
@@ -195,7 +199,9 @@ def encode_partition(part, model, options, prefix, threads, progress=None, encod
     allowed = pipeline.allowed(options.allowed_special)
     part_seed = int(stream_seed(np.uint64(options.seed), np.uint64(part.index))) if options.alpha >= 0 else 0
     # pieces of a document give its ids for Viterbi, unless a special token could span a cut
-    split = options.alpha < 0 and not any('\n' in token for token in tokenizer.special_tokens)
+    # (another library's lattice spans the whole text: its documents stay whole)
+    split = (options.alpha < 0 and tokenizer.model_format == 'bytepiece'
+             and not any('\n' in token for token in tokenizer.special_tokens))
     text_bytes, done_bytes = 0, 0
     in_flight = []  # the batches being encoded, in order
 
@@ -283,6 +289,7 @@ def encode_files(inputs: Union[str, os.PathLike, Sequence[Union[str, os.PathLike
     tokenizer, spec = _load_model(model, normalization, special_tokens)
     allowed = allowed_special if isinstance(allowed_special, str) else frozenset(allowed_special)
     tokenizer.encoder.allowed(allowed)  # unknown tokens fail before any work
+    tokenizer.encoder.check_markers(add_bos, add_eos)
     options = Options(format, token_dtype(format, tokenizer.vocab_size).name, alpha if alpha >= 0 else -1.0, seed,
                       bool(add_bos), bool(add_eos), allowed)
     with ShardFolder(output, _fingerprint(parts, tokenizer, options, field, errors), format, wait) as folder:
