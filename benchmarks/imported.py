@@ -246,7 +246,7 @@ class Reference:
     def decode(self, ids):
         if self.kind == 'sp':
             return self.sp.decode(ids)
-        return self.hf.decode(ids, skip_special_tokens=False)
+        return self.hf.decode(ids)  # HF's default, skip_special_tokens=True, as Tokenizer.decode
 
     def piece(self, i):
         if self.kind == 'sp':

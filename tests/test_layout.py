@@ -19,7 +19,7 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 # Kernels that are their per-byte loop alone, written out whole: with a call per byte
 # they ran slower (docs/design.md, Why the kernels are shaped this way).
-LONG_KERNELS = {('bytepiece/kernels/bnlm.py', '_viterbi_chunk')}
+LONG_KERNELS = {('bytepiece/kernels/bnlm.py', '_viterbi_chunk'), ('bytepiece/kernels/normalize.py', 'normalize_span')}
 
 
 def modules():

@@ -82,6 +82,9 @@ class CharEncoder:
             call = 0
         else:
             call = seeds.call_seed(seed)
+        fused = getattr(self.splitter, 'encode_one', None)
+        if fused is not None:
+            return fused(self.vocab, text, alpha, call)
         segments = self.splitter.split([text], None, False)
         tokens = self._segment(segments, alpha, call, 0, False)
         ids = tokens.ids

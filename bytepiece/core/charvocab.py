@@ -91,6 +91,9 @@ class CharVocabulary:
                                  -np.inf)
         self.viterbi_trie = Trie(self.reversed.units, viterbi_units.astype(precision), self.reversed.unit_token)
         self._viterbi_draw = Draw(MODE_VITERBI, -1.0, self.reversed.unit_score, self.max_piece_length)
+        # the kernels grow a copy when a text needs more: these are never written
+        self._viterbi_value = np.empty(1, precision)
+        self._sample_value = np.empty(1, np.float64)
         lattice_scores = scores[1][ids]
         self.min_score = float(lattice_scores.min()) if lattice_scores.size else 0.0
         self._weights = {}
@@ -104,6 +107,17 @@ class CharVocabulary:
                 self.byte_ids[b] = self.piece_ids.get(f'<0x{b:02X}>', -1)
 
     # --- the kernels ----------------------------------------------------------
+
+    def kernel_arguments(self, alpha):
+        """For a kernel that segments at ``alpha``: the ``Trie`` and the
+        ``Draw`` one by one (``units, unit_score, unit_token, mode, alpha,
+        unit_weight, window``), then ``value``, a work array in the
+        precision Viterbi adds in."""
+        if alpha < 0:
+            trie, draw, value = self.viterbi_trie, self._viterbi_draw, self._viterbi_value
+        else:
+            trie, draw, value = self.reversed, self.draw(alpha), self._sample_value
+        return (*trie, *draw, value)
 
     def segment(self, buf, seg_bounds, text_seg, alpha, seed, first_stream, with_ends):
         """The best (``alpha < 0``) or a random segmentation of every segment

@@ -14,9 +14,9 @@ import re
 
 import numpy as np
 
-from bytepiece.core.text import encode_texts, encode_utf8, pack_bytes
-from bytepiece.kernels.normalize import darts_keys, normalize_batch
-from bytepiece.kernels.trie import build_trie
+from ..core.text import encode_texts, encode_utf8, pack_bytes
+from ..kernels.normalize import darts_keys, normalize_batch
+from ..kernels.trie import build_trie
 
 REPLACEMENT_CHARACTER = '\ufffd'.encode('utf-8')
 # HF looks a whole grapheme up only when it is shorter than this (in UTF-8 bytes).
@@ -73,6 +73,22 @@ def compile_keys(keys):
     return trie.units, trie.unit_token
 
 
+def plain_ascii(rule_keys, user_keys):
+    """For each ASCII byte, whether the normalizer may copy it without a
+    trie walk when an ASCII byte follows: it is no key, starts no
+    user-defined symbol, and starts no rule key whose second byte is ASCII
+    (the space is never plain: it has rules of its own)."""
+    plain = np.ones(128, np.bool_)
+    plain[0x20] = False
+    for key in rule_keys:
+        if key and key[0] < 0x80 and (len(key) == 1 or key[1] < 0x80):
+            plain[key[0]] = False
+    for key in user_keys:
+        if key and key[0] < 0x80:
+            plain[key[0]] = False
+    return plain
+
+
 def check_rules(rules):
     if not isinstance(rules, dict):
         raise TypeError(f'rules must be a dict of bytes to bytes, got {type(rules).__name__}')
@@ -120,7 +136,8 @@ class SentencePieceNormalizer:
             [replacements[v] for v in self.rules.values()] + [0], np.int32)[rule_value], -1).astype(np.int32)
         pool, pool_bounds = pack_bytes(list(replacements) + [REPLACEMENT_CHARACTER])  # the last: a malformed byte's
         user_units, user_value = compile_keys([s.encode('utf-8') for s in self.user_defined])
-        self._tables = (pool, pool_bounds, rule_units, rule_value, user_units, user_value)
+        self._tables = (pool, pool_bounds, rule_units, rule_value, user_units, user_value,
+                        plain_ascii(list(self.rules), [s.encode('utf-8') for s in self.user_defined]))
 
     def with_options(self, **changes):
         """A normalizer of the same rules and symbols with some flags changed
@@ -168,6 +185,13 @@ class SentencePieceNormalizer:
             raise TypeError('texts must be a list of str, not one str')
         out, out_bounds, align = self._run(encode_texts(list(texts), None), bool(alignment))
         return out, out_bounds, align if alignment else None
+
+    def kernel_arguments(self):
+        """The normalizer's arguments to ``kernels.normalize.normalize_batch``
+        after ``buf`` and ``bounds``, its flags one by one (no alignment), for
+        kernels that normalize and then segment in one call."""
+        return (*self._tables, self.add_dummy_prefix, self.remove_extra_whitespaces, self.escape_whitespaces,
+                self.treat_whitespace_as_suffix)
 
     def _run(self, encoded, with_alignment):
         """The kernel over a list of UTF-8 texts."""

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..core.charencoding import Segments
 from ..core.charvocab import SENTENCEPIECE, UNKNOWN_PENALTY, CharVocabulary
-from ..core.text import encode_texts, pack_bytes
+from ..core.text import encode_texts, encode_utf8, pack_bytes
+from ..kernels.charlattice import encode_sentencepiece
 from ..kernels.decode import gather_bytes
 from .charsmap import SentencePieceNormalizer, parse_charsmap
 from .protobuf import Fields
@@ -290,6 +291,13 @@ class SentencePieceSplitter:
 
     def __init__(self, normalizer):
         self.normalizer = normalizer
+
+    def encode_one(self, vocab, text, alpha, seed):
+        """The ids (int32 array) of one text, in one kernel call."""
+        *lattice, value = vocab.kernel_arguments(alpha)
+        return encode_sentencepiece(np.frombuffer(encode_utf8(text), np.uint8), *self.normalizer.kernel_arguments(),
+                                    *lattice, np.uint64(seed), value, vocab.byte_base, vocab.unk_id, vocab.byte_ids,
+                                    vocab.byte_fallback)
 
     def split(self, texts, first_index, offsets):
         try:

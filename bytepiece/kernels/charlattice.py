@@ -23,8 +23,10 @@ the precision of the arrays passed.
 import numpy as np
 from numba import njit
 
-from .lattice import SpanWork, TokenOut, segment_into
+from .lattice import Draw, SpanWork, TokenOut, segment_into
+from .normalize import normalize_batch
 from .rng import stream_seed
+from .trie import Trie
 
 
 @njit(inline='always')
@@ -119,3 +121,41 @@ def merge_unknown_runs(ids, ends, seg_start, byte_base, unk_id):
             j += 1
     new_start[seg_start.size - 1] = j
     return out_ids[:j], out_ends[:j], new_start
+
+
+@njit(nogil=True, cache=True)
+def encode_sentencepiece(buf, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain,
+                         add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces, whitespace_as_suffix,
+                         units, unit_score, unit_token, mode, alpha, unit_weight, window, seed, value, byte_base,
+                         unk_id, byte_ids, byte_fallback):
+    """The ids of one text's UTF-8 ``buf`` under a SentencePiece model, in
+    one call: normalized (``normalize_batch``'s arguments, its flags one by
+    one), segmented whole (the ``Trie`` and ``Draw`` of ``segment_whole``
+    one by one: numba dispatches arrays and scalars faster than named
+    tuples; ``value`` is grown as needed), unknown characters resolved (byte
+    pieces ``byte_ids`` with ``byte_fallback``, else runs merged into
+    ``unk_id``)."""
+    bounds = np.zeros(2, np.int64)
+    bounds[1] = buf.size
+    flags = (add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces, whitespace_as_suffix, False)
+    out, out_bounds, _ = normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user_units,
+                                         user_value, plain, flags)
+    if value.size < out.size + 1:
+        value = np.empty(out.size + 1, value.dtype)
+    text_seg = np.arange(2)
+    ids, ends, seg_start = segment_whole(out, out_bounds, text_seg, Trie(units, unit_score, unit_token),
+                                         Draw(mode, alpha, unit_weight, window), np.uint64(seed), 0, False, value)
+    unknown = False
+    for i in range(ids.size):
+        if ids[i] >= byte_base:
+            unknown = True
+            break
+    if not unknown:
+        return ids
+    if byte_fallback:
+        for i in range(ids.size):
+            if ids[i] >= byte_base:
+                ids[i] = byte_ids[ids[i] - byte_base]
+        return ids
+    merged, _, _ = merge_unknown_runs(ids, ends, seg_start, byte_base, unk_id)
+    return merged

@@ -157,8 +157,8 @@ def skip_leading_spaces(buf, pos, end, pool, pool_bounds, rule_units, rule_value
 
 
 @njit(cache=True, nogil=True)
-def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, flags,
-                   out, align, o, shift, consumed, prev_space):
+def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain,
+                   flags, out, align, o, shift, consumed, prev_space):
     """The per-piece loop of ``Normalizer::Normalize`` over ``buf[pos:end]``,
     up to a piece ``out`` has no room for: returns ``(pos, o, consumed,
     prev_space, room)``, ``room`` what that piece needs (0 at the end).
@@ -170,6 +170,19 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
     end_user = end if user_units.size > 0 else 0  # an empty trie (no arrays) is not walked
     end_rule = end if rule_units.size > 0 else 0
     while pos < end:
+        c = buf[pos]
+        if c < 0x80 and plain[c] and (pos + 1 == end or buf[pos + 1] < 0x80):
+            # an ASCII byte no key can match here (no key is it, or it and an ASCII byte): copied
+            if o + 6 > out.size:
+                return pos, o, consumed, prev_space, 6
+            out[o] = c
+            if with_alignment:
+                align[o + shift] = consumed
+            o += 1
+            consumed += 1
+            pos += 1
+            prev_space = False
+            continue
         used = 0
         rule = -1
         u = 0
@@ -236,8 +249,8 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
 
 
 @njit(cache=True, nogil=True)
-def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, flags,
-                   out, align, o, shift):
+def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain,
+                   flags, out, align, o, shift):
     """Normalize ``buf[start:end]`` into ``out`` from ``o`` (alignment at
     ``align[o + shift]``); returns ``(out, align, o)`` past its last byte."""
     add_dummy_prefix, remove_extra_whitespaces, escape, whitespace_as_suffix, with_alignment = flags
@@ -257,8 +270,8 @@ def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, u
     prev_space = remove_extra_whitespaces
     while True:
         pos, o, consumed, prev_space, room = normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value,
-                                                            user_units, user_value, flags, out, align, o, shift,
-                                                            consumed, prev_space)
+                                                            user_units, user_value, plain, flags, out, align, o,
+                                                            shift, consumed, prev_space)
         if room == 0:
             break
         out, align = reserve(out, align, o + room, with_alignment)
@@ -272,10 +285,13 @@ def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, u
 
 
 @njit(cache=True, nogil=True)
-def normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user_units, user_value, flags):
+def normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain, flags):
     """Normalize texts ``buf[bounds[t]:bounds[t+1]]``. ``rule_value`` indexes
     the replacements: replacement ``k`` is ``pool[pool_bounds[k]:pool_bounds[k+1]]``,
-    the last one U+FFFD (a malformed byte's). ``flags`` is
+    the last one U+FFFD (a malformed byte's). ``plain[c]`` (128 entries) is
+    True for an ASCII byte that no rule key or user-defined symbol is, nor
+    starts followed by an ASCII byte: before an ASCII byte it is copied as
+    it is, without a trie walk. ``flags`` is
     ``(add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces,
     treat_whitespace_as_suffix, with_alignment)``.
     Returns ``(out, out_bounds, align)``: text ``t`` normalized is
@@ -295,7 +311,7 @@ def normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user
     o = 0
     for t in range(n_texts):
         out, align, o = normalize_text(buf, bounds[t], bounds[t + 1], pool, pool_bounds, rule_units, rule_value,
-                                       user_units, user_value, flags, out, align, o, t)
+                                       user_units, user_value, plain, flags, out, align, o, t)
         out_bounds[t + 1] = o
     n_align = o + n_texts if with_alignment else 0
     if 4 * o < 3 * out.size:  # copied only when much of the room is unused
