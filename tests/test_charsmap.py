@@ -212,7 +212,7 @@ def test_bad_arguments_are_clear_errors():
 
 
 def test_malformed_bytes_are_replacement_characters():
-    from bytepiece.imports.charsmap import compile_keys, plain_ascii
+    from bytepiece.imports.charsmap import compile_keys, plain_bytes
     from bytepiece.kernels.normalize import normalize_batch
     rule_units, rule_value = compile_keys([b'A'])
     user_units, user_value = compile_keys([])
@@ -220,7 +220,7 @@ def test_malformed_bytes_are_replacement_characters():
     buf = np.frombuffer(bytearray(text), np.uint8)
     pool = np.frombuffer(bytearray(b'a\xef\xbf\xbd'), np.uint8)  # 'A' is replaced by 'a'; the last: U+FFFD
     out, bounds, align = normalize_batch(buf, np.array([0, len(text)], np.int64), pool, np.array([0, 1, 4]),
-                                         rule_units, rule_value, user_units, user_value, plain_ascii([b'A'], []),
+                                         rule_units, rule_value, user_units, user_value, plain_bytes([b'A'], []),
                                          (False, False, False, False, True))
     assert out.tobytes() == b'\xef\xbf\xbda' + b'\xef\xbf\xbd(' + b'\xef\xbf\xbd' * 12
     assert align[:8].tolist() == [0, 0, 0, 1, 2, 2, 2, 3]

@@ -73,18 +73,21 @@ def compile_keys(keys):
     return trie.units, trie.unit_token
 
 
-def plain_ascii(rule_keys, user_keys):
-    """For each ASCII byte, whether the normalizer may copy it without a
-    trie walk when an ASCII byte follows: it is no key, starts no
-    user-defined symbol, and starts no rule key whose second byte is ASCII
-    (the space is never plain: it has rules of its own)."""
-    plain = np.ones(128, np.bool_)
+def plain_bytes(rule_keys, user_keys):
+    """For each byte, whether the normalizer may copy its character without
+    a trie walk: an ASCII byte that is no key, starts no user-defined symbol
+    and starts no rule key whose second byte is ASCII (when an ASCII byte
+    follows; the space is never plain: it has rules of its own), or a lead
+    byte that starts no key at all."""
+    plain = np.zeros(256, np.bool_)
+    plain[:0x80] = True
+    plain[0xC2:0xF5] = True
     plain[0x20] = False
     for key in rule_keys:
-        if key and key[0] < 0x80 and (len(key) == 1 or key[1] < 0x80):
+        if key and (key[0] >= 0x80 or len(key) == 1 or key[1] < 0x80):
             plain[key[0]] = False
     for key in user_keys:
-        if key and key[0] < 0x80:
+        if key:
             plain[key[0]] = False
     return plain
 
@@ -137,7 +140,7 @@ class SentencePieceNormalizer:
         pool, pool_bounds = pack_bytes(list(replacements) + [REPLACEMENT_CHARACTER])  # the last: a malformed byte's
         user_units, user_value = compile_keys([s.encode('utf-8') for s in self.user_defined])
         self._tables = (pool, pool_bounds, rule_units, rule_value, user_units, user_value,
-                        plain_ascii(list(self.rules), [s.encode('utf-8') for s in self.user_defined]))
+                        plain_bytes(list(self.rules), [s.encode('utf-8') for s in self.user_defined]))
 
     def with_options(self, **changes):
         """A normalizer of the same rules and symbols with some flags changed

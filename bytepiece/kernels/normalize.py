@@ -171,18 +171,27 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
     end_rule = end if rule_units.size > 0 else 0
     while pos < end:
         c = buf[pos]
-        if c < 0x80 and plain[c] and (pos + 1 == end or buf[pos + 1] < 0x80):
-            # an ASCII byte no key can match here (no key is it, or it and an ASCII byte): copied
-            if o + 6 > out.size:
-                return pos, o, consumed, prev_space, 6
-            out[o] = c
-            if with_alignment:
-                align[o + shift] = consumed
-            o += 1
-            consumed += 1
-            pos += 1
-            prev_space = False
-            continue
+        if plain[c]:  # a character no key can match here: copied, without a trie walk
+            left = end - pos
+            width = 0
+            if c < 0x80:
+                width = 1 if left == 1 or buf[pos + 1] < 0x80 else 0
+            else:
+                width = utf8_length(np.int64(c), np.int64(buf[pos + 1]) if left > 1 else 0,
+                                    np.int64(buf[pos + 2]) if left > 2 else 0,
+                                    np.int64(buf[pos + 3]) if left > 3 else 0, left)
+            if width > 0:
+                if o + 6 > out.size:
+                    return pos, o, consumed, prev_space, 6
+                for k in range(width):
+                    out[o + k] = buf[pos + k]
+                    if with_alignment:
+                        align[o + k + shift] = consumed
+                o += width
+                consumed += width
+                pos += width
+                prev_space = False
+                continue
         used = 0
         rule = -1
         u = 0
@@ -288,10 +297,11 @@ def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, u
 def normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain, flags):
     """Normalize texts ``buf[bounds[t]:bounds[t+1]]``. ``rule_value`` indexes
     the replacements: replacement ``k`` is ``pool[pool_bounds[k]:pool_bounds[k+1]]``,
-    the last one U+FFFD (a malformed byte's). ``plain[c]`` (128 entries) is
-    True for an ASCII byte that no rule key or user-defined symbol is, nor
-    starts followed by an ASCII byte: before an ASCII byte it is copied as
-    it is, without a trie walk. ``flags`` is
+    the last one U+FFFD (a malformed byte's). ``plain[c]`` (by byte) is True
+    for an ASCII byte that no rule key or user-defined symbol is, nor starts
+    followed by an ASCII byte (before an ASCII byte it is copied as it is,
+    without a trie walk), and for a lead byte that starts no key (its
+    character is copied). ``flags`` is
     ``(add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces,
     treat_whitespace_as_suffix, with_alignment)``.
     Returns ``(out, out_bounds, align)``: text ``t`` normalized is
