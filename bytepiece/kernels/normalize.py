@@ -173,7 +173,6 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
         c = buf[pos]
         if plain[c]:  # a character no key can match here: copied, without a trie walk
             left = end - pos
-            width = 0
             if c < 0x80:
                 width = 1 if left == 1 or buf[pos + 1] < 0x80 else 0
             else:
