@@ -117,3 +117,17 @@ def test_hf_files_refuse_what_they_cannot_do(sp_models, tmp_path):
         tok.encode('the cat', add_bos=True)
     with pytest.raises(ValueError, match='normalization'):
         Tokenizer(str(tmp_path / 'tokenizer.json'), normalization='NFC')
+
+
+def test_our_export_converts_back_with_the_same_scores(tmp_path, capsys):
+    from bytepiece import cli
+    tok = Tokenizer(model_path('bytepiece.plus.40k'))
+    exported = tmp_path / 'tokenizer.json'
+    tok.convert_to_huggingface(str(exported))
+    back = tmp_path / 'back.model'
+    assert cli.main(['convert', '-m', str(exported), '--to', 'bytepiece', str(back)]) == 0
+    capsys.readouterr()
+    again = Tokenizer(str(back))
+    assert (again.vocab.scores == Tokenizer(str(exported)).vocab.scores).all()
+    texts = HARD_STRINGS + ['def f(x):\n    return x ** 2  # ünïcödé 🙂']
+    assert again.encode_batch(texts) == tok.encode_batch(texts)

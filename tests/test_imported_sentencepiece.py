@@ -190,3 +190,30 @@ def test_statistics_are_finite(sp_models):
     assert tok.log_likelihood(text) >= tok.nbest(text, 1)[0][1]
     assert tok.entropy(text, 0.5) > 0
     assert np.isfinite(tok.log_likelihood(text, 0.1))
+
+
+def cli_run(argv, capsys):
+    from bytepiece import cli
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_command_line_on_a_sentencepiece_model(sp_models, corpus, tmp_path, capsys):
+    path = sp_models['byte_fallback']
+    sp = processor(path)
+    code, out, _ = cli_run(['info', '-m', path, '--text', 'Linear 𐀀 the cat'], capsys)
+    assert code == 0 and 'SentencePiece unigram model' in out and 'byte fallback: on' in out
+    lines = corpus[1][:50]
+    infile = tmp_path / 'in.txt'
+    infile.write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    ids_file = tmp_path / 'ids.txt'
+    assert cli_run(['encode', '-m', path, infile, '-o', ids_file], capsys)[0] == 0
+    got = [[int(x) for x in line.split()] for line in ids_file.read_text().splitlines()]
+    assert got == sp.encode(lines)
+    code, out, _ = cli_run(['decode', '-m', path, ids_file], capsys)
+    assert code == 0 and out.splitlines() == [sp.decode(ids) for ids in got]
+    code, _, err = cli_run(['convert', '-m', path, '--to', 'bytepiece', tmp_path / 'x.model'], capsys)
+    assert code == 2 and 'is a sentencepiece model' in err and not (tmp_path / 'x.model').exists()
+    code, _, err = cli_run(['encode', '-m', path, '--normalization', 'NFKC', infile], capsys)
+    assert code != 0 and 'normalization' in err

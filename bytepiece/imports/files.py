@@ -2,7 +2,6 @@
 needs to encode and decode with a SentencePiece or HF unigram model."""
 
 import json
-import math
 import os
 from typing import Any, NamedTuple
 
@@ -111,8 +110,7 @@ def native_model(model):
     bytepiece exported holds: ``(pieces, ids, counts, metadata, scores)``,
     ``scores`` None unless the file holds scores rather than counts."""
     if file_format(model) == BYTEPIECE_EXPORT:
-        pieces, ids, scores, metadata = exported_model(_tokenizer_json(model))
-        return pieces, ids, np.exp(scores).tolist(), metadata, scores
+        return exported_model(_tokenizer_json(model))
     return (*load_model(model), None)
 
 
@@ -161,21 +159,38 @@ def _marker_id(model, i):
 
 def exported_model(obj):
     """The BytePiece model a ``tokenizer.json`` that ``exports.huggingface``
-    wrote holds: ``(pieces, ids, scores, metadata)``."""
+    wrote holds: ``(pieces, ids, counts, metadata, scores)``; the counts
+    give back the file's scores exactly where ``counts_for_scores`` finds
+    them (a saved copy then keeps the ids)."""
     vocab = obj['model']['vocab']
-    scores = [entry[1] for entry in vocab]
+    scores = np.array([entry[1] for entry in vocab[NUM_SPECIAL:]], np.float64)
     pieces = [from_byte_level(entry[0]) for entry in vocab[NUM_SPECIAL:]]
     added = obj.get('added_tokens') or []
     special_tokens = [t['content'] for t in added if t['id'] >= len(vocab)]
     normalizer = obj.get('normalizer')
-    # scores are log(count / total) - token_penalty: with counts exp(score), the
-    # penalty is what makes the counts' total 1, so a saved copy scores the same
-    penalty = max(0.0, -math.log(math.fsum(math.exp(x) for x in scores[NUM_SPECIAL:])))
-    metadata = {'normalization': normalizer['type'] if normalizer else None, 'special_tokens': special_tokens,
-                'token_penalty': penalty}
-    return pieces, list(range(NUM_SPECIAL, len(vocab))), scores[NUM_SPECIAL:], metadata
+    metadata = {'normalization': normalizer['type'] if normalizer else None, 'special_tokens': special_tokens}
+    return pieces, list(range(NUM_SPECIAL, len(vocab))), counts_for_scores(scores), metadata, scores.tolist()
 
 
+def counts_for_scores(scores, rounds=4):
+    """Counts whose scores as a model file's (``log(count) - log(total)``,
+    no penalty: ``Vocabulary``) are ``scores``: each count is moved ulp by
+    ulp around ``exp(score + log(total))`` until its score is exact, which
+    it nearly always can be. A list of floats."""
+    counts = np.exp(scores)
+    for _ in range(rounds):
+        log_total = np.log(float(sum(counts.tolist())))
+        counts = np.exp(scores + log_total)
+        for _ in range(64):
+            got = np.log(counts) - log_total
+            low, high = got < scores, got > scores
+            if not (low.any() or high.any()):
+                break
+            counts[low] = np.nextafter(counts[low], np.inf)
+            counts[high] = np.nextafter(counts[high], 0.0)
+        if np.log(float(sum(counts.tolist()))) == log_total:
+            break
+    return counts.tolist()
 
 
 def _huggingface(model):
