@@ -81,6 +81,10 @@ class ModelPieceTable(PieceTable):
     def decode(self, ids, errors=None):
         return self.decoder.decode(self.check_ids(ids), errors)
 
+    def decode_bytes(self, ids):
+        """The decoded text as UTF-8, bytes that are not UTF-8 kept as they are."""
+        return self.decode(ids, 'surrogateescape').encode('utf-8', 'surrogateescape')
+
 
 class ImportedModel(NamedTuple):
     """What a ``Tokenizer`` is built from for another library's model."""
