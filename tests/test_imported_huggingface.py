@@ -131,3 +131,24 @@ def test_our_export_converts_back_with_the_same_scores(tmp_path, capsys):
     assert (again.vocab.scores == Tokenizer(str(exported)).vocab.scores).all()
     texts = HARD_STRINGS + ['def f(x):\n    return x ** 2  # ünïcödé 🙂']
     assert again.encode_batch(texts) == tok.encode_batch(texts)
+
+
+def test_hf_tokenizers_pickle_and_read_files_starting_with_a_newline(sp_models, tmp_path):
+    import pickle
+    tok = check(generic(sp_models['default'], legacy=True), tmp_path, ['x'])
+    clone = pickle.loads(pickle.dumps(tok))
+    assert clone.encode_batch(HARD_STRINGS) == tok.encode_batch(HARD_STRINGS)
+    shifted = tmp_path / 'newline.json'
+    shifted.write_text('\n' + (tmp_path / 'tokenizer.json').read_text(encoding='utf-8'), encoding='utf-8')
+    assert Tokenizer(str(shifted)).encode_batch(HARD_STRINGS) == tok.encode_batch(HARD_STRINGS)
+
+
+def test_an_unknown_character_without_unk_id_is_an_error(tmp_path):
+    path = tmp_path / 'no_unk.json'
+    path.write_text(json.dumps({'model': {'type': 'Unigram', 'vocab': [['a', -1.0], ['b', -2.0]]}}))
+    tok = Tokenizer(str(path))
+    assert tok.encode('ab') == [0, 1]
+    with pytest.raises(ValueError, match='no unknown piece'):
+        tok.encode('abc')
+    with pytest.raises(ValueError, match='names no type'):
+        Tokenizer({'model': {'a': 1}})

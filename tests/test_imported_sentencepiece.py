@@ -217,3 +217,22 @@ def test_command_line_on_a_sentencepiece_model(sp_models, corpus, tmp_path, caps
     assert code == 2 and 'is a sentencepiece model' in err and not (tmp_path / 'x.model').exists()
     code, _, err = cli_run(['encode', '-m', path, '--normalization', 'NFKC', infile], capsys)
     assert code != 0 and 'normalization' in err
+
+
+def test_decode_errors_apply_to_every_byte_piece(sp_models):
+    tok = Tokenizer(sp_models['byte_fallback'])
+    sp = processor(sp_models['byte_fallback'])
+    word, cut = sp.piece_to_id('▁the'), sp.piece_to_id('<0xE6>')
+    for ids in ([word, cut], [word, word, cut]):
+        assert tok.decode(ids) == sp.decode(ids)
+        with pytest.raises(UnicodeDecodeError):
+            tok.decode(ids, errors='strict')
+        assert '\ufffd' not in tok.decode(ids, errors='ignore')
+    assert tok.decode_bytes([word, cut]) == b'the\xe6'
+
+
+def test_a_subclass_reads_bytepiece_models_only(sp_models):
+    class Mine(Tokenizer):
+        pass
+    with pytest.raises(ValueError, match='a subclass of Tokenizer reads BytePiece models only'):
+        Mine(sp_models['default'])

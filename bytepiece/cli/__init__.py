@@ -160,9 +160,10 @@ def _other_parsers(sub):
     p.add_argument('--field', default=None, help='ids field of jsonl input (default ids)')
     p.add_argument('--escape', action='store_true',
                    help='with --format ids: write backslash, newline and CR in the text as \\\\, \\n, \\r')
-    p.add_argument('--errors', choices=DECODE_ERRORS, default='ignore',
+    p.add_argument('--errors', choices=DECODE_ERRORS, default=None,
                    help='bytes that are not valid UTF-8 (ids ending inside a character): ignore drops them (the '
-                        'default, as BytePiece and Tokenizer.decode), replace writes U+FFFD, backslashreplace '
+                        'default for BytePiece models, as BytePiece and Tokenizer.decode; a SentencePiece or HF '
+                        'model decodes as its library does), replace writes U+FFFD, backslashreplace '
                         '\\xNN, strict stops with an error naming the line')
     p.set_defaults(func=cmd_decode)
 

@@ -54,7 +54,8 @@ class CharVocabulary:
         lattice_ids: the ids whose pieces are lattice edges.
         viterbi_scores, sample_scores: float64 arrays by id, the edge scores
             Viterbi and sampling use.
-        unk_id: the unknown piece's id; ``unk_score``: an unknown edge's score.
+        unk_id: the unknown piece's id (-1: none, and an unknown character
+            is an error, as in HF); ``unk_score``: an unknown edge's score.
         flavor: ``SENTENCEPIECE`` (float32 path scores) or ``HUGGINGFACE``.
         byte_fallback: unknown characters become byte pieces ``<0xXX>``.
     """
@@ -164,6 +165,9 @@ class CharVocabulary:
             pseudo |= ids == self.unk_id
         if not pseudo.any():
             return tokens
+        if self.unk_id < 0:
+            raise ValueError('the text has a character no piece covers, and the model has no unknown piece '
+                             '(unk_id) to give it')
         if self.flavor == SENTENCEPIECE:
             if self.byte_fallback:
                 out = ids.copy()

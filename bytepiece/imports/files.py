@@ -36,14 +36,16 @@ def file_format(model):
         return BYTEPIECE  # load_model names the missing file
     with open(path, 'rb') as f:
         head = f.read(1 << 16)
-    if spm.looks_like_sentencepiece(head):
-        return SENTENCEPIECE
-    # a tokenizer.json names these keys early (its model may come after megabytes)
-    if head.lstrip().startswith(b'{') and any(key in head for key in (b'"model"', b'"added_tokens"', b'"truncation"')):
+    if head.lstrip().startswith(b'{'):  # JSON (which may start with a newline, as a ModelProto does)
+        # a tokenizer.json names these keys early (its model may come after megabytes)
+        if not any(key in head for key in (b'"model"', b'"added_tokens"', b'"truncation"')):
+            return BYTEPIECE
         try:
             return _json_format(_tokenizer_json(path))
         except ValueError:
             return BYTEPIECE  # load_model names the error
+    if spm.looks_like_sentencepiece(head):
+        return SENTENCEPIECE
     return BYTEPIECE
 
 
@@ -113,8 +115,12 @@ def native_model(model):
     """A BytePiece model (path or dict), or the one a ``tokenizer.json`` that
     bytepiece exported holds: ``(pieces, ids, counts, metadata, scores)``,
     ``scores`` None unless the file holds scores rather than counts."""
-    if file_format(model) == BYTEPIECE_EXPORT:
+    kind = file_format(model)
+    if kind == BYTEPIECE_EXPORT:
         return exported_model(_tokenizer_json(model))
+    if kind != BYTEPIECE:
+        raise ValueError(f'{model!r} is a {kind} model: Tokenizer(path) reads it (as an ImportedTokenizer); '
+                         f'a subclass of Tokenizer reads BytePiece models only')
     return (*load_model(model), None)
 
 

@@ -103,7 +103,9 @@ def _model_type(model):
         return 'WordPiece'
     if isinstance(model.get('vocab'), list):
         return 'Unigram'
-    return 'WordLevel'
+    if isinstance(model.get('vocab'), dict):
+        return 'WordLevel'
+    return 'untyped'
 
 
 def _read_vocab(model, where):
@@ -187,6 +189,7 @@ class HFUnigramFile:
 
     def __init__(self, obj, name):
         self.name = name
+        self._obj = obj  # what pickling keeps: the pipeline's functions are rebuilt from it
         if not isinstance(obj, dict):
             raise ValueError(f'{name!r}: expected a JSON object at the top, got {type(obj).__name__}')
         if obj.get('version', '1.0') != '1.0':
@@ -194,7 +197,8 @@ class HFUnigramFile:
         model = field(obj, 'model', dict, f'{name!r}')
         kind = _model_type(model)
         if kind != 'Unigram':
-            raise ValueError(f'{name!r} is a Hugging Face {kind} tokenizer; bytepiece reads Unigram models only')
+            what = 'tokenizer whose model names no type' if kind == 'untyped' else f'{kind} tokenizer'
+            raise ValueError(f'{name!r} is a Hugging Face {what}; bytepiece reads Unigram models only')
         if is_bytepiece_export(obj):
             raise ValueError(f'{name!r} is a tokenizer bytepiece exported (byte-level pieces); '
                              'bytepiece loads it through its own path, not as a Hugging Face Unigram file')
@@ -238,6 +242,9 @@ class HFUnigramFile:
         self._raw_matcher = _Matcher([(t.content, t) for t in self.added_tokens if not t.normalized])
         self._normalized_matcher = _Matcher([(self._decoded[t.id], t) for t in self.added_tokens
                                              if t.normalized and self._decoded[t.id]])
+
+    def __reduce__(self):
+        return HFUnigramFile, (self._obj, self.name)
 
     def describe(self) -> str:
         """The pipeline's components by type, e.g. ``normalizer Sequence(Precompiled, Replace)``."""

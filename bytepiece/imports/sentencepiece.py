@@ -232,7 +232,7 @@ class SentencePieceDecoder:
         head = []
         i = 0
         if self.strip_leading:
-            i, head = self._leading(ids.tolist(), types.tolist())
+            i, head = self._leading(ids.tolist(), types.tolist(), errors)
         rest = ids[i:]
         is_byte = types[i:] == BYTE
         if is_byte.any() and (types[i:] == CONTROL).any():
@@ -242,7 +242,7 @@ class SentencePieceDecoder:
             text = ''.join(head) + str(_gather(rest, self.data, self.offsets), 'utf-8', errors)
         return self.denormalize(text) if self.denormalize is not None else text
 
-    def _leading(self, ids, types):
+    def _leading(self, ids, types, errors):
         """Decode pieces while a leading ``▁`` may still be dropped; returns
         where the rest starts and the decoded head (str parts)."""
         head = []
@@ -255,7 +255,7 @@ class SentencePieceDecoder:
             if pending or any(head) or seen_space:
                 # the text is no longer empty: no more dropping
                 if pending:
-                    head.append(bytes(pending).decode('utf-8', 'bytepiece.sentencepiece'))
+                    head.append(bytes(pending).decode('utf-8', errors))
                 return i, head
             if kind in (CONTROL, UNKNOWN):
                 head.append(self.surfaces[piece_id].decode('utf-8'))
@@ -269,7 +269,7 @@ class SentencePieceDecoder:
                 seen_space = False
             head.append(piece.replace(SPACE_SYMBOL, ' '))
         if pending:
-            head.append(bytes(pending).decode('utf-8', 'bytepiece.sentencepiece'))
+            head.append(bytes(pending).decode('utf-8', errors))
         return len(ids), head
 
     def _decode_runs(self, ids, is_byte, errors):

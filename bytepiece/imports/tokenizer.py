@@ -2,6 +2,7 @@
 unigram model, which ``Tokenizer(path)`` gives for their files."""
 
 from ..core.seeds import SeedStream
+from ..core.special import SpecialTokens
 from ..runtime.fileio import atomic_write
 from ..tokenizer import Tokenizer
 from .files import check_exportable, load_imported
@@ -31,6 +32,8 @@ class ImportedTokenizer(Tokenizer):
         self._source = imported.source
         self._vocab, self._table, self._encoder = imported.vocab, imported.table, imported.encoder
         self._statistics = imported.statistics
+        self._metadata = {}
+        self._special = SpecialTokens(self._table.size)
         self._seeds = SeedStream(seed)
 
     @property
