@@ -360,3 +360,15 @@ def test_a_run_that_fails_before_its_first_shard_leaves_no_folder(tmp_path):
     with pytest.raises(ValueError):
         encode_files(str(corpus), M40, tmp_path / 'kept', 'flat')
     assert (tmp_path / 'kept').is_dir(), 'a folder that was there before stays'
+
+
+def test_a_tokenizer_that_does_not_pickle_is_refused_for_processes(tmp_path):
+    """A process pool that cannot send a task's arguments would hang on shutdown."""
+    from bytepiece.tokenfiles import encode_files
+    tok = Tokenizer(model_path('bytepiece.plus.40k'))
+    tok.unpicklable = lambda x: x
+    src = tmp_path / 'in.txt'
+    src.write_text('a line\n' * 200, encoding='utf-8')
+    with pytest.raises(ValueError, match='does not pickle'):
+        encode_files([str(src)], tok, str(tmp_path / 'out'), 'megatron', engine='processes', workers=2,
+                     partition_bytes=256, progress=False)

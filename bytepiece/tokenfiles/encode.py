@@ -19,6 +19,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import pickle
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, NamedTuple, Optional, Sequence, Union
@@ -233,6 +234,15 @@ def encode_partition(part, model, options, prefix, threads, progress=None, encod
             'places': report.places}
 
 
+def check_picklable(tokenizer):
+    """A ``Tokenizer`` object given to a process or Dask engine must pickle."""
+    try:
+        pickle.dumps(tokenizer)
+    except Exception as e:  # pickling raises anything the object's parts raise
+        raise ValueError(f'the tokenizer does not pickle, so it cannot go to worker processes ({e}); '
+                         f'pass the model file\'s path instead') from None
+
+
 def _load_model(model, normalization, special_tokens):
     """``(tokenizer, spec)``: the driver's tokenizer, and for a model path the
     ``ModelSpec`` that worker processes load once each (None for an object)."""
@@ -300,6 +310,8 @@ def encode_files(inputs: Union[str, os.PathLike, Sequence[Union[str, os.PathLike
         engine, owned, threads = make_engine(engine, workers, len(todo))
         local = engine.kind in ('inline', 'threads')
         model_ref = tokenizer if local or spec is None else spec
+        if not local and spec is None:
+            check_picklable(tokenizer)  # a pool that cannot send a task's arguments hangs on shutdown
         bar = Progress(todo, progress)
         # the local tasks' batches go to one pool of a thread per core
         encoder = Engine('threads', workers=engine.workers * threads) if owned and engine.kind == 'threads' else None
