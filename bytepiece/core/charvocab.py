@@ -16,22 +16,18 @@ scores, and in what becomes of unknown characters:
   fallback, else the unknown id.
 """
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
 from ..kernels.charlattice import known_char_bytes, merge_unknown_runs, segment_whole
-from ..kernels.lattice import KEEP_KNOWN_CHARS, MODE_SAMPLE, MODE_SAMPLE_LOG, MODE_VITERBI, Draw
+from ..kernels.lattice import MODE_VITERBI, Draw
 from ..kernels.trie import Trie, build_trie
 from .text import pack_bytes
+from .vocab import SamplingDraws
 
 SENTENCEPIECE = 'sentencepiece'
 HUGGINGFACE = 'huggingface'
-
-# As in Vocabulary: below this log weight, sampling runs in log space.
-_MIN_LOG_WEIGHT = -600 * math.log(2)
-_WEIGHT_CACHE = 8
 
 # What both libraries subtract from the lowest score for an unknown character.
 UNKNOWN_PENALTY = 10.0
@@ -97,7 +93,7 @@ class CharVocabulary:
         self._sample_value = np.empty(1, np.float64)
         lattice_scores = scores[1][ids]
         self.min_score = float(lattice_scores.min()) if lattice_scores.size else 0.0
-        self._weights = {}
+        self._sampling = SamplingDraws(self.reversed, self.min_score, self.max_piece_length)
 
         self.piece_ids = {}
         for i, piece in enumerate(self.pieces):
@@ -136,19 +132,7 @@ class CharVocabulary:
     def draw(self, alpha):
         """How ``sample`` draws at ``alpha >= 0`` (a ``lattice.Draw``; unknown
         edges only where the character lattice has them)."""
-        if alpha * self.min_score < _MIN_LOG_WEIGHT:
-            return Draw(MODE_SAMPLE_LOG | KEEP_KNOWN_CHARS, float(alpha), self.reversed.unit_score,
-                        self.max_piece_length)
-        weights = self._weights.get(alpha)
-        if weights is None:
-            if len(self._weights) >= _WEIGHT_CACHE:
-                self._weights.clear()
-            unit_score = self.reversed.unit_score
-            weights = np.zeros_like(unit_score)
-            ends_piece = self.reversed.unit_token >= 0
-            weights[ends_piece] = np.exp(alpha * unit_score[ends_piece])
-            self._weights[alpha] = weights
-        return Draw(MODE_SAMPLE | KEEP_KNOWN_CHARS, float(alpha), weights, self.max_piece_length)
+        return self._sampling.draw(alpha, True)
 
     def known_chars(self, buf):
         """Bytes of ``buf`` inside characters that are pieces (no lone-byte edge there)."""

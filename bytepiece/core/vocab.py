@@ -21,6 +21,35 @@ _MIN_LOG_WEIGHT = -600 * math.log(2)
 _WEIGHT_CACHE = 8
 
 
+class SamplingDraws:
+    """How the kernels sample over one trie at each ``alpha >= 0``: in
+    linear space with weights ``exp(alpha * score)`` cached per alpha, or in
+    log space where those weights could underflow (``min_score``: the
+    lowest score of a piece; ``window``: the longest piece's length)."""
+
+    def __init__(self, trie, min_score, window):
+        self.trie = trie
+        self.min_score = min_score
+        self.window = window
+        self._weights = {}
+
+    def draw(self, alpha, keep_known_chars):
+        """The ``Draw`` of sampling at ``alpha`` (a checked float >= 0)."""
+        keep = KEEP_KNOWN_CHARS if keep_known_chars else 0
+        if alpha * self.min_score < _MIN_LOG_WEIGHT:
+            return Draw(MODE_SAMPLE_LOG | keep, float(alpha), self.trie.unit_score, self.window)
+        weights = self._weights.get(alpha)
+        if weights is None:
+            if len(self._weights) >= _WEIGHT_CACHE:
+                self._weights.clear()
+            unit_score = self.trie.unit_score
+            weights = np.zeros_like(unit_score)
+            ends_piece = self.trie.unit_token >= 0
+            weights[ends_piece] = np.exp(alpha * unit_score[ends_piece])
+            self._weights[alpha] = weights
+        return Draw(MODE_SAMPLE | keep, float(alpha), weights, self.window)
+
+
 class Vocabulary:
     """The pieces of a model, by id, compiled into the trie the kernels walk.
 
@@ -69,7 +98,7 @@ class Vocabulary:
         # Ids 0..2 have empty pieces, so the pieces proper start at offset 0.
         self.trie = build_trie(self.piece_data, self.piece_offsets[NUM_SPECIAL:],
                                np.arange(NUM_SPECIAL, size), self.scores)
-        self._weights = {}
+        self._sampling = SamplingDraws(self.trie, self.min_score, self.max_piece_length)
 
     @classmethod
     def from_counts(cls, counts, token_penalty=0.0):
@@ -94,19 +123,6 @@ class Vocabulary:
         ``exp(alpha * score)`` cached per alpha, or in log space where those
         weights could underflow. ``keep_known_chars``: sampling never takes a
         lone byte piece inside a character whose whole UTF-8 is a piece."""
-        window = self.max_piece_length
         if alpha < 0:
-            return Draw(MODE_VITERBI, -1.0, self.scores, window)
-        keep = KEEP_KNOWN_CHARS if keep_known_chars else 0
-        if alpha * self.min_score < _MIN_LOG_WEIGHT:
-            return Draw(MODE_SAMPLE_LOG | keep, float(alpha), self.scores, window)
-        weights = self._weights.get(alpha)
-        if weights is None:
-            if len(self._weights) >= _WEIGHT_CACHE:
-                self._weights.clear()
-            unit_score = self.trie.unit_score
-            weights = np.zeros_like(unit_score)
-            ends_piece = self.trie.unit_token >= 0
-            weights[ends_piece] = np.exp(alpha * unit_score[ends_piece])
-            self._weights[alpha] = weights
-        return Draw(MODE_SAMPLE | keep, float(alpha), weights, window)
+            return Draw(MODE_VITERBI, -1.0, self.scores, self.max_piece_length)
+        return self._sampling.draw(alpha, keep_known_chars)
