@@ -56,36 +56,35 @@ def char_length(buf, pos, end):
 
 
 @njit(cache=True, nogil=True)
+def longest_key(buf, pos, end, units, unit_value):
+    """The longest key of a trie (``units``, ``unit_value``; empty arrays: no
+    keys) that starts ``buf[pos:end]``: ``(length, value)``, ``(0, -1)`` if none."""
+    best = 0
+    value = -1
+    u = 0
+    i = pos
+    while i < (end if units.size > 0 else 0):
+        v = units[2 * u] + buf[i]
+        if units[2 * v + 1] != u:
+            break
+        u = v
+        i += 1
+        if unit_value[u] >= 0:
+            best = i - pos
+            value = unit_value[u]
+    return best, value
+
+
+@njit(cache=True, nogil=True)
 def next_piece(buf, pos, end, pool_bounds, rule_units, rule_value, user_units, user_value):
     """What the text at ``pos`` normalizes to: ``(from_pool, start, length,
     consumed)``, the output being ``length`` bytes at ``start`` of the pool
     or of ``buf``, for ``consumed`` input bytes. ``normalize_span`` repeats
     this inline."""
-    best = 0
-    u = 0
-    i = pos
-    while i < (end if user_units.size > 0 else 0):
-        v = user_units[2 * u] + buf[i]
-        if user_units[2 * v + 1] != u:
-            break
-        u = v
-        i += 1
-        if user_value[u] >= 0:
-            best = i - pos
+    best, _ = longest_key(buf, pos, end, user_units, user_value)
     if best > 0:
         return False, pos, best, best
-    rule = -1
-    u = 0
-    i = pos
-    while i < (end if rule_units.size > 0 else 0):
-        v = rule_units[2 * u] + buf[i]
-        if rule_units[2 * v + 1] != u:
-            break
-        u = v
-        i += 1
-        if rule_value[u] >= 0:
-            best = i - pos
-            rule = rule_value[u]
+    best, rule = longest_key(buf, pos, end, rule_units, rule_value)
     if best > 0:
         return True, pool_bounds[rule], pool_bounds[rule + 1] - pool_bounds[rule], best
     length = char_length(buf, pos, end)
