@@ -254,6 +254,15 @@ def _split(spec, where):
     return _regex_split(regex, behavior, field(spec, 'invert', bool, where))
 
 
+def _chained(steps):
+    """One callable that passes its argument through ``steps`` in order."""
+    def run(value):
+        for step in steps:
+            value = step(value)
+        return value
+    return run
+
+
 def pre_tokenizer(spec, where):
     """A ``[(text, head)] -> [(text, head)]`` callable for a pre-tokenizer spec (None: identity)."""
     if spec is None:
@@ -262,14 +271,8 @@ def pre_tokenizer(spec, where):
         raise ValueError(f'{where}: expected an object or null, got {spec!r}')
     kind = spec.get('type')
     if kind == 'Sequence':
-        steps = [pre_tokenizer(s, f'{where}.pretokenizers[{i}]')
-                 for i, s in enumerate(field(spec, 'pretokenizers', list, where))]
-
-        def run(pieces):
-            for step in steps:
-                pieces = step(pieces)
-            return pieces
-        return run
+        return _chained([pre_tokenizer(s, f'{where}.pretokenizers[{i}]')
+                         for i, s in enumerate(field(spec, 'pretokenizers', list, where))])
     if kind == 'Metaspace':
         one = _metaspace(spec, where)
     elif kind == 'Split':
@@ -336,14 +339,8 @@ def decoder(spec, where):
         raise ValueError(f'{where}: expected an object or null, got {spec!r}')
     kind = spec.get('type')
     if kind == 'Sequence':
-        steps = [decoder(s, f'{where}.decoders[{i}]') or (lambda tokens: tokens)
-                 for i, s in enumerate(field(spec, 'decoders', list, where))]
-
-        def run(tokens):
-            for step in steps:
-                tokens = step(tokens)
-            return tokens
-        return run
+        return _chained([step for i, s in enumerate(field(spec, 'decoders', list, where))
+                         if (step := decoder(s, f'{where}.decoders[{i}]')) is not None])
     if kind == 'Replace':
         regex = compile_pattern(field(spec, 'pattern', dict, where), f'{where}.pattern')
         content = field(spec, 'content', str, where)
