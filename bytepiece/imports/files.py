@@ -29,6 +29,21 @@ def file_format(model):
     its first bytes and, for JSON, by HF's ``model`` key)."""
     if isinstance(model, dict):
         return _json_format(model)
+    kind = _file_kind(model)
+    if kind != JSON:
+        return kind
+    try:  # the structure tells the formats apart: no need to read numbers as HF does
+        return _json_format(json.loads(_read(os.fsdecode(model))))
+    except ValueError:
+        return BYTEPIECE  # load_model names the error
+
+
+JSON = 'json'
+
+
+def _file_kind(model):
+    """``'sentencepiece'``, ``'json'`` (a file that may be a ``tokenizer.json``)
+    or ``'bytepiece'``, from a file's first bytes only."""
     if not isinstance(model, (str, bytes, os.PathLike)):
         return BYTEPIECE  # load_model names the wrong type
     path = os.fsdecode(model)
@@ -38,15 +53,8 @@ def file_format(model):
         head = f.read(1 << 16)
     if head.lstrip().startswith(b'{'):  # JSON (which may start with a newline, as a ModelProto does)
         # a tokenizer.json names these keys early (its model may come after megabytes)
-        if not any(key in head for key in (b'"model"', b'"added_tokens"', b'"truncation"')):
-            return BYTEPIECE
-        try:
-            return _json_format(_tokenizer_json(path))
-        except ValueError:
-            return BYTEPIECE  # load_model names the error
-    if spm.looks_like_sentencepiece(head):
-        return SENTENCEPIECE
-    return BYTEPIECE
+        return JSON if any(key in head for key in (b'"model"', b'"added_tokens"', b'"truncation"')) else BYTEPIECE
+    return SENTENCEPIECE if spm.looks_like_sentencepiece(head) else BYTEPIECE
 
 
 def _json_format(obj):
@@ -104,7 +112,8 @@ def load_imported(model, normalization='auto', special_tokens=None):
     Unigram ``tokenizer.json`` (a path or its parsed dict).
     ``normalization`` and ``special_tokens`` (the ``Tokenizer``'s) must be
     left unset: such a model has its own."""
-    kind = file_format(model)
+    # ``Tokenizer`` chose this path by ``file_format``: the first bytes tell the two apart
+    kind = SENTENCEPIECE if not isinstance(model, dict) and _file_kind(model) == SENTENCEPIECE else HUGGINGFACE
     _check_options(kind, normalization, special_tokens)
     if kind == SENTENCEPIECE:
         return _sentencepiece(os.fsdecode(model))
@@ -129,7 +138,8 @@ def _tokenizer_json(model):
     (``serde_f64``: scores one ulp off break ties differently)."""
     if isinstance(model, dict):
         return model
-    return json.loads(_read(os.fsdecode(model)).decode('utf-8'), parse_float=hf.serde_f64)
+    path = os.fsdecode(model)
+    return hf.load_json(_read(path), path)
 
 
 def _check_options(kind, normalization, special_tokens):
@@ -205,12 +215,16 @@ def counts_for_scores(scores, rounds=4):
 
 def _huggingface(model):
     source = 'tokenizer.json' if isinstance(model, dict) else repr(os.fsdecode(model))
-    model_file = hf.read_tokenizer_json(model)
+    if isinstance(model, dict):
+        model_file, data = hf.read_tokenizer_json(model), json.dumps(model).encode('utf-8')
+    else:  # read once: parsed, and kept as the file save() writes back
+        path = os.fsdecode(model)
+        data = _read(path)
+        model_file = hf.HFUnigramFile(hf.load_json(data, path), path)
     vocab = hf.hf_vocabulary(model_file)
     splitter = hf.HuggingFaceSplitter(model_file)
     table = ModelPieceTable(model_file.pieces + [t.content for t in model_file.added_tokens
                                                  if t.id >= len(model_file.pieces)], hf.HuggingFaceDecoder(model_file))
     encoder = CharEncoder(vocab, splitter)
-    data = json.dumps(model).encode('utf-8') if isinstance(model, dict) else _read(os.fsdecode(model))
     return ImportedModel(HUGGINGFACE, vocab, table, encoder, CharLatticeStatistics(vocab, splitter), data,
                          hf.hf_summary(model_file, source))

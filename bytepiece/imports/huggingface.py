@@ -308,14 +308,20 @@ def read_tokenizer_json(source: Union[str, os.PathLike, dict]) -> HFUnigramFile:
     if isinstance(source, dict):
         return HFUnigramFile(source, '<dict>')
     name = os.fspath(source)
+    with open(name, 'rb') as f:
+        return HFUnigramFile(load_json(f.read(), name), name)
+
+
+def load_json(data, name):
+    """The JSON text ``data`` (bytes) parsed, numbers read as HF reads them
+    (``serde_f64``); a ValueError names the file ``name`` when it is not
+    UTF-8 JSON."""
     try:
-        with open(name, encoding='utf-8') as f:
-            obj = json.load(f, parse_float=serde_f64)
+        return json.loads(data.decode('utf-8'), parse_float=serde_f64)
     except json.JSONDecodeError as error:
         raise ValueError(f'{name!r} is not valid JSON: {error}') from None
     except UnicodeDecodeError as error:
         raise ValueError(f'{name!r} is not UTF-8 text: {error}') from None
-    return HFUnigramFile(obj, name)
 
 
 # --- the parts of an ImportedTokenizer ------------------------------------------
