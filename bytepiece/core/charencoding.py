@@ -97,7 +97,7 @@ class CharEncoder:
         with_ends = with_ends or segments.fixed.shape[0] > 0
         tokens = self.vocab.segment(segments.buf, segments.seg_bounds, segments.text_seg, alpha, seed, first_text,
                                     with_ends)
-        return self.vocab.resolve(tokens, segments.buf)
+        return self.vocab.resolve(tokens)
 
     def parts(self, texts, request, threads, single=False):
         """Encode ``texts`` (a checked list of str); yields ``Part`` s in order."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..kernels.charlattice import known_char_bytes, merge_unknown_runs, segment_whole
 from ..kernels.lattice import MODE_VITERBI, Draw
-from ..kernels.trie import Trie, build_trie
+from ..kernels.trie import Trie, build_trie, unit_scores
 from .text import pack_bytes
 from .vocab import SamplingDraws
 
@@ -84,8 +84,7 @@ class CharVocabulary:
             scores[:, self.size + b] = 0.0 if 0x80 <= b < 0xC0 else float(self.unk_score)
         self.reversed = build_trie(data, offsets, ids, scores[1])  # sampling's scores
         # Viterbi's scores, in the precision the library adds them in
-        viterbi_units = np.where(self.reversed.unit_token >= 0, scores[0][np.maximum(self.reversed.unit_token, 0)],
-                                 -np.inf)
+        viterbi_units = unit_scores(self.reversed.unit_token, scores[0])
         self.viterbi_trie = Trie(self.reversed.units, viterbi_units.astype(precision), self.reversed.unit_token)
         self._viterbi_draw = Draw(MODE_VITERBI, -1.0, self.reversed.unit_score, self.max_piece_length)
         # the kernels grow a copy when a text needs more: these are never written
@@ -140,7 +139,7 @@ class CharVocabulary:
 
     # --- unknown characters ------------------------------------------------------
 
-    def resolve(self, tokens, buf):
+    def resolve(self, tokens):
         """``tokens`` with pseudo ids turned into the library's ids: runs of
         unknown characters merged, or byte pieces with byte fallback."""
         ids = tokens.ids
@@ -158,43 +157,32 @@ class CharVocabulary:
                 out[pseudo] = self.byte_ids[ids[pseudo] - self.byte_base]
                 return Tokens(out, tokens.ends, tokens.seg_start)
             return Tokens(*merge_unknown_runs(ids, tokens.ends, tokens.seg_start, self.byte_base, self.unk_id))
-        return self._fuse(tokens, pseudo, buf)
+        return self._fuse(tokens, pseudo)
 
-    def _fuse(self, tokens, pseudo, buf):
+    def _fuse(self, tokens, pseudo):
+        """HF's fusing: each run of ``pseudo`` tokens within a segment
+        becomes ``_run_ids`` of it, every new token ending where the run ends."""
         ids, ends, seg_start = tokens
         n = ids.size
         first_of_seg = np.zeros(n + 1, bool)
         first_of_seg[seg_start[:-1][seg_start[:-1] < n]] = True
         run_start = pseudo & (first_of_seg[:n] | ~np.concatenate([[False], pseudo[:-1]]))
         run_end = pseudo & (first_of_seg[1:] | ~np.concatenate([pseudo[1:], [False]]))
-        starts = np.flatnonzero(run_start)
-        stops = np.flatnonzero(run_end) + 1
-        keep = ~pseudo
-        replacement = []
-        for a, b in zip(starts.tolist(), stops.tolist()):
-            replacement.append(self._run_ids(ids[a:b]))
-        # rebuild: the tokens outside runs, each run replaced by its ids
-        pieces_ids, pieces_src = [], []
+        new_ids, source = [], []  # the tokens outside runs, each run replaced by its ids
+        counts = np.where(pseudo, 0, 1)  # new tokens for each old one: a run's on its last token
         cursor = 0
-        for (a, b), new in zip(zip(starts.tolist(), stops.tolist()), replacement):
-            pieces_ids.append(ids[cursor:a])
-            pieces_src.append(np.arange(cursor, a))
-            pieces_ids.append(np.asarray(new, np.int32))
-            pieces_src.append(np.full(len(new), b - 1))  # every new token ends where the run ends
+        for a, b in zip(np.flatnonzero(run_start).tolist(), (np.flatnonzero(run_end) + 1).tolist()):
+            run = self._run_ids(ids[a:b])
+            counts[b - 1] = len(run)
+            new_ids += [ids[cursor:a], np.asarray(run, np.int32)]
+            source += [np.arange(cursor, a), np.full(len(run), b - 1)]
             cursor = b
-        pieces_ids.append(ids[cursor:])
-        pieces_src.append(np.arange(cursor, n))
-        new_ids = np.concatenate(pieces_ids).astype(np.int32)
-        src = np.concatenate(pieces_src).astype(np.int64)
-        new_ends = ends[src] if ends.size else ends
-        # segment starts: count the new tokens before each old start
-        lengths = np.ones(n, np.int64)
-        lengths[keep == False] = 0  # noqa: E712 (an array comparison)
-        for (a, b), new in zip(zip(starts.tolist(), stops.tolist()), replacement):
-            lengths[b - 1] = len(new)
+        new_ids.append(ids[cursor:])
+        source.append(np.arange(cursor, n))
+        source = np.concatenate(source).astype(np.int64)
         cum = np.zeros(n + 1, np.int64)
-        np.cumsum(lengths, out=cum[1:])
-        return Tokens(new_ids, new_ends, cum[seg_start])
+        np.cumsum(counts, out=cum[1:])
+        return Tokens(np.concatenate(new_ids).astype(np.int32), ends[source] if ends.size else ends, cum[seg_start])
 
     def _run_ids(self, run):
         """HF's ids of one run of unknown characters (pseudo bytes, and the

@@ -133,7 +133,7 @@ class CharLatticeStatistics:
         lengths = np.where(path >= vocab.byte_base, 1, vocab.lattice_lengths[np.minimum(path, vocab.byte_base - 1)])
         ends = segments.seg_bounds[0] + np.cumsum(lengths)
         seg_start = np.searchsorted(ends, segments.seg_bounds, side='right')
-        tokens = vocab.resolve(Tokens(path.astype(np.int32), ends, seg_start), segments.buf)
+        tokens = vocab.resolve(Tokens(path.astype(np.int32), ends, seg_start))
         ids, _, _ = merge_specials(tokens.ids, tokens.ends, tokens.seg_start[segments.text_seg], segments.seg_bounds,
                                    segments.fixed)
         return ids.tolist()

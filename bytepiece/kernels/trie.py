@@ -206,5 +206,10 @@ def build_trie(data, offsets, token_ids, token_scores):
 
     units, unit_token = build_double_array(first_child, edge_byte, edge_child, node_token)
     units = units.ravel()  # (base, check) pairs, flat
-    unit_score = np.where(unit_token >= 0, np.asarray(token_scores, np.float64)[np.maximum(unit_token, 0)], -np.inf)
-    return Trie(units, unit_score, unit_token)
+    return Trie(units, unit_scores(unit_token, token_scores), unit_token)
+
+
+def unit_scores(unit_token, token_scores):
+    """``Trie.unit_score`` for per-token-id ``token_scores``: each unit's
+    token's score, -inf where no piece ends."""
+    return np.where(unit_token >= 0, np.asarray(token_scores, np.float64)[np.maximum(unit_token, 0)], -np.inf)
