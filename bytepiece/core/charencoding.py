@@ -13,8 +13,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ..runtime.parallel import Engine, byte_balanced_cuts
-from .encoding import PARALLEL_MIN_CHARS, PARTS_PER_THREAD, Part, add_markers, marker_spans
+from ..runtime.parallel import Engine
+from .encoding import Part, add_markers, batch_cuts, marked, marker_spans
 from .seeds import check_alpha, check_unused_seed
 from .special import merge_specials
 from .text import check_text
@@ -43,7 +43,6 @@ class CharEncoder:
     ``Segments``). ``bos_id``/``eos_id``: the model's, or -1 if it has none."""
 
     keep_known_chars = True  # the character lattice has no lone bytes inside known characters
-    specials = None
 
     def __init__(self, vocab, splitter, bos_id=-1, eos_id=-1):
         self.vocab = vocab
@@ -65,11 +64,7 @@ class CharEncoder:
     def marked(self, ids, add_bos, add_eos):
         """The list ``ids`` with the model's bos and eos ids, as asked."""
         self.check_markers(add_bos, add_eos)
-        if add_bos:
-            ids.insert(0, self.bos_id)
-        if add_eos:
-            ids.append(self.eos_id)
-        return ids
+        return marked(ids, add_bos, add_eos, self.bos_id, self.eos_id)
 
     def one(self, text, alpha, seeds, seed):
         """The ids (int32 array) of one text."""
@@ -103,13 +98,7 @@ class CharEncoder:
         """Encode ``texts`` (a checked list of str); yields ``Part`` s in order."""
         if request.add_bos or request.add_eos:
             self.check_markers(request.add_bos, request.add_eos)
-        char_bounds = np.zeros(len(texts) + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=char_bounds[1:])
-        if threads == 1 or len(texts) <= 1 or char_bounds[-1] < PARALLEL_MIN_CHARS:
-            cuts = [0, len(texts)]
-            threads = 1
-        else:
-            cuts = byte_balanced_cuts(char_bounds, PARTS_PER_THREAD * threads)
+        cuts, threads = batch_cuts(texts, threads)
         prepared = ((t0, t1, self.splitter.split(texts[t0:t1], None if single else t0, request.spans))
                     for t0, t1 in zip(cuts[:-1], cuts[1:]))
         with Engine('threads', workers=threads) as engine:

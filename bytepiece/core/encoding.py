@@ -105,14 +105,26 @@ def text_list(texts):
     return texts
 
 
-def marked(ids, add_bos, add_eos):
+def marked(ids, add_bos, add_eos, bos_id=BOS_ID, eos_id=EOS_ID):
     """The list ``ids`` of one text with ``<bos>`` before it and ``<eos>``
-    after it, as asked (in place); ``add_markers`` is the same for arrays."""
+    after it (or the ids given), as asked (in place); ``add_markers`` is the
+    same for arrays."""
     if add_bos:
-        ids.insert(0, BOS_ID)
+        ids.insert(0, bos_id)
     if add_eos:
-        ids.append(EOS_ID)
+        ids.append(eos_id)
     return ids
+
+
+def batch_cuts(texts, threads):
+    """How a batch is cut into parts: ``(cuts, threads)``, part ``k`` being
+    texts ``cuts[k]..cuts[k+1]-1``; one part on the calling thread for one
+    thread or a small batch (starting a pool costs more than it saves)."""
+    char_bounds = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=char_bounds[1:])
+    if threads == 1 or len(texts) <= 1 or char_bounds[-1] < PARALLEL_MIN_CHARS:
+        return [0, len(texts)], 1
+    return byte_balanced_cuts(char_bounds, PARTS_PER_THREAD * threads), threads
 
 
 def add_markers(ids, starts, add_bos, add_eos, bos_id=BOS_ID, eos_id=EOS_ID):
@@ -215,13 +227,7 @@ class Encoder:
         than one thread, parts are segmented on a thread pool as soon as each
         is prepared. ``single``: the list holds one caller's text, which
         error messages name by no index."""
-        char_bounds = np.zeros(len(texts) + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=char_bounds[1:])
-        if threads == 1 or len(texts) <= 1 or char_bounds[-1] < PARALLEL_MIN_CHARS:
-            cuts = [0, len(texts)]
-            threads = 1  # one part, on the calling thread
-        else:
-            cuts = byte_balanced_cuts(char_bounds, PARTS_PER_THREAD * threads)
+        cuts, threads = batch_cuts(texts, threads)
         draw = self.vocab.draw(request.alpha, self.keep_known_chars)
         prepared = ((t0, t1, self._prepare(texts[t0:t1], None if single else t0, request))
                     for t0, t1 in zip(cuts[:-1], cuts[1:]))
