@@ -48,19 +48,29 @@ class LatticeStatistics:
         True
         """
         check_n(n)
-        buf = text_bytes(text, self.normalization)
+        buf, bounds, trie, lone_ok, context = self._lattice(text)
         check_cells(buf, n)
-        scores, ids, starts = nbest(buf, chunk_bounds(buf), self.vocab.trie, int(n), _ALL_EDGES)
-        ids = ids.tolist()
-        starts = starts.tolist()
-        return [(ids[starts[r]:starts[r + 1]], float(scores[r])) for r in range(len(scores))]
+        scores, ids, starts = nbest(buf, bounds, trie, int(n), lone_ok)
+        return [(self._path_ids(ids[starts[r]:starts[r + 1]], context), float(scores[r])) for r in range(len(scores))]
+
+    def _lattice(self, text):
+        """``(buf, span bounds, trie, lone_ok, context)`` of the lattice of
+        ``text``: ``lone_ok`` as the kernels take it, ``context`` what
+        ``_path_ids`` needs."""
+        buf = text_bytes(text, self.normalization)
+        return buf, chunk_bounds(buf), self.vocab.trie, _ALL_EDGES, None
+
+    @staticmethod
+    def _path_ids(path, context):
+        """A path's ids as encode gives them."""
+        return path.tolist()
 
     def _forward_stats(self, text, alpha):
         alpha = check_alpha(alpha)
         if alpha < 0:
             raise ValueError(f'alpha must be >= 0 for lattice statistics, got {alpha}')
-        buf = text_bytes(text, self.normalization)
-        return forward_stats(buf, chunk_bounds(buf), self.vocab.trie, alpha, _ALL_EDGES)
+        buf, bounds, trie, lone_ok, _ = self._lattice(text)
+        return forward_stats(buf, bounds, trie, alpha, lone_ok)
 
     def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
         """log Z: the log of the sum over all segmentations of
@@ -97,36 +107,24 @@ def check_cells(buf, n):
                          f'(bytes + 1) * n must be at most {MAX_NBEST_CELLS}: split the text or lower n')
 
 
-class CharLatticeStatistics:
+class CharLatticeStatistics(LatticeStatistics):
     """``LatticeStatistics`` for a SentencePiece or HF model: over its
     character lattice (``CharVocabulary``), after its text pipeline
     (``splitter``, see ``core.charencoding``); n-best paths get the
-    library's ids for unknown characters."""
+    library's ids for unknown characters, and scores are those of the
+    lattice's edges (unknown characters score the library's unknown score)."""
 
     def __init__(self, vocab, splitter):
-        self.vocab = vocab
+        super().__init__(vocab, None)
         self.splitter = splitter
 
-    def _segments(self, text):
+    def _lattice(self, text):
         check_text(text)
         segments = self.splitter.split([text], None, False)
-        return segments, ~self.vocab.known_chars(segments.buf)
+        lone_ok = ~self.vocab.known_chars(segments.buf)
+        return segments.buf, segments.seg_bounds, self.vocab.reversed, lone_ok, segments
 
-    def nbest(self, text: str, n: int) -> List[Tuple[List[int], float]]:
-        """The ``n`` best segmentations of ``text``, best first, as ``(ids,
-        score)``; scores are those of the lattice's edges (unknown
-        characters score the library's unknown score)."""
-        check_n(n)
-        segments, lone_ok = self._segments(text)
-        check_cells(segments.buf, n)
-        scores, ids, starts = nbest(segments.buf, segments.seg_bounds, self.vocab.reversed, int(n), lone_ok)
-        out = []
-        for r in range(len(scores)):
-            path = ids[starts[r]:starts[r + 1]]
-            out.append((self._finish(path, segments), float(scores[r])))
-        return out
-
-    def _finish(self, path, segments):
+    def _path_ids(self, path, segments):
         """A path's ids as encode gives them: unknown characters resolved,
         fixed tokens put in."""
         vocab = self.vocab
@@ -137,18 +135,3 @@ class CharLatticeStatistics:
         ids, _, _ = merge_specials(tokens.ids, tokens.ends, tokens.seg_start[segments.text_seg], segments.seg_bounds,
                                    segments.fixed)
         return ids.tolist()
-
-    def _forward_stats(self, text, alpha):
-        alpha = check_alpha(alpha)
-        if alpha < 0:
-            raise ValueError(f'alpha must be >= 0 for lattice statistics, got {alpha}')
-        segments, lone_ok = self._segments(text)
-        return forward_stats(segments.buf, segments.seg_bounds, self.vocab.reversed, alpha, lone_ok)
-
-    def log_likelihood(self, text: str, alpha: float = 1.0) -> float:
-        """log Z of ``text`` over the character lattice; see ``LatticeStatistics``."""
-        return float(self._forward_stats(text, alpha)[0])
-
-    def entropy(self, text: str, alpha: float = 1.0) -> float:
-        """Entropy (nats) of the segmentation distribution; see ``LatticeStatistics``."""
-        return max(0.0, float(self._forward_stats(text, alpha)[1]))
