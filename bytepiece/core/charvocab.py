@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..kernels.charlattice import known_char_bytes, merge_unknown_runs, segment_whole
+from ..kernels.charlattice import known_char_bytes, resolve_sentencepiece, segment_whole
 from ..kernels.lattice import MODE_VITERBI, Draw
 from ..kernels.trie import Trie, build_trie, unit_scores
 from .text import pack_bytes
@@ -140,23 +140,19 @@ class CharVocabulary:
     # --- unknown characters ------------------------------------------------------
 
     def resolve(self, tokens):
-        """``tokens`` with pseudo ids turned into the library's ids: runs of
-        unknown characters merged, or byte pieces with byte fallback."""
+        """``tokens`` (fresh kernel output, changed in place) with pseudo ids
+        turned into the library's ids: runs of unknown characters merged, or
+        byte pieces with byte fallback."""
+        if self.flavor == SENTENCEPIECE:  # (which always has an unknown piece); byte pieces go in place
+            return Tokens(*resolve_sentencepiece(*tokens, self.byte_base, self.unk_id, self.byte_ids,
+                                                 self.byte_fallback))
         ids = tokens.ids
-        pseudo = ids >= self.byte_base
-        if self.flavor == HUGGINGFACE:
-            pseudo |= ids == self.unk_id
+        pseudo = (ids >= self.byte_base) | (ids == self.unk_id)
         if not pseudo.any():
             return tokens
         if self.unk_id < 0:
             raise ValueError('the text has a character no piece covers, and the model has no unknown piece '
                              '(unk_id) to give it')
-        if self.flavor == SENTENCEPIECE:
-            if self.byte_fallback:
-                out = ids.copy()
-                out[pseudo] = self.byte_ids[ids[pseudo] - self.byte_base]
-                return Tokens(out, tokens.ends, tokens.seg_start)
-            return Tokens(*merge_unknown_runs(ids, tokens.ends, tokens.seg_start, self.byte_base, self.unk_id))
         return self._fuse(tokens, pseudo)
 
     def _fuse(self, tokens, pseudo):

@@ -145,17 +145,28 @@ def encode_sentencepiece(buf, pool, pool_bounds, rule_units, rule_value, user_un
     text_seg = np.arange(2)
     ids, ends, seg_start = segment_whole(out, out_bounds, text_seg, Trie(units, unit_score, unit_token),
                                          Draw(mode, alpha, unit_weight, window), np.uint64(seed), 0, False, value)
+    for i in range(ids.size):
+        if ids[i] >= byte_base:  # (rare: most texts have no unknown character)
+            return resolve_sentencepiece(ids, ends, seg_start, byte_base, unk_id, byte_ids, byte_fallback)[0]
+    return ids
+
+
+@njit(nogil=True, cache=True)
+def resolve_sentencepiece(ids, ends, seg_start, byte_base, unk_id, byte_ids, byte_fallback):
+    """SentencePiece's ids for pseudo ids (``>= byte_base``): with
+    ``byte_fallback`` each byte's piece ``byte_ids[b]`` (in place), else each
+    run merged into ``unk_id`` (``merge_unknown_runs``). Returns ``(ids,
+    ends, seg_start)``, the arguments themselves when there is none."""
     unknown = False
     for i in range(ids.size):
         if ids[i] >= byte_base:
             unknown = True
             break
     if not unknown:
-        return ids
+        return ids, ends, seg_start
     if byte_fallback:
         for i in range(ids.size):
             if ids[i] >= byte_base:
                 ids[i] = byte_ids[ids[i] - byte_base]
-        return ids
-    merged, _, _ = merge_unknown_runs(ids, ends, seg_start, byte_base, unk_id)
-    return merged
+        return ids, ends, seg_start
+    return merge_unknown_runs(ids, ends, seg_start, byte_base, unk_id)
