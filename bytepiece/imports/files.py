@@ -8,12 +8,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..core.charencoding import CharEncoder
-from ..core.model import NUM_SPECIAL, SPECIAL_PIECES, load_model
+from ..core.model import NUM_SPECIAL, load_model
 from ..core.pieces import PieceTable
 from ..core.statistics import CharLatticeStatistics
-from ..core.text import NORMALIZATIONS
-from ..exports.huggingface import CHUNK_REGEX, from_byte_level
-from ..runtime import extras
+from ..core.text import pack_bytes
+from ..exports.huggingface import from_byte_level
 from . import huggingface as hf
 from . import sentencepiece as spm
 
@@ -73,13 +72,9 @@ class ModelPieceTable(PieceTable):
     pieces are str, ids are the file's, and decoding is the library's."""
 
     def __init__(self, pieces, decoder):
-        encoded = [p.encode('utf-8') for p in pieces]
         self.size = len(pieces)
         self.pieces = list(pieces)
-        offsets = np.zeros(self.size + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, encoded), np.int64, self.size), out=offsets[1:])
-        self.piece_offsets = offsets
-        self.piece_data = np.frombuffer(b''.join(encoded), np.uint8)
+        self.piece_data, self.piece_offsets = pack_bytes([p.encode('utf-8') for p in pieces])
         self.ids = {}
         for i, piece in enumerate(pieces):
             self.ids.setdefault(piece, i)

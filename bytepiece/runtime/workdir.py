@@ -22,7 +22,6 @@ import shutil
 import struct
 import tempfile
 import zipfile
-import zlib
 
 import numpy as np
 
