@@ -47,6 +47,50 @@ def test_random_text_and_ties(sp_models):
         assert tok.encode_batch(texts) == sp.encode(texts), config
 
 
+def test_long_texts_rebase_as_sentencepiece_does(sp_models, corpus):
+    """Past a path score of 100,000 in magnitude SentencePiece subtracts it
+    from its scores, and its float32 sums round differently after that: on
+    texts of 150 kB some near-ties go the other way than without it."""
+    lines = corpus[0] + corpus[1]
+    texts = []
+    for seed in range(20):
+        pool = list(lines)
+        random.Random(seed).shuffle(pool)
+        texts.append(' '.join(pool)[:150_000])
+    for config in ('default', 'byte_fallback'):
+        sp = processor(sp_models[config])
+        tok = Tokenizer(sp_models[config])
+        expected = sp.encode(texts)
+        assert tok.encode_batch(texts) == expected, config
+        assert [tok.encode(text) for text in texts] == expected, config
+        # the texts do reach such near-ties: without rebasing, some differ
+        vocab = tok._vocab
+        vocab.rebase_floor, rebase_floor = -np.inf, vocab.rebase_floor
+        assert tok.encode_batch(texts) != expected, config
+        vocab.rebase_floor = rebase_floor
+
+
+@pytest.mark.parametrize('factor', [1000.0, 123457.0])
+def test_rebasing_when_every_few_pieces_pass_the_bound(sp_models, corpus, tmp_path, factor):
+    """Scores scaled up so that SentencePiece rebases every few pieces (with
+    scale 123457, at every piece): one end's candidates then come from
+    several frames. User-defined pieces score above 0, which leaves no
+    floor to skip the check by."""
+    lines = corpus[0]
+    texts = [' '.join(lines[i:i + 40]) for i in range(0, 4000, 40)] + ['a' * 2000, 'ab ' * 500]
+    for config in ('default', 'user_defined'):
+        proto = model_pb2.ModelProto()
+        with open(sp_models[config], 'rb') as f:
+            proto.ParseFromString(f.read())
+        for piece in proto.pieces:
+            if piece.type == model_pb2.ModelProto.SentencePiece.NORMAL:
+                piece.score *= factor
+        path = str(tmp_path / f'{config}.model')
+        with open(path, 'wb') as f:
+            f.write(proto.SerializeToString())
+        assert Tokenizer(path).encode_batch(texts) == processor(path).encode(texts), config
+
+
 def test_decode_of_any_ids(sp_models):
     """Ids no encoding gives (control pieces, byte pieces that are not
     UTF-8, the unknown piece, leading spaces) decode as SentencePiece decodes them."""

@@ -6,10 +6,10 @@ libraries") but differ in which pieces it holds, in the precision of path
 scores, and in what becomes of unknown characters:
 
 - SentencePiece: normal and user-defined pieces (a user-defined piece scores
-  ``length * max_score - 0.1``, ``length`` in bytes for Viterbi and in
-  characters for sampling, as its two encoders count it); float32 scores;
-  a run of unknown characters is one unknown token, or with byte fallback
-  one byte piece per byte.
+  ``0.1 * (length - 1)``, ``length`` in bytes for Viterbi and in characters
+  for sampling, as its two encoders count it); float32 scores, rebased on
+  long texts; a run of unknown characters is one unknown token, or with
+  byte fallback one byte piece per byte.
 - HF: every piece of the vocabulary; float64 scores; a run of unknown
   characters (with the unknown piece itself where it is matched) is fused,
   then looked up as a piece, else split into byte pieces with byte
@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..kernels.charlattice import known_char_bytes, resolve_sentencepiece, segment_whole
+from ..kernels.charlattice import SCORE_RESET, known_char_bytes, resolve_sentencepiece, segment_whole
 from ..kernels.lattice import MODE_VITERBI, Draw
 from ..kernels.trie import Trie, build_trie, unit_scores
 from .text import pack_bytes
@@ -31,6 +31,21 @@ HUGGINGFACE = 'huggingface'
 
 # What both libraries subtract from the lowest score for an unknown character.
 UNKNOWN_PENALTY = 10.0
+
+
+def _rebase_floor(edge_scores, longest, flavor):
+    """``segment_whole``'s ``rebase_floor``: a best path score at or above it
+    means no score on the way passed SentencePiece's ``SCORE_RESET``. With
+    no positive edge score, every position is within ``longest`` bytes (one
+    byte edge each) of a position of the best path, whose scores only fall,
+    so every score lies between 0 and the best score less ``longest`` steps
+    (and a rounding margin). With a positive one there is no such floor."""
+    if flavor != SENTENCEPIECE:
+        return -np.inf
+    if edge_scores.max(initial=0.0) > 0:
+        return np.inf
+    step = float(np.abs(edge_scores).max(initial=0.0))
+    return -SCORE_RESET + longest * (step + 1.0)
 
 
 class Tokens(NamedTuple):
@@ -86,6 +101,7 @@ class CharVocabulary:
         # Viterbi's scores, in the precision the library adds them in
         viterbi_units = unit_scores(self.reversed.unit_token, scores[0])
         self.viterbi_trie = Trie(self.reversed.units, viterbi_units.astype(precision), self.reversed.unit_token)
+        self.rebase_floor = _rebase_floor(scores[0][ids], self.max_piece_length, flavor)
         self._viterbi_draw = Draw(MODE_VITERBI, -1.0, self.reversed.unit_score, self.max_piece_length)
         # the kernels grow a copy when a text needs more: these are never written
         self._viterbi_value = np.empty(1, precision)
@@ -108,12 +124,12 @@ class CharVocabulary:
         """For a kernel that segments at ``alpha``: the ``Trie`` and the
         ``Draw`` one by one (``units, unit_score, unit_token, mode, alpha,
         unit_weight, window``), then ``value``, a work array in the
-        precision Viterbi adds in."""
+        precision Viterbi adds in, and ``rebase_floor`` (``segment_whole``)."""
         if alpha < 0:
             trie, draw, value = self.viterbi_trie, self._viterbi_draw, self._viterbi_value
         else:
             trie, draw, value = self.reversed, self.draw(alpha), self._sample_value
-        return (*trie, *draw, value)
+        return (*trie, *draw, value, self.rebase_floor)
 
     def segment(self, buf, seg_bounds, text_seg, alpha, seed, first_stream, with_ends):
         """The best (``alpha < 0``) or a random segmentation of every segment
@@ -126,7 +142,7 @@ class CharVocabulary:
         else:
             trie, draw, value = self.reversed, self.draw(alpha), np.empty(longest + 1, np.float64)
         return Tokens(*segment_whole(buf, seg_bounds, text_seg, trie, draw, np.uint64(seed), first_stream,
-                                     with_ends, value))
+                                     with_ends, value, self.rebase_floor))
 
     def draw(self, alpha):
         """How ``sample`` draws at ``alpha >= 0`` (a ``lattice.Draw``; unknown

@@ -155,28 +155,27 @@ def read_sentencepiece(path):
     return check_unigram(parse_sentencepiece(data, repr(path)), repr(path))
 
 
-# SentencePiece's float limits: its max score starts at FLT_MIN, its min at FLT_MAX.
-_FLT_MIN = np.finfo(np.float32).tiny
+# SentencePiece's min score starts at FLT_MAX.
 _FLT_MAX = np.finfo(np.float32).max
 
 
 def sentencepiece_vocabulary(model):
     """The ``CharVocabulary`` of a checked ``SentencePieceFile``: normal and
     user-defined pieces are edges (unused ones are not); a user-defined
-    piece scores ``length * max_score - 0.1`` as SentencePiece computes it."""
+    piece scores ``0.1 * (length - 1)`` as SentencePiece (0.2.2 and later)
+    computes it."""
     types = model.types
     scores = model.scores
     normal = scores[types == NORMAL]
     low = np.float32(min(_FLT_MAX, normal.min())) if normal.size else _FLT_MAX
-    high = np.float32(max(_FLT_MIN, normal.max())) if normal.size else _FLT_MIN
     viterbi = scores.astype(np.float64)
     sample = scores.astype(np.float64)
     for i in np.flatnonzero(types == USER_DEFINED).tolist():
         piece = model.pieces[i]
         # Viterbi counts the length in bytes, the sampling lattice in characters;
-        # the product is a float, the bonus a double, a lattice node's score a float.
-        viterbi[i] = float(np.float32(len(piece.encode('utf-8'))) * high) - 0.1
-        sample[i] = float(np.float32(float(np.float32(len(piece)) * high) - 0.1))
+        # the product is a double, returned as a float.
+        viterbi[i] = float(np.float32(0.1 * (len(piece.encode('utf-8')) - 1)))
+        sample[i] = float(np.float32(0.1 * (len(piece) - 1)))
     lattice = np.flatnonzero((types == NORMAL) | (types == USER_DEFINED))
     unk_id = int(np.flatnonzero(types == UNKNOWN)[0])
     unk_score = np.float32(low - np.float32(UNKNOWN_PENALTY))
@@ -294,10 +293,10 @@ class SentencePieceSplitter:
 
     def encode_one(self, vocab, text, alpha, seed):
         """The ids (int32 array) of one text, in one kernel call."""
-        *lattice, value = vocab.kernel_arguments(alpha)
+        *lattice, value, rebase_floor = vocab.kernel_arguments(alpha)
         return encode_sentencepiece(np.frombuffer(encode_utf8(text), np.uint8), *self.normalizer.kernel_arguments(),
-                                    *lattice, np.uint64(seed), value, vocab.byte_base, vocab.unk_id, vocab.byte_ids,
-                                    vocab.byte_fallback)
+                                    *lattice, np.uint64(seed), value, rebase_floor, vocab.byte_base,
+                                    vocab.unk_id, vocab.byte_ids, vocab.byte_fallback)
 
     def split(self, texts, first_index, offsets):
         try:

@@ -249,7 +249,7 @@ def logaddexp(x, y):
 
 
 @njit(inline='always')
-def _emit_path(back, back_node, unit_token, m, offset, out_ids, out_ends, ntok):
+def emit_path(back, back_node, unit_token, m, offset, out_ids, out_ends, ntok):
     """Append the path ending at ``m`` (back to 0) to the outputs, token ends
     shifted by ``offset`` (none if ``out_ends`` is empty); tokens are looked
     up only here, for the units on the path."""
@@ -277,7 +277,7 @@ def _viterbi_spans(buf, bounds, i0, i1, units, unit_score, unit_token, work, bac
         m = bounds[i + 1] - a
         span_tok_start[i] = ntok
         viterbi_span(buf, a, m, units, unit_score, work, back, back_node)
-        ntok = _emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
+        ntok = emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
     return ntok
 
 
@@ -297,7 +297,7 @@ def _sample_spans(buf, bounds, i0, i1, units, unit_weight, unit_token, window, s
         else:
             state = _sample_span(buf, a, m, units, unit_weight, unit_token, window, work, back, back_node,
                                  cand_total, cand_node, state, False)
-        ntok = _emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
+        ntok = emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
     return ntok
 
 
@@ -314,7 +314,7 @@ def _sample_spans_log(buf, bounds, i0, i1, units, unit_score, unit_token, alpha,
         else:
             state = _sample_span_log(buf, a, m, units, unit_score, unit_token, alpha, work, back, back_node,
                                      state, False)
-        ntok = _emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
+        ntok = emit_path(back, back_node, unit_token, m, a, out_ids, out_ends, ntok)
     return ntok
 
 
