@@ -15,7 +15,8 @@ import re
 import numpy as np
 
 from ..core.text import encode_texts, encode_utf8, pack_bytes
-from ..kernels.normalize import darts_keys, normalize_batch
+from ..kernels.darts import darts_keys
+from ..kernels.normalize import normalize_batch
 from ..kernels.trie import build_trie
 
 REPLACEMENT_CHARACTER = '\ufffd'.encode('utf-8')
@@ -77,12 +78,11 @@ def plain_bytes(rule_keys, user_keys):
     """For each byte, whether the normalizer may copy its character without
     a trie walk: an ASCII byte that is no key, starts no user-defined symbol
     and starts no rule key whose second byte is ASCII (when an ASCII byte
-    follows; the space is never plain: it has rules of its own), or a lead
+    follows; a plain space still gets the whitespace options), or a lead
     byte that starts no key at all."""
     plain = np.zeros(256, np.bool_)
     plain[:0x80] = True
     plain[0xC2:0xF5] = True
-    plain[0x20] = False
     for key in rule_keys:
         if key and (key[0] >= 0x80 or len(key) == 1 or key[1] < 0x80):
             plain[key[0]] = False
