@@ -127,6 +127,33 @@ def test_every_flag_combination_matches_sentencepiece(models, name):
         assert_same(normalizer.with_options(**flags), processor(proto, flags), texts)
 
 
+@pytest.mark.parametrize('name', ['nmt_nfkc', 'custom'])
+def test_one_byte_space_is_sentencepieces_text_with_each_u2581_as_a_space(models, name):
+    """The encoders' form: every U+2581 of SentencePiece's result (escaped
+    spaces and the text's own) is the one byte 0x20, aligned as its first
+    byte was."""
+    proto, rules = models[name]
+    texts = HARD_TEXTS + random_texts(60, seed=7) + ['\u2581x \u2581', ' \u2581\u2581 ', 'a\u2581\u2581b  c\u2581']
+    for flags in all_flags():
+        if not flags['escape_whitespaces']:
+            continue
+        normalizer = ours(rules, flags).with_options()
+        compact = SentencePieceNormalizer(rules, user_defined=USER_DEFINED, one_byte_space=True, **flags)
+        sp = processor(proto, flags)
+        buf, bounds, align = compact.normalize_batch(texts, alignment=True)
+        for t, text in enumerate(texts):
+            expected, expected_align = sp.Normalize(text.encode('utf-8'), with_offsets=True)
+            expected_align = expected_align or [len(text.encode('utf-8'))]
+            keep = [True] * len(expected) + [True]
+            for j in range(len(expected) - 2):
+                if expected[j:j + 3] == '\u2581'.encode('utf-8') and keep[j]:
+                    keep[j + 1] = keep[j + 2] = False
+            assert buf[bounds[t]:bounds[t + 1]].tobytes() == expected.replace('\u2581'.encode('utf-8'), b' '), text
+            assert align[bounds[t] + t:bounds[t + 1] + t + 1].tolist() == [
+                a for a, k in zip(expected_align, keep) if k], text
+        assert normalizer.one_byte_space is False
+
+
 @pytest.mark.parametrize('name', RULE_NAMES + ['custom'])
 def test_each_rule_set_matches_sentencepiece(models, name):
     proto, rules = models[name]
@@ -221,7 +248,7 @@ def test_malformed_bytes_are_replacement_characters():
     pool = np.frombuffer(bytearray(b'a\xef\xbf\xbd'), np.uint8)  # 'A' is replaced by 'a'; the last: U+FFFD
     out, bounds, align = normalize_batch(buf, np.array([0, len(text)], np.int64), pool, np.array([0, 1, 4]),
                                          rule_units, rule_value, user_units, user_value, plain_bytes([b'A'], []),
-                                         (False, False, False, False, True))
+                                         (False, False, False, False, True, False))
     assert out.tobytes() == b'\xef\xbf\xbda' + b'\xef\xbf\xbd(' + b'\xef\xbf\xbd' * 12
     assert align[:8].tolist() == [0, 0, 0, 1, 2, 2, 2, 3]
 

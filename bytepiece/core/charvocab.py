@@ -69,10 +69,12 @@ class CharVocabulary:
             is an error, as in HF); ``unk_score``: an unknown edge's score.
         flavor: ``SENTENCEPIECE`` (float32 path scores) or ``HUGGINGFACE``.
         byte_fallback: unknown characters become byte pieces ``<0xXX>``.
+        keys: each id's bytes as the normalized text holds them (default: its
+            UTF-8); another one-to-one map of the characters keeps the lattice.
     """
 
     def __init__(self, pieces, lattice_ids, viterbi_scores, sample_scores, unk_id, unk_score, flavor,
-                 byte_fallback):
+                 byte_fallback, keys=None):
         self.pieces = list(pieces)
         self.size = len(self.pieces)
         self.flavor = flavor
@@ -84,9 +86,10 @@ class CharVocabulary:
         # Pseudo ids size + b stand for byte b of an unknown character.
         self.byte_base = self.size
         lattice_ids = np.asarray(lattice_ids, np.int64)
-        encoded = [self.pieces[i].encode('utf-8') for i in lattice_ids.tolist()]
+        keys = [p.encode('utf-8') for p in self.pieces] if keys is None else list(keys)
+        encoded = [keys[i] for i in lattice_ids.tolist()]
         self.max_piece_length = max(map(len, encoded), default=1)
-        self.lattice_lengths = np.array([len(p.encode('utf-8')) for p in self.pieces], np.int64)
+        self.lattice_lengths = np.array([len(k) for k in keys], np.int64)
 
         singles = {p[0] for p in encoded if len(p) == 1}
         pseudo = [b for b in range(256) if b not in singles]

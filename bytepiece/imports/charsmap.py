@@ -20,6 +20,7 @@ from ..kernels.normalize import normalize_batch
 from ..kernels.trie import build_trie
 
 REPLACEMENT_CHARACTER = '\ufffd'.encode('utf-8')
+SPACE_SYMBOL = '\u2581'.encode('utf-8')
 # HF looks a whole grapheme up only when it is shorter than this (in UTF-8 bytes).
 HF_GRAPHEME_BYTES = 6
 FLAGS = frozenset({'add_dummy_prefix', 'remove_extra_whitespaces', 'escape_whitespaces', 'treat_whitespace_as_suffix'})
@@ -121,13 +122,16 @@ class SentencePieceNormalizer:
     where they occur, longest first, before any rule applies)."""
 
     def __init__(self, rules, *, add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces,
-                 treat_whitespace_as_suffix=False, user_defined=()):
+                 treat_whitespace_as_suffix=False, user_defined=(), one_byte_space=False):
         self.rules = check_rules(rules)
         self.user_defined = check_user_defined(user_defined)
         self.add_dummy_prefix = bool(add_dummy_prefix)
         self.remove_extra_whitespaces = bool(remove_extra_whitespaces)
         self.escape_whitespaces = bool(escape_whitespaces)
         self.treat_whitespace_as_suffix = bool(treat_whitespace_as_suffix)
+        # every U+2581 of the result (escaped spaces, and the text's own) as the
+        # byte 0x20: the form an encoder may match pieces in, on fewer bytes
+        self.one_byte_space = bool(one_byte_space) and self.escape_whitespaces
         self._compile()
 
     def _compile(self):
@@ -139,8 +143,10 @@ class SentencePieceNormalizer:
             [replacements[v] for v in self.rules.values()] + [0], np.int32)[rule_value], -1).astype(np.int32)
         pool, pool_bounds = pack_bytes(list(replacements) + [REPLACEMENT_CHARACTER])  # the last: a malformed byte's
         user_units, user_value = compile_keys([s.encode('utf-8') for s in self.user_defined])
-        self._tables = (pool, pool_bounds, rule_units, rule_value, user_units, user_value,
-                        plain_bytes(list(self.rules), [s.encode('utf-8') for s in self.user_defined]))
+        plain = plain_bytes(list(self.rules), [s.encode('utf-8') for s in self.user_defined])
+        if self.one_byte_space:
+            plain[SPACE_SYMBOL[0]] = False  # the kernel rewrites U+2581 on its general path only
+        self._tables = (pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain)
 
     def with_options(self, **changes):
         """A normalizer of the same rules and symbols with some flags changed
@@ -152,6 +158,7 @@ class SentencePieceNormalizer:
         copy.__dict__.update(self.__dict__)
         for name, value in changes.items():
             setattr(copy, name, bool(value))
+        copy.one_byte_space = self.one_byte_space and copy.escape_whitespaces
         return copy
 
     def settings(self):
@@ -160,7 +167,7 @@ class SentencePieceNormalizer:
                 'remove_extra_whitespaces': self.remove_extra_whitespaces,
                 'escape_whitespaces': self.escape_whitespaces,
                 'treat_whitespace_as_suffix': self.treat_whitespace_as_suffix,
-                'user_defined': self.user_defined}
+                'user_defined': self.user_defined, 'one_byte_space': self.one_byte_space}
 
     def __getstate__(self):
         return self.settings()  # the tables are rebuilt, not pickled
@@ -193,14 +200,18 @@ class SentencePieceNormalizer:
         """The normalizer's arguments to ``kernels.normalize.normalize_batch``
         after ``buf`` and ``bounds``, its flags one by one (no alignment), for
         kernels that normalize and then segment in one call."""
-        return (*self._tables, self.add_dummy_prefix, self.remove_extra_whitespaces, self.escape_whitespaces,
-                self.treat_whitespace_as_suffix)
+        return (*self._tables, self.add_dummy_prefix, self.remove_extra_whitespaces, self._escape(),
+                self.treat_whitespace_as_suffix, self.one_byte_space)
+
+    def _escape(self):
+        """Whether the kernel writes an escaped space as U+2581's three bytes."""
+        return self.escape_whitespaces and not self.one_byte_space
 
     def _run(self, encoded, with_alignment):
         """The kernel over a list of UTF-8 texts."""
         buf, bounds = pack_bytes(encoded)
-        flags = (self.add_dummy_prefix, self.remove_extra_whitespaces, self.escape_whitespaces,
-                 self.treat_whitespace_as_suffix, with_alignment)
+        flags = (self.add_dummy_prefix, self.remove_extra_whitespaces, self._escape(),
+                 self.treat_whitespace_as_suffix, with_alignment, self.one_byte_space)
         return normalize_batch(buf, bounds, *self._tables, flags)
 
 

@@ -158,8 +158,9 @@ def _sentencepiece(path):
     data = _read(path)
     source = repr(path)
     model = spm.check_unigram(spm.parse_sentencepiece(data, source), source)
-    normalizer = spm.normalizer(model)
-    vocab = spm.sentencepiece_vocabulary(model)
+    one_byte_space = spm.one_byte_spaces(model)
+    normalizer = spm.normalizer(model, one_byte_space)
+    vocab = spm.sentencepiece_vocabulary(model, one_byte_space)
     decoder = spm.SentencePieceDecoder(model, spm.denormalizer(model))
     table = ModelPieceTable(model.pieces, decoder)
     encoder = CharEncoder(vocab, spm.SentencePieceSplitter(normalizer), _marker_id(model, model.bos_id),

@@ -159,11 +159,25 @@ def read_sentencepiece(path):
 _FLT_MAX = np.finfo(np.float32).max
 
 
-def sentencepiece_vocabulary(model):
+def one_byte_spaces(model):
+    """Whether the encoder may hold each escaped space of the normalized text
+    (and each ``▁`` of the text itself) as the byte 0x20 rather than the
+    three of U+2581 (``▁``), and match the pieces so: SentencePiece escapes
+    spaces (the normalized text has no other 0x20), ``▁`` is a normal piece
+    and no piece holds a raw space. The lattice is the same, on fewer bytes."""
+    if not model.normalizer.escape_whitespaces:
+        return False
+    lattice = (model.types == NORMAL) | (model.types == USER_DEFINED)
+    pieces = [p for p, edge in zip(model.pieces, lattice.tolist()) if edge]
+    return SPACE_SYMBOL in pieces and not any(' ' in p for p in pieces)
+
+
+def sentencepiece_vocabulary(model, one_byte_space=False):
     """The ``CharVocabulary`` of a checked ``SentencePieceFile``: normal and
     user-defined pieces are edges (unused ones are not); a user-defined
     piece scores ``0.1 * (length - 1)`` as SentencePiece (0.2.2 and later)
-    computes it."""
+    computes it. ``one_byte_space``: pieces are matched with each ``▁`` as
+    the byte 0x20 (``one_byte_spaces``)."""
     types = model.types
     scores = model.scores
     normal = scores[types == NORMAL]
@@ -179,8 +193,9 @@ def sentencepiece_vocabulary(model):
     lattice = np.flatnonzero((types == NORMAL) | (types == USER_DEFINED))
     unk_id = int(np.flatnonzero(types == UNKNOWN)[0])
     unk_score = np.float32(low - np.float32(UNKNOWN_PENALTY))
+    keys = [p.replace(SPACE_SYMBOL, ' ').encode('utf-8') for p in model.pieces] if one_byte_space else None
     return CharVocabulary(model.pieces, lattice, viterbi, sample, unk_id, unk_score, SENTENCEPIECE,
-                          model.byte_fallback)
+                          model.byte_fallback, keys)
 
 
 SPACE_SYMBOL = '\u2581'
@@ -323,9 +338,10 @@ class SentencePieceSplitter:
 _NO_FIXED = np.zeros((0, 5), np.int64)
 
 
-def normalizer(model):
+def normalizer(model, one_byte_space=False):
     """The ``SentencePieceNormalizer`` of a model, its user-defined pieces
-    kept whole as SentencePiece keeps them."""
+    kept whole as SentencePiece keeps them; with ``one_byte_space``, an
+    escaped space is written 0x20 (``one_byte_spaces``)."""
     spec = model.normalizer
     user_defined = [p for p, kind in zip(model.pieces, model.types.tolist()) if kind == USER_DEFINED]
     return SentencePieceNormalizer(parse_charsmap(spec.precompiled_charsmap) if spec.precompiled_charsmap else {},
@@ -333,7 +349,7 @@ def normalizer(model):
                                    remove_extra_whitespaces=spec.remove_extra_whitespaces,
                                    escape_whitespaces=spec.escape_whitespaces,
                                    treat_whitespace_as_suffix=model.treat_whitespace_as_suffix,
-                                   user_defined=user_defined)
+                                   user_defined=user_defined, one_byte_space=one_byte_space)
 
 
 def denormalizer(model):

@@ -261,7 +261,7 @@ def merge_unknown_runs(ids, ends, seg_start, byte_base, unk_id):
 @njit(nogil=True, cache=True)
 def encode_sentencepiece(buf, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain,
                          add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces, whitespace_as_suffix,
-                         units, unit_score, unit_token, mode, alpha, unit_weight, window, seed, value, rebase_floor,
+                         one_byte_space, units, unit_score, unit_token, mode, alpha, unit_weight, window, seed, value, rebase_floor,
                          byte_base, unk_id, byte_ids, byte_fallback):
     """The ids of one text's UTF-8 ``buf`` under a SentencePiece model, in
     one call: normalized (``normalize_batch``'s arguments, its flags one by
@@ -272,7 +272,8 @@ def encode_sentencepiece(buf, pool, pool_bounds, rule_units, rule_value, user_un
     ``unk_id``)."""
     bounds = np.zeros(2, np.int64)
     bounds[1] = buf.size
-    flags = (add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces, whitespace_as_suffix, False)
+    flags = (add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces, whitespace_as_suffix, False,
+             one_byte_space)
     out, out_bounds, _ = normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user_units,
                                          user_value, plain, flags)
     if value.size < out.size + 1:

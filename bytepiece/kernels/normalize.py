@@ -163,7 +163,7 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
     ``next_piece`` is written out and no array is reassigned in the loop: a
     call with array arguments, or an array carried around the loop, costs
     reference counting per byte, more than the trie walks."""
-    remove_extra_whitespaces, escape, with_alignment = flags[1], flags[2], flags[4]
+    remove_extra_whitespaces, escape, with_alignment, one_byte_space = flags[1], flags[2], flags[4], flags[5]
     malformed = pool_bounds.size - 2
     end_user = end if user_units.size > 0 else 0  # an empty trie (no arrays) is not walked
     end_rule = end if rule_units.size > 0 else 0
@@ -264,8 +264,16 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
         if length > 0:
             if o + 3 * length + 3 > out.size:  # room for a dummy suffix too
                 return pos, o, consumed, prev_space, 3 * length + 3
-            for i in range(s, s + length):
+            i = s
+            while i < s + length:
                 c = pool[i] if from_pool else buf[i]
+                step = 1
+                if one_byte_space and c == 0xE2 and i + 2 < s + length:  # a U+2581 of the text itself
+                    if (pool[i + 1] if from_pool else buf[i + 1]) == 0x96 and (
+                            pool[i + 2] if from_pool else buf[i + 2]) == 0x81:
+                        c = SPACE
+                        step = 3
+                i += step
                 width = 3 if c == SPACE and escape else 1
                 if width == 3:  # U+2581
                     out[o] = 0xE2
@@ -292,7 +300,7 @@ def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, u
                    flags, out, align, o, shift):
     """Normalize ``buf[start:end]`` into ``out`` from ``o`` (alignment at
     ``align[o + shift]``); returns ``(out, align, o)`` past its last byte."""
-    add_dummy_prefix, remove_extra_whitespaces, escape, whitespace_as_suffix, with_alignment = flags
+    add_dummy_prefix, remove_extra_whitespaces, escape, whitespace_as_suffix, with_alignment, _ = flags
     pos = start
     if remove_extra_whitespaces:
         pos = skip_leading_spaces(buf, pos, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value)
@@ -333,7 +341,9 @@ def normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user
     without a trie walk), and for a lead byte that starts no key (its
     character is copied). ``flags`` is
     ``(add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces,
-    treat_whitespace_as_suffix, with_alignment)``.
+    treat_whitespace_as_suffix, with_alignment, one_byte_space)``; with
+    ``one_byte_space`` (and ``escape_whitespaces`` off) a U+2581 of the text
+    is written as the byte 0x20 too (its lead byte 0xE2 must not be plain).
     Returns ``(out, out_bounds, align)``: text ``t`` normalized is
     ``out[out_bounds[t]:out_bounds[t+1]]``, its ``norm_to_orig`` (offsets
     into its own bytes) ``align[out_bounds[t]+t:out_bounds[t+1]+t+1]``
