@@ -371,6 +371,7 @@ def speed(args):
           f'model {os.path.basename(path)}, one thread, {args.runs} interleaved rounds; load {os.getloadavg()[0]:.2f}')
     fns = {
         'sentencepiece encode': lambda: [sp.encode(t) for t in texts],
+        'sentencepiece encode, one batch': lambda: sp.encode(texts, num_threads=1),
         'sentencepiece sample, alpha=0.1': lambda: [sp.encode(t, enable_sampling=True, alpha=0.1, nbest_size=-1)
                                                     for t in texts],
     }
@@ -386,14 +387,19 @@ def speed(args):
         same = sum(ours.encode(t) == sp.encode(t) for t in texts)
         print(f'documents with identical ids: {same}/{len(texts)}')
         fns['bytepiece encode'] = lambda: [ours.encode(t) for t in texts]
+        fns['bytepiece encode, one batch'] = lambda: ours.encode_batch(texts, num_threads=1)
+        fns['bytepiece encode, one batch to arrays'] = lambda: ours.encode_batch_to_numpy(texts, num_threads=1)
         fns['bytepiece sample, alpha=0.1'] = lambda: [ours.encode(t, alpha=0.1) for t in texts]
     wall, cpu = interleaved_medians(fns, args.runs)
     print('| | MB/s wall (CPU) |\n|---|---:|')
     for name in fns:
         print(f'| {name} | {size / wall[name]:.2f} ({size / cpu[name]:.2f}) |')
-    for what in ('encode', 'sample, alpha=0.1') if ours is not None else ():
-        print(f'{what}: bytepiece / SentencePiece = {wall[f"sentencepiece {what}"] / wall[f"bytepiece {what}"]:.2f}x '
-              f'wall, {cpu[f"sentencepiece {what}"] / cpu[f"bytepiece {what}"]:.2f}x CPU')
+    pairs = [('encode', 'encode'), ('sample, alpha=0.1', 'sample, alpha=0.1'),
+             ('encode, one batch', 'encode, one batch'), ('encode, one batch', 'encode, one batch to arrays')]
+    for theirs, mine in pairs if ours is not None else ():
+        print(f'{mine}: bytepiece / SentencePiece ({theirs}) = '
+              f'{wall[f"sentencepiece {theirs}"] / wall[f"bytepiece {mine}"]:.2f}x wall, '
+              f'{cpu[f"sentencepiece {theirs}"] / cpu[f"bytepiece {mine}"]:.2f}x CPU')
 
 
 # ---------------------------------------------------------------- --gtest
