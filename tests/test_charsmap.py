@@ -238,8 +238,29 @@ def test_bad_arguments_are_clear_errors():
                                 escape_whitespaces=True).with_options(user_defined=['a'])
 
 
+def test_copied_characters_normalize_as_the_trie_walk_does():
+    """The kernel copies a character without a trie walk where its class
+    allows; with no character copied (every one walked) the result, and the
+    alignment, must be the same, for keys cut inside a character, malformed
+    keys, keys of two characters and user-defined symbols."""
+    rules = {b'\xe4\xb8': b'X', b'\xcc': b'Y', b'\xe4A': b'Z', 'e\u0301'.encode(): b'E', 'ка'.encode(): b'K',
+             'ж\u0306'.encode(): b'J', b'q\xd0': b'Q', '中'.encode(): '国'.encode(), b'\xf0\x9f': b'F'}
+    user = ['иван', '한']
+    rng = random.Random(3)
+    alphabet = ['a', 'e', 'q', ' ', '\u0301', 'к', 'а', 'ж', '\u0306', 'и', 'в', 'н', '中', '一', '丁', '한', '국',
+                '\U0001F600', 'ш', '\u2581', 'A']
+    texts = [''.join(rng.choice(alphabet) for _ in range(rng.randrange(30))) for _ in range(300)]
+    for flags in all_flags():
+        for one_byte_space in (False, True):
+            fast = SentencePieceNormalizer(rules, user_defined=user, one_byte_space=one_byte_space, **flags)
+            walked = SentencePieceNormalizer(rules, user_defined=user, one_byte_space=one_byte_space, **flags)
+            walked._tables = walked._tables[:-1] + (np.zeros_like(walked._tables[-1]),)
+            got, expected = fast.normalize_batch(texts, True), walked.normalize_batch(texts, True)
+            assert [a.tolist() for a in got] == [a.tolist() for a in expected], flags
+
+
 def test_malformed_bytes_are_replacement_characters():
-    from bytepiece.imports.charsmap import compile_keys, plain_bytes
+    from bytepiece.imports.charsmap import char_classes, compile_keys
     from bytepiece.kernels.normalize import normalize_batch
     rule_units, rule_value = compile_keys([b'A'])
     user_units, user_value = compile_keys([])
@@ -247,7 +268,7 @@ def test_malformed_bytes_are_replacement_characters():
     buf = np.frombuffer(bytearray(text), np.uint8)
     pool = np.frombuffer(bytearray(b'a\xef\xbf\xbd'), np.uint8)  # 'A' is replaced by 'a'; the last: U+FFFD
     out, bounds, align = normalize_batch(buf, np.array([0, len(text)], np.int64), pool, np.array([0, 1, 4]),
-                                         rule_units, rule_value, user_units, user_value, plain_bytes([b'A'], []),
+                                         rule_units, rule_value, user_units, user_value, char_classes([b'A'], []),
                                          (False, False, False, False, True, False))
     assert out.tobytes() == b'\xef\xbf\xbda' + b'\xef\xbf\xbd(' + b'\xef\xbf\xbd' * 12
     assert align[:8].tolist() == [0, 0, 0, 1, 2, 2, 2, 3]

@@ -16,11 +16,10 @@ import numpy as np
 
 from ..core.text import encode_texts, encode_utf8, pack_bytes
 from ..kernels.darts import darts_keys
-from ..kernels.normalize import normalize_batch
+from ..kernels.normalize import COPIED, JOINS, normalize_batch
 from ..kernels.trie import build_trie
 
 REPLACEMENT_CHARACTER = '\ufffd'.encode('utf-8')
-SPACE_SYMBOL = '\u2581'.encode('utf-8')
 # HF looks a whole grapheme up only when it is shorter than this (in UTF-8 bytes).
 HF_GRAPHEME_BYTES = 6
 FLAGS = frozenset({'add_dummy_prefix', 'remove_extra_whitespaces', 'escape_whitespaces', 'treat_whitespace_as_suffix'})
@@ -75,22 +74,47 @@ def compile_keys(keys):
     return trie.units, trie.unit_token
 
 
-def plain_bytes(rule_keys, user_keys):
-    """For each byte, whether the normalizer may copy its character without
-    a trie walk: an ASCII byte that is no key, starts no user-defined symbol
-    and starts no rule key whose second byte is ASCII (when an ASCII byte
-    follows; a plain space still gets the whitespace options), or a lead
-    byte that starts no key at all."""
-    plain = np.zeros(256, np.bool_)
-    plain[:0x80] = True
-    plain[0xC2:0xF5] = True
+def char_classes(rule_keys, user_keys):
+    """The normalizer kernel's character classes (``kernels.normalize``), by
+    code point below U+10000: ``COPIED`` for a character that is no rule
+    key, starts no user-defined symbol and starts no rule key but ones whose
+    second character is ``JOINS``; ``JOINS`` for a character that is the
+    second of a rule key. A ``COPIED`` character not followed by a
+    ``JOINS`` one normalizes to itself. A key that starts with a malformed or
+    cut character counts for every character of its first byte."""
+    classes = np.full(0x10000, COPIED, np.uint8)
+    classes[0xD800:0xE000] = 0
     for key in rule_keys:
-        if key and (key[0] >= 0x80 or len(key) == 1 or key[1] < 0x80):
-            plain[key[0]] = False
+        first, width = _first_chars(key)
+        if width == len(key):
+            classes[first] &= ~np.uint8(COPIED)
+        else:
+            classes[_first_chars(key[width:])[0]] |= JOINS
     for key in user_keys:
-        if key:
-            plain[key[0]] = False
-    return plain
+        classes[_first_chars(key)[0]] &= ~np.uint8(COPIED)
+    return classes
+
+
+def _first_chars(key):
+    """The code points of the table that the first character of ``key``
+    may be (a slice: one, or all with its first byte when it is malformed or
+    cut), and its width in bytes."""
+    lead = key[0]
+    width = 1 if lead < 0x80 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+    try:
+        char = key[:width].decode('utf-8')
+    except UnicodeDecodeError:
+        char = ''
+    if len(char) == 1:
+        code = ord(char)
+        return (slice(code, code + 1) if code < 0x10000 else slice(0, 0)), width
+    if 0xC2 <= lead < 0xE0:
+        start, size = (lead & 0x1F) << 6, 64
+    elif 0xE0 <= lead < 0xF0:
+        start, size = (lead & 0x0F) << 12, 4096
+    else:  # never a copied character's first byte
+        start, size = 0, 0
+    return slice(start, start + size), min(width, len(key))
 
 
 def check_rules(rules):
@@ -143,10 +167,8 @@ class SentencePieceNormalizer:
             [replacements[v] for v in self.rules.values()] + [0], np.int32)[rule_value], -1).astype(np.int32)
         pool, pool_bounds = pack_bytes(list(replacements) + [REPLACEMENT_CHARACTER])  # the last: a malformed byte's
         user_units, user_value = compile_keys([s.encode('utf-8') for s in self.user_defined])
-        plain = plain_bytes(list(self.rules), [s.encode('utf-8') for s in self.user_defined])
-        if self.one_byte_space:
-            plain[SPACE_SYMBOL[0]] = False  # the kernel rewrites U+2581 on its general path only
-        self._tables = (pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain)
+        self._tables = (pool, pool_bounds, rule_units, rule_value, user_units, user_value,
+                        char_classes(list(self.rules), [s.encode('utf-8') for s in self.user_defined]))
 
     def with_options(self, **changes):
         """A normalizer of the same rules and symbols with some flags changed

@@ -259,7 +259,7 @@ def merge_unknown_runs(ids, ends, seg_start, byte_base, unk_id):
 
 
 @njit(nogil=True, cache=True)
-def encode_sentencepiece(buf, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain,
+def encode_sentencepiece(buf, pool, pool_bounds, rule_units, rule_value, user_units, user_value, classes,
                          add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces, whitespace_as_suffix,
                          one_byte_space, units, unit_score, unit_token, mode, alpha, unit_weight, window, seed, value, rebase_floor,
                          byte_base, unk_id, byte_ids, byte_fallback):
@@ -275,7 +275,7 @@ def encode_sentencepiece(buf, pool, pool_bounds, rule_units, rule_value, user_un
     flags = (add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces, whitespace_as_suffix, False,
              one_byte_space)
     out, out_bounds, _ = normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user_units,
-                                         user_value, plain, flags)
+                                         user_value, classes, flags)
     if value.size < out.size + 1:
         value = np.empty(out.size + 1, value.dtype)
     text_seg = np.arange(2)

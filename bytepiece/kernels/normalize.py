@@ -18,6 +18,8 @@ import numpy as np
 from numba import njit
 
 SPACE = 0x20
+COPIED = 1  # character classes: see normalize_batch
+JOINS = 2
 
 
 @njit(cache=True, nogil=True)
@@ -42,6 +44,20 @@ def utf8_length(b0, b1, b2, b3, left):
             if 0x10000 <= cp <= 0x10FFFF:
                 return 4
     return 0
+
+
+@njit(cache=True, nogil=True)
+def char_code(b0, b1, b2, left):
+    """``(width, code point)`` of the character ``b0 b1 b2`` (``left`` bytes
+    in the text) if it is well-formed and under U+10000, else ``(0, 0)``."""
+    if b0 < 0x80:
+        return 1, b0
+    width = utf8_length(b0, b1, b2, 0, left)
+    if width == 2:
+        return 2, ((b0 & 0x1F) << 6) | (b1 & 0x3F)
+    if width == 3:
+        return 3, ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
+    return 0, 0
 
 
 @njit(cache=True, nogil=True)
@@ -155,7 +171,7 @@ def skip_leading_spaces(buf, pos, end, pool, pool_bounds, rule_units, rule_value
 
 
 @njit(cache=True, nogil=True)
-def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain,
+def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, classes,
                    flags, out, align, o, shift, consumed, prev_space):
     """The per-piece loop of ``Normalizer::Normalize`` over ``buf[pos:end]``,
     up to a piece ``out`` has no room for: returns ``(pos, o, consumed,
@@ -169,18 +185,21 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
     end_rule = end if rule_units.size > 0 else 0
     while pos < end:
         c = buf[pos]
-        if plain[c]:  # a character no key can match here: copied, without a trie walk
-            left = end - pos
-            if c < 0x80:
-                width = 1 if left == 1 or buf[pos + 1] < 0x80 else 0
-            else:
-                width = utf8_length(np.int64(c), np.int64(buf[pos + 1]) if left > 1 else 0,
-                                    np.int64(buf[pos + 2]) if left > 2 else 0,
-                                    np.int64(buf[pos + 3]) if left > 3 else 0, left)
-            if width > 0:
+        left = end - pos
+        width, cp = char_code(np.int64(c), np.int64(buf[pos + 1]) if left > 1 else 0,
+                              np.int64(buf[pos + 2]) if left > 2 else 0, left)
+        if width > 0 and classes[cp] & COPIED:  # copied as it is, without a trie walk,
+            joins = False  # unless the next character may continue a key
+            if pos + width < end:
+                n = pos + width
+                rest = end - n
+                next_width, next_cp = char_code(np.int64(buf[n]), np.int64(buf[n + 1]) if rest > 1 else 0,
+                                                np.int64(buf[n + 2]) if rest > 2 else 0, rest)
+                joins = next_width == 0 or classes[next_cp] & JOINS != 0
+            if not joins:
                 if o + 6 > out.size:
                     return pos, o, consumed, prev_space, 6
-                if c == SPACE:  # a space no key starts: the whitespace rules alone
+                if c == SPACE:  # the whitespace rules alone
                     if not prev_space:
                         width = 3 if escape else 1
                         if escape:
@@ -197,7 +216,7 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
                     pos += 1
                     prev_space = remove_extra_whitespaces
                     continue
-                if c < 0x80:  # a run of such bytes, each before an ASCII byte, in one loop
+                if c < 0x80:  # a run of such bytes, each before an ASCII byte that joins none, in one loop
                     limit = min(end - 1, pos + out.size - o - 6)
                     while True:
                         out[o] = c
@@ -209,8 +228,18 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
                         if pos >= limit:
                             break
                         c = buf[pos]
-                        if c >= 0x80 or c == SPACE or not plain[c] or buf[pos + 1] >= 0x80:
+                        n = buf[pos + 1]
+                        if c >= 0x80 or c == SPACE or not classes[c] & COPIED or n >= 0x80 or classes[n] & JOINS:
                             break
+                    prev_space = False
+                    continue
+                if one_byte_space and cp == 0x2581:
+                    out[o] = SPACE  # a U+2581 of the text itself
+                    if with_alignment:
+                        align[o + shift] = consumed
+                    o += 1
+                    consumed += 3
+                    pos += 3
                     prev_space = False
                     continue
                 for k in range(width):
@@ -296,7 +325,7 @@ def normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value, use
 
 
 @njit(cache=True, nogil=True)
-def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain,
+def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, user_units, user_value, classes,
                    flags, out, align, o, shift):
     """Normalize ``buf[start:end]`` into ``out`` from ``o`` (alignment at
     ``align[o + shift]``); returns ``(out, align, o)`` past its last byte."""
@@ -317,7 +346,7 @@ def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, u
     prev_space = remove_extra_whitespaces
     while True:
         pos, o, consumed, prev_space, room = normalize_span(buf, pos, end, pool, pool_bounds, rule_units, rule_value,
-                                                            user_units, user_value, plain, flags, out, align, o,
+                                                            user_units, user_value, classes, flags, out, align, o,
                                                             shift, consumed, prev_space)
         if room == 0:
             break
@@ -332,18 +361,18 @@ def normalize_text(buf, start, end, pool, pool_bounds, rule_units, rule_value, u
 
 
 @njit(cache=True, nogil=True)
-def normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user_units, user_value, plain, flags):
+def normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user_units, user_value, classes, flags):
     """Normalize texts ``buf[bounds[t]:bounds[t+1]]``. ``rule_value`` indexes
     the replacements: replacement ``k`` is ``pool[pool_bounds[k]:pool_bounds[k+1]]``,
-    the last one U+FFFD (a malformed byte's). ``plain[c]`` (by byte) is True
-    for an ASCII byte that no rule key or user-defined symbol is, nor starts
-    followed by an ASCII byte (before an ASCII byte it is copied as it is,
-    without a trie walk), and for a lead byte that starts no key (its
-    character is copied). ``flags`` is
+    the last one U+FFFD (a malformed byte's). ``classes`` (by code point,
+    below U+10000): ``COPIED`` for a character that no rule key or
+    user-defined symbol is or starts with but for keys it starts followed by
+    a ``JOINS`` character (such a character, not followed by one, is copied
+    without a trie walk). ``flags`` is
     ``(add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces,
     treat_whitespace_as_suffix, with_alignment, one_byte_space)``; with
     ``one_byte_space`` (and ``escape_whitespaces`` off) a U+2581 of the text
-    is written as the byte 0x20 too (its lead byte 0xE2 must not be plain).
+    is written as the byte 0x20 too.
     Returns ``(out, out_bounds, align)``: text ``t`` normalized is
     ``out[out_bounds[t]:out_bounds[t+1]]``, its ``norm_to_orig`` (offsets
     into its own bytes) ``align[out_bounds[t]+t:out_bounds[t+1]+t+1]``
@@ -361,7 +390,7 @@ def normalize_batch(buf, bounds, pool, pool_bounds, rule_units, rule_value, user
     o = 0
     for t in range(n_texts):
         out, align, o = normalize_text(buf, bounds[t], bounds[t + 1], pool, pool_bounds, rule_units, rule_value,
-                                       user_units, user_value, plain, flags, out, align, o, t)
+                                       user_units, user_value, classes, flags, out, align, o, t)
         out_bounds[t + 1] = o
     n_align = o + n_texts if with_alignment else 0
     if 4 * o < 3 * out.size:  # copied only when much of the room is unused
