@@ -49,6 +49,7 @@ class CharEncoder:
         self.splitter = splitter
         self.bos_id = bos_id
         self.eos_id = eos_id
+        self._fused = getattr(splitter, 'encode_one', None)  # one kernel call per text, where the splitter has one
 
     def allowed(self, allowed_special):
         if allowed_special or isinstance(allowed_special, str):
@@ -77,9 +78,8 @@ class CharEncoder:
             call = 0
         else:
             call = seeds.call_seed(seed)
-        fused = getattr(self.splitter, 'encode_one', None)
-        if fused is not None:
-            return fused(self.vocab, text, alpha, call)
+        if self._fused is not None:
+            return self._fused(self.vocab, text, alpha, call)
         segments = self.splitter.split([text], None, False)
         tokens = self._segment(segments, alpha, call, 0, False)
         ids = tokens.ids

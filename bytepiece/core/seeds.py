@@ -46,8 +46,10 @@ _UINT64 = 1 << 64
 
 def check_alpha(alpha):
     """``alpha`` as a float: < 0 for Viterbi, 0..MAX_ALPHA for sampling."""
-    if type(alpha) is float and -math.inf < alpha <= MAX_ALPHA:  # the common case, quickly (NaN fails it)
+    if type(alpha) is float and -math.inf < alpha <= MAX_ALPHA:  # the common cases, quickly (NaN fails it)
         return alpha
+    if type(alpha) is int and -(1 << 53) < alpha < 0:  # the default, -1
+        return float(alpha)
     if isinstance(alpha, bool) or not isinstance(alpha, Real):
         raise TypeError(f'alpha must be a real number, got {type(alpha).__name__}')
     if not finite_float(alpha):

@@ -305,13 +305,26 @@ class SentencePieceSplitter:
 
     def __init__(self, normalizer):
         self.normalizer = normalizer
+        self._arguments = None  # (vocab, alpha, the kernel's arguments before the seed, after it)
+
+    def __getstate__(self):
+        return {'normalizer': self.normalizer}
+
+    def __setstate__(self, state):
+        self.__init__(state['normalizer'])
 
     def encode_one(self, vocab, text, alpha, seed):
-        """The ids (int32 array) of one text, in one kernel call."""
-        *lattice, value, rebase_floor = vocab.kernel_arguments(alpha)
-        return encode_sentencepiece(np.frombuffer(encode_utf8(text), np.uint8), *self.normalizer.kernel_arguments(),
-                                    *lattice, np.uint64(seed), value, rebase_floor, vocab.byte_base,
-                                    vocab.unk_id, vocab.byte_ids, vocab.byte_fallback)
+        """The ids (int32 array) of one text, in one kernel call (its
+        arguments kept from the last call with the same ``vocab`` and
+        ``alpha``: a call of a short text costs mostly its Python)."""
+        arguments = self._arguments
+        if arguments is None or arguments[0] is not vocab or arguments[1] != alpha:
+            *lattice, value, rebase_floor = vocab.kernel_arguments(alpha)
+            arguments = (vocab, alpha, (*self.normalizer.kernel_arguments(), *lattice),
+                         (value, rebase_floor, vocab.byte_base, vocab.unk_id, vocab.byte_ids, vocab.byte_fallback))
+            self._arguments = arguments  # one assignment: threads see the old tuple or the new one
+        return encode_sentencepiece(np.frombuffer(encode_utf8(text), np.uint8), *arguments[2], np.uint64(seed),
+                                    *arguments[3])
 
     def split(self, texts, first_index, offsets):
         try:
