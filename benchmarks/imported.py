@@ -394,12 +394,30 @@ def speed(args):
     print('| | MB/s wall (CPU) |\n|---|---:|')
     for name in fns:
         print(f'| {name} | {size / wall[name]:.2f} ({size / cpu[name]:.2f}) |')
+    if args.by_source and ours is not None:
+        by_source(sp, ours, held + outside, args.runs)
     pairs = [('encode', 'encode'), ('sample, alpha=0.1', 'sample, alpha=0.1'),
              ('encode, one batch', 'encode, one batch'), ('encode, one batch', 'encode, one batch to arrays')]
     for theirs, mine in pairs if ours is not None else ():
         print(f'{mine}: bytepiece / SentencePiece ({theirs}) = '
               f'{wall[f"sentencepiece {theirs}"] / wall[f"bytepiece {mine}"]:.2f}x wall, '
               f'{cpu[f"sentencepiece {theirs}"] / cpu[f"bytepiece {mine}"]:.2f}x CPU')
+
+
+def by_source(sp, ours, docs, runs):
+    """Encode, a call per text, per source of the held-back and
+    out-of-domain documents: MB/s CPU of each and the ratio."""
+    groups = {}
+    for src, text in docs:
+        groups.setdefault(src, []).append(text)
+    print('\n| source | MB | SentencePiece MB/s CPU | bytepiece MB/s CPU | ratio |\n|---|---:|---:|---:|---:|')
+    for src, texts in sorted(groups.items()):
+        size = mb(texts)
+        _, cpu = interleaved_medians({'sp': lambda: [sp.encode(t) for t in texts],
+                                      'ours': lambda: [ours.encode(t) for t in texts]}, runs)
+        print(f'| {src} | {size:.2f} | {size / cpu["sp"]:.1f} | {size / cpu["ours"]:.1f} | '
+              f'{cpu["sp"] / cpu["ours"]:.2f}x |')
+    print()
 
 
 # ---------------------------------------------------------------- --gtest
@@ -487,6 +505,7 @@ def main():
     parser.add_argument('--show', type=int, default=0, help='--parity: differing texts shown per HF file')
     parser.add_argument('--mb', type=float, default=4.0, help='--speed: MB of documents')
     parser.add_argument('--runs', type=int, default=5, help='--speed: interleaved rounds')
+    parser.add_argument('--by-source', action='store_true', help='--speed: also encode per source of the documents')
     parser.add_argument('--model', default='default-32000', help='--gtest: the model (file name without .model)')
     parser.add_argument('--samples', type=int, default=4000, help='--gtest: draws per text and sampler')
     parser.add_argument('--alphas', type=float, nargs='+', default=[0.1, 1.0], help='--gtest')
