@@ -16,7 +16,7 @@ pb = pytest.importorskip('sentencepiece.sentencepiece_model_pb2')
 
 from conftest import FIXTURES  # noqa: E402
 
-from bytepiece.imports.charsmap import SentencePieceNormalizer, parse_charsmap, precompiled_hf  # noqa: E402
+from bytepiece.imports.charsmap import SentencePieceNormalizer, hf_inert, parse_charsmap, precompiled_hf  # noqa: E402
 
 SAMPLE = os.path.join(os.path.dirname(FIXTURES), '..', 'bytepiece', 'data', 'sample', 'python-tutorial.rst')
 RULE_NAMES = ['nmt_nfkc', 'nfkc', 'nmt_nfkc_cf', 'nfkc_cf', 'identity']
@@ -298,7 +298,10 @@ def test_hf_grapheme_clusters(models):
     rng = random.Random(17)
     texts = [''.join(rng.choice(GRAPHEME_CHARS) for _ in range(rng.randrange(1, 10))) for _ in range(3000)]
     texts += ['A\u094d\u0937', '\u0915\u094d\u0937', 'A\u0301\u094d\u0937', '\u0915\u093c\u0937']
-    assert [precompiled_hf(rules, t) for t in texts] == [hf.normalize_str(t) for t in texts]
+    expected = [hf.normalize_str(t) for t in texts]
+    assert [precompiled_hf(rules, t) for t in texts] == expected
+    inert = hf_inert(rules)
+    assert [precompiled_hf(rules, t, inert) for t in texts] == expected
 
 
 @pytest.mark.parametrize('name', ['nmt_nfkc', 'nfkc_cf', 'custom'])
@@ -307,4 +310,18 @@ def test_hf_precompiled(models, name):
     proto, rules = models[name]
     hf = normalizers.Precompiled(proto.normalizer_spec.precompiled_charsmap)
     texts = HARD_TEXTS + random_texts(300, seed=13) + ['A\u0301\u0301 Ａ\u0301 ABC\u0301 क़\u093c 👍🏽\u0301 ab\r\nc']
-    assert [precompiled_hf(rules, t) for t in texts] == [hf.normalize_str(t) for t in texts]
+    expected = [hf.normalize_str(t) for t in texts]
+    assert [precompiled_hf(rules, t) for t in texts] == expected
+    inert = hf_inert(rules)  # the fast path: graphemes of one inert character copied
+    assert [precompiled_hf(rules, t, inert) for t in texts] == expected
+
+
+def test_hf_inert_marks_cut_and_malformed_keys():
+    rules = {b'\xe4': b'X', b'\xd0\xb8\xcc\x86': b'J', b'a': b'b', b'\xe5\xb8': b'Y', b'\xf0\x9f\x98\x80': b'!'}
+    inert = hf_inert(rules)
+    assert not inert[0x4E00] and not inert[0x4FFF] and inert[0x5000 - 0x1001]  # lead 0xE4: U+4000-U+4FFF
+    assert not inert[0x5E00] and not inert[0x5E3F]  # 0xE5 0xB8 cut: its lead's characters at least
+    assert inert[ord('и')]  # a key of two characters concerns graphemes of two
+    assert not inert[ord('a')] and not inert[0x1F600] and inert[ord('b')]
+    texts = ['一丁 a\u0301 и\u0306 😀 帀 b', 'abc', '']
+    assert [precompiled_hf(rules, t, inert) for t in texts] == [precompiled_hf(rules, t) for t in texts]

@@ -302,7 +302,8 @@ def test_precompiled_pipeline_with_hfs_own_normalizer(tmp_path, monkeypatch):
     # the reader's part alone: HF's Precompiled stands in for bytepiece.imports.charsmap
     stub = types.ModuleType('bytepiece.imports.charsmap')
     stub.parse_charsmap = lambda blob: N.Precompiled(blob)
-    stub.precompiled_hf = lambda rules, text: rules.normalize_str(text)
+    stub.hf_inert = lambda rules: None
+    stub.precompiled_hf = lambda rules, text, inert: rules.normalize_str(text)
     monkeypatch.setitem(sys.modules, 'bytepiece.imports.charsmap', stub)
     check(nmt_nfkc_tokenizer(), tmp_path, texts() + PRECOMPILED_TEXTS)
 

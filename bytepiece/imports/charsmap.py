@@ -289,15 +289,60 @@ def split_unlinked_consonants(cluster, regex):
     return parts
 
 
-def precompiled_hf(rules, text):
+def hf_inert(rules):
+    """By code point, whether HF's ``Precompiled`` over ``rules`` leaves the
+    character as it is when it is a grapheme alone: no key is its UTF-8 or
+    a prefix of it (keys it starts concern graphemes of several characters)."""
+    inert = np.ones(0x110000, np.bool_)
+    for key in rules:
+        lead = key[0]
+        width = 1 if lead < 0x80 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+        if len(key) > width:
+            continue
+        try:
+            inert[ord(key.decode('utf-8'))] = False
+        except (UnicodeDecodeError, TypeError):  # cut or malformed: every character of its first byte
+            low = lead & (0x7F, 0x7F, 0x1F, 0x0F, 0x07)[width] if lead >= 0x80 else lead
+            shift = 6 * (len(key) - 1) + 6 * (width - len(key))
+            inert[low << shift:(low + 1) << shift] = False
+    return inert
+
+
+def precompiled_hf(rules, text, inert=None):
     """What HF tokenizers' ``Precompiled`` normalizer makes of ``text`` over
     ``rules`` (``parse_charsmap``). HF goes grapheme by grapheme: a grapheme
     of fewer than 6 UTF-8 bytes that some rule key starts becomes the
     replacement of the shortest such key (the rest of the grapheme is
-    dropped); otherwise each character is replaced by its own rule, if any."""
+    dropped); otherwise each character is replaced by its own rule, if any.
+    With ``inert`` (``hf_inert(rules)``), only the graphemes of several
+    characters and those of a character that is not inert are looked at."""
     encode_utf8(text)
+    if inert is None:
+        out = []
+        _precompiled_graphemes(rules, graphemes(text), out)
+        return b''.join(out).decode('utf-8')
+    codes = np.frombuffer(text.encode('utf-32-le'), np.uint32)
+    clusters = graphemes(text)
+    if len(clusters) == codes.size and inert[codes].all():
+        return text
+    lengths = np.fromiter(map(len, clusters), np.int64, len(clusters))
+    starts = np.zeros(len(clusters) + 1, np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    single = lengths == 1
+    single[single] = inert[codes[starts[:-1][single]]]
     out = []
-    for grapheme in graphemes(text):
+    copied = 0
+    for c in np.flatnonzero(~single).tolist():
+        out.append(text[copied:starts[c]].encode('utf-8'))
+        _precompiled_graphemes(rules, clusters[c:c + 1], out)
+        copied = starts[c + 1]
+    out.append(text[copied:].encode('utf-8'))
+    return b''.join(out).decode('utf-8')
+
+
+def _precompiled_graphemes(rules, clusters, out):
+    """Append the UTF-8 of each grapheme of ``clusters`` normalized to ``out``."""
+    for grapheme in clusters:
         whole = grapheme.encode('utf-8')
         if len(whole) < HF_GRAPHEME_BYTES:
             found = shortest_rule(rules, whole)
@@ -308,4 +353,3 @@ def precompiled_hf(rules, text):
             key = char.encode('utf-8')
             found = shortest_rule(rules, key)
             out.append(key if found is None else found)
-    return b''.join(out).decode('utf-8')

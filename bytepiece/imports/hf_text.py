@@ -132,9 +132,10 @@ def _precompiled(spec, where):
         raise ValueError(f'{where}.precompiled_charsmap: not valid base64') from None
     if not raw:
         return lambda text, head: (text, head)
-    from .charsmap import parse_charsmap, precompiled_hf
+    from .charsmap import hf_inert, parse_charsmap, precompiled_hf
     rules = parse_charsmap(raw)
-    return _mapped(lambda text: precompiled_hf(rules, text), first_kept=True)
+    inert = hf_inert(rules)
+    return _mapped(lambda text: precompiled_hf(rules, text, inert), first_kept=True)
 
 
 def normalizer(spec, where):
