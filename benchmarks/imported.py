@@ -394,6 +394,15 @@ def speed(args):
     print('| | MB/s wall (CPU) |\n|---|---:|')
     for name in fns:
         print(f'| {name} | {size / wall[name]:.2f} ({size / cpu[name]:.2f}) |')
+    hf_path = os.path.join(args.speed, 'default-32000.hf-t5.json')
+    if ours is not None and os.path.exists(hf_path):
+        import tokenizers
+        hf = tokenizers.Tokenizer.from_file(hf_path)
+        ours_hf = Tokenizer(hf_path)
+        _, hf_cpu = interleaved_medians({'hf': lambda: [hf.encode(t, add_special_tokens=False).ids for t in texts],
+                                         'ours': lambda: [ours_hf.encode(t) for t in texts]}, args.runs)
+        print(f'\nT5 conversion (tokenizer.json), a call per text, MB/s CPU: HF tokenizers {size / hf_cpu["hf"]:.2f}, '
+              f'bytepiece {size / hf_cpu["ours"]:.2f}, ratio {hf_cpu["hf"] / hf_cpu["ours"]:.2f}x\n')
     if args.by_source and ours is not None:
         by_source(sp, ours, held + outside, args.runs)
     pairs = [('encode', 'encode'), ('sample, alpha=0.1', 'sample, alpha=0.1'),
