@@ -95,10 +95,16 @@ def char_classes(rule_keys, user_keys):
     return classes
 
 
+# UTF-8 by width: the bits of the first byte a code point keeps, its lowest code point
+_LEAD_BITS = {2: 0x1F, 3: 0x0F, 4: 0x07}
+_LOWEST = {2: 0x80, 3: 0x800, 4: 0x10000}
+
+
 def _first_chars(key):
-    """The code points of the table that the first character of ``key``
-    may be (a slice: one, or all with its first byte when it is malformed or
-    cut), and its width in bytes."""
+    """The code points the first character of ``key`` may be, as a slice
+    (one, or every character of its first byte when it is malformed or cut;
+    none for a byte no character starts with), and its width in bytes, at
+    most the key's. A table shorter than the slice's code points ignores it."""
     lead = key[0]
     width = 1 if lead < 0x80 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
     try:
@@ -106,15 +112,12 @@ def _first_chars(key):
     except UnicodeDecodeError:
         char = ''
     if len(char) == 1:
-        code = ord(char)
-        return (slice(code, code + 1) if code < 0x10000 else slice(0, 0)), width
-    if 0xC2 <= lead < 0xE0:
-        start, size = (lead & 0x1F) << 6, 64
-    elif 0xE0 <= lead < 0xF0:
-        start, size = (lead & 0x0F) << 12, 4096
-    else:  # never a copied character's first byte
-        start, size = 0, 0
-    return slice(start, start + size), min(width, len(key))
+        return slice(ord(char), ord(char) + 1), width
+    if not 0xC2 <= lead < 0xF5:
+        return slice(0, 0), min(width, len(key))
+    shift = 6 * (width - 1)
+    start = (lead & _LEAD_BITS[width]) << shift
+    return slice(max(start, _LOWEST[width]), start + (1 << shift)), min(width, len(key))
 
 
 def check_rules(rules):
@@ -295,16 +298,9 @@ def hf_inert(rules):
     a prefix of it (keys it starts concern graphemes of several characters)."""
     inert = np.ones(0x110000, np.bool_)
     for key in rules:
-        lead = key[0]
-        width = 1 if lead < 0x80 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
-        if len(key) > width:
-            continue
-        try:
-            inert[ord(key.decode('utf-8'))] = False
-        except (UnicodeDecodeError, TypeError):  # cut or malformed: every character of its first byte
-            low = lead & (0x7F, 0x7F, 0x1F, 0x0F, 0x07)[width] if lead >= 0x80 else lead
-            shift = 6 * (len(key) - 1) + 6 * (width - len(key))
-            inert[low << shift:(low + 1) << shift] = False
+        chars, width = _first_chars(key)
+        if width == len(key):  # the key is its first character, or cuts it
+            inert[chars] = False
     return inert
 
 
