@@ -217,8 +217,7 @@ class Tokenizer:
         >>> b''.join(tok.tokenize('the mat', alpha=0.1, seed=1))
         b'the mat'
         """
-        pieces = self._table.pieces
-        result = [pieces[i] for i in self._one(text, alpha, seed, allowed_special).tolist()]
+        result = self._table.piece_list(self._one(text, alpha, seed, allowed_special))
         return (p for p in result) if iter else result
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False, alpha: float = -1, iter: bool = False,
@@ -231,7 +230,7 @@ class Tokenizer:
         >>> ids[-1], tok.decode(ids)
         (2, 'the cat')
         """
-        result = self._one(text, alpha, seed, allowed_special).tolist()
+        result = self._table.id_list(self._one(text, alpha, seed, allowed_special))
         if add_bos or add_eos:
             result = self._encoder.marked(result, add_bos, add_eos)
         return (i for i in result) if iter else result
@@ -286,7 +285,7 @@ class Tokenizer:
         True
         """
         return id_lists(self._parts(texts, alpha, seed, allowed_special, num_threads, add_bos=add_bos,
-                                    add_eos=add_eos))
+                                    add_eos=add_eos), self._table.id_list)
 
     def tokenize_batch(self, texts: Iterable[str], *, alpha: float = -1, num_threads: Optional[int] = None,
                        seed: Seed = None, allowed_special: Allowed = frozenset()) -> List[List[Union[bytes, str]]]:
@@ -295,7 +294,7 @@ class Tokenizer:
         >>> tok.tokenize_batch(['the cat'])[0] == tok.tokenize('the cat')
         True
         """
-        return id_lists(self._parts(texts, alpha, seed, allowed_special, num_threads), self._table.pieces)
+        return id_lists(self._parts(texts, alpha, seed, allowed_special, num_threads), self._table.piece_list)
 
     def encode_batch_to_numpy(self, texts: Iterable[str], *, alpha: float = -1, add_bos: bool = False,
                               add_eos: bool = False, num_threads: Optional[int] = None, seed: Seed = None,

@@ -226,6 +226,24 @@ def test_iter_returns_an_iterator(tok80k):
     assert list(tok80k.encode(TEXT, add_bos=True, add_eos=True, iter=True)) == [1] + tok80k.encode(TEXT) + [2]
 
 
+@pytest.mark.parametrize('words', [3, 200])  # under and over the length at which lists share int objects
+def test_lists_equal_the_arrays_for_short_and_long_texts(words):
+    import pickle
+    tok = Tokenizer(model_dict(small_vocab({b'the': 9, b'word': 5})))
+    text = ' '.join(f'word{i} the' for i in range(words))
+    before = len(pickle.dumps(tok))
+    ids = tok.encode(text)
+    assert ids == tok.encode_to_numpy(text).tolist() and all(type(i) is int for i in ids)
+    assert tok.tokenize(text) == [tok.id_to_piece(i) for i in ids]
+    assert tok.encode_batch([text, 'the', text]) == [ids, tok.encode('the'), ids]
+    assert tok.tokenize_batch([text])[0] == tok.tokenize(text)
+    assert len(pickle.dumps(tok)) == before, 'the shared objects are not pickled'
+    tok.add_special_tokens(['<|end|>'])  # an id past the lists' objects so far
+    marked = tok.encode(text + '<|end|>', allowed_special='all')
+    assert marked == ids + [tok.vocab_size - 1]
+    assert tok.tokenize(text + '<|end|>', allowed_special='all')[-1] == '<|end|>'
+
+
 def test_bos_eos(tok80k):
     ids = tok80k.encode(TEXT)
     assert tok80k.encode(TEXT, add_bos=True) == [1] + ids

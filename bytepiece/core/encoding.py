@@ -278,17 +278,14 @@ class Encoder:
 # --- outputs: the parts of a batch as Python lists or flat arrays ------------
 
 
-def id_lists(parts, pieces=None):
-    """One list per text: its ids, or with ``pieces`` (a list by id) its pieces."""
+def id_lists(parts, to_list):
+    """One list per text, each made by ``to_list`` from the text's ids (a
+    ``PieceTable``'s ``id_list`` or ``piece_list``)."""
     lists = []
     for part in parts:
         ids, bounds = part.ids, part.starts.tolist()
         # one conversion per text: faster than one flat list sliced per text
-        if pieces is None:
-            lists.extend([ids[bounds[i]:bounds[i + 1]].tolist() for i in range(part.t1 - part.t0)])
-        else:
-            lists.extend([[pieces[i] for i in ids[bounds[i]:bounds[i + 1]].tolist()]
-                          for i in range(part.t1 - part.t0)])
+        lists.extend([to_list(ids[bounds[i]:bounds[i + 1]]) for i in range(part.t1 - part.t0)])
     return lists
 
 

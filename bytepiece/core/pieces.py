@@ -13,6 +13,11 @@ from ..kernels.decode import gather_bytes
 from .model import NUM_SPECIAL, SPECIAL_PIECES
 
 
+# A list of at least this many ids takes its objects from the table's object
+# arrays; a shorter one is cheaper to build with ``tolist``.
+SHARED_OBJECTS_MIN = 48
+
+
 def id_out_of_range(token_id, position, size):
     """The error for id ``token_id`` (an int, or its decimal text) at
     ``position`` of a sequence, outside ``[0, size)``."""
@@ -21,6 +26,9 @@ def id_out_of_range(token_id, position, size):
 
 class PieceTable:
     """Ids to pieces and back, for a vocabulary and its special tokens."""
+
+    _id_objects = None  # the ints 0..size-1, then the pieces, as object arrays made at first use
+    _piece_objects = None
 
     def __init__(self, vocab, special_tokens):
         encoded = [t.encode('utf-8') for t in special_tokens]
@@ -32,6 +40,35 @@ class PieceTable:
         self.ids = {p: i for i, p in enumerate(vocab.pieces) if i >= NUM_SPECIAL}
         self.ids.update((name, i) for i, name in enumerate(SPECIAL_PIECES))
         self.ids.update((t, vocab.size + k) for k, t in enumerate(special_tokens))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()  # the object arrays are made again where needed
+        state.pop('_id_objects', None)
+        state.pop('_piece_objects', None)
+        return state
+
+    def id_list(self, ids):
+        """The Python list of an array of ids (each in range). A long one
+        shares one int object per id: creating (and later freeing) an int per
+        token costs about twice as much once many lists stay alive."""
+        if ids.size < SHARED_OBJECTS_MIN:
+            return ids.tolist()
+        objects = self._id_objects
+        if objects is None:
+            objects = self._id_objects = np.array(range(self.size), dtype=object)
+        return objects.take(ids).tolist()
+
+    def piece_list(self, ids):
+        """The pieces of an array of ids (each in range), as a list."""
+        if ids.size < SHARED_OBJECTS_MIN:
+            pieces = self.pieces
+            return [pieces[i] for i in ids.tolist()]
+        objects = self._piece_objects
+        if objects is None:
+            objects = np.empty(self.size, dtype=object)
+            objects[:] = self.pieces
+            self._piece_objects = objects
+        return objects.take(ids).tolist()
 
     def piece_to_id(self, piece):
         try:
