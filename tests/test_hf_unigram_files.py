@@ -130,6 +130,8 @@ PIPELINES = {
     'empty-matches': (N.Sequence([N.Strip(), N.Replace(Regex('^|(?=b)|$'), '_')]),
                       P.Sequence([P.Split('_', 'isolated'), P.Metaspace('▁', prepend_scheme='first')])),
     'classes': (N.Replace(Regex(r'[\s\d][^a-c\x{e9}]?|\S{3,}?'), '_'), P.WhitespaceSplit()),
+    'escapes-in-content': (N.Sequence([N.Replace(Regex(' {2,}'), '\\1\\g<0>\\'), N.Replace('a', '\\\\')]),
+                           P.Metaspace('▁', prepend_scheme='first')),
 }
 
 
@@ -303,7 +305,7 @@ def test_precompiled_pipeline_with_hfs_own_normalizer(tmp_path, monkeypatch):
     stub = types.ModuleType('bytepiece.imports.charsmap')
     stub.parse_charsmap = lambda blob: N.Precompiled(blob)
     stub.hf_inert = lambda rules: None
-    stub.precompiled_hf = lambda rules, text, inert: rules.normalize_str(text)
+    stub.precompiled_hf = lambda rules, text, inert, alone: rules.normalize_str(text)
     monkeypatch.setitem(sys.modules, 'bytepiece.imports.charsmap', stub)
     check(nmt_nfkc_tokenizer(), tmp_path, texts() + PRECOMPILED_TEXTS)
 

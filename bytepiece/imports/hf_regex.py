@@ -188,9 +188,14 @@ def match_spans(regex, text):
     Oniguruma's iterator goes on one character after an empty match and
     skips an empty match where the previous match ended; Python's
     ``finditer`` would try a longer match at the same place and report it."""
+    return list(iter_match_spans(regex, text))
+
+
+def iter_match_spans(regex, text):
+    """``match_spans`` one at a time, for callers that stop early."""
     if not text:
-        return [(0, 0, False)]
-    spans = []
+        yield 0, 0, False
+        return
     prev = pos = 0
     last_end = None
     while pos <= len(text):
@@ -202,9 +207,22 @@ def match_spans(regex, text):
         if start == end and start == last_end:
             continue
         if prev != start:
-            spans.append((prev, start, False))
-        spans.append((start, end, True))
+            yield prev, start, False
+        yield start, end, True
         prev = last_end = end
     if prev != len(text):
-        spans.append((prev, len(text), False))
-    return spans
+        yield prev, len(text), False
+
+
+def never_empty(regex):
+    """Whether no match of ``regex`` can be empty. Its matches are then
+    those Python's own ``sub`` and ``finditer`` find (they differ from
+    HF's only around empty matches)."""
+    try:
+        from re import _parser as parser  # the parser of ``re`` itself
+    except ImportError:  # Python 3.10
+        import sre_parse as parser
+    try:
+        return parser.parse(regex.pattern, regex.flags).getwidth()[0] > 0
+    except Exception:  # noqa: BLE001 - any doubt: HF's iteration, match by match
+        return False

@@ -18,7 +18,8 @@ import binascii
 import re
 import unicodedata
 
-from .hf_regex import WHITESPACE, WHITESPACE_CLASS, compile_pattern, mark_class, match_spans, word_class
+from .hf_regex import (WHITESPACE, WHITESPACE_CLASS, compile_pattern, iter_match_spans, mark_class, match_spans,
+                       never_empty, word_class)
 
 _NMT_REMOVED = dict.fromkeys([*range(0x01, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0x8F, 0x9F])
 _NMT_SPACES = dict.fromkeys([0x09, 0x0A, 0x0C, 0x0D, 0x1680, *range(0x200B, 0x2010), 0x2028, 0x2029,
@@ -71,12 +72,20 @@ def slice_head(head, start, end):
     return min(head, end) - start if head is not None and start < head else None
 
 
-def replaced(regex, content, text, head):
-    """HF's ``NormalizedString::replace``: the new text and head."""
-    spans = match_spans(regex, text)
-    new = ''.join(content if is_match else text[s:e] for s, e, is_match in spans)
-    if head is None:
-        return new, None
+def replaced(regex, content, text, head, nonempty_matches=False):
+    """HF's ``NormalizedString::replace``: the new text and head.
+    ``nonempty_matches``: no match of ``regex`` is empty (``never_empty``),
+    so that Python's ``sub`` makes the new text."""
+    if nonempty_matches:
+        new = regex.sub(content.replace('\\', '\\\\'), text)  # the content as it is: no group references
+        if head is None:
+            return new, None
+        spans = iter_match_spans(regex, text)  # read only up to the head
+    else:
+        spans = match_spans(regex, text)
+        new = ''.join(content if is_match else text[s:e] for s, e, is_match in spans)
+        if head is None:
+            return new, None
     zeros = 0
     for s, e, is_match in spans:
         if not is_match:
@@ -135,7 +144,8 @@ def _precompiled(spec, where):
     from .charsmap import hf_inert, parse_charsmap, precompiled_hf
     rules = parse_charsmap(raw)
     inert = hf_inert(rules)
-    return _mapped(lambda text: precompiled_hf(rules, text, inert), first_kept=True)
+    alone = {}  # what a character alone becomes, as met
+    return _mapped(lambda text: precompiled_hf(rules, text, inert, alone), first_kept=True)
 
 
 def normalizer(spec, where):
@@ -170,7 +180,8 @@ def normalizer(spec, where):
     if kind == 'Replace':
         regex = compile_pattern(field(spec, 'pattern', dict, where), f'{where}.pattern')
         content = field(spec, 'content', str, where)
-        return lambda text, head: replaced(regex, content, text, head)
+        whole = never_empty(regex)
+        return lambda text, head: replaced(regex, content, text, head, whole)
     if kind == 'Precompiled':
         return _precompiled(spec, where)
     raise unsupported('normalizer', spec, where)
@@ -225,7 +236,6 @@ def metaspace_fields(spec, where):
 
 def _metaspace(spec, where):
     replacement, scheme, split = metaspace_fields(spec, where)
-    splitter = re.compile(re.escape(replacement))
 
     def one(text, head):
         text = text.replace(' ', replacement)
@@ -234,8 +244,26 @@ def _metaspace(spec, where):
             text, head = replacement + text, head + 1 if head else head
         if not split:
             return [(text, head)] if text else []
-        return sliced(text, head, split_spans(match_spans(splitter, text), 'MergedWithNext'))
+        # HF splits before each replacement character (MergedWithNext on it)
+        parts = text.split(replacement)
+        pieces = [replacement + part for part in parts[1:]]
+        if parts[0]:
+            pieces.insert(0, parts[0])
+        return with_heads(pieces, head)
     return one
+
+
+def with_heads(pieces, head):
+    """``(piece, its head)`` for the consecutive pieces of a text whose head is ``head``."""
+    out = []
+    start = 0
+    for piece in pieces:
+        if head is None or start >= head:
+            break
+        out.append((piece, slice_head(head, start, start + len(piece))))
+        start += len(piece)
+    out.extend((piece, None) for piece in pieces[len(out):])
+    return out
 
 
 def _regex_split(regex, behavior, invert):
@@ -345,7 +373,8 @@ def decoder(spec, where):
     if kind == 'Replace':
         regex = compile_pattern(field(spec, 'pattern', dict, where), f'{where}.pattern')
         content = field(spec, 'content', str, where)
-        return lambda tokens: [replaced(regex, content, t, None)[0] for t in tokens]
+        whole = never_empty(regex)
+        return lambda tokens: [replaced(regex, content, t, None, whole)[0] for t in tokens]
     if kind == 'ByteFallback':
         return _byte_fallback
     if kind == 'Fuse':
