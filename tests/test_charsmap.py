@@ -288,7 +288,8 @@ def test_pickles(models):
 # and spacing marks, tag characters.
 GRAPHEME_CHARS = ('aAeE \r\n\t\x00\u0301\u0308\u0323\u200d\ufe0f\U0001F44D\U0001F3FD\U0001F1EF\U0001F1F5'
                   '\u1100\u1161\u11a8\u115f\u1160\uac00\u0915\u094d\u0937\u093c\u093f\u0903\u0600\u0e33'
-                  '\U0001F468\u2764\u00a0\u3000Ａﬁ\U000E0020\U000E007F\U0001F3F4\u0d4e\U000110bd')
+                  '\U0001F468\u2764\u00a0\u3000Ａﬁ\U000E0020\U000E007F\U0001F3F4\u0d4e\U000110bd'
+                  '\x07\u200c\u0995\u09cd\U0001F469')
 
 
 def test_hf_grapheme_clusters(models):

@@ -304,36 +304,90 @@ def hf_inert(rules):
     return inert
 
 
-def precompiled_hf(rules, text, inert=None):
+def precompiled_hf(rules, text, inert=None, alone=None):
     """What HF tokenizers' ``Precompiled`` normalizer makes of ``text`` over
     ``rules`` (``parse_charsmap``). HF goes grapheme by grapheme: a grapheme
     of fewer than 6 UTF-8 bytes that some rule key starts becomes the
     replacement of the shortest such key (the rest of the grapheme is
     dropped); otherwise each character is replaced by its own rule, if any.
-    With ``inert`` (``hf_inert(rules)``), only the graphemes of several
-    characters and those of a character that is not inert are looked at."""
+    With ``inert`` (``hf_inert(rules)``), only the characters that may join
+    a neighbour into a grapheme (and their neighbours) and those that are
+    not inert are looked at; ``alone``: a dict of what a character alone
+    becomes, kept between calls (filled as characters are met)."""
     encode_utf8(text)
     if inert is None:
         out = []
         _precompiled_graphemes(rules, graphemes(text), out)
         return b''.join(out).decode('utf-8')
     codes = np.frombuffer(text.encode('utf-32-le'), np.uint32)
-    clusters = graphemes(text)
-    if len(clusters) == codes.size and inert[codes].all():
+    looked = ~inert[codes]
+    joining = grapheme_joiners()[codes]
+    if not (looked.any() or joining.any()):
         return text
-    lengths = np.fromiter(map(len, clusters), np.int64, len(clusters))
-    starts = np.zeros(len(clusters) + 1, np.int64)
-    np.cumsum(lengths, out=starts[1:])
-    single = lengths == 1
-    single[single] = inert[codes[starts[:-1][single]]]
+    alone = {} if alone is None else alone
     out = []
     copied = 0
-    for c in np.flatnonzero(~single).tolist():
-        out.append(text[copied:starts[c]].encode('utf-8'))
-        _precompiled_graphemes(rules, clusters[c:c + 1], out)
-        copied = starts[c + 1]
+    for start, stop in _grapheme_windows(looked, joining):
+        out.append(text[copied:start].encode('utf-8'))
+        if stop - start == 1:
+            char = text[start]
+            found = alone.get(char)
+            if found is None:
+                key = char.encode('utf-8')
+                found = shortest_rule(rules, key)
+                found = alone[char] = key if found is None else found
+            out.append(found)
+        else:
+            _precompiled_graphemes(rules, graphemes(text[start:stop]), out)
+        copied = stop
     out.append(text[copied:].encode('utf-8'))
     return b''.join(out).decode('utf-8')
+
+
+def _grapheme_windows(looked, joining):
+    """The ``(start, stop)`` ranges of a text's characters that
+    ``precompiled_hf`` must look at, in order: each character that may join
+    a neighbour into a grapheme (``joining``) with one character either
+    side, overlapping ranges merged, and each character of ``looked``
+    outside them alone. Outside the ranges every character is a grapheme
+    of its own: no two characters that join nothing share one."""
+    n = joining.size
+    at = np.flatnonzero(joining)
+    first, last = np.maximum(at - 1, 0), np.minimum(at + 2, n)
+    opens = np.ones(at.size, np.bool_)
+    opens[1:] = first[1:] >= last[:-1]  # ``last`` never decreases: a range overlapping the one before joins it
+    heads = np.flatnonzero(opens)
+    starts, stops = first[heads], last[np.append(heads[1:] - 1, at.size - 1)] if at.size else last
+    depth = np.zeros(n + 1, np.int64)
+    np.add.at(depth, starts, 1)
+    np.add.at(depth, stops, -1)
+    alone = np.flatnonzero(looked & (np.cumsum(depth[:n]) == 0))
+    starts, stops = np.concatenate([starts, alone]), np.concatenate([stops, alone + 1])
+    order = np.argsort(starts, kind='stable')
+    return zip(starts[order].tolist(), stops[order].tolist())
+
+
+_JOINERS = []  # the table of grapheme_joiners, made once
+
+
+def grapheme_joiners():
+    """By code point, whether the character may share an extended grapheme
+    cluster with a neighbour: its Grapheme_Cluster_Break property (the
+    ``regex`` module's, as ``graphemes`` uses) is neither Other, Control nor
+    LF. A character of those three starts and ends a grapheme of its own
+    unless a neighbour joins it (CR LF: CR is a joiner)."""
+    if not _JOINERS:
+        try:
+            regex = importlib.import_module('regex')
+        except ImportError:
+            raise ImportError('HF Precompiled normalization needs grapheme clusters: pip install regex') from None
+        codes = np.concatenate([np.arange(0xD800, dtype=np.uint32), np.arange(0xE000, 0x110000, dtype=np.uint32)])
+        chars = codes.astype('<u4').tobytes().decode('utf-32-le')
+        joiners = np.zeros(0x110000, np.bool_)
+        found = [m.start() for m in regex.finditer(r'[^\p{GCB=Other}\p{GCB=Control}\p{GCB=LF}]', chars)]
+        joiners[codes[found]] = True
+        _JOINERS.append(joiners)
+    return _JOINERS[0]
 
 
 def _precompiled_graphemes(rules, clusters, out):
