@@ -120,6 +120,7 @@ class CharVocabulary:
         if self.byte_fallback:
             for b in range(256):
                 self.byte_ids[b] = self.piece_ids.get(f'<0x{b:02X}>', -1)
+        self._byte_id_list = self.byte_ids.tolist()
 
     # --- the kernels ----------------------------------------------------------
 
@@ -183,34 +184,32 @@ class CharVocabulary:
         first_of_seg[seg_start[:-1][seg_start[:-1] < n]] = True
         run_start = pseudo & (first_of_seg[:n] | ~np.concatenate([[False], pseudo[:-1]]))
         run_end = pseudo & (first_of_seg[1:] | ~np.concatenate([pseudo[1:], [False]]))
-        new_ids, source = [], []  # the tokens outside runs, each run replaced by its ids
+        last = np.flatnonzero(run_end)
+        id_list = ids.tolist()
+        runs = [self._run_ids(id_list[a:b]) for a, b in zip(np.flatnonzero(run_start).tolist(), (last + 1).tolist())]
         counts = np.where(pseudo, 0, 1)  # new tokens for each old one: a run's on its last token
-        cursor = 0
-        for a, b in zip(np.flatnonzero(run_start).tolist(), (np.flatnonzero(run_end) + 1).tolist()):
-            run = self._run_ids(ids[a:b])
-            counts[b - 1] = len(run)
-            new_ids += [ids[cursor:a], np.asarray(run, np.int32)]
-            source += [np.arange(cursor, a), np.full(len(run), b - 1)]
-            cursor = b
-        new_ids.append(ids[cursor:])
-        source.append(np.arange(cursor, n))
-        source = np.concatenate(source).astype(np.int64)
+        counts[last] = [len(run) for run in runs]
+        source = np.repeat(np.arange(n), counts)  # the old token of each new one
+        new_ids = ids[source]
         cum = np.zeros(n + 1, np.int64)
         np.cumsum(counts, out=cum[1:])
-        return Tokens(np.concatenate(new_ids).astype(np.int32), ends[source] if ends.size else ends, cum[seg_start])
+        if runs:
+            new_ids[pseudo[source]] = [i for run in runs for i in run]
+        return Tokens(new_ids.astype(np.int32), ends[source] if ends.size else ends, cum[seg_start])
 
     def _run_ids(self, run):
-        """HF's ids of one run of unknown characters (pseudo bytes, and the
-        unknown piece where it was matched)."""
-        data = bytearray()
-        for i in run.tolist():
-            data += bytes([i - self.byte_base]) if i >= self.byte_base else self.pieces[i].encode('utf-8')
+        """HF's ids of one run of unknown characters (a list of pseudo
+        bytes, and the unknown piece where it was matched)."""
+        base = self.byte_base
+        if min(run) >= base:
+            data = bytes([i - base for i in run])
+        else:
+            data = b''.join(bytes([i - base]) if i >= base else self.pieces[i].encode('utf-8') for i in run)
         found = self.piece_ids.get(data.decode('utf-8'))
         if found is not None:
             return [found]
         if self.byte_fallback:
-            byte_ids = self.byte_ids[np.frombuffer(bytes(data), np.uint8)]
-            if (byte_ids >= 0).all():
-                return byte_ids.tolist()
+            byte_ids = [self._byte_id_list[b] for b in data]
+            if min(byte_ids) >= 0:
+                return byte_ids
         return [self.unk_id]
-
