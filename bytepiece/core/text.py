@@ -17,6 +17,21 @@ def pack_bytes(byte_strings):
     return np.frombuffer(bytearray().join(byte_strings), np.uint8), bounds
 
 
+def pack_strings(strings):
+    """``pack_bytes`` of the strings' UTF-8, encoded in one call (the bounds
+    from the characters' widths); a lone surrogate is a UnicodeEncodeError."""
+    joined = ''.join(strings)
+    data = bytearray(joined.encode('utf-8'))
+    chars = np.zeros(len(strings) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, strings), np.int64, len(strings)), out=chars[1:])
+    if len(data) == len(joined):  # ASCII: bytes are characters
+        return np.frombuffer(data, np.uint8), chars
+    codes = np.frombuffer(joined.encode('utf-32-le'), np.uint32)
+    before = np.zeros(codes.size + 1, np.int64)
+    np.cumsum(1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000), out=before[1:])
+    return np.frombuffer(data, np.uint8), before[chars]
+
+
 def unpack_bytes(buf, bounds):
     """The byte strings that ``pack_bytes`` packed into ``buf`` and ``bounds``."""
     return [buf[s:e].tobytes() for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist())]

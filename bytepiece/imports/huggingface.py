@@ -24,7 +24,7 @@ import numpy as np
 from ..core.charencoding import Segments
 from ..core.charvocab import HUGGINGFACE, UNKNOWN_PENALTY, CharVocabulary
 from ..core.model import SPECIAL_PIECES
-from ..core.text import check_text, encode_utf8, pack_bytes
+from ..core.text import check_text, encode_utf8, pack_strings
 from ..exports.huggingface import CHUNK_REGEX
 from .hf_regex import WHITESPACE, word_class
 from .hf_text import decoder, field, normalizer, pre_tokenizer, slice_head
@@ -266,7 +266,7 @@ class HFUnigramFile:
                 if inner is not None:
                     out.append(inner.id)
                 elif e > s:
-                    out.extend(piece for piece, _ in self._pre_tokenize([(normalized[s:e], slice_head(head, s, e))]))
+                    out.extend([piece for piece, _ in self._pre_tokenize([(normalized[s:e], slice_head(head, s, e))])])
         return out
 
     def normalize(self, text: str) -> str:
@@ -349,18 +349,23 @@ class HuggingFaceSplitter:
         if offsets:
             raise ValueError('offsets: not available for HF tokenizer.json files (their normalizers keep no '
                              'alignment here); SentencePiece .model files and BytePiece models give them')
-        encoded, fixed, text_seg = [], [], [0]
+        pieces, fixed, text_seg = [], [], [0]
         for t, text in enumerate(texts):
             check_text(text, None if first_index is None else first_index + t)
             if text:  # a text starts with a segment, so that a fixed token has one to follow
-                encoded.append(b'')
+                pieces.append('')
             for item in self.model_file.split(text):
                 if isinstance(item, str):
-                    encoded.append(encode_utf8(item, None if first_index is None else first_index + t))
+                    pieces.append(item)
                 else:
-                    fixed.append((t, len(encoded) - 1, item, 0, 0))
-            text_seg.append(len(encoded))
-        buf, seg_bounds = pack_bytes(encoded)
+                    fixed.append((t, len(pieces) - 1, item, 0, 0))
+            text_seg.append(len(pieces))
+        try:
+            buf, seg_bounds = pack_strings(pieces)
+        except UnicodeEncodeError:  # a lone surrogate: the error names its text
+            for t, text in enumerate(texts):
+                encode_utf8(text, None if first_index is None else first_index + t)
+            raise
         rows = np.array(fixed, np.int64).reshape(-1, 5)
         return Segments(buf, seg_bounds, np.array(text_seg, np.int64), rows)
 
