@@ -218,3 +218,13 @@ def test_concurrent_batches_from_python_threads_under_the_workqueue_layer():
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ['0']
+
+
+@pytest.mark.parametrize('strings', [[], [''], ['ab', '', 'c'], ['é', 'x\U0001F600y', '', '人\u0800\u07ff\x7f', '\U0010FFFF']])
+def test_pack_strings_equals_packing_each_string(strings):
+    from bytepiece.core.text import pack_bytes, pack_strings
+    buf, bounds = pack_strings(strings)
+    expected_buf, expected_bounds = pack_bytes([s.encode('utf-8') for s in strings])
+    assert buf.tobytes() == expected_buf.tobytes() and bounds.tolist() == expected_bounds.tolist()
+    with pytest.raises(UnicodeEncodeError):
+        pack_strings(strings + ['\ud800'])
