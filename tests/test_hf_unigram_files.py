@@ -423,3 +423,18 @@ def test_unicode_classes_match_hf_for_every_assigned_character():
     assert normalizer({'type': 'Lowercase'}, 'test')(text, None)[0] == N.Lowercase().normalize_str(text)
     assert normalizer({'type': 'Strip', 'strip_left': True, 'strip_right': True}, 'test')(
         f'{text}x{text}', None)[0] == N.Strip().normalize_str(f'{text}x{text}')
+
+
+@pytest.mark.parametrize('pattern', [r' {2,}', r'\A +| +\z', r'\A▁', r'a|bc', r'(?<=a)b+', r'b+(?=a)'])
+def test_replace_by_sub_equals_hfs_iteration(pattern):
+    from bytepiece.imports.hf_regex import compile_pattern, never_empty
+    from bytepiece.imports.hf_text import replaced
+    regex = compile_pattern({'Regex': pattern}, 'pattern')
+    assert never_empty(regex)
+    rng = random.Random(5)
+    for _ in range(3000):
+        text = ''.join(rng.choice('ab ▁') for _ in range(rng.randrange(0, 9)))
+        for content in ('', 'X', 'YZ'):
+            for head in (None, 0, 1, 2, 3, len(text)):
+                assert replaced(regex, content, text, head, True) == replaced(regex, content, text, head), \
+                    (text, content, head)

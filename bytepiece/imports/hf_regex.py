@@ -191,15 +191,20 @@ def match_spans(regex, text):
     return list(iter_match_spans(regex, text))
 
 
-def iter_match_spans(regex, text):
-    """``match_spans`` one at a time, for callers that stop early."""
+def iter_match_spans(regex, text, until=None):
+    """``match_spans`` one at a time, for callers that stop early. With
+    ``until``, matches starting after it are not looked for: the rest of
+    the text is one span without a match (a search would read it all)."""
     if not text:
         yield 0, 0, False
         return
     prev = pos = 0
     last_end = None
     while pos <= len(text):
-        m = regex.search(text, pos)
+        if until is None:
+            m = regex.search(text, pos)
+        else:
+            m = next(filter(None, (regex.match(text, p) for p in range(pos, min(until, len(text)) + 1))), None)
         if m is None:
             break
         start, end = m.span()

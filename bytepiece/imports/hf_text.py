@@ -80,7 +80,7 @@ def replaced(regex, content, text, head, nonempty_matches=False):
         new = regex.sub(content.replace('\\', '\\\\'), text)  # the content as it is: no group references
         if head is None:
             return new, None
-        spans = iter_match_spans(regex, text)  # read only up to the head
+        spans = iter_match_spans(regex, text, head)  # a match from past the head changes nothing before it
     else:
         spans = match_spans(regex, text)
         new = ''.join(content if is_match else text[s:e] for s, e, is_match in spans)
