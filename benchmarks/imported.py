@@ -35,7 +35,9 @@ error in the table.
 encode each document (``Tokenizer.encode`` vs ``SentencePieceProcessor.encode``)
 and sample each document (``alpha=0.1``; SentencePiece with
 ``enable_sampling=True, nbest_size=-1``), on the held-back documents, then
-out-of-domain ones, up to ``--mb`` MB.
+out-of-domain ones, up to ``--mb`` MB. Then the same documents through
+three ``tokenizer.json`` conversions of the 32k models (generic, T5, Llama
+with byte fallback) against HF tokenizers, a call per text.
 
 ``--gtest``: for short texts, ``--samples`` segmentations drawn by
 SentencePiece and by us; a two-sample G-test of homogeneity on the counts of
@@ -394,15 +396,23 @@ def speed(args):
     print('| | MB/s wall (CPU) |\n|---|---:|')
     for name in fns:
         print(f'| {name} | {size / wall[name]:.2f} ({size / cpu[name]:.2f}) |')
-    hf_path = os.path.join(args.speed, 'default-32000.hf-t5.json')
-    if ours is not None and os.path.exists(hf_path):
+    hf_files = [('generic', 'default-32000.hf-generic.json'), ('T5', 'default-32000.hf-t5.json'),
+                ('Llama, byte fallback', 'byte_fallback-32000.hf-llama.json')]
+    if ours is not None:
         import tokenizers
-        hf = tokenizers.Tokenizer.from_file(hf_path)
-        ours_hf = Tokenizer(hf_path)
-        _, hf_cpu = interleaved_medians({'hf': lambda: [hf.encode(t, add_special_tokens=False).ids for t in texts],
-                                         'ours': lambda: [ours_hf.encode(t) for t in texts]}, args.runs)
-        print(f'\nT5 conversion (tokenizer.json), a call per text, MB/s CPU: HF tokenizers {size / hf_cpu["hf"]:.2f}, '
-              f'bytepiece {size / hf_cpu["ours"]:.2f}, ratio {hf_cpu["hf"] / hf_cpu["ours"]:.2f}x\n')
+        print('\nHF tokenizer.json conversions, a call per text, MB/s CPU:\n')
+        print('| file | HF tokenizers | bytepiece | ratio |\n|---|---:|---:|---:|')
+        for kind, name in hf_files:
+            hf_path = os.path.join(args.speed, name)
+            if not os.path.exists(hf_path):
+                continue
+            hf = tokenizers.Tokenizer.from_file(hf_path)
+            ours_hf = Tokenizer(hf_path)
+            _, hf_cpu = interleaved_medians({'hf': lambda: [hf.encode(t, add_special_tokens=False).ids for t in texts],
+                                             'ours': lambda: [ours_hf.encode(t) for t in texts]}, args.runs)
+            print(f'| {name} ({kind}) | {size / hf_cpu["hf"]:.2f} | {size / hf_cpu["ours"]:.2f} | '
+                  f'{hf_cpu["hf"] / hf_cpu["ours"]:.2f}x |')
+        print()
     if args.by_source and ours is not None:
         by_source(sp, ours, held + outside, args.runs)
     pairs = [('encode', 'encode'), ('sample, alpha=0.1', 'sample, alpha=0.1'),
