@@ -223,10 +223,9 @@ def never_empty(regex):
     """Whether no match of ``regex`` can be empty. Its matches are then
     those Python's own ``sub`` and ``finditer`` find (they differ from
     HF's only around empty matches)."""
-    try:
-        from re import _parser as parser  # the parser of ``re`` itself
-    except ImportError:  # Python 3.10
-        import sre_parse as parser
+    parser = getattr(re, '_parser', None) or getattr(re, 'sre_parse', None)  # re's own parser (3.11+, 3.10)
+    if parser is None:
+        return False
     try:
         return parser.parse(regex.pattern, regex.flags).getwidth()[0] > 0
     except Exception:  # noqa: BLE001 - any doubt: HF's iteration, match by match
