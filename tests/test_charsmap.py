@@ -16,7 +16,8 @@ pb = pytest.importorskip('sentencepiece.sentencepiece_model_pb2')
 
 from conftest import FIXTURES  # noqa: E402
 
-from bytepiece.imports.charsmap import SentencePieceNormalizer, hf_inert, parse_charsmap, precompiled_hf  # noqa: E402
+from bytepiece.imports.charsmap import SentencePieceNormalizer, parse_charsmap  # noqa: E402
+from bytepiece.imports.hf_precompiled import hf_inert, precompiled_hf  # noqa: E402
 
 SAMPLE = os.path.join(os.path.dirname(FIXTURES), '..', 'bytepiece', 'data', 'sample', 'python-tutorial.rst')
 RULE_NAMES = ['nmt_nfkc', 'nfkc', 'nmt_nfkc_cf', 'nfkc_cf', 'identity']

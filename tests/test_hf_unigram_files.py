@@ -301,12 +301,14 @@ PRECOMPILED_TEXTS = ['\x01a', '\x01 a', '\u200b a', 'ｈｅｌｌｏ\u3000ｗｏ
 
 
 def test_precompiled_pipeline_with_hfs_own_normalizer(tmp_path, monkeypatch):
-    # the reader's part alone: HF's Precompiled stands in for bytepiece.imports.charsmap
-    stub = types.ModuleType('bytepiece.imports.charsmap')
-    stub.parse_charsmap = lambda blob: N.Precompiled(blob)
-    stub.hf_inert = lambda rules: None
-    stub.precompiled_hf = lambda rules, text, inert, alone: rules.normalize_str(text)
-    monkeypatch.setitem(sys.modules, 'bytepiece.imports.charsmap', stub)
+    # the reader's part alone: HF's Precompiled stands in for bytepiece.imports.charsmap and .hf_precompiled
+    charsmap = types.ModuleType('bytepiece.imports.charsmap')
+    charsmap.parse_charsmap = lambda blob: N.Precompiled(blob)
+    precompiled = types.ModuleType('bytepiece.imports.hf_precompiled')
+    precompiled.hf_inert = lambda rules: None
+    precompiled.precompiled_hf = lambda rules, text, inert, alone: rules.normalize_str(text)
+    monkeypatch.setitem(sys.modules, 'bytepiece.imports.charsmap', charsmap)
+    monkeypatch.setitem(sys.modules, 'bytepiece.imports.hf_precompiled', precompiled)
     check(nmt_nfkc_tokenizer(), tmp_path, texts() + PRECOMPILED_TEXTS)
 
 

@@ -141,7 +141,8 @@ def _precompiled(spec, where):
         raise ValueError(f'{where}.precompiled_charsmap: not valid base64') from None
     if not raw:
         return lambda text, head: (text, head)
-    from .charsmap import hf_inert, parse_charsmap, precompiled_hf
+    from .charsmap import parse_charsmap
+    from .hf_precompiled import hf_inert, precompiled_hf
     rules = parse_charsmap(raw)
     inert = hf_inert(rules)
     alone = {}  # what a character alone becomes, as met
