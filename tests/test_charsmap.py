@@ -7,6 +7,7 @@ import itertools
 import os
 import pickle
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -316,6 +317,19 @@ def test_hf_precompiled(models, name):
     assert [precompiled_hf(rules, t) for t in texts] == expected
     inert = hf_inert(rules)  # the fast path: graphemes of one inert character copied
     assert [precompiled_hf(rules, t, inert) for t in texts] == expected
+
+
+def test_hf_precompiled_needs_regex_only_for_non_ascii_text(models, monkeypatch):
+    from bytepiece.imports import hf_precompiled
+    _, rules = models['nmt_nfkc']
+    inert = hf_inert(rules)
+    ascii_text, other = 'a\r\nb \x07 c\t', 'e\u0301 \uff21'
+    expected = precompiled_hf(rules, ascii_text)
+    monkeypatch.setitem(sys.modules, 'regex', None)
+    monkeypatch.setattr(hf_precompiled, '_JOINERS', [])  # as in a process that has not built the table
+    assert precompiled_hf(rules, ascii_text, inert) == expected
+    with pytest.raises(ImportError, match='pip install regex'):
+        precompiled_hf(rules, other, inert)
 
 
 def test_hf_inert_marks_cut_and_malformed_keys():

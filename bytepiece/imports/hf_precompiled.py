@@ -96,7 +96,7 @@ def precompiled_hf(rules, text, inert=None, alone=None):
         return b''.join(out).decode('utf-8')
     codes = np.frombuffer(text.encode('utf-32-le'), np.uint32)
     looked = ~inert[codes]
-    joining = grapheme_joiners()[codes]
+    joining = codes == 0x0D if text.isascii() else grapheme_joiners()[codes]  # (CR LF: ASCII's one cluster of two)
     if not (looked.any() or joining.any()):
         return text
     alone = {} if alone is None else alone
@@ -155,7 +155,8 @@ def grapheme_joiners():
         try:
             regex = importlib.import_module('regex')
         except ImportError:
-            raise ImportError('HF Precompiled normalization needs grapheme clusters: pip install regex') from None
+            raise ImportError('HF Precompiled normalization of non-ASCII text needs grapheme clusters: '
+                              'pip install regex') from None
         codes = np.concatenate([np.arange(0xD800, dtype=np.uint32), np.arange(0xE000, 0x110000, dtype=np.uint32)])
         chars = codes.astype('<u4').tobytes().decode('utf-32-le')
         joiners = np.zeros(0x110000, np.bool_)
