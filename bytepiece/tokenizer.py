@@ -217,20 +217,21 @@ class Tokenizer:
         >>> b''.join(tok.tokenize('the mat', alpha=0.1, seed=1))
         b'the mat'
         """
-        result = self._table.piece_list(self._one(text, alpha, seed, allowed_special))
+        ids = self._one(text, alpha, seed, allowed_special)
+        result = self._table.piece_list(ids)  # the table read after the encoder: it has every id the encoder had
         return (p for p in result) if iter else result
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False, alpha: float = -1, iter: bool = False,
                *, seed: Seed = None, allowed_special: Allowed = frozenset()) -> List[int]:
-        """Token ids of ``text``, with ``<bos>`` (1) / ``<eos>`` (2) if asked;
-        see ``tokenize`` for the other arguments (BytePiece's positional
-        ones, then keyword-only ones).
+        """Token ids of ``text``, with ``<bos>`` (1) / ``<eos>`` (2) if asked; see
+        ``tokenize`` for the other arguments (BytePiece's positional ones first).
 
         >>> ids = tok.encode('the cat', add_eos=True)
         >>> ids[-1], tok.decode(ids)
         (2, 'the cat')
         """
-        result = self._table.id_list(self._one(text, alpha, seed, allowed_special))
+        ids = self._one(text, alpha, seed, allowed_special)
+        result = self._table.id_list(ids)  # the table read after the encoder, as in tokenize
         if add_bos or add_eos:
             result = self._encoder.marked(result, add_bos, add_eos)
         return (i for i in result) if iter else result

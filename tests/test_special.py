@@ -8,11 +8,12 @@ import shutil
 import unicodedata
 
 import pytest
-from conftest import model_path, read_golden
+from conftest import model_path, read_golden, small_vocab
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bytepiece import Tokenizer
+from bytepiece.core.model import model_dict
 from bytepiece.core.special import SpecialTokens
 
 SPECIALS = ['<|endoftext|>', '<|end|>', '<mask>', '<|中文|>']
@@ -355,3 +356,20 @@ def test_public_methods_are_typed(cls):
         if signature.return_annotation is inspect.Signature.empty:
             untyped.append(f'{name} -> ?')
     assert not untyped
+
+
+@pytest.mark.parametrize('method', ['encode', 'tokenize'])
+def test_a_token_added_while_a_call_encodes_is_in_its_table(method):
+    # another thread's add_special_tokens landing after the call starts and
+    # before it encodes (forced: the encoding step adds the token first)
+    tok = Tokenizer(model_dict(small_vocab({b'the': 9})))
+    encode_one = tok._one
+
+    def one(*args):
+        if not tok.special_tokens:
+            tok.add_special_tokens(['<new>'])
+        return encode_one(*args)
+    tok._one = one
+    text = 'the ' * 60 + '<new>'  # long enough for the shared objects of the lists
+    result = getattr(tok, method)(text, allowed_special='all')
+    assert result[-1] == (tok.vocab_size - 1 if method == 'encode' else '<new>')
