@@ -440,3 +440,16 @@ def test_replace_by_sub_equals_hfs_iteration(pattern):
             for head in (None, 0, 1, 2, 3, len(text)):
                 assert replaced(regex, content, text, head, True) == replaced(regex, content, text, head), \
                     (text, content, head)
+
+
+def test_a_lone_surrogate_made_by_the_file_names_the_text(tmp_path):
+    from bytepiece import Tokenizer
+    obj = json.loads(build(None, None, added=False).to_str())
+    obj['normalizer'] = {'type': 'Replace', 'pattern': {'String': 'b'}, 'content': '\ud800'}  # HF refuses such a file
+    path = tmp_path / 'tokenizer.json'
+    path.write_text(json.dumps(obj), encoding='utf-8')
+    tok = Tokenizer(str(path))
+    assert tok.encode_batch(['a', 'a']) == [tok.encode('a')] * 2
+    with pytest.raises(ValueError, match=r'lone surrogate') as error:
+        tok.encode_batch(['a', 'ab'])
+    assert 'text 1' in str(error.value) and type(error.value) is ValueError

@@ -362,9 +362,12 @@ class HuggingFaceSplitter:
             text_seg.append(len(pieces))
         try:
             buf, seg_bounds = pack_strings(pieces)
-        except UnicodeEncodeError:  # a lone surrogate: the error names its text
+        except UnicodeEncodeError:  # a lone surrogate, of a text or of the file's pipeline: the error names the text
             for t, text in enumerate(texts):
-                encode_utf8(text, None if first_index is None else first_index + t)
+                index = None if first_index is None else first_index + t
+                encode_utf8(text, index)
+                for piece in pieces[text_seg[t]:text_seg[t + 1]]:
+                    encode_utf8(piece, index)
             raise
         rows = np.array(fixed, np.int64).reshape(-1, 5)
         return Segments(buf, seg_bounds, np.array(text_seg, np.int64), rows)
