@@ -13,6 +13,7 @@ from ..core.text import encode_utf8
 from .charsmap import first_chars
 
 HF_GRAPHEME_BYTES = 6
+WINDOW_GAP = 32  # characters between two grapheme windows under which they are one
 
 
 def shortest_rule(rules, key):
@@ -113,24 +114,44 @@ def precompiled_hf(rules, text, inert=None, alone=None):
                 found = alone[char] = key if found is None else found
             out.append(found)
         else:
-            _precompiled_graphemes(rules, graphemes(text[start:stop]), out)
+            _window_graphemes(rules, text[start:stop], codes[start:stop], inert, out)
         copied = stop
     out.append(text[copied:].encode('utf-8'))
     return b''.join(out).decode('utf-8')
+
+
+def _window_graphemes(rules, window, codes, inert, out):
+    """Append the UTF-8 of ``window`` (whose code points are ``codes``)
+    normalized to ``out``: its graphemes of one inert character copied
+    together, the others looked up."""
+    clusters = graphemes(window)
+    lengths = np.fromiter(map(len, clusters), np.int64, len(clusters))
+    starts = np.zeros(len(clusters) + 1, np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    plain = lengths == 1
+    plain[plain] = inert[codes[starts[:-1][plain]]]
+    copied = 0
+    for c in np.flatnonzero(~plain).tolist():
+        out.append(window[copied:starts[c]].encode('utf-8'))
+        _precompiled_graphemes(rules, clusters[c:c + 1], out)
+        copied = int(starts[c + 1])
+    out.append(window[copied:].encode('utf-8'))
 
 
 def _grapheme_windows(looked, joining):
     """The ``(start, stop)`` ranges of a text's characters that
     ``precompiled_hf`` must look at, in order: each character that may join
     a neighbour into a grapheme (``joining``) with one character either
-    side, overlapping ranges merged, and each character of ``looked``
-    outside them alone. Outside the ranges every character is a grapheme
+    side, ranges closer than ``WINDOW_GAP`` merged, and each character of
+    ``looked`` outside them alone. Outside the ranges every character is a grapheme
     of its own: no two characters that join nothing share one."""
     n = joining.size
     at = np.flatnonzero(joining)
     first, last = np.maximum(at - 1, 0), np.minimum(at + 2, n)
     opens = np.ones(at.size, np.bool_)
-    opens[1:] = first[1:] >= last[:-1]  # ``last`` never decreases: a range overlapping the one before joins it
+    # ``last`` never decreases: a range overlapping the one before, or close to it, joins it (text dense in
+    # joiners goes through a few long ranges rather than a Python step per character)
+    opens[1:] = first[1:] >= last[:-1] + WINDOW_GAP
     heads = np.flatnonzero(opens)
     starts, stops = first[heads], last[np.append(heads[1:] - 1, at.size - 1)] if at.size else last
     depth = np.zeros(n + 1, np.int64)
