@@ -80,12 +80,22 @@ def char_classes(rule_keys, user_keys):
     cut character counts for every character of its first byte."""
     classes = np.full(0x10000, COPIED, np.uint8)
     classes[0xD800:0xE000] = 0
+    whole, seconds = [], []  # the code points of keys that are one character, of second characters
     for key in rule_keys:
-        first, width = first_chars(key)
-        if width == len(key):
-            classes[first] &= ~np.uint8(COPIED)
-        else:
-            classes[first_chars(key[width:])[0]] |= JOINS
+        try:
+            text = key.decode('utf-8')
+        except UnicodeDecodeError:  # (rare) a malformed or cut key: by its first byte
+            first, width = first_chars(key)
+            if width == len(key):
+                classes[first] &= ~np.uint8(COPIED)
+            else:
+                classes[first_chars(key[width:])[0]] |= JOINS
+            continue
+        (whole if len(text) == 1 else seconds).append(ord(text[len(text) > 1]))
+    for points, keep, add in ((whole, ~np.uint8(COPIED), 0), (seconds, 0xFF, JOINS)):
+        points = np.array(points, np.int64)
+        points = points[points < classes.size]
+        classes[points] = (classes[points] & keep) | add
     for key in user_keys:
         classes[first_chars(key)[0]] &= ~np.uint8(COPIED)
     return classes
