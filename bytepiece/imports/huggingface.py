@@ -17,7 +17,7 @@ import functools
 import json
 import os
 import re
-from typing import List, NamedTuple, Union
+from typing import List, NamedTuple, Tuple, Union
 
 import numpy as np
 
@@ -254,20 +254,29 @@ class HFUnigramFile:
         """``text`` as HF cuts it before the model: added-token ids (``int``)
         and pre-tokens (``str``, normalized), in order; each pre-token is
         encoded on its own."""
-        out = []
+        pieces, added = self.split_parts(text)
+        out, done = [], 0
+        for before, token_id in added:
+            out += pieces[done:before] + [token_id]
+            done = before
+        return out + pieces[done:]
+
+    def split_parts(self, text: str) -> Tuple[List[str], List[Tuple[int, int]]]:
+        """``split`` as the pre-tokens and ``(pre-tokens before it, id)`` of
+        each added token."""
+        pieces, added = [], []
         for start, stop, token in _find_added(text, self._raw_matcher):
             if token is not None:
-                out.append(token.id)
-                continue
-            if start == stop:
-                continue
-            normalized, head = self._normalize(text[start:stop], 1 if start == 0 else None)
-            for s, e, inner in _find_added(normalized, self._normalized_matcher):
-                if inner is not None:
-                    out.append(inner.id)
-                elif e > s:
-                    out.extend([piece for piece, _ in self._pre_tokenize([(normalized[s:e], slice_head(head, s, e))])])
-        return out
+                added.append((len(pieces), token.id))
+            elif start < stop:
+                normalized, head = self._normalize(text[start:stop], 1 if start == 0 else None)
+                for s, e, inner in _find_added(normalized, self._normalized_matcher):
+                    if inner is not None:
+                        added.append((len(pieces), inner.id))
+                    elif e > s:
+                        pre_tokens = self._pre_tokenize([(normalized[s:e], slice_head(head, s, e))])
+                        pieces += [piece for piece, _ in pre_tokens]
+        return pieces, added
 
     def normalize(self, text: str) -> str:
         """HF's ``normalizer.normalize_str``: the normalizer alone, no added tokens."""
@@ -354,11 +363,9 @@ class HuggingFaceSplitter:
             check_text(text, None if first_index is None else first_index + t)
             if text:  # a text starts with a segment, so that a fixed token has one to follow
                 pieces.append('')
-            for item in self.model_file.split(text):
-                if isinstance(item, str):
-                    pieces.append(item)
-                else:
-                    fixed.append((t, len(pieces) - 1, item, 0, 0))
+            strings, added = self.model_file.split_parts(text)
+            fixed += [(t, len(pieces) + before - 1, token_id, 0, 0) for before, token_id in added]
+            pieces += strings
             text_seg.append(len(pieces))
         try:
             buf, seg_bounds = pack_strings(pieces)
