@@ -17,7 +17,6 @@ from ..kernels.normalize import COPIED, JOINS, normalize_batch
 from ..kernels.trie import build_trie
 
 REPLACEMENT_CHARACTER = '\ufffd'.encode('utf-8')
-# HF looks a whole grapheme up only when it is shorter than this (in UTF-8 bytes).
 FLAGS = frozenset({'add_dummy_prefix', 'remove_extra_whitespaces', 'escape_whitespaces', 'treat_whitespace_as_suffix'})
 DARTS_ERRORS = {1: 'a unit points past the end of the double array',
                 2: 'the double array has a cycle',
@@ -80,25 +79,34 @@ def char_classes(rule_keys, user_keys):
     cut character counts for every character of its first byte."""
     classes = np.full(0x10000, COPIED, np.uint8)
     classes[0xD800:0xE000] = 0
-    whole, seconds = [], []  # the code points of keys that are one character, of second characters
-    for key in rule_keys:
-        try:
-            text = key.decode('utf-8')
-        except UnicodeDecodeError:  # (rare) a malformed or cut key: by its first byte
-            first, width = first_chars(key)
-            if width == len(key):
-                classes[first] &= ~np.uint8(COPIED)
-            else:
-                classes[first_chars(key[width:])[0]] |= JOINS
-            continue
-        (whole if len(text) == 1 else seconds).append(ord(text[len(text) > 1]))
-    for points, keep, add in ((whole, ~np.uint8(COPIED), 0), (seconds, 0xFF, JOINS)):
-        points = np.array(points, np.int64)
-        points = points[points < classes.size]
-        classes[points] = (classes[points] & keep) | add
+    whole, seconds, cut = key_chars(rule_keys)
+    classes[whole[whole < classes.size]] &= ~np.uint8(COPIED)
+    classes[seconds[seconds < classes.size]] |= JOINS
+    for key in cut:
+        first, width = first_chars(key)
+        if width == len(key):
+            classes[first] &= ~np.uint8(COPIED)
+        else:
+            classes[first_chars(key[width:])[0]] |= JOINS
     for key in user_keys:
         classes[first_chars(key)[0]] &= ~np.uint8(COPIED)
     return classes
+
+
+def key_chars(keys):
+    """Rule keys by their characters: ``(whole, seconds, cut)``, the code
+    points (int64 arrays) of the keys that are one character and of the
+    second characters of longer keys, and the keys that are not UTF-8
+    (malformed or cut), for ``first_chars`` to read byte by byte."""
+    whole, seconds, cut = [], [], []
+    for key in keys:
+        try:
+            text = key.decode('utf-8')
+        except UnicodeDecodeError:
+            cut.append(key)
+            continue
+        (whole if len(text) == 1 else seconds).append(ord(text[len(text) > 1]))
+    return np.array(whole, np.int64), np.array(seconds, np.int64), cut
 
 
 # UTF-8 by width: the bits of the first byte a code point keeps, its lowest code point

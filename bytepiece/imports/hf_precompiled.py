@@ -10,8 +10,9 @@ import re
 import numpy as np
 
 from ..core.text import encode_utf8
-from .charsmap import first_chars
+from .charsmap import first_chars, key_chars
 
+# HF looks a whole grapheme up only when it is shorter than this (in UTF-8 bytes).
 HF_GRAPHEME_BYTES = 6
 WINDOW_GAP = 32  # characters between two grapheme windows under which they are one
 
@@ -36,15 +37,21 @@ def graphemes(text):
     #29's rule GB9c requires one): such clusters are split again."""
     if text.isascii():
         return re.findall(r'\r\n|.', text, re.S)
-    try:
-        regex = importlib.import_module('regex')
-    except ImportError:
-        raise ImportError('HF Precompiled normalization of non-ASCII text needs grapheme clusters: '
-                          'pip install regex') from None
+    regex = _regex_module()
     clusters = regex.findall(r'\X', text)
     if not regex.search(r'\p{InCB=Linker}', text):
         return clusters
     return [part for cluster in clusters for part in split_unlinked_consonants(cluster, regex)]
+
+
+def _regex_module():
+    """The ``regex`` module (its ``\\X`` and Unicode properties), which
+    non-ASCII text needs."""
+    try:
+        return importlib.import_module('regex')
+    except ImportError:
+        raise ImportError('HF Precompiled normalization of non-ASCII text needs grapheme clusters: '
+                          'pip install regex') from None
 
 
 def split_unlinked_consonants(cluster, regex):
@@ -73,9 +80,11 @@ def hf_inert(rules):
     character as it is when it is a grapheme alone: no key is its UTF-8 or
     a prefix of it (keys it starts concern graphemes of several characters)."""
     inert = np.ones(0x110000, np.bool_)
-    for key in rules:
+    whole, _, cut = key_chars(rules)
+    inert[whole] = False
+    for key in cut:
         chars, width = first_chars(key)
-        if width == len(key):  # the key is its first character, or cuts it
+        if width == len(key):  # the key cuts its first character
             inert[chars] = False
     return inert
 
@@ -173,11 +182,7 @@ def grapheme_joiners():
     LF. A character of those three starts and ends a grapheme of its own
     unless a neighbour joins it (CR LF: CR is a joiner)."""
     if not _JOINERS:
-        try:
-            regex = importlib.import_module('regex')
-        except ImportError:
-            raise ImportError('HF Precompiled normalization of non-ASCII text needs grapheme clusters: '
-                              'pip install regex') from None
+        regex = _regex_module()
         codes = np.concatenate([np.arange(0xD800, dtype=np.uint32), np.arange(0xE000, 0x110000, dtype=np.uint32)])
         chars = codes.astype('<u4').tobytes().decode('utf-32-le')
         joiners = np.zeros(0x110000, np.bool_)
