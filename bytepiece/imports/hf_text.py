@@ -78,14 +78,12 @@ def replaced(regex, content, text, head, nonempty_matches=False):
     so that Python's ``sub`` makes the new text."""
     if nonempty_matches:
         new = regex.sub(content.replace('\\', '\\\\'), text)  # the content as it is: no group references
-        if head is None:
-            return new, None
-        spans = iter_match_spans(regex, text, head)  # a match from past the head changes nothing before it
+        spans = iter_match_spans(regex, text, head)  # (lazy) a match from past the head changes nothing before it
     else:
         spans = match_spans(regex, text)
         new = ''.join(content if is_match else text[s:e] for s, e, is_match in spans)
-        if head is None:
-            return new, None
+    if head is None:
+        return new, None
     zeros = 0
     for s, e, is_match in spans:
         if not is_match:
