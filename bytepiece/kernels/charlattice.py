@@ -261,8 +261,8 @@ def merge_unknown_runs(ids, ends, seg_start, byte_base, unk_id):
 @njit(nogil=True, cache=True)
 def encode_sentencepiece(buf, pool, pool_bounds, rule_units, rule_value, user_units, user_value, classes,
                          add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces, whitespace_as_suffix,
-                         one_byte_space, units, unit_score, unit_token, mode, alpha, unit_weight, window, seed, value, rebase_floor,
-                         byte_base, unk_id, byte_ids, byte_fallback):
+                         one_byte_space, units, unit_score, unit_token, mode, alpha, unit_weight, window, seed, value,
+                         rebase_floor, byte_base, unk_id, byte_ids, byte_fallback):
     """The ids of one text's UTF-8 ``buf`` under a SentencePiece model, in
     one call: normalized (``normalize_batch``'s arguments, its flags one by
     one), segmented whole (the ``Trie`` and ``Draw`` of ``segment_whole``
