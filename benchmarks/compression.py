@@ -5,7 +5,7 @@ our two methods on the whole corpus.
     python benchmarks/compression.py [--corpus ../shared/corpus/dev.jsonl.xz] [--sizes 8000 32000 64000]
                                      [--trainers unigram bytepiece hf-bytelevel hf-whole sp-unigram sp-bpe]
                                      [--workers 2] [--runs 3] [--skip-time] [--json results.json]
-                                     [--ref-python REF_VENV/bin/python]
+                                     [--ref-python REF_VENV/bin/python] [--other-sources DIR]
 
 Split: documents whose ``src`` is ``reference.*`` or ``fortunes-zh.chinese``
 are the out-of-domain test; of the others, in corpus order, every 10th is
@@ -36,6 +36,11 @@ With ``--ref-python`` (a venv with BytePiece 0.6.3), the unigram models are
 saved and loaded by BytePiece 0.6.3, which encodes the test documents: the
 report gives how many of them get the same ids as ours.
 
+With ``--other-sources DIR``, every trainer is also measured on text of five
+sources outside the dev corpus (English fortunes, the GNU standards, Chinese
+man pages, Python and C headers of other projects: ``other_sources.py``,
+fetched from Debian into ``DIR`` on first use), together and per source.
+
 Time and memory: ``Trainer(method=m, max_vocab_size=32000)`` on the whole
 corpus with ``workers``, each in a fresh process (after one warm-up run that
 fills the numba cache), ``runs`` times alternating; medians of wall and CPU
@@ -51,10 +56,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from benchmarks import other_sources  # noqa: E402
 from benchmarks.common import DEFAULT_CORPUS, machine, run_measured  # noqa: E402
 
 TRAINERS = ('unigram', 'bytepiece', 'hf-bytelevel', 'hf-whole', 'sp-unigram', 'sp-bpe')
 OUT_OF_DOMAIN = ('reference.', 'fortunes-zh.chinese')
+OTHER = 'other sources'
 
 
 def split(path):
@@ -194,11 +201,13 @@ def sentencepiece(kind, train, sizes, workers, tmp):
 
 # ---------------------------------------------------------------- measures
 
-def compression(args, train, held, outside, tmp):
+def compression(args, train, held, outside, other, tmp):
     """Bytes per token of every trainer and size: ``{trainer: {size: {test: value}}}``, training seconds."""
     tests = {'out of domain': [t for _, t in outside], 'in domain': [t for _, t in held]}
-    for src in sorted({s for s, _ in outside}):
-        tests[src] = [t for s, t in outside if s == src]
+    if other:
+        tests[OTHER] = [t for _, t in other]
+    for src in sorted({s for s, _ in outside + other}):
+        tests[src] = [t for s, t in outside + other if s == src]
     for src in sorted({s for s, _ in held}):
         tests[f'in domain, {src}'] = [t for s, t in held if s == src]
     sizes_bytes = {name: sum(len(t.encode('utf-8')) for t in texts) for name, texts in tests.items()}
@@ -266,11 +275,12 @@ def print_tables(args, table, seconds, cost):
             if f'{args.sizes[0]}, no penalty' in rows:
                 print(f'| {name}, without its token penalty (as BytePiece 0.6.3 reads the file) | | ' + ' | '.join(
                     f"{rows[f'{s}, no penalty'][test]:.3f}" for s in args.sizes) + ' |')
+    ratios = ('out of domain', 'in domain') + ((OTHER,) if OTHER in tests else ())
     for ref in ('hf-whole', 'hf-bytelevel'):
         if ref in table and 'unigram' in table:
             print(f'\nunigram / {ref}: ' + '; '.join(
                 f'{s}: ' + ', '.join(f'{test} {table["unigram"][str(s)][test] / table[ref][str(s)][test]:.3f}x'
-                                     for test in ('out of domain', 'in domain')) for s in args.sizes))
+                                     for test in ratios) for s in args.sizes))
     if cost:
         print('\n### training on the whole corpus, max_vocab_size=32000, workers=%d (medians of %d runs)\n'
               % (args.workers, args.runs))
@@ -311,14 +321,17 @@ def main():
                              'on the same text as its peers)')
     parser.add_argument('--json')
     parser.add_argument('--ref-python', help='python of a venv with BytePiece 0.6.3: encode with it too')
+    parser.add_argument('--other-sources', metavar='DIR',
+                        help='also measure on text of other sources, fetched from Debian into DIR on first use')
     args = parser.parse_args()
     print(f'# compression, {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; {machine()}; '
           f'load {os.getloadavg()[0]:.2f}')
     train, held, outside = split(args.corpus)
+    other = other_sources.load(args.other_sources) if args.other_sources else []
     print(f'train {len(train)} docs, {sum(len(t.encode()) for t in train) / 1e6:.1f} MB; in domain {len(held)} '
-          f'docs; out of domain {len(outside)} docs')
+          f'docs; out of domain {len(outside)} docs; other sources {len(other)} docs')
     with tempfile.TemporaryDirectory() as tmp:
-        table, seconds = compression(args, train, held, outside, tmp)
+        table, seconds = compression(args, train, held, outside, other, tmp)
     cost = None if args.skip_time else training_cost(args)
     print_tables(args, table, seconds, cost)
     if args.json:
