@@ -244,7 +244,7 @@ def cmd_train(args):
                           max_piece_length=args.max_piece_length, min_count=args.min_count,
                           isolate_digits=args.isolate_digits, ensure_unicode=not args.no_ensure_unicode,
                           method=args.method, token_penalty=args.token_penalty, growth=args.growth,
-                          boundary_share=args.boundary_share)
+                          boundary_share=args.boundary_share, dropout=args.dropout)
         progress = not args.quiet and sys.stderr.isatty()
         work_dir = args.work_dir or f'{args.output}.work'  # the same command resumes a killed run
         report = trainer.train(files=inputs, field=args.field, errors=args.errors,

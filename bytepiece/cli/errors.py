@@ -5,7 +5,7 @@ import re
 # the trainer's arguments, as the command line spells them
 TRAIN_FLAGS = {'max_vocab_size': '--vocab-size', 'min_count': '--min-count', 'max_piece_length': '--max-piece-length',
                'token_penalty': '--token-penalty', 'growth': '--growth', 'boundary_share': '--boundary-share',
-               'holdout': '--holdout', 'order': '--order', 'memory_limit': '--memory-limit'}
+               'dropout': '--dropout', 'holdout': '--holdout', 'order': '--order', 'memory_limit': '--memory-limit'}
 _ABOUT_ARGUMENTS = re.compile(r'^(?:(?:' + '|'.join(TRAIN_FLAGS) + r')(?: must|=| is an option| lists)'
                               r'|unknown training method|the corpus supports only)')
 _TRAIN_NAMES = re.compile(r"\bmethod='(\w+)'|\b(" + '|'.join(TRAIN_FLAGS) + r")\b")

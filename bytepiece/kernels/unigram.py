@@ -3,6 +3,12 @@ the alternative segmentation of each piece, and character pairs.
 
 Pair keys are ``(left id << 32) | right id``: ids are at least 3, so a key is
 never 0 (the hash tables' empty mark).
+
+Dropout leaves an edge of the lattice out when a hash of the span's bytes,
+the edge's start in the span and its id falls below a threshold: the same
+for a span wherever it lies, so counts do not depend on how the corpus is
+cut into shards. The hash of an edge is ``((span_hash + start * START_MULT)
+^ (id * ID_MULT)) * EDGE_MULT`` (mod 2**64), one multiply on the hot path.
 """
 
 import numpy as np
@@ -11,17 +17,28 @@ from numba import njit
 from .hashtable import COUNTER_MULT, counter_add, counter_items, counter_new
 from .lattice import viterbi_span
 from .ngrams import LEN_SHIFT
+from .rng import mix64
 
 PAIR_SHIFT = np.uint64(32)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_FNV_BASIS = np.uint64(0xCBF29CE484222325)
+_START_MULT = np.uint64(0x9E3779B97F4A7C15)
+_ID_MULT = np.uint64(0xC2B2AE3D27D4EB4F)
+_EDGE_MULT = np.uint64(0xBF58476D1CE4E5B9)
 
 
 @njit(cache=True, nogil=True)
-def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, lengths, max_length):
+def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, lengths, max_length, droppable,
+                    drop_below):
     """Viterbi over every span ``buf[bounds[i]:bounds[i+1]]``. Returns
     ``(counts, score, pair_keys, pair_counts)``: the tokens of each id on the
     best paths, the sum of the best paths' scores, and the adjacent token
     pairs ``(a, b)`` with ``pair_ok[a] and pair_ok[b]`` and
-    ``lengths[a] + lengths[b] <= max_length``, counted."""
+    ``lengths[a] + lengths[b] <= max_length``, counted. With ``drop_below``
+    (uint64) above 0, each edge of an id with ``droppable[id]`` is left out
+    when its hash is below ``drop_below``: a share ``drop_below / 2**64`` of
+    them. Single bytes are never left out; each needs a finite score, as a
+    span may then have no other path."""
     longest = 1
     for i in range(bounds.size - 1):
         longest = max(longest, bounds[i + 1] - bounds[i])
@@ -38,7 +55,11 @@ def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, 
         m = bounds[i + 1] - a
         if m == 0:
             continue
-        viterbi_span(buf, a, m, units, unit_score, best, back, back_node)
+        if drop_below > 0:
+            viterbi_span_dropout(buf, a, m, units, unit_score, unit_token, droppable, drop_below, best, back,
+                                 back_node)
+        else:
+            viterbi_span(buf, a, m, units, unit_score, best, back, back_node)
         score += best[m]
         n = 0
         e = np.uint64(m)
@@ -58,6 +79,54 @@ def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, 
                         np.ones(n_keys, np.int64))
     pair_keys, pair_counts = counter_items(table)
     return counts, score, pair_keys, pair_counts
+
+
+@njit(cache=True, nogil=True)
+def span_hash(buf, a, m):
+    """A hash of the bytes ``buf[a:a+m]`` (FNV-1a, then mixed)."""
+    h = _FNV_BASIS
+    for j in range(a, a + m):
+        h = (h ^ np.uint64(buf[j])) * _FNV_PRIME
+    return mix64(h)
+
+
+@njit(inline='always')
+def viterbi_span_dropout(buf, a, m, units, unit_score, unit_token, droppable, drop_below, best, back, back_node):
+    """``lattice.viterbi_span`` without the edges that dropout leaves out (see
+    ``best_path_stats``); a single byte is never droppable, so a path exists."""
+    one = np.uint64(1)
+    two = np.uint64(2)
+    seed = span_hash(buf, a, m)
+    a = np.uint64(a)
+    m = np.uint64(m)
+    root_base = np.uint64(units[0])
+    best[0] = 0.0
+    last = best[0]  # best[e - 1], kept in a register
+    for e in range(one, m + one):
+        node = root_base + np.uint64(buf[a + e - one])
+        top = last + unit_score[node]
+        top_start = e - one
+        top_node = node
+        k = e - one
+        while k > 0:
+            k -= one
+            child = np.uint64(units[two * node]) + np.uint64(buf[a + k])
+            if np.uint64(units[two * child + one]) != node:
+                break
+            node = child
+            score = best[k] + unit_score[node]
+            # without branches on the drop (it would be mispredicted); a unit
+            # where no piece ends has token -1 and score -inf and never wins
+            token = unit_token[node]
+            bits = ((seed + k * _START_MULT) ^ (np.uint64(token) * _ID_MULT)) * _EDGE_MULT
+            if (score >= top) & ~(droppable[max(token, 0)] & (bits < drop_below)):
+                top = score
+                top_start = k
+                top_node = node
+        best[e] = top
+        last = top
+        back[e] = top_start
+        back_node[e] = np.int32(top_node)
 
 
 @njit(cache=True, nogil=True)
@@ -187,4 +256,19 @@ def whole_chars(data, offsets):
                     break
             p += size
         out[i] = ok
+    return out
+
+
+@njit(cache=True, nogil=True)
+def several_chars(data, offsets, whole_chars):
+    """Whether each piece ``data[offsets[i]:offsets[i+1]]`` has more than one
+    character: UTF-8 characters with ``whole_chars``, else bytes."""
+    n = offsets.size - 1
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        chars = 0
+        for j in range(offsets[i], offsets[i + 1]):
+            if not whole_chars or not 0x80 <= data[j] < 0xC0:
+                chars += 1
+        out[i] = chars > 1
     return out

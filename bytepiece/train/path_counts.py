@@ -47,7 +47,7 @@ def map_paths(work_path, shard, round_dir, max_length):
         buf, bounds = load_shard(work, shard)
         counts, score, keys, pair_counts = unigram.best_path_stats(
             buf, bounds, vocab['units'], vocab['unit_score'], vocab['unit_token'], vocab['lengths'].size,
-            vocab['pair_ok'], vocab['lengths'], max_length)
+            vocab['pair_ok'], vocab['lengths'], max_length, vocab['droppable'], vocab['drop_below'][()])
         write_buckets(work.file(name + '.bin'), hashtable.key_partitions(keys, N_BUCKETS), N_BUCKETS, keys,
                       pair_counts)
         work.save(name + '.npz', counts=counts, score=np.float64(score))

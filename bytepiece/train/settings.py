@@ -14,7 +14,7 @@ METHODS = ('bytepiece', 'unigram')
 DEFAULT_METHOD = 'unigram'  # what measures best on text outside the training corpus
 # the options of one method only, with their defaults there
 METHOD_OPTIONS = {'bytepiece': {'order': 6},
-                  'unigram': {'token_penalty': 10.0, 'growth': 1.3, 'boundary_share': 0.35}}
+                  'unigram': {'token_penalty': 10.0, 'growth': 1.3, 'boundary_share': 0.35, 'dropout': 0.2}}
 # the share of documents held back to measure the vocabulary on unseen text
 DEFAULT_HOLDOUT = {'bytepiece': 0.0, 'unigram': 0.02}
 MAX_PIECE_LENGTH = {'bytepiece': 36, 'unigram': 32}
@@ -50,12 +50,12 @@ def _piece_length(max_piece_length):
     return check_int('max_piece_length', max_piece_length, 1)
 
 
-def _check_real(name, value, low, high=math.inf):
-    """``value`` as a float in ``[low, high]``."""
+def _check_real(name, value, low, high=math.inf, closed=True):
+    """``value`` as a float in ``[low, high]`` (``[low, high)`` if not ``closed``)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f'{name} must be a number, got {type(value).__name__}')
-    if not low <= value <= high or not math.isfinite(value):
-        raise ValueError(f'{name} must be in [{low}, {high}], got {value}')
+    if not (low <= value <= high if closed else low <= value < high) or not math.isfinite(value):
+        raise ValueError(f'{name} must be in [{low}, {high}{"]" if closed else ")"}, got {value}')
     return float(value)
 
 
@@ -84,8 +84,8 @@ def _method_options(method, options):
 class Settings:
     """What a vocabulary is trained with (see ``Trainer``). ``checked()``
     builds it from the user's arguments. ``order`` is the BytePiece method's
-    only; ``token_penalty``, ``growth`` and ``boundary_share`` the unigram
-    method's (None for the other method)."""
+    only; ``token_penalty``, ``growth``, ``boundary_share`` and ``dropout``
+    the unigram method's (None for the other method)."""
     order: object  # int, or None
     max_vocab_size: list  # largest first
     max_piece_length: object  # int, or math.inf
@@ -96,19 +96,21 @@ class Settings:
     token_penalty: object = None  # float, or None
     growth: object = None  # float, or None
     boundary_share: object = None  # float, or None
+    dropout: object = None  # float, or None
 
     @classmethod
     def checked(cls, order, max_vocab_size, max_piece_length, min_count, isolate_digits, ensure_unicode,
-                method=None, token_penalty=None, growth=None, boundary_share=None):
+                method=None, token_penalty=None, growth=None, boundary_share=None, dropout=None):
         method = default_method(method, order)
         options = _method_options(method, {'order': order, 'token_penalty': token_penalty, 'growth': growth,
-                                           'boundary_share': boundary_share})
+                                           'boundary_share': boundary_share, 'dropout': dropout})
         if method == 'bytepiece':
             options['order'] = check_int('order', options['order'], 1, MAX_ORDER)
         else:
             options['token_penalty'] = _check_real('token_penalty', options['token_penalty'], 0.0, 1e6)
             options['growth'] = _check_real('growth', options['growth'], 1.0, 16.0)
             options['boundary_share'] = _check_real('boundary_share', options['boundary_share'], 0.0, 1.0)
+            options['dropout'] = _check_real('dropout', options['dropout'], 0.0, 1.0, closed=False)
         if max_piece_length is None:
             max_piece_length = MAX_PIECE_LENGTH[method]
         return cls(order=options.get('order'),
@@ -118,7 +120,7 @@ class Settings:
                    isolate_digits=bool(isolate_digits),
                    ensure_unicode=bool(ensure_unicode),
                    method=method, token_penalty=options.get('token_penalty'), growth=options.get('growth'),
-                   boundary_share=options.get('boundary_share'))
+                   boundary_share=options.get('boundary_share'), dropout=options.get('dropout'))
 
     def to_dict(self):
         """The settings as JSON-able training metadata for a model file (an
@@ -130,7 +132,7 @@ class Settings:
         if self.method == 'bytepiece':
             return {'method': 'bytepiece', 'order': self.order, **common}
         return {'method': 'unigram', **common, 'token_penalty': self.token_penalty, 'growth': self.growth,
-                'boundary_share': self.boundary_share}
+                'boundary_share': self.boundary_share, 'dropout': self.dropout}
 
 
 def size_not_supported(ids, settings):

@@ -54,8 +54,11 @@ class Trainer:
     ``growth``, how many times its size a vocabulary grows to before it is
     pruned (default 1.3), and ``boundary_share``, the most of each
     vocabulary that pieces crossing a pre-token boundary may take, in [0, 1]
-    (``bytepiece.train.boundaries``; default 0.35; 1.0: no limit). An option of the
-    other method is a ValueError.
+    (``bytepiece.train.boundaries``; default 0.35; 1.0: no limit), and
+    ``dropout``, the chance that an occurrence of a piece of several
+    characters is left out of the best paths that choose the pieces, in
+    [0, 1) (default 0.2; the saved counts come from the whole lattice). An
+    option of the other method is a ValueError.
 
     >>> from bytepiece import Trainer
     >>> from bytepiece.demo import SAMPLE_DIR
@@ -70,9 +73,10 @@ class Trainer:
     def __init__(self, order: Optional[int] = None, max_vocab_size: Union[int, List[int]] = 10000,
                  max_piece_length: Union[int, float, None] = None, min_count: int = 2, isolate_digits: bool = False,
                  ensure_unicode: bool = True, *, method: Optional[str] = None, token_penalty: Optional[float] = None,
-                 growth: Optional[float] = None, boundary_share: Optional[float] = None):
+                 growth: Optional[float] = None, boundary_share: Optional[float] = None,
+                 dropout: Optional[float] = None):
         self.settings = Settings.checked(order, max_vocab_size, max_piece_length, min_count, isolate_digits,
-                                         ensure_unicode, method, token_penalty, growth, boundary_share)
+                                         ensure_unicode, method, token_penalty, growth, boundary_share, dropout)
         self.pieces = None
         self.report = None
 
@@ -86,6 +90,7 @@ class Trainer:
     token_penalty = property(lambda self: self.settings.token_penalty)
     growth = property(lambda self: self.settings.growth)
     boundary_share = property(lambda self: self.settings.boundary_share)
+    dropout = property(lambda self: self.settings.dropout)
 
     def train(self, texts=None, workers: Optional[int] = None, batch_size: Optional[int] = None, *, files=None,
               field: str = 'text', errors: str = 'strict', text_documents: str = 'line', engine=None, executor=None,

@@ -14,11 +14,16 @@ shared.
    otherwise.
 2. Growth rounds: the corpus is segmented by Viterbi with the vocabulary;
    pieces no best path uses go (bytes and the alphabet stay), and the most
-   frequent pairs of adjacent tokens join as new pieces (at most as many as
-   there are pieces, up to ``growth`` times the size).
+   frequent pairs of adjacent tokens join as new pieces (at most half as
+   many as there are pieces, up to ``growth`` times the size).
 3. Pruning rounds: the corpus is segmented again (the counts of one hard EM
    step); the pieces of least loss go, at most a quarter per round, until
-   the size is reached; one more round then gives its counts.
+   the size is reached; two more rounds then give its counts.
+
+Until the size is reached, the best paths are those of a lattice with
+``dropout`` of the occurrences of pieces of several characters left out: a
+piece that longer ones cover on the training text keeps the count it needs
+where they do not occur. The size's own counts come from the whole lattice.
 
 A round is one pass over the shards on the run's engine. The state after
 each round is saved in the work directory, so a run started again goes on
@@ -37,13 +42,14 @@ from ..kernels.ngrams import LEN_SHIFT, unpack
 from .boundaries import crosses_boundary, crossing_mask
 from .path_counts import count_chars, count_paths
 from .settings import size_not_supported
-from .unigram_loss import compile_pieces, prune, scores
+from .unigram_loss import compile_pieces, lattice_scores, prune
 
 SEED_PIECES = 4096  # the seed: bytes and characters, then pairs up to this many pieces
 PRUNE_RATIO = 0.75  # a pruning round keeps at least this share of the pieces
 ALPHABET_SHARE = 0.25  # the alphabet takes at most this share of the room above the bytes
-EM_PASSES = 2  # passes with one vocabulary before it is pruned or saved
+EM_PASSES = 2  # passes with the size's own vocabulary before it is saved (one before pruning)
 MAX_GROWTH_ROUNDS = 16
+GROWTH_STEP = 0.5  # a growth round adds at most this share of the pieces
 _UNLIMITED = 1 << 30
 
 
@@ -169,18 +175,23 @@ def _crossing_quota(settings, size):
     return math.floor(settings.boundary_share * size)
 
 
-def _save_round_vocab(work, settings, state, round_dir):
+def _save_round_vocab(work, settings, state, round_dir, dropout):
     """The vocabulary the round's tasks segment with: the trie with scores
-    of the counts, which pieces may pair, and lengths, by id."""
+    of the counts, which pieces may pair, lengths, and which pieces dropout
+    may leave out (those of several characters) with its threshold, by id."""
     if work.exists(f'{round_dir}/vocab.npz'):
         return
-    trie, data, offsets = compile_pieces(state.pieces, scores(state.counts, settings.token_penalty))
+    trie, data, offsets = compile_pieces(state.pieces, lattice_scores(state.pieces, state.counts,
+                                                                      settings.token_penalty, dropout))
     lengths = np.zeros(len(state.pieces) + NUM_SPECIAL, np.int64)
     lengths[NUM_SPECIAL:] = np.diff(offsets)
     pair_ok = np.zeros(lengths.size, bool)
     pair_ok[NUM_SPECIAL:] = kernels.whole_chars(data, offsets) if settings.ensure_unicode else True
+    droppable = np.zeros(lengths.size, bool)
+    droppable[NUM_SPECIAL:] = kernels.several_chars(data, offsets, settings.ensure_unicode)
     work.save(f'{round_dir}/vocab.npz', units=trie.units, unit_score=trie.unit_score,
-                  unit_token=trie.unit_token, pair_ok=pair_ok, lengths=lengths)
+              unit_token=trie.unit_token, pair_ok=pair_ok, lengths=lengths, droppable=droppable,
+              drop_below=np.uint64(int(dropout * 2.0 ** 64)))
 
 
 def run_round(tasks, work, settings, shards, size, state, chars, rounds):
@@ -188,8 +199,8 @@ def run_round(tasks, work, settings, shards, size, state, chars, rounds):
     ``rounds``); the state after it, or None when the size is saved."""
     goal = size - NUM_SPECIAL
     round_dir = f'unigram/{size}/round-{state.round:03d}'
-    _save_round_vocab(work, settings, state, round_dir)
     n = len(state.pieces)
+    _save_round_vocab(work, settings, state, round_dir, 0.0 if n == goal and not state.growing else settings.dropout)
     phase = 'grow' if state.growing else 'prune'
     max_length = min(settings.max_piece_length, _UNLIMITED) if state.growing else 0
     counts, score, keys, pair_counts = count_paths(tasks, work, shards, round_dir, max_length, settings.min_count,
@@ -201,7 +212,7 @@ def run_round(tasks, work, settings, shards, size, state, chars, rounds):
     if state.growing:
         target = math.ceil(settings.growth * goal)
         return grow(state, counts, keys, pair_counts, kept, crossing_mask(state.pieces), target, goal, settings)
-    if state.passes + 1 < EM_PASSES:
+    if state.passes + 1 < (EM_PASSES if n == goal else 1):
         return State(state.pieces, counts, state.round + 1, False, state.passes + 1)
     if n == goal:
         _save_size(work, size, state.pieces, counts)
@@ -215,7 +226,7 @@ def run_round(tasks, work, settings, shards, size, state, chars, rounds):
 def grow(state, counts, keys, pair_counts, kept, crossing, target, least, settings):
     """The pieces that best paths use (and the ``kept`` ones: bytes and the
     alphabet), with their counts, plus the most frequent pairs that are not
-    pieces yet: as many as there are pieces, up to ``target`` in all, those
+    pieces yet: half as many as there are pieces, up to ``target`` in all, those
     crossing a pre-token boundary (``crossing``, of the pieces) up to their
     share of ``target``.
 
@@ -252,7 +263,7 @@ def _add_pairs(old_pieces, used, crossing, keys, pair_counts, target, crossing_r
     """The ``used`` pieces, the pairs added to them (their pieces and
     counts) and the crossing mask of the whole."""
     pieces = [p for p, u in zip(old_pieces, used.tolist()) if u]
-    room = min(len(pieces), target - len(pieces))
+    room = min(math.ceil(GROWTH_STEP * len(pieces)), target - len(pieces))
     left = (keys >> np.uint64(32)).astype(np.int64) - NUM_SPECIAL
     right = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64) - NUM_SPECIAL
     candidates = ((i, old_pieces[a] + old_pieces[b]) for i, (a, b) in enumerate(zip(left.tolist(), right.tolist())))

@@ -35,6 +35,17 @@ def scores(counts, token_penalty, floor=False):
     return out
 
 
+def lattice_scores(pieces, counts, token_penalty, dropout):
+    """The scores a pass segments with: ``scores``; with dropout, a single
+    byte of count 0 scores as an unused piece does in alternatives, since a
+    byte under a left-out piece may be the only way through a span."""
+    out = scores(counts, token_penalty)
+    if dropout:
+        single = NUM_SPECIAL + np.flatnonzero(np.fromiter(map(len, pieces), np.int64, len(pieces)) == 1)
+        out[single] = scores(counts, token_penalty, floor=True)[single]
+    return out
+
+
 def compile_pieces(pieces, token_scores):
     """``(trie, data, offsets)`` of ``pieces`` (id ``i + 3`` for piece ``i``)
     with the scores by id ``token_scores``."""
