@@ -19,11 +19,11 @@ from bytepiece.core.model import NUM_SPECIAL
 from bytepiece.train import unigram as unigram_method
 from bytepiece.train.boundaries import crossing_mask, crosses_boundary
 from bytepiece.train.chunks import is_held_back
-from bytepiece.train.unigram_loss import compile_pieces, lattice_scores, objective, pruning_losses, scores
-from bytepiece.kernels import unigram as kernels
+from bytepiece.train.unigram_loss import objective, pruning_losses
 from bytepiece.core.text import pack_bytes
 
 from conftest import chunk_segmentations, g_test, logsumexp, segmentations
+from unigram_passes import best_paths, random_vocab
 
 SIZES = [1000, 700]  # largest first, as trained
 
@@ -123,30 +123,6 @@ def test_a_failed_run_resumes_from_its_last_round(trained, tmp_path, monkeypatch
 # --- hard EM and the pruning loss ------------------------------------------
 
 
-def _random_vocab(rng, texts, n_pieces):
-    """Random multi-byte substrings of ``texts`` with random counts, plus every byte."""
-    pieces = {bytes([b]): int(rng.integers(1, 50)) for b in range(256)}
-    while len(pieces) < 256 + n_pieces:
-        t = texts[rng.integers(len(texts))]
-        a = int(rng.integers(len(t) - 1))
-        piece = t[a:a + int(rng.integers(2, 6))]
-        if len(piece) >= 2:
-            pieces[piece] = int(rng.integers(1, 500))
-    return list(pieces), np.array(list(pieces.values()), np.int64)
-
-
-def _best_paths(pieces, counts, penalty, buf, bounds, dropout=0.0):
-    trie, data, offsets = compile_pieces(pieces, scores(counts, penalty))
-    lengths = np.zeros(len(pieces) + NUM_SPECIAL, np.int64)
-    lengths[NUM_SPECIAL:] = np.diff(offsets)
-    ok = np.ones(lengths.size, bool)
-    droppable = np.zeros(lengths.size, bool)
-    droppable[NUM_SPECIAL:] = kernels.several_chars(data, offsets, True)
-    new_counts, score, _, _ = kernels.best_path_stats(buf, bounds, *trie, lengths.size, ok, lengths, 0, droppable,
-                                                      np.uint64(int(dropout * 2.0 ** 64)))
-    return new_counts[NUM_SPECIAL:], score
-
-
 @pytest.mark.parametrize('seed', range(4))
 @pytest.mark.parametrize('penalty', [0.0, 2.5])
 @pytest.mark.parametrize('dropout', [0.0, 0.3])
@@ -157,78 +133,14 @@ def test_hard_em_never_worsens_its_objective(seed, penalty, dropout):
     rng = np.random.default_rng(seed)
     texts = [bytes(rng.choice(list(b'abcde  '), int(rng.integers(20, 60))).tolist()) for _ in range(40)]
     buf, bounds = pack_bytes(texts)
-    pieces, counts = _random_vocab(rng, texts, 30)
+    pieces, counts = random_vocab(rng, texts, 30)
     previous = -math.inf
     for _ in range(4):
-        counts, score = _best_paths(pieces, counts, penalty, buf, bounds, dropout)
+        counts, score = best_paths(pieces, counts, penalty, buf, bounds, dropout)
         j = objective(counts, penalty)
         assert score >= previous - 1e-9 * abs(score)
         assert j >= score - 1e-9 * abs(score)
         previous = j
-
-
-@pytest.mark.parametrize('seed', range(3))
-def test_dropout_is_viterbi_over_the_lattice_it_leaves(seed):
-    """With dropout, the best paths score as the best segmentation (by
-    dynamic programming in Python) that uses no left-out edge: an edge
-    (start k in its span, id) of a piece of several characters is left out
-    when ``((span_hash + k * START_MULT) ^ (id * ID_MULT)) * EDGE_MULT`` is
-    under the threshold, so about that share of them is."""
-    rng = np.random.default_rng(200 + seed)
-    texts = [bytes(rng.choice(list(b'abcd '), int(rng.integers(8, 30))).tolist()) for _ in range(30)]
-    buf, bounds = pack_bytes(texts)
-    pieces, counts = _random_vocab(rng, texts, 20)
-    score = scores(counts, 1.0)
-    ids = {p: NUM_SPECIAL + i for i, p in enumerate(pieces)}
-    dropout = 0.4
-    threshold = int(dropout * 2 ** 64)
-    total, edges, left_out = 0.0, 0, 0
-    for i, text in enumerate(texts):
-        seed_bits = int(kernels.span_hash(buf, int(bounds[i]), len(text)))
-        best = [0.0] + [-math.inf] * len(text)
-        for e in range(1, len(text) + 1):
-            for k in range(e):
-                piece = text[k:e]
-                if piece not in ids:
-                    continue
-                if len(piece) > 1:
-                    edges += 1
-                    bits = ((seed_bits + k * int(kernels._START_MULT)) % 2 ** 64) ^ (ids[piece] * int(kernels._ID_MULT))
-                    if bits * int(kernels._EDGE_MULT) % 2 ** 64 < threshold:
-                        left_out += 1
-                        continue
-                best[e] = max(best[e], best[k] + score[ids[piece]])
-        total += best[-1]
-    _, with_dropout = _best_paths(pieces, counts, 1.0, buf, bounds, dropout)
-    _, whole = _best_paths(pieces, counts, 1.0, buf, bounds)
-    assert with_dropout == pytest.approx(total, rel=1e-12)
-    assert with_dropout < whole
-    assert abs(left_out / edges - dropout) < 0.1, (left_out, edges)
-
-
-def test_dropout_finds_a_path_through_bytes_no_path_used():
-    """A byte that best paths never used (count 0, score -inf) may be the
-    only way through once the piece over it is left out: with dropout, the
-    pass's scores give such bytes a finite score."""
-    pieces = [bytes([b]) for b in range(256)] + ['aë'.encode()]
-    counts = np.ones(len(pieces), np.int64)
-    counts[0xC3] = 0  # the lead byte of ë, always inside 'aë' so far
-    counts[-1] = 100
-    buf, bounds = pack_bytes(['aë xaë'.encode()] * 50)
-    lengths = np.array([0] * NUM_SPECIAL + [len(p) for p in pieces], np.int64)
-    ok = np.ones(lengths.size, bool)
-    droppable = np.zeros(lengths.size, bool)
-    droppable[-1] = True
-    below = np.uint64(int(0.9 * 2.0 ** 64))
-    results = []
-    for token_scores in (scores(counts, 1.0), lattice_scores(pieces, counts, 1.0, 0.9)):
-        trie, _, _ = compile_pieces(pieces, token_scores)
-        results.append(kernels.best_path_stats(buf, bounds, *trie, lengths.size, ok, lengths, 8, droppable, below))
-    assert results[0][1] == -math.inf, 'the case needs the byte'
-    new_counts, score, pair_keys, _ = results[1]
-    assert math.isfinite(score)
-    assert new_counts[NUM_SPECIAL + 0xC3] > 0 and new_counts[NUM_SPECIAL + 0xC3] == new_counts[NUM_SPECIAL + 0xAB]
-    assert new_counts.sum() > 0 and (pair_keys >> np.uint64(32)).max() < lengths.size
 
 
 def _brute_best(text, allowed, score):
@@ -250,8 +162,8 @@ def test_pruning_loss_equals_a_brute_force_recomputation(seed, penalty):
     rng = np.random.default_rng(100 + seed)
     texts = [bytes(rng.choice(list(b'abcd'), int(rng.integers(8, 14))).tolist()) for _ in range(12)]
     buf, bounds = pack_bytes(texts)
-    pieces, counts = _random_vocab(rng, texts, 12)
-    counts, _ = _best_paths(pieces, counts, penalty, buf, bounds)
+    pieces, counts = random_vocab(rng, texts, 12)
+    counts, _ = best_paths(pieces, counts, penalty, buf, bounds)
     losses = pruning_losses(pieces, counts, penalty)
     total = counts.sum()
     floor = math.log(0.5) - math.log(total) - penalty

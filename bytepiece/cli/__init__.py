@@ -98,8 +98,9 @@ def _train_parser(sub):
                         'numbers, punctuation and whitespace) may take, 0..1, --method unigram only (default 0.35; '
                         '1: no limit)')
     p.add_argument('--dropout', type=float, default=None,
-                   help='the chance that an occurrence of a piece of several characters is left out of the best '
-                        'paths that choose the pieces, 0..1 (not 1), --method unigram only (default 0.2)')
+                   help='the share of the lattice\'s edges of pieces of several characters left out of the best '
+                        'paths that choose the pieces (by a hash of the text), 0..1 (not 1), --method unigram only '
+                        '(default 0.2)')
     p.add_argument('--min-count', type=int, default=2,
                    help='least count of kept n-grams and pieces (bytepiece), of a pair that becomes a piece '
                         '(unigram); default 2')

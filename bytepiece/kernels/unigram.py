@@ -6,9 +6,10 @@ never 0 (the hash tables' empty mark).
 
 Dropout leaves an edge of the lattice out when a hash of the span's bytes,
 the edge's start in the span and its id falls below a threshold: the same
-for a span wherever it lies, so counts do not depend on how the corpus is
-cut into shards. The hash of an edge is ``((span_hash + start * START_MULT)
-^ (id * ID_MULT)) * EDGE_MULT`` (mod 2**64), one multiply on the hot path.
+for a span wherever it lies (and for every copy of a repeated span), so
+counts do not depend on how the corpus is cut into shards. The hash of an
+edge is ``((span_hash + start * _START_MULT) ^ (id * _ID_MULT)) *
+_EDGE_MULT`` (mod 2**64): no mixing step beyond that last multiply.
 """
 
 import numpy as np
@@ -96,7 +97,7 @@ def viterbi_span_dropout(buf, a, m, units, unit_score, unit_token, droppable, dr
     ``best_path_stats``); a single byte is never droppable, so a path exists."""
     one = np.uint64(1)
     two = np.uint64(2)
-    seed = span_hash(buf, a, m)
+    span_bits = span_hash(buf, a, m)
     a = np.uint64(a)
     m = np.uint64(m)
     root_base = np.uint64(units[0])
@@ -116,10 +117,10 @@ def viterbi_span_dropout(buf, a, m, units, unit_score, unit_token, droppable, dr
             node = child
             score = best[k] + unit_score[node]
             # without branches on the drop (it would be mispredicted); a unit
-            # where no piece ends has token -1 and score -inf and never wins
+            # where no piece ends (token -1) never wins, even against -inf
             token = unit_token[node]
-            bits = ((seed + k * _START_MULT) ^ (np.uint64(token) * _ID_MULT)) * _EDGE_MULT
-            if (score >= top) & ~(droppable[max(token, 0)] & (bits < drop_below)):
+            bits = ((span_bits + k * _START_MULT) ^ (np.uint64(token) * _ID_MULT)) * _EDGE_MULT
+            if (score >= top) & (token >= 0) & ~(droppable[max(token, 0)] & (bits < drop_below)):
                 top = score
                 top_start = k
                 top_node = node
@@ -260,15 +261,15 @@ def whole_chars(data, offsets):
 
 
 @njit(cache=True, nogil=True)
-def several_chars(data, offsets, whole_chars):
+def several_chars(data, offsets, utf8):
     """Whether each piece ``data[offsets[i]:offsets[i+1]]`` has more than one
-    character: UTF-8 characters with ``whole_chars``, else bytes."""
+    character: UTF-8 characters with ``utf8``, else bytes."""
     n = offsets.size - 1
     out = np.zeros(n, np.bool_)
     for i in range(n):
         chars = 0
         for j in range(offsets[i], offsets[i + 1]):
-            if not whole_chars or not 0x80 <= data[j] < 0xC0:
+            if not utf8 or not 0x80 <= data[j] < 0xC0:
                 chars += 1
         out[i] = chars > 1
     return out

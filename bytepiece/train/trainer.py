@@ -55,10 +55,11 @@ class Trainer:
     pruned (default 1.3), and ``boundary_share``, the most of each
     vocabulary that pieces crossing a pre-token boundary may take, in [0, 1]
     (``bytepiece.train.boundaries``; default 0.35; 1.0: no limit), and
-    ``dropout``, the chance that an occurrence of a piece of several
-    characters is left out of the best paths that choose the pieces, in
-    [0, 1) (default 0.2; the saved counts come from the whole lattice). An
-    option of the other method is a ValueError.
+    ``dropout``, the share of the lattice's edges of pieces of several
+    characters left out of the best paths that choose the pieces (chosen by
+    a hash of the text, so repeated text leaves out the same), in [0, 1)
+    (default 0.2; the saved counts come from the whole lattice). An option
+    of the other method is a ValueError.
 
     >>> from bytepiece import Trainer
     >>> from bytepiece.demo import SAMPLE_DIR

@@ -21,9 +21,10 @@ shared.
    the size is reached; two more rounds then give its counts.
 
 Until the size is reached, the best paths are those of a lattice with
-``dropout`` of the occurrences of pieces of several characters left out: a
-piece that longer ones cover on the training text keeps the count it needs
-where they do not occur. The size's own counts come from the whole lattice.
+``dropout`` of the edges of pieces of several characters left out (chosen
+by a hash of the span's text): a piece that longer ones cover on the
+training text keeps the count it earns where they are missing. The size's
+own counts come from the whole lattice.
 
 A round is one pass over the shards on the run's engine. The state after
 each round is saved in the work directory, so a run started again goes on
@@ -48,7 +49,7 @@ SEED_PIECES = 4096  # the seed: bytes and characters, then pairs up to this many
 PRUNE_RATIO = 0.75  # a pruning round keeps at least this share of the pieces
 ALPHABET_SHARE = 0.25  # the alphabet takes at most this share of the room above the bytes
 EM_PASSES = 2  # passes with the size's own vocabulary before it is saved (one before pruning)
-MAX_GROWTH_ROUNDS = 16
+MAX_GROWTH_ROUNDS = 24  # half-size rounds: 4096 pieces reach a million in 14
 GROWTH_STEP = 0.5  # a growth round adds at most this share of the pieces
 _UNLIMITED = 1 << 30
 
@@ -212,7 +213,7 @@ def run_round(tasks, work, settings, shards, size, state, chars, rounds):
     if state.growing:
         target = math.ceil(settings.growth * goal)
         return grow(state, counts, keys, pair_counts, kept, crossing_mask(state.pieces), target, goal, settings)
-    if state.passes + 1 < (EM_PASSES if n == goal else 1):
+    if n == goal and state.passes + 1 < EM_PASSES:
         return State(state.pieces, counts, state.round + 1, False, state.passes + 1)
     if n == goal:
         _save_size(work, size, state.pieces, counts)
