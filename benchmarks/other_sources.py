@@ -18,7 +18,8 @@ unpacked with ``dpkg -x``; the benchmark may fetch them, tests never do):
 - ``other.c-headers``: the C headers of ``linux-libc-dev``, a document per file.
 
 The dev corpus holds none of them (its Chinese fortunes, Debian reference
-and handbook are other packages).
+and handbook are other packages). The versions are those the machine's apt
+sources offer; docs/benchmarks.md names the ones measured.
 """
 
 import glob
@@ -50,8 +51,9 @@ def _prepare(folder, path):
     for package in PACKAGES:
         if not glob.glob(os.path.join(folder, f'{package}_*.deb')):
             subprocess.run(['apt-get', 'download', package], cwd=folder, check=True)
-    for deb in sorted(glob.glob(os.path.join(folder, '*.deb'))):
-        subprocess.run(['dpkg', '-x', deb, root], check=True)
+    for package in PACKAGES:
+        for deb in sorted(glob.glob(os.path.join(folder, f'{package}_*.deb'))):
+            subprocess.run(['dpkg', '-x', deb, root], check=True)
     docs = list(_documents(root))
     with open(path + '.tmp', 'w', encoding='utf-8') as f:
         f.writelines(json.dumps({'src': src, 'text': text}, ensure_ascii=False) + '\n' for src, text in docs)
