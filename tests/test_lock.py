@@ -153,9 +153,9 @@ lock = FolderLock(sys.argv[1])
 lock.acquire()
 child = os.fork()  # as a process pool's worker is started
 if child == 0:
+    print(os.getpid(), flush=True)  # the child runs: its fork hooks have run
     time.sleep(60)
     os._exit(0)
-print(child, flush=True)
 time.sleep(60)
 '''
 
