@@ -160,6 +160,7 @@ def test_sampling_distribution_matches_sentencepiece(sp_models, config):
     for alpha in (0.1, 1.0):
         for k, text in enumerate(texts):
             ours = Counter(tuple(ids) for ids in tok.encode_batch([text] * draws, alpha=alpha, seed=k))
+            spm.set_random_generator_seed(k + 1)  # a fixed draw: the test passes or fails every time alike
             theirs = Counter(tuple(sp.encode(text, enable_sampling=True, alpha=alpha, nbest_size=-1))
                              for _ in range(draws))
             assert set(ours) <= set(theirs) | {ids for ids, c in ours.items() if c < 5}, text
