@@ -15,14 +15,12 @@ _EDGE_MULT`` (mod 2**64): no mixing step beyond that last multiply.
 import numpy as np
 from numba import njit
 
-from .hashtable import COUNTER_MULT, counter_add, counter_items, counter_new
+from .hashtable import COUNTER_MULT, counter_add, counter_items, counter_new, hash_bytes
 from .lattice import viterbi_span
 from .ngrams import LEN_SHIFT
 from .rng import mix64
 
 PAIR_SHIFT = np.uint64(32)
-_FNV_PRIME = np.uint64(0x100000001B3)
-_FNV_BASIS = np.uint64(0xCBF29CE484222325)
 _START_MULT = np.uint64(0x9E3779B97F4A7C15)
 _ID_MULT = np.uint64(0xC2B2AE3D27D4EB4F)
 _EDGE_MULT = np.uint64(0xBF58476D1CE4E5B9)
@@ -85,10 +83,7 @@ def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, 
 @njit(cache=True, nogil=True)
 def span_hash(buf, a, m):
     """A hash of the bytes ``buf[a:a+m]`` (FNV-1a, then mixed)."""
-    h = _FNV_BASIS
-    for j in range(a, a + m):
-        h = (h ^ np.uint64(buf[j])) * _FNV_PRIME
-    return mix64(h)
+    return mix64(hash_bytes(buf, a, a + m))
 
 
 @njit(inline='always')
