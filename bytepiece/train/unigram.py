@@ -18,7 +18,7 @@ shared.
    many as there are pieces, up to ``growth`` times the size).
 3. Pruning rounds: the corpus is segmented again (the counts of one hard EM
    step); the pieces of least loss go, at most a quarter per round, until
-   the size is reached; two more rounds then give its counts.
+   the size is reached; one more round then gives its counts.
 
 Until the size is reached, the best paths are those of a lattice with
 ``dropout`` of the edges of pieces of several characters left out (chosen
@@ -48,7 +48,6 @@ from .unigram_loss import compile_pieces, lattice_scores, prune
 SEED_PIECES = 4096  # the seed: bytes and characters, then pairs up to this many pieces
 PRUNE_RATIO = 0.75  # a pruning round keeps at least this share of the pieces
 ALPHABET_SHARE = 0.25  # the alphabet takes at most this share of the room above the bytes
-EM_PASSES = 2  # passes with the size's own vocabulary before it is saved (one before pruning)
 MAX_GROWTH_ROUNDS = 24  # half-size rounds: 4096 pieces reach a million in 14
 GROWTH_STEP = 0.5  # a growth round adds at most this share of the pieces
 _UNLIMITED = 1 << 30
@@ -57,17 +56,16 @@ _UNLIMITED = 1 << 30
 @dataclass
 class State:
     """One size's vocabulary entering round ``round``: pieces and their
-    estimated counts; whether it still grows, and passes made with it."""
+    estimated counts, and whether it still grows."""
     pieces: list
     counts: np.ndarray
     round: int = 0
     growing: bool = True
-    passes: int = 0  # passes already made with this vocabulary
 
     def save(self, work, folder):
         data, bounds = pack_bytes(self.pieces)
         work.save(f'{folder}/state-{self.round:03d}.npz', data=data, bounds=bounds, counts=self.counts,
-                  position=np.array([self.round, self.growing, self.passes], np.int64))
+                  position=np.array([self.round, self.growing], np.int64))
 
     @classmethod
     def load(cls, work, folder):
@@ -76,8 +74,8 @@ class State:
         if not names:
             return None
         saved = work.load(f'{folder}/{names[-1]}')
-        round_, growing, passes = saved['position'].tolist()
-        return cls(unpack_bytes(saved['data'], saved['bounds']), saved['counts'], round_, bool(growing), passes)
+        round_, growing = saved['position'].tolist()
+        return cls(unpack_bytes(saved['data'], saved['bounds']), saved['counts'], round_, bool(growing))
 
 
 @dataclass
@@ -213,8 +211,6 @@ def run_round(tasks, work, settings, shards, size, state, chars, rounds):
     if state.growing:
         target = math.ceil(settings.growth * goal)
         return grow(state, counts, keys, pair_counts, kept, crossing_mask(state.pieces), target, goal, settings)
-    if n == goal and state.passes + 1 < EM_PASSES:
-        return State(state.pieces, counts, state.round + 1, False, state.passes + 1)
     if n == goal:
         _save_size(work, size, state.pieces, counts)
         return None
