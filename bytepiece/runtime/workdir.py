@@ -127,6 +127,12 @@ class WorkDir:
         with np.load(self.file(name)) as data:
             return {k: data[k] for k in data.files}
 
+    def load_mapped(self, name):
+        """The arrays of ``save``, as a dict, each memory-mapped copy-on-write
+        where it lies in the file: no copy is read, and the pages are the
+        file's, held only while used. (``intact`` checks the file's CRCs.)"""
+        return mapped_members(self.file(name))
+
     def save_array(self, name, array):
         """Save one array as ``.npy``, atomically (``mapped_array`` maps it)."""
         with atomic_output(self.file(name), sync=False) as f:
@@ -227,6 +233,35 @@ def mapped_array(path):
     read one table share the file's pages, which the process holds only
     while it uses them."""
     return np.load(path, mmap_mode='c')
+
+
+def mapped_members(path):
+    """The arrays of an ``.npz`` file, those stored uncompressed memory-mapped
+    copy-on-write (one not aligned for its type, or compressed, is read)."""
+    arrays = {}
+    with open(path, 'rb') as f, zipfile.ZipFile(f) as z:
+        for info in z.infolist():
+            name = info.filename[:-len('.npy')] if info.filename.endswith('.npy') else info.filename
+            if info.compress_type != zipfile.ZIP_STORED:
+                arrays[name] = np.load(z.open(info))
+                continue
+            f.seek(info.header_offset)
+            header = f.read(30)  # a zip local header: the name's and extra field's lengths at 26
+            if header[:4] != b'PK\x03\x04':
+                raise ValueError(f'{path}: {info.filename} has no local header')
+            name_length, extra_length = struct.unpack('<HH', header[26:30])
+            f.seek(info.header_offset + 30 + name_length + extra_length)
+            version = np.lib.format.read_magic(f)
+            shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                     else np.lib.format.read_array_header_2_0(f))
+            if dtype.hasobject:
+                raise ValueError(f'{path}: {info.filename} holds objects')
+            if np.prod(shape) == 0:
+                arrays[name] = np.zeros(shape, dtype)
+                continue
+            array = np.memmap(f, dtype, 'c', f.tell(), shape, 'F' if fortran else 'C').view(np.ndarray)
+            arrays[name] = array if array.flags.aligned else array.copy()
+    return arrays
 
 
 def _first_difference(found, wanted, where=''):

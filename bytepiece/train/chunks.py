@@ -190,6 +190,6 @@ def summary(arrays, reused=False):
 
 
 def load_shard(work, name):
-    """``(buf, bounds)`` of a shard."""
-    arrays = work.load(f'chunks/{name}.npz')
+    """``(buf, bounds)`` of a shard, memory-mapped."""
+    arrays = work.load_mapped(f'chunks/{name}.npz')
     return arrays['buf'], arrays['bounds']
