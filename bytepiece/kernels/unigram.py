@@ -21,6 +21,7 @@ from .ngrams import LEN_SHIFT
 from .rng import mix64
 
 PAIR_SHIFT = np.uint64(32)
+PAIR_BATCH = 1 << 16
 _START_MULT = np.uint64(0x9E3779B97F4A7C15)
 _ID_MULT = np.uint64(0xC2B2AE3D27D4EB4F)
 _EDGE_MULT = np.uint64(0xBF58476D1CE4E5B9)
@@ -46,8 +47,11 @@ def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, 
     back_node = np.empty(longest + 1, np.int32)
     path = np.empty(longest, np.int64)
     counts = np.zeros(n_ids, np.int64)
-    keys = np.empty(max(buf.size, 1), np.uint64)
+    # pairs go to the counter a batch at a time: a small batch stays in cache
+    keys = np.empty(PAIR_BATCH + longest, np.uint64)
+    ones = np.ones(keys.size, np.int64)
     n_keys = 0
+    table = counter_new(buf.size // 12 if max_length > 0 else 0, COUNTER_MULT)  # a dozen bytes a distinct pair
     score = 0.0
     for i in range(bounds.size - 1):
         a = bounds[i]
@@ -74,8 +78,10 @@ def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, 
             if pair_ok[left] and pair_ok[right] and lengths[left] + lengths[right] <= max_length:
                 keys[n_keys] = (np.uint64(left) << PAIR_SHIFT) | np.uint64(right)
                 n_keys += 1
-    table = counter_add(counter_new(max(n_keys // 4, 1024), COUNTER_MULT), keys[:n_keys],
-                        np.ones(n_keys, np.int64))
+        if n_keys >= PAIR_BATCH:
+            table = counter_add(table, keys[:n_keys], ones[:n_keys])
+            n_keys = 0
+    table = counter_add(table, keys[:n_keys], ones[:n_keys])
     pair_keys, pair_counts = counter_items(table)
     return counts, score, pair_keys, pair_counts
 
