@@ -19,7 +19,8 @@ from bytepiece.core.model import NUM_SPECIAL
 from bytepiece.train import unigram as unigram_method
 from bytepiece.train.boundaries import crossing_mask, crosses_boundary
 from bytepiece.train.chunks import is_held_back, load_shard
-from bytepiece.train.unigram_loss import objective, pruning_losses
+from bytepiece.kernels import unigram as kernels
+from bytepiece.train.unigram_loss import compile_pieces, objective, pruning_losses, scores
 from bytepiece.core.text import pack_bytes
 
 from conftest import chunk_segmentations, g_test, logsumexp, segmentations
@@ -161,6 +162,39 @@ def test_hard_em_never_worsens_its_objective(seed, penalty, dropout):
         assert score >= previous - 1e-9 * abs(score)
         assert j >= score - 1e-9 * abs(score)
         previous = j
+
+
+@pytest.mark.parametrize('dropout', [0.0, 0.3])
+def test_a_pass_counts_every_copy_of_a_repeated_span(dropout):
+    """A pass segments each distinct span once and weights it by its copies:
+    its counts, pairs and score are those of every span taken alone."""
+    rng = np.random.default_rng(7)
+    lines = [bytes(rng.choice(list(b'abcde  '), int(rng.integers(1, 40))).tolist()) for _ in range(25)]
+    texts = [lines[int(i)] for i in rng.zipf(1.5, 400) % len(lines)] + [b'']
+    buf, bounds = pack_bytes(texts)
+    first, _, copies = kernels.distinct_spans(buf, bounds)
+    expected = Counter(texts)
+    assert [texts[i] for i in first.tolist()] == list(expected)  # in order of first appearance
+    assert copies.tolist() == list(expected.values())
+    pieces, counts = random_vocab(rng, [t for t in lines if len(t) > 2], 40)
+    trie, data, offsets = compile_pieces(pieces, scores(counts, 1.0))
+    lengths = np.zeros(len(pieces) + NUM_SPECIAL, np.int64)
+    lengths[NUM_SPECIAL:] = np.diff(offsets)
+    ok = np.ones(lengths.size, bool)
+    droppable = np.zeros(lengths.size, bool)
+    droppable[NUM_SPECIAL:] = kernels.several_chars(data, offsets, True)
+    args = (*trie, lengths.size, ok, lengths, 8, droppable, np.uint64(int(dropout * 2.0 ** 64)))
+    whole = kernels.best_path_stats(buf, bounds, *args)
+    alone_counts, alone_score, alone_pairs = np.zeros(lengths.size, np.int64), 0.0, Counter()
+    for text in texts:
+        b, bb = pack_bytes([text])
+        c, sc, keys, pair_counts = kernels.best_path_stats(b, bb, *args)
+        alone_counts += c
+        alone_score += sc
+        alone_pairs.update(dict(zip(keys.tolist(), pair_counts.tolist())))
+    assert (whole[0] == alone_counts).all()
+    assert whole[1] == pytest.approx(alone_score, rel=1e-12)
+    assert dict(zip(whole[2].tolist(), whole[3].tolist())) == dict(alone_pairs)
 
 
 def _brute_best(text, allowed, score):

@@ -15,7 +15,7 @@ _EDGE_MULT`` (mod 2**64): no mixing step beyond that last multiply.
 import numpy as np
 from numba import njit
 
-from .hashtable import COUNTER_MULT, counter_add, counter_items, counter_new, hash_bytes
+from .hashtable import COUNTER_MULT, capacity, counter_add, counter_items, counter_new, hash_bytes, scale
 from .lattice import viterbi_span
 from .ngrams import LEN_SHIFT
 from .rng import mix64
@@ -38,52 +38,111 @@ def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, 
     (uint64) above 0, each edge of an id with ``droppable[id]`` is left out
     when its hash is below ``drop_below``: a share ``drop_below / 2**64`` of
     them. Single bytes are never left out; each needs a finite score, as a
-    span may then have no other path."""
+    span may then have no other path.
+
+    A span's best path depends on its bytes alone (dropout too), so each
+    distinct span is segmented once and counted as often as it occurs (a
+    quarter of the bytes of a shard of prose or code are repeated lines)."""
+    n_spans = bounds.size - 1
     longest = 1
-    for i in range(bounds.size - 1):
+    for i in range(n_spans):
         longest = max(longest, bounds[i + 1] - bounds[i])
     best = np.empty(longest + 1, np.float64)
     back = np.empty(longest + 1, np.uint64)
     back_node = np.empty(longest + 1, np.int32)
     path = np.empty(longest, np.int64)
     counts = np.zeros(n_ids, np.int64)
+    first, span_bits, copies = distinct_spans(buf, bounds)
     # pairs go to the counter a batch at a time: a small batch stays in cache
     keys = np.empty(PAIR_BATCH + longest, np.uint64)
-    ones = np.ones(keys.size, np.int64)
+    weights = np.empty(keys.size, np.int64)
     n_keys = 0
     table = counter_new(buf.size // 12 if max_length > 0 else 0, COUNTER_MULT)  # a dozen bytes a distinct pair
     score = 0.0
-    for i in range(bounds.size - 1):
-        a = bounds[i]
-        m = bounds[i + 1] - a
+    for j in range(first.size):  # each distinct span once, weighted by its copies
+        a = bounds[first[j]]
+        m = bounds[first[j] + 1] - a
         if m == 0:
             continue
         if drop_below > 0:
-            viterbi_span_dropout(buf, a, m, units, unit_score, unit_token, droppable, drop_below, best, back,
-                                 back_node)
+            viterbi_span_dropout(buf, a, m, span_bits[j], units, unit_score, unit_token, droppable, drop_below,
+                                 best, back, back_node)
         else:
             viterbi_span(buf, a, m, units, unit_score, best, back, back_node)
-        score += best[m]
+        weight = copies[j]
+        score += weight * best[m]
         n = 0
         e = np.uint64(m)
         while e > 0:  # the path, last token first
             path[n] = unit_token[back_node[e]]
             n += 1
             e = back[e]
-        for j in range(n):
-            counts[path[j]] += 1
-        for j in range(n - 1):
-            left = path[j + 1]
-            right = path[j]
+        for t in range(n):
+            counts[path[t]] += weight
+        for t in range(n - 1):
+            left = path[t + 1]
+            right = path[t]
             if pair_ok[left] and pair_ok[right] and lengths[left] + lengths[right] <= max_length:
                 keys[n_keys] = (np.uint64(left) << PAIR_SHIFT) | np.uint64(right)
+                weights[n_keys] = weight
                 n_keys += 1
         if n_keys >= PAIR_BATCH:
-            table = counter_add(table, keys[:n_keys], ones[:n_keys])
+            table = counter_add(table, keys[:n_keys], weights[:n_keys])
             n_keys = 0
-    table = counter_add(table, keys[:n_keys], ones[:n_keys])
+    table = counter_add(table, keys[:n_keys], weights[:n_keys])
     pair_keys, pair_counts = counter_items(table)
     return counts, score, pair_keys, pair_counts
+
+
+@njit(cache=True, nogil=True)
+def distinct_spans(buf, bounds):
+    """The distinct spans ``buf[bounds[i]:bounds[i+1]]``: for each, in order
+    of first appearance, ``(first, span_bits, copies)``, the index of its
+    first copy, its ``span_hash`` and how many copies there are."""
+    n_spans = bounds.size - 1
+    seen = np.zeros(capacity(n_spans), np.int64)  # entry + 1; 0 is empty
+    first = np.empty(n_spans, np.int64)
+    span_bits = np.empty(n_spans, np.uint64)
+    copies = np.zeros(n_spans, np.int64)
+    n = 0
+    for i in range(n_spans):
+        a = bounds[i]
+        m = bounds[i + 1] - a
+        bits = span_hash(buf, a, m)
+        s, j = _find_span(seen, first, span_bits, bounds, buf, a, m, bits)
+        if j < 0:
+            j = n
+            n += 1
+            seen[s] = j + 1
+            first[j] = i
+            span_bits[j] = bits
+        copies[j] += 1
+    return first[:n], span_bits[:n], copies[:n]
+
+
+@njit(cache=True, inline='always')
+def _find_span(seen, seen_start, seen_hash, bounds, buf, a, m, span_bits):
+    """The slot of the span ``buf[a:a+m]`` in the table ``seen`` of entries
+    (span index ``seen_start``, hash ``seen_hash``) and its entry, or the
+    empty slot where it goes and -1."""
+    cap = seen.shape[0]
+    s = scale(span_bits, cap)
+    while seen[s] != 0:
+        j = seen[s] - 1
+        if seen_hash[j] == span_bits:
+            b = bounds[seen_start[j]]
+            if bounds[seen_start[j] + 1] - b == m:
+                same = True
+                for k in range(m):
+                    if buf[b + k] != buf[a + k]:
+                        same = False
+                        break
+                if same:
+                    return s, j
+        s += 1
+        if s == cap:
+            s = 0
+    return s, -1
 
 
 @njit(cache=True, nogil=True)
@@ -93,12 +152,13 @@ def span_hash(buf, a, m):
 
 
 @njit(inline='always')
-def viterbi_span_dropout(buf, a, m, units, unit_score, unit_token, droppable, drop_below, best, back, back_node):
+def viterbi_span_dropout(buf, a, m, span_bits, units, unit_score, unit_token, droppable, drop_below, best, back,
+                         back_node):
     """``lattice.viterbi_span`` without the edges that dropout leaves out (see
-    ``best_path_stats``); a single byte is never droppable, so a path exists."""
+    ``best_path_stats``; ``span_bits`` is the span's ``span_hash``); a single
+    byte is never droppable, so a path exists."""
     one = np.uint64(1)
     two = np.uint64(2)
-    span_bits = span_hash(buf, a, m)
     a = np.uint64(a)
     m = np.uint64(m)
     root_base = np.uint64(units[0])
