@@ -261,13 +261,22 @@ def _add_pairs(old_pieces, used, crossing, keys, pair_counts, target, crossing_r
     counts) and the crossing mask of the whole."""
     pieces = [p for p, u in zip(old_pieces, used.tolist()) if u]
     room = min(math.ceil(GROWTH_STEP * len(pieces)), target - len(pieces))
-    left = (keys >> np.uint64(32)).astype(np.int64) - NUM_SPECIAL
-    right = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64) - NUM_SPECIAL
-    candidates = ((i, old_pieces[a] + old_pieces[b]) for i, (a, b) in enumerate(zip(left.tolist(), right.tolist())))
-    chosen, added, added_crossing = _take_within_share(candidates, room, crossing_room - int(crossing[used].sum()),
+    chosen, added, added_crossing = _take_within_share(_pair_pieces(keys, old_pieces), room, crossing_room - int(crossing[used].sum()),
                                                        set(pieces))
     grown = np.concatenate([crossing[used], np.array(added_crossing, bool)])
     return pieces, added, pair_counts[np.array(chosen, np.int64)].astype(np.int64), grown
+
+
+def _pair_pieces(keys, pieces, batch=4096):
+    """``(index, piece)`` of each pair key (ids ``left << 32 | right``), in
+    order, made a batch at a time: a round reads only the first few of
+    millions."""
+    for start in range(0, keys.size, batch):
+        part = keys[start:start + batch]
+        left = ((part >> np.uint64(32)).astype(np.int64) - NUM_SPECIAL).tolist()
+        right = ((part & np.uint64(0xFFFFFFFF)).astype(np.int64) - NUM_SPECIAL).tolist()
+        for i, (a, b) in enumerate(zip(left, right), start):
+            yield i, pieces[a] + pieces[b]
 
 
 def _take_within_share(candidates, room, crossing_room, known):
