@@ -266,8 +266,13 @@ def char_pairs(buf, bounds, whole_chars):
     characters of at most 7 bytes in the spans, as n-gram keys
     (``kernels.ngrams``). With ``whole_chars`` False every byte is a
     character."""
-    keys = np.empty(2 * max(buf.size, 1), np.uint64)
+    longest = 1
+    for i in range(bounds.size - 1):
+        longest = max(longest, bounds[i + 1] - bounds[i])
+    keys = np.empty(PAIR_BATCH + 2 * longest, np.uint64)  # a batch, and the keys of one more span
+    ones = np.ones(keys.size, np.int64)
     n_keys = 0
+    table = counter_new(buf.size // 12, COUNTER_MULT)
     for i in range(bounds.size - 1):
         p = bounds[i]
         end = bounds[i + 1]
@@ -283,8 +288,10 @@ def char_pairs(buf, bounds, whole_chars):
                 n_keys += 1
             prev_start = p
             p += n
-    table = counter_add(counter_new(max(n_keys // 4, 1024), COUNTER_MULT), keys[:n_keys],
-                        np.ones(n_keys, np.int64))
+        if n_keys >= PAIR_BATCH:
+            table = counter_add(table, keys[:n_keys], ones[:n_keys])
+            n_keys = 0
+    table = counter_add(table, keys[:n_keys], ones[:n_keys])
     return counter_items(table)
 
 
