@@ -399,6 +399,39 @@ def test_held_back_documents_are_chosen_by_their_text(tmp_path):
     assert runs[1][0] == runs[0][0], 'the documents in another order: the same model'
 
 
+def test_the_held_back_choice_of_a_long_text_is_its_hash_taken_a_slice_at_a_time(monkeypatch):
+    """A long text is hashed a slice at a time, with no copy of its UTF-8:
+    the choice is that of the hash of the whole text's UTF-8, whatever the
+    slices (here of 3 characters, across multi-byte and lone surrogate
+    characters)."""
+    import hashlib
+    from bytepiece.train import chunks
+    rng = np.random.default_rng(5)
+    alphabet = list('ab \n') + ['é', '中', '😀', '\ud800']
+    texts = [''.join(rng.choice(alphabet, int(rng.integers(0, 30)))) for _ in range(300)]
+
+    def whole(text):
+        digest = hashlib.blake2b(text.encode('utf-8', 'surrogatepass'), digest_size=8).digest()
+        return (int.from_bytes(digest, 'little') >> 11) / float(1 << 53) < 0.5
+
+    expected = [whole(t) for t in texts]
+    assert 60 < sum(expected) < 240
+    monkeypatch.setattr(chunks, 'SLICE_CHARS', 3)
+    assert [is_held_back(t, 0.5) for t in texts] == expected
+
+
+def test_the_held_back_sample_keeps_at_most_its_size(monkeypatch):
+    """The held-back text kept for the report is at most ``SAMPLE_BYTES``
+    characters per partition: a longer document is kept cut short; every
+    held-back document is counted."""
+    from bytepiece.train import chunks
+    monkeypatch.setattr(chunks, 'SAMPLE_BYTES', 10)
+    held = chunks.HeldBack()
+    for text in ['abcd', 'efghijklmnop', 'q']:
+        held.add(text)
+    assert held.texts == ['abcd', 'efghij'] and held.documents == 3
+
+
 def test_the_report_measures_every_size_on_held_back_and_training_text(tmp_path):
     trainer = unigram_trainer()
     report = trainer.train(texts=_documents(), workers=2, holdout=0.1, progress=False)

@@ -24,7 +24,7 @@ from ..runtime.workdir import WorkDir
 
 TRAIN_MAXLEN = 10000
 SHARD_BYTES = 1 << 22
-SAMPLE_BYTES = 1 << 20  # held-back text kept per partition, for the report
+SAMPLE_BYTES = 1 << 20  # held-back characters kept per partition, for the report
 SLICE_CHARS = 1 << 20  # a long text is chunked a slice at a time
 
 
@@ -71,13 +71,17 @@ def is_held_back(text, holdout):
     read (and copies of a document fall on the same side)."""
     if holdout <= 0:
         return False
-    digest = hashlib.blake2b(text.encode('utf-8', 'surrogatepass'), digest_size=8).digest()
+    hashed = hashlib.blake2b(digest_size=8)
+    for start in range(0, max(len(text), 1), SLICE_CHARS):  # the UTF-8 of a slice at a time: no copy of a long text
+        hashed.update(text[start:start + SLICE_CHARS].encode('utf-8', 'surrogatepass'))
+    digest = hashed.digest()
     return (int.from_bytes(digest, 'little') >> 11) / float(1 << 53) < holdout
 
 
 class HeldBack:
-    """The held-back documents kept to measure a vocabulary: up to
-    ``SAMPLE_BYTES`` of them, and how many there were."""
+    """The held-back documents kept to measure a vocabulary, up to
+    ``SAMPLE_BYTES`` characters of them (the last one kept cut short), and
+    how many there were."""
 
     def __init__(self):
         self.texts, self.size, self.documents = [], 0, 0
@@ -85,8 +89,9 @@ class HeldBack:
     def add(self, text):
         self.documents += 1
         if self.size < SAMPLE_BYTES:
-            self.texts.append(text)
-            self.size += len(text)
+            kept = text[:SAMPLE_BYTES - self.size]  # a document of 20 MB is not kept whole
+            self.texts.append(kept)
+            self.size += len(kept)
 
 
 class ShardWriter:
@@ -145,6 +150,7 @@ def prepare_partition(work_path, part, isolate_digits, holdout):
             continue
         for chunks in text_chunks(text, regex, f'{part.path}, document {k + 1}'):
             writer.add(chunks)
+        text = None  # not held while the next document is read
     writer.flush()
     arrays = _summary_arrays(writer, report, held)
     work.save(done, **arrays)
