@@ -65,16 +65,22 @@ def _reduce(tasks, work, folder, shards, rows, min_count):
     """Keys and counts summed over the shards' bucket files, those reaching
     ``min_count``, sorted by descending count then key."""
     name = f'{folder}/reduced.npz'
-    if not work.exists(name):
-        ranges = tasks.reduce_ranges(rows, ROW_BYTES)
-        reduces = [(work.path, folder, shards, lo, hi, int(rows[lo:hi].sum()), min_count) for lo, hi in ranges]
-        parts = list(tasks.imap(reduce_keys, reduces))
-        keys = np.concatenate([p[0] for p in parts] + [np.zeros(0, np.uint64)])
-        counts = np.concatenate([p[1] for p in parts] + [np.zeros(0, np.int64)])
-        order = np.lexsort((keys, -counts))
-        work.save(name, keys=keys[order], counts=counts[order])
-    reduced = work.load(name)
-    return reduced['keys'], reduced['counts']
+    if work.exists(name):
+        reduced = work.load(name)
+        return reduced['keys'], reduced['counts']
+    ranges = tasks.reduce_ranges(rows, ROW_BYTES)
+    reduces = [(work.path, folder, shards, lo, hi, int(rows[lo:hi].sum()), min_count) for lo, hi in ranges]
+    parts = list(tasks.imap(reduce_keys, reduces))
+    # millions of pairs at 1 GB: each array is let go as soon as it is used
+    keys = np.concatenate([p[0] for p in parts] + [np.zeros(0, np.uint64)])
+    counts = np.concatenate([p[1] for p in parts] + [np.zeros(0, np.int64)])
+    parts = None
+    order = np.lexsort((keys, -counts))
+    keys = keys[order]
+    counts = counts[order]
+    order = None
+    work.save(name, keys=keys, counts=counts)
+    return keys, counts
 
 
 def count_chars(tasks, work, settings, shards):
