@@ -27,7 +27,7 @@ serves the spans that can get there (``segment_whole``).
 import numpy as np
 from numba import njit
 
-from .lattice import MODE_VITERBI, Draw, SpanWork, TokenOut, emit_path, segment_into
+from .lattice import MODE_VITERBI, Draw, SpanWork, TokenOut, emit_path, longest_span, segment_into
 from .normalize import normalize_batch
 from .rng import stream_seed
 from .trie import Trie
@@ -62,9 +62,7 @@ def segment_whole(buf, seg_bounds, text_seg, trie, draw, seed, first_stream, wit
     int64, seg_token_start int64)``; ``token_ends`` is empty unless
     ``with_ends``."""
     n_segs = seg_bounds.size - 1
-    longest = 0
-    for s in range(n_segs):
-        longest = max(longest, seg_bounds[s + 1] - seg_bounds[s])
+    longest = longest_span(seg_bounds)
     n_bytes = seg_bounds[n_segs] - seg_bounds[0]
     out = TokenOut(np.empty(n_bytes, np.int32), np.empty(n_bytes if with_ends else 0, np.int64),
                    np.empty(n_segs + 1, np.int64))

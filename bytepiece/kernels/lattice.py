@@ -68,6 +68,15 @@ class TokenOut(NamedTuple):
 
 
 @njit(inline='always')
+def longest_span(bounds):
+    """The most bytes of a span ``[bounds[i], bounds[i+1])`` (0 if none)."""
+    longest = 0
+    for i in range(bounds.size - 1):
+        longest = max(longest, bounds[i + 1] - bounds[i])
+    return longest
+
+
+@njit(inline='always')
 def span_work(longest):
     """Work arrays for spans of up to ``longest`` bytes."""
     return SpanWork(np.empty(longest + 1, np.float64), np.empty(longest + 1, np.uint64),

@@ -21,7 +21,7 @@ None of these kernels is parallel: parallelism is the caller's
 import numpy as np
 from numba import njit
 
-from .lattice import Draw, TokenOut, segment_into, span_work
+from .lattice import Draw, TokenOut, longest_span, segment_into, span_work
 from .rng import stream_seed
 from .trie import Trie
 
@@ -66,14 +66,6 @@ def chunk_bounds(buf):
 
 
 @njit(inline='always')
-def _longest_span(bounds):
-    longest = 0
-    for i in range(bounds.size - 1):
-        longest = max(longest, bounds[i + 1] - bounds[i])
-    return longest
-
-
-@njit(inline='always')
 def _token_out(n_bytes, n_spans, with_ends):
     # tokens never outnumber bytes; without ends, the kernels write none
     return TokenOut(np.empty(n_bytes, np.int32), np.empty(n_bytes if with_ends else 0, np.int64),
@@ -87,7 +79,7 @@ def segment_spans(buf, bounds, trie, draw, seed):
     ``(ids int32, token_ends int64, span_token_start int64)``."""
     out = _token_out(buf.size, bounds.size - 1, True)
     ntok = segment_into(buf, bounds, 0, bounds.size - 1, trie, draw, np.uint64(seed),
-                        span_work(_longest_span(bounds)), out, 0)
+                        span_work(longest_span(bounds)), out, 0)
     return out.ids[:ntok], out.ends[:ntok], out.span_tok_start
 
 
@@ -103,7 +95,7 @@ def segment_texts(buf, seg_bounds, text_seg, trie, draw, seed, first_stream, wit
     n_texts = text_seg.size - 1
     s0 = text_seg[0]
     bounds, first = segments_chunk_bounds(buf, seg_bounds, s0, text_seg[n_texts])
-    work = span_work(_longest_span(bounds))
+    work = span_work(longest_span(bounds))
     out = _token_out(seg_bounds[text_seg[n_texts]] - seg_bounds[s0], bounds.size - 1, with_ends)
     text_tok_start = np.empty(n_texts + 1, np.int64)
     ntok = 0
@@ -125,5 +117,5 @@ def segment_text(buf, units, unit_score, unit_token, unit_weight, mode, alpha, w
     out = _token_out(buf.size, bounds.size - 1, False)
     ntok = segment_into(buf, bounds, 0, bounds.size - 1, Trie(units, unit_score, unit_token),
                         Draw(mode, alpha, unit_weight, window), np.uint64(seed_bits),
-                        span_work(_longest_span(bounds)), out, 0)
+                        span_work(longest_span(bounds)), out, 0)
     return out.ids[:ntok]

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from .hashtable import COUNTER_MULT, capacity, counter_add, counter_items, counter_new, hash_bytes, scale
-from .lattice import viterbi_span
+from .lattice import longest_span, span_work, viterbi_span
 from .ngrams import LEN_SHIFT
 from .rng import mix64
 
@@ -43,13 +43,8 @@ def best_path_stats(buf, bounds, units, unit_score, unit_token, n_ids, pair_ok, 
     A span's best path depends on its bytes alone (dropout too), so each
     distinct span is segmented once and counted as often as it occurs (a
     quarter of the bytes of a shard of prose or code are repeated lines)."""
-    n_spans = bounds.size - 1
-    longest = 1
-    for i in range(n_spans):
-        longest = max(longest, bounds[i + 1] - bounds[i])
-    best = np.empty(longest + 1, np.float64)
-    back = np.empty(longest + 1, np.uint64)
-    back_node = np.empty(longest + 1, np.int32)
+    longest = max(longest_span(bounds), 1)
+    best, back, back_node = span_work(longest)
     path = np.empty(longest, np.int64)
     counts = np.zeros(n_ids, np.int64)
     first, span_bits, copies = distinct_spans(buf, bounds)
@@ -198,12 +193,7 @@ def alternatives(data, offsets, units, unit_score, unit_token):
     ``(ids, starts, score)``: piece ``i``'s alternative is
     ``ids[starts[i]:starts[i+1]]`` with total score ``score[i]``."""
     n_pieces = offsets.size - 1
-    longest = 1
-    for i in range(n_pieces):
-        longest = max(longest, offsets[i + 1] - offsets[i])
-    best = np.empty(longest + 1, np.float64)
-    back = np.empty(longest + 1, np.uint64)
-    back_node = np.empty(longest + 1, np.int32)
+    best, back, back_node = span_work(max(longest_span(offsets), 1))
     ids = np.empty(max(offsets[-1], 1), np.int32)
     starts = np.zeros(n_pieces + 1, np.int64)
     score = np.full(n_pieces, -np.inf)
@@ -266,10 +256,7 @@ def char_pairs(buf, bounds, whole_chars):
     characters of at most 7 bytes in the spans, as n-gram keys
     (``kernels.ngrams``). With ``whole_chars`` False every byte is a
     character."""
-    longest = 1
-    for i in range(bounds.size - 1):
-        longest = max(longest, bounds[i + 1] - bounds[i])
-    keys = np.empty(PAIR_BATCH + 2 * longest, np.uint64)  # a batch, and the keys of one more span
+    keys = np.empty(PAIR_BATCH + 2 * longest_span(bounds), np.uint64)  # a batch, and the keys of one more span
     ones = np.ones(keys.size, np.int64)
     n_keys = 0
     table = counter_new(buf.size // 12, COUNTER_MULT)
