@@ -261,8 +261,8 @@ def _add_pairs(old_pieces, used, crossing, keys, pair_counts, target, crossing_r
     counts) and the crossing mask of the whole."""
     pieces = [p for p, u in zip(old_pieces, used.tolist()) if u]
     room = min(math.ceil(GROWTH_STEP * len(pieces)), target - len(pieces))
-    chosen, added, added_crossing = _take_within_share(_pair_pieces(keys, old_pieces), room, crossing_room - int(crossing[used].sum()),
-                                                       set(pieces))
+    chosen, added, added_crossing = _take_within_share(_pair_pieces(keys, old_pieces), room,
+                                                       crossing_room - int(crossing[used].sum()), set(pieces))
     grown = np.concatenate([crossing[used], np.array(added_crossing, bool)])
     return pieces, added, pair_counts[np.array(chosen, np.int64)].astype(np.int64), grown
 
