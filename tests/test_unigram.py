@@ -20,11 +20,11 @@ from bytepiece.train import unigram as unigram_method
 from bytepiece.train.boundaries import crossing_mask, crosses_boundary
 from bytepiece.train.chunks import is_held_back, load_shard
 from bytepiece.kernels import unigram as kernels
-from bytepiece.train.unigram_loss import compile_pieces, objective, pruning_losses, scores
+from bytepiece.train.unigram_loss import objective, pruning_losses
 from bytepiece.core.text import pack_bytes
 
 from conftest import chunk_segmentations, g_test, logsumexp, segmentations
-from unigram_passes import best_paths, random_vocab
+from unigram_passes import best_paths, path_stats, random_vocab
 
 SIZES = [1000, 700]  # largest first, as trained
 
@@ -177,18 +177,11 @@ def test_a_pass_counts_every_copy_of_a_repeated_span(dropout):
     assert [texts[i] for i in first.tolist()] == list(expected)  # in order of first appearance
     assert copies.tolist() == list(expected.values())
     pieces, counts = random_vocab(rng, [t for t in lines if len(t) > 2], 40)
-    trie, data, offsets = compile_pieces(pieces, scores(counts, 1.0))
-    lengths = np.zeros(len(pieces) + NUM_SPECIAL, np.int64)
-    lengths[NUM_SPECIAL:] = np.diff(offsets)
-    ok = np.ones(lengths.size, bool)
-    droppable = np.zeros(lengths.size, bool)
-    droppable[NUM_SPECIAL:] = kernels.several_chars(data, offsets, True)
-    args = (*trie, lengths.size, ok, lengths, 8, droppable, np.uint64(int(dropout * 2.0 ** 64)))
-    whole = kernels.best_path_stats(buf, bounds, *args)
-    alone_counts, alone_score, alone_pairs = np.zeros(lengths.size, np.int64), 0.0, Counter()
+    whole = path_stats(pieces, counts, 1.0, buf, bounds, dropout, max_length=8)
+    alone_counts, alone_score, alone_pairs = np.zeros(whole[0].size, np.int64), 0.0, Counter()
     for text in texts:
         b, bb = pack_bytes([text])
-        c, sc, keys, pair_counts = kernels.best_path_stats(b, bb, *args)
+        c, sc, keys, pair_counts = path_stats(pieces, counts, 1.0, b, bb, dropout, max_length=8)
         alone_counts += c
         alone_score += sc
         alone_pairs.update(dict(zip(keys.tolist(), pair_counts.tolist())))

@@ -20,13 +20,19 @@ def random_vocab(rng, texts, n_pieces):
     return list(pieces), np.array(list(pieces.values()), np.int64)
 
 
-def best_paths(pieces, counts, penalty, buf, bounds, dropout=0.0):
+def path_stats(pieces, counts, penalty, buf, bounds, dropout=0.0, max_length=0):
+    """The kernel's ``(counts by id, score, pair keys, pair counts)`` of one
+    pass, every piece pairing, pieces of several characters droppable."""
     trie, data, offsets = compile_pieces(pieces, scores(counts, penalty))
     lengths = np.zeros(len(pieces) + NUM_SPECIAL, np.int64)
     lengths[NUM_SPECIAL:] = np.diff(offsets)
     ok = np.ones(lengths.size, bool)
     droppable = np.zeros(lengths.size, bool)
     droppable[NUM_SPECIAL:] = kernels.several_chars(data, offsets, True)
-    new_counts, score, _, _ = kernels.best_path_stats(buf, bounds, *trie, lengths.size, ok, lengths, 0, droppable,
-                                                      np.uint64(int(dropout * 2.0 ** 64)))
+    return kernels.best_path_stats(buf, bounds, *trie, lengths.size, ok, lengths, max_length, droppable,
+                                   np.uint64(int(dropout * 2.0 ** 64)))
+
+
+def best_paths(pieces, counts, penalty, buf, bounds, dropout=0.0):
+    new_counts, score, _, _ = path_stats(pieces, counts, penalty, buf, bounds, dropout)
     return new_counts[NUM_SPECIAL:], score
