@@ -19,6 +19,7 @@ from bytepiece.core.model import NUM_SPECIAL
 from bytepiece.train import unigram as unigram_method
 from bytepiece.train.boundaries import crossing_mask, crosses_boundary
 from bytepiece.train.chunks import is_held_back, load_shard
+from bytepiece.train.settings import DEFAULT_HOLDOUT
 from bytepiece.kernels import unigram as kernels
 from bytepiece.train.unigram_loss import objective, pruning_losses
 from bytepiece.core.text import pack_bytes
@@ -27,10 +28,19 @@ from conftest import chunk_segmentations, g_test, logsumexp, segmentations
 from unigram_passes import best_paths, path_stats, random_vocab
 
 SIZES = [1000, 700]  # largest first, as trained
+THREE_BYTE_CHARS = [chr(cp) for cp in range(0x800, 0x10000) if not 0xD800 <= cp < 0xE000]
 
 
 def sample_files():
     return sorted(os.path.join(SAMPLE_DIR, n) for n in os.listdir(SAMPLE_DIR) if not n.startswith('.'))
+
+
+def training_chars():
+    """Characters of several bytes in the sample's documents (its non-empty
+    lines) that a run with the default holdout trains on."""
+    lines = [line for p in sample_files() for line in open(p, encoding='utf-8').read().split('\n') if line]
+    return Counter(c for line in lines if not is_held_back(line, DEFAULT_HOLDOUT['unigram'])
+                   for c in line if len(c.encode('utf-8')) > 1)
 
 
 def unigram_trainer(**kwargs):
@@ -349,8 +359,7 @@ def test_the_alphabet_is_never_pruned(trained):
     """The most frequent characters reaching min_count, up to a quarter of
     the room above the bytes, are pieces of every size, used or not."""
     trainer, _ = trained
-    text = ''.join(open(p, encoding='utf-8').read() for p in sample_files())
-    chars = Counter(c for c in text if len(c.encode('utf-8')) > 1)
+    chars = training_chars()
     for size, pieces in zip(SIZES, trainer.pieces):
         share = int(0.25 * (size - NUM_SPECIAL - 256))
         frequent = [c.encode('utf-8') for c, n in chars.most_common() if n >= 3][:share]
@@ -358,6 +367,41 @@ def test_the_alphabet_is_never_pruned(trained):
         # characters counted alike may stand in either order at the cut
         missing = [c for c in frequent if c not in pieces]
         assert all(chars[c.decode('utf-8')] == chars[frequent[-1].decode('utf-8')] for c in missing), missing
+
+
+def test_lead_prefixes_are_kept_and_an_unseen_character_of_their_block_costs_two_tokens(trained):
+    """The bytes but the last of the corpus' characters of three and four
+    bytes that two characters or more share, the most frequent up to their
+    share of the room, are pieces of every size; a character the corpus
+    never holds costs two tokens where its prefix is one, three otherwise."""
+    trainer, _ = trained
+    chars = training_chars()
+    totals, sharing = Counter(), Counter()
+    for c, n in chars.items():
+        if n >= 3 and len(c.encode('utf-8')) >= 3:
+            totals[c.encode('utf-8')[:-1]] += n
+            sharing[c.encode('utf-8')[:-1]] += 1
+    ranked = sorted((t, p) for p, t in totals.items() if sharing[p] > 1)[::-1]
+    for size, pieces in zip(SIZES, trainer.pieces):
+        share = int(unigram_method.LEAD_SHARE * (size - NUM_SPECIAL - 256))
+        assert 0 < share < len(ranked), 'the sample has more shared prefixes than the room'
+        partial = {p for p in pieces if len(p) > 1 and not _is_utf8(p)}
+        assert partial == {p for _, p in ranked[:share]}, size
+        tok = trainer.tokenizer(size)
+        kept = ranked[0][1]
+        unseen = next(c for c in THREE_BYTE_CHARS if c.encode('utf-8')[:-1] == kept and c not in chars)
+        assert tok.tokenize(unseen) == [kept, unseen.encode('utf-8')[-1:]]
+        other = next(c for c in THREE_BYTE_CHARS
+                     if c.encode('utf-8')[:-1] not in pieces and c.encode('utf-8') not in pieces)
+        assert len(tok.encode(other)) == 3
+
+
+def _is_utf8(piece):
+    try:
+        piece.decode('utf-8')
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _documents():

@@ -22,8 +22,8 @@ def convert_to_sentencepiece(tokenizer, path):
     byte piece ``<0xXX>``; an ASCII byte keeps its character (SentencePiece only
     uses byte pieces for unknown characters, so ``'\n'`` must be a normal
     piece to be chosen like ours) and gets an extra byte piece (score -100)
-    after our ids, which byte fallback requires. Pieces that are not valid UTF-8 (possible in
-    models trained with ``ensure_unicode=False``) cannot be expressed in
+    after our ids, which byte fallback requires. Pieces that are not valid UTF-8 (the unigram
+    method's lead prefixes; any piece with ``ensure_unicode=False``) cannot be expressed in
     SentencePiece: they become unused placeholders, so the converted model
     never emits them and its ids differ from ours where we would.
     Needs the ``sentencepiece`` extra (and protobuf).

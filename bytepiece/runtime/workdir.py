@@ -30,7 +30,7 @@ from .fileio import atomic_output
 from .lock import LOCK_FILE, FolderLock
 
 MANIFEST = 'manifest.json'
-FORMAT_VERSION = 2  # the files a run writes changed: a directory of another version is refused
+FORMAT_VERSION = 3  # the files a run writes changed: a directory of another version is refused
 
 
 class _Stream:

@@ -11,7 +11,10 @@ shared.
    alphabet, the most frequent characters reaching ``min_count`` (at most a
    quarter of the room above the bytes), is never pruned, as the bytes are:
    a character a text outside the corpus uses often costs its bytes
-   otherwise.
+   otherwise. So are the lead prefixes (a character of three or four bytes
+   but its last byte, where two characters or more share it; at most
+   ``LEAD_SHARE`` of the room): a character the corpus never holds then
+   costs two tokens, not three or four, as in byte-level BPE.
 2. Growth rounds: the corpus is segmented by Viterbi with the vocabulary;
    pieces no best path uses go (bytes and the alphabet stay), and the most
    frequent pairs of adjacent tokens join as new pieces (at most half as
@@ -48,6 +51,7 @@ from .unigram_loss import compile_pieces, lattice_scores, prune
 SEED_PIECES = 4096  # the seed: bytes and characters, then pairs up to this many pieces
 PRUNE_RATIO = 0.75  # a pruning round keeps at least this share of the pieces
 ALPHABET_SHARE = 0.25  # the alphabet takes at most this share of the room above the bytes
+LEAD_SHARE = 0.015  # lead prefixes take at most this share of the room above the bytes
 MAX_GROWTH_ROUNDS = 24  # half-size rounds: 4096 pieces reach a million in 14
 GROWTH_STEP = 0.5  # a growth round adds at most this share of the pieces
 _UNLIMITED = 1 << 30
@@ -93,6 +97,23 @@ class Alphabet:
         chosen = np.flatnonzero(self.is_char)[:int(ALPHABET_SHARE * room)]
         return {unpack(k) for k in self.keys[chosen].tolist()}
 
+    def lead_prefixes(self, size):
+        """``{prefix: count}`` of a vocabulary of ``size`` ids: the bytes but
+        the last of the characters of three and four bytes, where two or more
+        characters share them, by descending count (their characters' summed),
+        at most ``LEAD_SHARE`` of the room above the bytes. With one, a
+        character the corpus never holds costs two tokens, not three or four."""
+        found = {}
+        ids = np.flatnonzero(self.is_char)
+        for key, count in zip(self.keys[ids].tolist(), self.counts[ids].tolist()):
+            char = unpack(key)
+            if len(char) >= 3:
+                total, sharing = found.get(char[:-1], (0, 0))
+                found[char[:-1]] = (total + count, sharing + 1)
+        shared = sorted(((total, prefix) for prefix, (total, sharing) in found.items() if sharing > 1), reverse=True)
+        room = max(size - NUM_SPECIAL - 256, 0)
+        return {prefix: total for total, prefix in shared[:int(LEAD_SHARE * room)]}
+
 
 def train_unigram(tasks, work, settings, shards, byte_counts, report):
     """Train every size on the prepared ``shards`` (whose bytes occur
@@ -124,14 +145,14 @@ def train_size(tasks, work, settings, shards, size, alphabet, byte_counts, round
     """The rounds of one size, from its last saved state (each appended to
     ``rounds``); saves the size."""
     folder = f'unigram/{size}'
-    chars = alphabet.chars(size)
+    protected = alphabet.chars(size) | set(alphabet.lead_prefixes(size))
     state = State.load(work, folder)
     if state is None:
         state = seed(settings, size, alphabet, byte_counts)
         state.save(work, folder)
     while state is not None:
         previous = state.round
-        state = run_round(tasks, work, settings, shards, size, state, chars, rounds)
+        state = run_round(tasks, work, settings, shards, size, state, protected, rounds)
         if state is not None:
             state.save(work, folder)
         work.remove(f'{folder}/state-{previous:03d}.npz')
@@ -152,7 +173,8 @@ def count_alphabet(tasks, work, settings, shards):
 
 def seed(settings, size, alphabet, byte_counts):
     """The seed vocabulary of ``size``: bytes, the most frequent characters,
-    then the most frequent pairs of characters, with their counts."""
+    the most frequent pairs of characters, then the lead prefixes, with their
+    counts."""
     largest = math.ceil(settings.growth * (size - NUM_SPECIAL))
     # beyond the bytes, the most frequent characters take at most half the
     # room, the seed at most half the room (growth needs the rest), and a
@@ -164,8 +186,10 @@ def seed(settings, size, alphabet, byte_counts):
     candidates = ((i, unpack(k)) for i, k in zip(pair_ids.tolist(), alphabet.keys[pair_ids].tolist()))
     pairs, _, _ = _take_within_share(candidates, room, _crossing_quota(settings, largest), set())
     chosen = np.sort(np.concatenate([chars, np.array(pairs, np.int64)]))
-    pieces = [bytes([b]) for b in range(256)] + [unpack(k) for k in alphabet.keys[chosen].tolist()]
-    seed_counts = np.concatenate([byte_counts, alphabet.counts[chosen]]).astype(np.int64)
+    prefixes = alphabet.lead_prefixes(size)
+    pieces = [bytes([b]) for b in range(256)] + [unpack(k) for k in alphabet.keys[chosen].tolist()] + list(prefixes)
+    seed_counts = np.concatenate([byte_counts, alphabet.counts[chosen],
+                                  np.fromiter(prefixes.values(), np.int64, len(prefixes))]).astype(np.int64)
     return State(pieces, seed_counts)
 
 
@@ -193,9 +217,10 @@ def _save_round_vocab(work, settings, state, round_dir, dropout):
               drop_below=np.uint64(int(dropout * 2.0 ** 64)))
 
 
-def run_round(tasks, work, settings, shards, size, state, chars, rounds):
+def run_round(tasks, work, settings, shards, size, state, protected, rounds):
     """One pass over the corpus with ``state``'s vocabulary (appended to
-    ``rounds``); the state after it, or None when the size is saved."""
+    ``rounds``); the state after it, or None when the size is saved.
+    ``protected``: the pieces besides the bytes that are never dropped."""
     goal = size - NUM_SPECIAL
     round_dir = f'unigram/{size}/round-{state.round:03d}'
     n = len(state.pieces)
@@ -207,7 +232,7 @@ def run_round(tasks, work, settings, shards, size, state, chars, rounds):
     counts = counts[NUM_SPECIAL:]
     rounds.append({'size': size, 'round': state.round, 'phase': phase, 'pieces': n,
                           'tokens': int(counts.sum()), 'objective': score})
-    kept = np.fromiter((p in chars or len(p) == 1 for p in state.pieces), bool, n)
+    kept = np.fromiter((p in protected or len(p) == 1 for p in state.pieces), bool, n)
     if state.growing:
         target = math.ceil(settings.growth * goal)
         return grow(state, counts, keys, pair_counts, kept, crossing_mask(state.pieces), target, goal, settings)
