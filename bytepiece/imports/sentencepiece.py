@@ -305,7 +305,7 @@ class SentencePieceSplitter:
 
     def __init__(self, normalizer):
         self.normalizer = normalizer
-        self._arguments = None  # (vocab, alpha, the kernel's arguments before the seed, after it)
+        self._arguments = None  # (vocab, alpha, the kernel's arguments before the seed, after it, all with seed 0)
 
     def __getstate__(self):
         return {'normalizer': self.normalizer}
@@ -320,11 +320,14 @@ class SentencePieceSplitter:
         arguments = self._arguments
         if arguments is None or arguments[0] is not vocab or arguments[1] != alpha:
             *lattice, value, rebase_floor = vocab.kernel_arguments(alpha)
-            arguments = (vocab, alpha, (*self.normalizer.kernel_arguments(), *lattice),
-                         (value, rebase_floor, vocab.byte_base, vocab.unk_id, vocab.byte_ids, vocab.byte_fallback))
+            head = (*self.normalizer.kernel_arguments(), *lattice)
+            tail = (value, rebase_floor, vocab.byte_base, vocab.unk_id, vocab.byte_ids, vocab.byte_fallback)
+            arguments = (vocab, alpha, head, tail, (*head, np.uint64(0), *tail))
             self._arguments = arguments  # one assignment: threads see the old tuple or the new one
-        return encode_sentencepiece(np.frombuffer(encode_utf8(text), np.uint8), *arguments[2], np.uint64(seed),
-                                    *arguments[3])
+        buf = np.frombuffer(encode_utf8(text), np.uint8)
+        if alpha < 0:  # Viterbi draws nothing: the arguments with a seed, made once
+            return encode_sentencepiece(buf, *arguments[4])
+        return encode_sentencepiece(buf, *arguments[2], np.uint64(seed), *arguments[3])
 
     def split(self, texts, first_index, offsets):
         try:
