@@ -61,7 +61,9 @@ def killing(client, prefix, marker, job):
     assert os.path.exists(marker), f'no task of {prefix!r} ran: the phase was not killed'
     assert before - set(client.run(os.getpid).values()), 'the worker process that ran the task is gone'
     try:  # its nanny starts it again; if that fails, the cluster gets a new one for the next test
-        client.wait_for_workers(2, timeout=30)
+        # (on a loaded machine a restart can take over 30 s, and a worker added meanwhile
+        # leaves the cluster's spec and the nanny at odds: it then closes the nanny)
+        client.wait_for_workers(2, timeout=120)
     except (TimeoutError, distributed.exceptions.WorkerStartTimeoutError):
         client.cluster.scale(2)
         client.wait_for_workers(2, timeout=120)
