@@ -59,8 +59,8 @@ def main(argv=None):
 
     tokenizer = Tokenizer(args.out, seed=42)
     print(f'vocab_size = {tokenizer.vocab_size}')
-    print('(<e3> is a one-byte piece: a character this small vocabulary does not hold whole, or a\n'
-          ' draw that split one, is spelled out in its UTF-8 bytes)')
+    print('(<e3> is a byte of a piece that is no whole character: a character this small vocabulary\n'
+          ' does not hold whole, or a draw that split one, is spelled out in its UTF-8 bytes)')
     for text in EXAMPLES:
         ids = tokenizer.encode(text)
         pieces = show(tokenizer.tokenize(text))
