@@ -1,13 +1,14 @@
 """Work directories: outputs that appear only complete, a manifest that
 refuses another run's arguments, and bucketed array files."""
 
+import json
 import os
 
 import numpy as np
 import pytest
 
 from bytepiece.runtime.lock import FolderInUse
-from bytepiece.runtime.workdir import WorkDir, bucket_rows, read_buckets, write_buckets
+from bytepiece.runtime.workdir import FORMAT_VERSION, WorkDir, bucket_rows, read_buckets, write_buckets
 
 
 def test_a_run_resumes_in_its_own_directory(tmp_path):
@@ -25,6 +26,20 @@ def test_a_run_resumes_in_its_own_directory(tmp_path):
     assert again.exists('phase/0001.npz'), 'nothing is deleted'
     again.close()
     assert not os.path.exists(tmp_path / 'w')
+
+
+def test_a_directory_of_another_format_version_is_refused_unless_replaced(tmp_path):
+    work = WorkDir(tmp_path / 'w', {'order': 6})
+    work.save('phase/0001.npz', keys=np.arange(5))
+    work.release()
+    manifest = json.loads((tmp_path / 'w' / 'manifest.json').read_text())
+    (tmp_path / 'w' / 'manifest.json').write_text(json.dumps(dict(manifest, version=FORMAT_VERSION - 1)))
+    with pytest.raises(ValueError, match=rf'another version of bytepiece \(format {FORMAT_VERSION - 1}, '
+                                         rf'this one writes {FORMAT_VERSION}\)'):
+        WorkDir(tmp_path / 'w', {'order': 6})
+    again = WorkDir(tmp_path / 'w', {'order': 6}, replace=True)
+    assert not again.exists('phase/0001.npz'), 'replaced: the files of the old run are gone'
+    again.close()
 
 
 def test_a_folder_of_other_files_is_refused(tmp_path):

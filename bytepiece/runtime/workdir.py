@@ -79,6 +79,10 @@ class WorkDir:
             self.clear()
             with atomic_output(self.file(MANIFEST)) as f:
                 f.write(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8'))
+        elif isinstance(found, dict) and found.get('version') != FORMAT_VERSION:
+            raise ValueError(f'{self.kind} {self.path!r} was written by another version of bytepiece (format '
+                             f'{_short(found.get("version"))}, this one writes {FORMAT_VERSION}), whose run cannot go '
+                             f'on here: remove it or choose another one')
         elif found != manifest:
             raise ValueError(f'{self.kind} {self.path!r} belongs to a run with other arguments '
                              f'({_first_difference(found, manifest)}): remove it or choose another one')
