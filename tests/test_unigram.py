@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -20,7 +21,7 @@ from bytepiece.train import unigram as unigram_method
 from bytepiece.train.boundaries import crossing_mask, crosses_boundary
 from bytepiece.train.chunks import is_held_back, load_shard
 from bytepiece.train.settings import DEFAULT_HOLDOUT
-from bytepiece.kernels import unigram as kernels
+from bytepiece.kernels import ngrams, unigram as kernels
 from bytepiece.train.unigram_loss import objective, pruning_losses
 from bytepiece.core.text import pack_bytes
 
@@ -28,7 +29,9 @@ from conftest import chunk_segmentations, g_test, logsumexp, segmentations
 from unigram_passes import best_paths, path_stats, random_vocab
 
 SIZES = [1000, 700]  # largest first, as trained
-THREE_BYTE_CHARS = [chr(cp) for cp in range(0x800, 0x10000) if not 0xD800 <= cp < 0xE000]
+THREE_BYTE_CHARS = [chr(cp) for cp in range(0x800, 0x10000)  # assigned, and left alone by NFC
+                    if unicodedata.category(chr(cp)) not in ('Cn', 'Cs')
+                    and unicodedata.normalize('NFC', chr(cp)) == chr(cp)]
 
 
 def sample_files():
@@ -394,6 +397,26 @@ def test_lead_prefixes_are_kept_and_an_unseen_character_of_their_block_costs_two
         other = next(c for c in THREE_BYTE_CHARS
                      if c.encode('utf-8')[:-1] not in pieces and c.encode('utf-8') not in pieces)
         assert len(tok.encode(other)) == 3
+
+
+def test_lead_prefixes_of_made_up_counts():
+    """Three- and four-byte characters give their bytes but the last, shared
+    by two characters or more, by summed count (ties by the bytes), up to the
+    share; pairs, characters of one and two bytes, and a lone character's
+    prefix give none."""
+    chars = {'\u4e00': 5, '\u4e01': 4, '\u4e40': 50, '\u4e41': 1, '\u4e80': 9, '\u4e81': 9, '\U0001f600': 7,
+             '\U0001f601': 2, '\u0416': 99, '\u0417': 99, '\u2500': 80, 'ab': 1000}
+    keys = np.array([ngrams.pack(c.encode('utf-8')) for c in chars], np.uint64)
+    is_char = np.array([len(c) == 1 for c in chars])
+    alphabet = unigram_method.Alphabet(keys, np.array(list(chars.values()), np.int64), is_char)
+    # summed counts 51, 18, then 9 and 9, the larger bytes first
+    everything = [b'\xe4\xb9', b'\xe4\xba', b'\xf0\x9f\x98', b'\xe4\xb8']
+    room = int(len(everything) / unigram_method.LEAD_SHARE) + 1
+    assert alphabet.lead_prefixes(room + NUM_SPECIAL + 256) == everything
+    assert alphabet.lead_prefixes(int(2 / unigram_method.LEAD_SHARE) + 1 + NUM_SPECIAL + 256) == everything[:2]
+    assert alphabet.lead_prefixes(NUM_SPECIAL + 256) == []
+    no_chars = unigram_method.Alphabet(keys, alphabet.counts, np.zeros(keys.size, bool))  # ensure_unicode off
+    assert no_chars.lead_prefixes(room + NUM_SPECIAL + 256) == []
 
 
 def _is_utf8(piece):

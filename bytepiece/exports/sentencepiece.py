@@ -23,7 +23,7 @@ def convert_to_sentencepiece(tokenizer, path):
     uses byte pieces for unknown characters, so ``'\n'`` must be a normal
     piece to be chosen like ours) and gets an extra byte piece (score -100)
     after our ids, which byte fallback requires. Pieces that are not valid UTF-8 (the unigram
-    method's lead prefixes; any piece with ``ensure_unicode=False``) cannot be expressed in
+    method's lead prefixes; possible with ``ensure_unicode=False``) cannot be expressed in
     SentencePiece: they become unused placeholders, so the converted model
     never emits them and its ids differ from ours where we would.
     Needs the ``sentencepiece`` extra (and protobuf).

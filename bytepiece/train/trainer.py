@@ -45,7 +45,8 @@ class Trainer:
     (``'bytepiece'``), or of a pair that becomes a piece (``'unigram'``), >= 1.
     ``isolate_digits``: every digit is its own chunk.
     ``ensure_unicode``: no piece starts with a UTF-8 continuation byte; with
-    ``'unigram'``, every piece of more than one byte is whole characters.
+    ``'unigram'``, every piece of more than one byte is whole characters but
+    the lead prefixes (a character of three or four bytes but its last).
     Of ``'bytepiece'`` only: ``order``, the n-gram order of the byte language
     model, 1..7 (default 6). Of ``'unigram'`` only: ``token_penalty``, a cost
     per token subtracted from every score, which favours fewer tokens

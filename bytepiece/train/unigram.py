@@ -13,12 +13,14 @@ shared.
    a character a text outside the corpus uses often costs its bytes
    otherwise. So are the lead prefixes (a character of three or four bytes
    but its last byte, where two characters or more share it; at most
-   ``LEAD_SHARE`` of the room): a character the corpus never holds then
-   costs two tokens, not three or four, as in byte-level BPE.
+   ``LEAD_SHARE`` of the room): a character that is no piece, one the
+   corpus never holds among them, then costs two tokens, not three or four,
+   as in byte-level BPE.
 2. Growth rounds: the corpus is segmented by Viterbi with the vocabulary;
-   pieces no best path uses go (bytes and the alphabet stay), and the most
-   frequent pairs of adjacent tokens join as new pieces (at most half as
-   many as there are pieces, up to ``growth`` times the size).
+   pieces no best path uses go (bytes, the alphabet and the lead prefixes
+   stay), and the most frequent pairs of adjacent tokens join as new pieces
+   (at most half as many as there are pieces, up to ``growth`` times the
+   size).
 3. Pruning rounds: the corpus is segmented again (the counts of one hard EM
    step); the pieces of least loss go, at most a quarter per round, until
    the size is reached; one more round then gives its counts.
@@ -48,7 +50,7 @@ from .path_counts import count_chars, count_paths
 from .settings import size_not_supported
 from .unigram_loss import compile_pieces, lattice_scores, prune
 
-SEED_PIECES = 4096  # the seed: bytes and characters, then pairs up to this many pieces
+SEED_PIECES = 4096  # the seed: bytes and characters, then pairs up to this many pieces (then the lead prefixes)
 PRUNE_RATIO = 0.75  # a pruning round keeps at least this share of the pieces
 ALPHABET_SHARE = 0.25  # the alphabet takes at most this share of the room above the bytes
 LEAD_SHARE = 0.015  # lead prefixes take at most this share of the room above the bytes
@@ -98,11 +100,11 @@ class Alphabet:
         return {unpack(k) for k in self.keys[chosen].tolist()}
 
     def lead_prefixes(self, size):
-        """``{prefix: count}`` of a vocabulary of ``size`` ids: the bytes but
+        """The lead prefixes of a vocabulary of ``size`` ids: the bytes but
         the last of the characters of three and four bytes, where two or more
         characters share them, by descending count (their characters' summed),
         at most ``LEAD_SHARE`` of the room above the bytes. With one, a
-        character the corpus never holds costs two tokens, not three or four."""
+        character that is no piece costs two tokens, not three or four."""
         found = {}
         ids = np.flatnonzero(self.is_char)
         for key, count in zip(self.keys[ids].tolist(), self.counts[ids].tolist()):
@@ -112,7 +114,7 @@ class Alphabet:
                 found[char[:-1]] = (total + count, sharing + 1)
         shared = sorted(((total, prefix) for prefix, (total, sharing) in found.items() if sharing > 1), reverse=True)
         room = max(size - NUM_SPECIAL - 256, 0)
-        return {prefix: total for total, prefix in shared[:int(LEAD_SHARE * room)]}
+        return [prefix for _, prefix in shared[:int(LEAD_SHARE * room)]]
 
 
 def train_unigram(tasks, work, settings, shards, byte_counts, report):
@@ -145,10 +147,11 @@ def train_size(tasks, work, settings, shards, size, alphabet, byte_counts, round
     """The rounds of one size, from its last saved state (each appended to
     ``rounds``); saves the size."""
     folder = f'unigram/{size}'
-    protected = alphabet.chars(size) | set(alphabet.lead_prefixes(size))
+    prefixes = alphabet.lead_prefixes(size)
+    protected = alphabet.chars(size) | set(prefixes)
     state = State.load(work, folder)
     if state is None:
-        state = seed(settings, size, alphabet, byte_counts)
+        state = seed(settings, size, alphabet, byte_counts, prefixes)
         state.save(work, folder)
     while state is not None:
         previous = state.round
@@ -171,10 +174,12 @@ def count_alphabet(tasks, work, settings, shards):
     return Alphabet(keys[fits], counts[fits], is_char[fits])
 
 
-def seed(settings, size, alphabet, byte_counts):
+def seed(settings, size, alphabet, byte_counts, prefixes):
     """The seed vocabulary of ``size``: bytes, the most frequent characters,
-    the most frequent pairs of characters, then the lead prefixes, with their
-    counts."""
+    the most frequent pairs of characters, with their counts, then the lead
+    ``prefixes`` at ``min_count``: the first pass counts what they earn, and a
+    larger count (their characters' sum) would make a prefix and a byte beat
+    a rare character there."""
     largest = math.ceil(settings.growth * (size - NUM_SPECIAL))
     # beyond the bytes, the most frequent characters take at most half the
     # room, the seed at most half the room (growth needs the rest), and a
@@ -186,10 +191,9 @@ def seed(settings, size, alphabet, byte_counts):
     candidates = ((i, unpack(k)) for i, k in zip(pair_ids.tolist(), alphabet.keys[pair_ids].tolist()))
     pairs, _, _ = _take_within_share(candidates, room, _crossing_quota(settings, largest), set())
     chosen = np.sort(np.concatenate([chars, np.array(pairs, np.int64)]))
-    prefixes = alphabet.lead_prefixes(size)
-    pieces = [bytes([b]) for b in range(256)] + [unpack(k) for k in alphabet.keys[chosen].tolist()] + list(prefixes)
+    pieces = [bytes([b]) for b in range(256)] + [unpack(k) for k in alphabet.keys[chosen].tolist()] + prefixes
     seed_counts = np.concatenate([byte_counts, alphabet.counts[chosen],
-                                  np.fromiter(prefixes.values(), np.int64, len(prefixes))]).astype(np.int64)
+                                  np.full(len(prefixes), settings.min_count)]).astype(np.int64)
     return State(pieces, seed_counts)
 
 
@@ -246,8 +250,8 @@ def run_round(tasks, work, settings, shards, size, state, protected, rounds):
 
 
 def grow(state, counts, keys, pair_counts, kept, crossing, target, least, settings):
-    """The pieces that best paths use (and the ``kept`` ones: bytes and the
-    alphabet), with their counts, plus the most frequent pairs that are not
+    """The pieces that best paths use (and the ``kept`` ones: bytes, the
+    alphabet and the lead prefixes), with their counts, plus the most frequent pairs that are not
     pieces yet: half as many as there are pieces, up to ``target`` in all, those
     crossing a pre-token boundary (``crossing``, of the pieces) up to their
     share of ``target``.
