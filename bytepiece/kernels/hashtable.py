@@ -258,6 +258,15 @@ def hash_bytes(src, s, e):
     return h
 
 
+@njit(cache=True, inline='always')
+def same_bytes(x, i, y, j, n):
+    """Whether ``x[i:i+n]`` and ``y[j:j+n]`` hold the same bytes."""
+    for k in range(n):
+        if x[i + k] != y[j + k]:
+            return False
+    return True
+
+
 @njit(cache=True, nogil=True)
 def strtab_new(n_entries, pool_bytes):
     """An empty string table for about ``n_entries`` strings of ``pool_bytes`` in all."""
@@ -286,16 +295,9 @@ def strtab_bump(table, src, s0, e0, h, w):
         ent = slots[p]
         if ent < 0:
             break
-        if lengths[ent] == ln:
-            off = offsets[ent]
-            same = True
-            for k in range(ln):
-                if pool[off + k] != src[s0 + k]:
-                    same = False
-                    break
-            if same:
-                table.counts[ent] += w
-                return
+        if lengths[ent] == ln and same_bytes(pool, offsets[ent], src, s0, ln):
+            table.counts[ent] += w
+            return
         p += 1
         if p == cap:
             p = 0

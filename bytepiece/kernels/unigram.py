@@ -15,7 +15,7 @@ _EDGE_MULT`` (mod 2**64): no mixing step beyond that last multiply.
 import numpy as np
 from numba import njit
 
-from .hashtable import COUNTER_MULT, capacity, counter_add, counter_items, counter_new, hash_bytes, scale
+from .hashtable import COUNTER_MULT, capacity, counter_add, counter_items, counter_new, hash_bytes, same_bytes, scale
 from .lattice import longest_span, span_work, viterbi_span
 from .ngrams import LEN_SHIFT
 from .rng import mix64
@@ -126,14 +126,8 @@ def _find_span(seen, seen_start, seen_hash, bounds, buf, a, m, span_bits):
         j = seen[s] - 1
         if seen_hash[j] == span_bits:
             b = bounds[seen_start[j]]
-            if bounds[seen_start[j] + 1] - b == m:
-                same = True
-                for k in range(m):
-                    if buf[b + k] != buf[a + k]:
-                        same = False
-                        break
-                if same:
-                    return s, j
+            if bounds[seen_start[j] + 1] - b == m and same_bytes(buf, b, buf, a, m):
+                return s, j
         s += 1
         if s == cap:
             s = 0
