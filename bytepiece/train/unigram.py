@@ -251,10 +251,10 @@ def run_round(tasks, work, settings, shards, size, state, protected, rounds):
 
 def grow(state, counts, keys, pair_counts, kept, crossing, target, least, settings):
     """The pieces that best paths use (and the ``kept`` ones: bytes, the
-    alphabet and the lead prefixes), with their counts, plus the most frequent pairs that are not
-    pieces yet: half as many as there are pieces, up to ``target`` in all, those
-    crossing a pre-token boundary (``crossing``, of the pieces) up to their
-    share of ``target``.
+    alphabet and the lead prefixes), with their counts, plus the most
+    frequent pairs that are not pieces yet: half as many as there are pieces,
+    up to ``target`` in all, those crossing a pre-token boundary
+    (``crossing``, of the pieces) up to their share of ``target``.
 
     Growth ends at ``target``, after ``MAX_GROWTH_ROUNDS``, or when a round
     leaves the vocabulary no larger once it can give ``least`` pieces within
@@ -302,7 +302,7 @@ def _pair_pieces(keys, pieces, batch=4096):
     millions."""
     for start in range(0, keys.size, batch):
         part = keys[start:start + batch]
-        left = ((part >> np.uint64(32)).astype(np.int64) - NUM_SPECIAL).tolist()
+        left = ((part >> kernels.PAIR_SHIFT).astype(np.int64) - NUM_SPECIAL).tolist()
         right = ((part & np.uint64(0xFFFFFFFF)).astype(np.int64) - NUM_SPECIAL).tolist()
         for i, (a, b) in enumerate(zip(left, right), start):
             yield i, pieces[a] + pieces[b]
